@@ -1,0 +1,12 @@
+"""Meter bridge: polls prosumers' smart meters over RS-485 with DL/T 645-2007 and posts each
+period's energy to the market contract, signed with the meter's own key.
+
+Modules, from the wire up:
+
+- ``codec``: frames on bytes (requests, replies, streaming decoder); ``data_items``: values.
+- ``transport``: the serial byte pipe; ``poller``: request/reply exchanges over it.
+- ``simulator``: virtual meters on a pseudo-terminal, for demos and tests.
+- ``period_energy``: register readings to per-period energy; ``queue``: the durable outbox.
+- ``signing``: meter keys and transaction signing; ``chain``: the market contract over JSON-RPC.
+- ``daemon``: the loop joining them; ``config``: settings; ``cli``: ``python -m meter_bridge``.
+"""
