@@ -1,0 +1,159 @@
+"""Fixtures for the backend tests: chains to proxy to (embedded eth-tester, a real anvil node),
+a fake upstream that records what reaches it, and a probe contract to call, estimate and log."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from eth_account import Account
+from web3 import Web3
+
+from backend import create_app
+from backend.chain_access import HttpUpstream, InProcessUpstream, start_embedded_chain
+from backend_probe import PROBE_INIT
+
+ANVIL = Path(__file__).resolve().parents[2] / "node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
+# anvil's first dev account, the same on every anvil (from its default mnemonic).
+ANVIL_FUNDED_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+ANVIL_CHAIN_ID = 31337
+RPC_TIMEOUT = 5.0
+
+def free_loopback_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+@pytest.fixture(scope="session")
+def anvil_url():
+    """A real anvil node on a free loopback port, for the whole session."""
+    if not ANVIL.exists():
+        pytest.fail(f"anvil not found at {ANVIL}; run `npm ci` in the repository root")
+    port = free_loopback_port()
+    url = f"http://127.0.0.1:{port}"
+    node = subprocess.Popen(
+        [str(ANVIL), "--host", "127.0.0.1", "--port", str(port), "--silent"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until_answering(url, node)
+        yield url
+    finally:
+        node.terminate()
+        node.wait(timeout=10)
+
+def wait_until_answering(url: str, node: subprocess.Popen, attempts: int = 200) -> None:
+    ask = {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}
+    for _ in range(attempts):
+        if node.poll() is not None:
+            pytest.fail(f"anvil exited with code {node.returncode} before answering")
+        try:
+            requests.post(url, json=ask, timeout=1).raise_for_status()
+            return
+        except requests.RequestException:
+            time.sleep(0.05)
+    pytest.fail(f"anvil did not answer at {url}")
+
+@dataclass
+class ChainUnderTest:
+    """A backend in front of one chain, as a JSON-RPC client sees it through `/rpc`."""
+
+    name: str
+    client: Any  # flask.testing.FlaskClient
+    funded_key: str
+    chain_id: int
+
+    @property
+    def funded_address(self) -> str:
+        return Account.from_key(self.funded_key).address
+
+    def call(self, method: str, *params: Any) -> dict[str, Any]:
+        """The whole JSON-RPC response to one request with id 1."""
+        reply = self.client.post("/rpc", json={"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)})
+        assert reply.status_code == 200, reply.data
+        return reply.get_json()
+
+    def result(self, method: str, *params: Any) -> Any:
+        response = self.call(method, *params)
+        assert "error" not in response, response
+        return response["result"]
+
+    def sign(self, **transaction: Any) -> Any:
+        """A transaction from the funded account, signed locally, with nonce and fees filled in."""
+        nonce = int(self.result("eth_getTransactionCount", self.funded_address, "latest"), 16)
+        fields = {
+            "nonce": nonce,
+            "chainId": self.chain_id,
+            "gas": 300_000,
+            "maxFeePerGas": 10 * 10**9,
+            "maxPriorityFeePerGas": 10**9,
+            **transaction,
+        }
+        return Account.from_key(self.funded_key).sign_transaction(fields)
+
+    def send_raw(self, **transaction: Any) -> dict[str, Any]:
+        """Sign, send through `eth_sendRawTransaction` and return the receipt (both chains automine)."""
+        signed = self.sign(**transaction)
+        tx_hash = self.result("eth_sendRawTransaction", Web3.to_hex(signed.raw_transaction))
+        return self.result("eth_getTransactionReceipt", tx_hash)
+
+@pytest.fixture(scope="module", params=["embedded", "anvil"])
+def chain(request) -> ChainUnderTest:
+    """The backend in front of each kind of chain in turn: embedded eth-tester, then anvil."""
+    if request.param == "embedded":
+        w3 = start_embedded_chain()
+        app = create_app({"TESTING": True}, upstream=InProcessUpstream(w3))
+        funded_key = w3.provider.ethereum_tester.backend.account_keys[0].to_hex()
+        return ChainUnderTest("embedded", app.test_client(), funded_key, w3.eth.chain_id)
+    url = request.getfixturevalue("anvil_url")
+    app = create_app({"TESTING": True}, upstream=HttpUpstream(url, RPC_TIMEOUT))
+    return ChainUnderTest("anvil", app.test_client(), ANVIL_FUNDED_KEY, ANVIL_CHAIN_ID)
+
+@dataclass
+class Probe:
+    address: str
+    deployment: dict[str, Any]  # receipt
+    ping: dict[str, Any]  # receipt of a call that logged Ping()
+
+@pytest.fixture(scope="module")
+def probe(chain: ChainUnderTest) -> Probe:
+    """The probe contract deployed by a raw transaction, and pinged once."""
+    deployment = chain.send_raw(data=PROBE_INIT)
+    address = deployment["contractAddress"]
+    ping = chain.send_raw(to=Web3.to_checksum_address(address))
+    return Probe(address, deployment, ping)
+
+class FakeUpstream:
+    """An upstream that records every batch it is sent and answers each request with `answer`."""
+
+    def __init__(self, answer=lambda request: f"answer to {request['method']}") -> None:
+        self.batches: list[list[dict[str, Any]]] = []
+        self._answer = answer
+
+    @property
+    def forwarded_methods(self) -> list[str]:
+        return [request["method"] for batch in self.batches for request in batch]
+
+    def forward(self, batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        self.batches.append(batch)
+        return [{"jsonrpc": "2.0", "id": request["id"], "result": self._answer(request)} for request in batch]
+
+@pytest.fixture
+def fake_upstream() -> FakeUpstream:
+    return FakeUpstream()
+
+@pytest.fixture
+def proxy_client(fake_upstream: FakeUpstream):
+    """The backend's test client, in front of the fake upstream, with small limits to hit."""
+    app = create_app(
+        {"TESTING": True, "MAX_BODY_BYTES": 2_000, "MAX_BATCH": 5, "MAX_LOG_BLOCK_RANGE": 100},
+        upstream=fake_upstream,
+    )
+    return app.test_client()
