@@ -1,0 +1,48 @@
+"""Shared roles of the meter-bridge tests: meters on a simulated bus and a clock they run on."""
+
+from decimal import Decimal
+
+import pytest
+
+from meter_bridge.simulator import PowerProfile, VirtualMeter
+
+
+
+class ManualClock:
+    """A clock that moves only when a test moves it."""
+
+    def __init__(self, now: float = 0.0):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def meter_clock():
+    return ManualClock()
+
+
+@pytest.fixture
+def wind_meter(meter_clock):
+    """A wind producer's meter: exports 36 kW, so its reverse register grows 0.01 kWh a second."""
+    return VirtualMeter(
+        "000000000161",
+        reverse_kwh=Decimal("5000.00"),
+        profile=PowerProfile((-36.0,)),
+        clock=meter_clock,
+    )
+
+
+@pytest.fixture
+def ev_meter(meter_clock):
+    """An electric-vehicle charger's meter: imports 7.2 kW."""
+    return VirtualMeter(
+        "000000000162",
+        forward_kwh=Decimal("1200.00"),
+        profile=PowerProfile((7.2,)),
+        clock=meter_clock,
+    )

@@ -1,0 +1,161 @@
+"""The poller against simulated meters on a real pseudo-terminal, and against scripted byte pipes."""
+
+from decimal import Decimal
+
+import pytest
+
+from meter_bridge.codec import PREAMBLE, data_reply, encode_frame
+from meter_bridge.data_items import FORWARD_ACTIVE_ENERGY, FORWARD_ACTIVE_ENERGY_BLOCK, REVERSE_ACTIVE_ENERGY
+from meter_bridge.errors import AbnormalReplyError, NoReplyError
+from meter_bridge.poller import Poller
+from meter_bridge.simulator import BusThread, Fault, SimulatedBus
+from meter_bridge.transport import SerialSettings, SerialTransport
+
+WIND_METER_ADDRESS = "000000000161"
+EV_METER_ADDRESS = "000000000162"
+
+
+def poll_over_pty(bus: SimulatedBus, action):
+    with BusThread(bus) as line, SerialTransport(SerialSettings(line.port)) as transport:
+        return action(Poller(transport, reply_timeout=0.3, retries=2, backoff=0.01, silent_interval=0.01))
+
+
+def test_reads_the_forward_register_in_kwh(ev_meter):
+    energy = poll_over_pty(SimulatedBus([ev_meter]), lambda p: p.read_energy(EV_METER_ADDRESS, FORWARD_ACTIVE_ENERGY))
+    assert energy == Decimal("1200.00")
+
+
+def test_register_follows_the_meter_clock(wind_meter, meter_clock):
+    meter_clock.advance(100)
+    energy = poll_over_pty(SimulatedBus([wind_meter]), lambda p: p.read_energy(WIND_METER_ADDRESS, REVERSE_ACTIVE_ENERGY))
+    assert energy == Decimal("5001.00")
+
+
+def test_reads_the_address_of_the_one_meter_on_the_line(wind_meter):
+    assert poll_over_pty(SimulatedBus([wind_meter]), Poller.read_address) == WIND_METER_ADDRESS
+
+
+def test_echo_of_the_request_is_skipped(ev_meter):
+    energy = poll_over_pty(
+        SimulatedBus([ev_meter], echo=True), lambda p: p.read_energy(EV_METER_ADDRESS, FORWARD_ACTIVE_ENERGY)
+    )
+    assert energy == Decimal("1200.00")
+
+
+def test_noise_before_the_reply_is_skipped(ev_meter):
+    ev_meter.inject(Fault.NOISE)
+    poll_over_pty(SimulatedBus([ev_meter]), lambda p: p.read_energy(EV_METER_ADDRESS, FORWARD_ACTIVE_ENERGY))
+    assert ev_meter.replies == 1
+
+
+def test_bad_checksum_is_retried(ev_meter):
+    ev_meter.inject(Fault.BAD_CHECKSUM)
+    poll_over_pty(SimulatedBus([ev_meter]), lambda p: p.read_energy(EV_METER_ADDRESS, FORWARD_ACTIVE_ENERGY))
+    assert ev_meter.replies == 2
+
+
+def test_garbled_reply_is_retried(ev_meter):
+    ev_meter.inject(Fault.GARBLED)
+    energy = poll_over_pty(SimulatedBus([ev_meter]), lambda p: p.read_energy(EV_METER_ADDRESS, FORWARD_ACTIVE_ENERGY))
+    assert energy == Decimal("1200.00")
+
+
+def test_silent_meter_raises_no_reply_after_every_retry(ev_meter):
+    ev_meter.inject(Fault.NO_REPLY, count=3)
+    with pytest.raises(NoReplyError, match="after 3 attempts"):
+        poll_over_pty(SimulatedBus([ev_meter]), lambda p: p.read_energy(EV_METER_ADDRESS, FORWARD_ACTIVE_ENERGY))
+
+
+def test_abnormal_reply_is_not_retried(ev_meter):
+    ev_meter.inject(Fault.ABNORMAL)
+    with pytest.raises(AbnormalReplyError):
+        poll_over_pty(SimulatedBus([ev_meter]), lambda p: p.read_energy(EV_METER_ADDRESS, FORWARD_ACTIVE_ENERGY))
+    assert ev_meter.replies == 1
+
+
+def test_long_reply_in_follow_up_frames_is_joined(ev_meter):
+    ev_meter.max_reply_data = 12
+    reply = poll_over_pty(SimulatedBus([ev_meter]), lambda p: p.read(EV_METER_ADDRESS, FORWARD_ACTIVE_ENERGY_BLOCK))
+    assert len(reply.payload) == 20
+
+
+def test_meters_on_one_bus_are_polled_in_turn(wind_meter, ev_meter):
+    def both(poller):
+        return (
+            poller.read_energy(WIND_METER_ADDRESS, REVERSE_ACTIVE_ENERGY),
+            poller.read_energy(EV_METER_ADDRESS, FORWARD_ACTIVE_ENERGY),
+        )
+
+    assert poll_over_pty(SimulatedBus([wind_meter, ev_meter]), both) == (Decimal("5000.00"), Decimal("1200.00"))
+
+
+# ---------------------------------------------------------------- scripted pipes
+
+
+class ScriptedPipe:
+    """A byte pipe that answers every request with the next scripted bytes."""
+
+    def __init__(self, replies: list[bytes]):
+        self.replies = replies
+        self.sent: list[bytes] = []
+
+    def send(self, data: bytes) -> None:
+        self.sent.append(data)
+
+    def receive(self, timeout: float) -> bytes:
+        return self.replies.pop(0) if self.replies and len(self.sent) > 0 else b""
+
+    def discard_input(self) -> None:
+        pass
+
+
+class SteppingClock:
+    """Moves forward by ``step`` seconds on every reading; records the sleeps asked for."""
+
+    def __init__(self, step: float = 0.1):
+        self.now = 0.0
+        self.step = step
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def energy_frame(address: str, kwh: str = "1.00") -> bytes:
+    payload = bytes.fromhex(f"{int(Decimal(kwh) * 100):08d}")[::-1]
+    return PREAMBLE + encode_frame(data_reply(address, FORWARD_ACTIVE_ENERGY, payload))
+
+
+def test_request_goes_out_after_four_wake_up_bytes():
+    pipe = ScriptedPipe([energy_frame(EV_METER_ADDRESS)])
+    Poller(pipe, clock=SteppingClock()).read(EV_METER_ADDRESS, FORWARD_ACTIVE_ENERGY)
+    assert pipe.sent[0].startswith(b"\xfe\xfe\xfe\xfe\x68")
+
+
+def test_reply_from_another_meter_is_retried():
+    pipe = ScriptedPipe([energy_frame(WIND_METER_ADDRESS), energy_frame(EV_METER_ADDRESS, "2.00")])
+    clock = SteppingClock()
+    energy = Poller(pipe, clock=clock, sleep=clock.sleep).read_energy(EV_METER_ADDRESS, FORWARD_ACTIVE_ENERGY)
+    assert energy == Decimal("2.00")
+
+
+def test_retries_back_off_doubling():
+    clock = SteppingClock()
+    poller = Poller(ScriptedPipe([]), retries=3, backoff=0.5, silent_interval=0, clock=clock, sleep=clock.sleep)
+    with pytest.raises(NoReplyError):
+        poller.read(EV_METER_ADDRESS, FORWARD_ACTIVE_ENERGY)
+    assert [s for s in clock.sleeps if s >= 0.5] == [0.5, 1.0, 2.0]
+
+
+def test_bus_stays_silent_between_exchanges():
+    clock = SteppingClock(step=0.001)
+    pipe = ScriptedPipe([energy_frame(EV_METER_ADDRESS), energy_frame(EV_METER_ADDRESS)])
+    poller = Poller(pipe, silent_interval=0.05, clock=clock, sleep=clock.sleep)
+    poller.read(EV_METER_ADDRESS, FORWARD_ACTIVE_ENERGY)
+    poller.read(EV_METER_ADDRESS, FORWARD_ACTIVE_ENERGY)
+    assert len(clock.sleeps) == 1 and 0 < clock.sleeps[0] <= 0.05
