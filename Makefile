@@ -1,0 +1,38 @@
+# One entry point for every task; all targets set up what they need first and are idempotent.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+APE := $(VENV)/bin/ape
+SOLIDITY := $(shell find contracts -name '*.sol')
+ARTIFACT := build/contracts/EnergyMarket.json
+
+.PHONY: setup test test-contracts test-python clean
+
+setup: $(VENV)/.installed node_modules/.installed $(ARTIFACT)
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(ARTIFACT): $(SOLIDITY) scripts/compile_contracts.py scripts/solcjs-wrapper.js $(VENV)/.installed node_modules/.installed
+	$(PY) scripts/compile_contracts.py
+	touch $@
+
+test: setup test-contracts test-python
+
+# Contract tests run under Ape on its embedded eth-tester chain.
+test-contracts: setup
+	$(APE) test tests/contracts
+
+# Everything else (meter bridge, backend, scripts) under plain pytest.
+test-python: setup
+	$(PY) -m pytest -p no:ape_test tests --ignore=tests/contracts
+
+clean:
+	rm -rf build .build .pytest_cache

@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {IEnergyMarket} from "./interfaces/IEnergyMarket.sol";
+import {MarketAccounts} from "./MarketAccounts.sol";
+import {MarketAuction} from "./MarketAuction.sol";
+import {MarketClock} from "./libraries/MarketClock.sol";
+import {MarketMath} from "./libraries/MarketMath.sol";
+
+/// @title Peer-to-peer energy market with a green-first double auction
+/// @notice The deployable market: accounts and wallets (MarketAccounts), sealed bids and matching
+///         (MarketAuction), and here meter readings and the settlement of each delivery period:
+///         balancing of metered deviations against the grid and reward/penalty for honest
+///         declarations, valued at the period's average trade price.
+contract EnergyMarket is MarketAuction {
+    /// @dev One slot: energy 64 | present 8.
+    struct Reading {
+        uint64 energyWh;
+        bool present;
+    }
+
+    /// @dev What every bid of one settlement batch shares.
+    struct Settlement {
+        uint32 period;
+        bool readingsClosed;
+        uint256 averagePrice;
+        Parameters parameters;
+        uint256 gridWallet;
+    }
+
+    mapping(uint32 => mapping(uint32 => Reading)) internal _readings; // prosumer id => period => reading
+
+    constructor(address gridAccount, Schedule memory clock, Parameters memory initial)
+        MarketAccounts(gridAccount, clock, initial)
+    {}
+
+    // ------------------------------------------------------------------ external
+
+    /// @inheritdoc IEnergyMarket
+    function submitReading(uint32 deliveryPeriod, uint64 meterNumber, uint64 energyWh) external {
+        MeterBinding memory binding = _meters[msg.sender];
+        if (binding.prosumerId == 0) revert MeterNotBound(msg.sender);
+        if (binding.meterNumber != meterNumber) revert MeterNumberMismatch(binding.meterNumber, meterNumber);
+        uint256 periodEnds = MarketClock.start(schedule(), deliveryPeriod + 1);
+        if (block.timestamp < periodEnds) revert ReadingTooEarly(deliveryPeriod, periodEnds);
+        uint256 deadline = periodEnds + _readingGrace;
+        if (block.timestamp >= deadline) revert ReadingTooLate(deliveryPeriod, deadline);
+        Reading storage reading = _readings[binding.prosumerId][deliveryPeriod];
+        if (reading.present) revert ReadingAlreadyPosted(deliveryPeriod, binding.prosumerId);
+        (reading.energyWh, reading.present) = (energyWh, true);
+        emit ReadingPosted(deliveryPeriod, binding.prosumerId, msg.sender, meterNumber, energyWh);
+    }
+
+    /// @inheritdoc IEnergyMarket
+    function settle(uint32 deliveryPeriod, uint256 maxProsumers) external returns (bool done) {
+        if (maxProsumers == 0) revert InvalidBatchSize();
+        Book storage book = _books[deliveryPeriod];
+        if (book.stage != Stage.Done) revert MatchingNotComplete(deliveryPeriod);
+        uint256 nextStart = MarketClock.start(schedule(), deliveryPeriod + 1);
+        if (block.timestamp < nextStart + _settleStart) {
+            revert SettlementNotOpen(deliveryPeriod, nextStart + _settleStart);
+        }
+        uint32 bidCount = book.bidCount;
+        if (book.settledCount == bidCount) revert SettlementComplete(deliveryPeriod);
+
+        Settlement memory s = Settlement({
+            period: deliveryPeriod,
+            readingsClosed: block.timestamp >= nextStart + _readingGrace,
+            averagePrice: _averagePrice[deliveryPeriod],
+            parameters: _parameters,
+            gridWallet: _accounts[GRID_ID].wallet
+        });
+        uint32 cursor = book.settledCount;
+        for (uint256 n; n < maxProsumers && cursor < bidCount; ++n) {
+            Bid memory bid = _bids[deliveryPeriod][cursor + 1];
+            Reading memory reading = _readings[bid.owner][deliveryPeriod];
+            // Wait for a missing reading until no more can arrive; then settle without one.
+            if (!reading.present && !s.readingsClosed) break;
+            _settleBid(s, bid, reading);
+            ++cursor;
+        }
+        _accounts[GRID_ID].wallet = uint128(s.gridWallet);
+        book.settledCount = cursor;
+        done = cursor == bidCount;
+        if (done) emit SettlementCompleted(deliveryPeriod);
+    }
+
+    // ------------------------------------------------------------------ views
+
+    /// @inheritdoc IEnergyMarket
+    function currentPeriod() external view returns (uint32) {
+        return MarketClock.periodAt(schedule(), block.timestamp);
+    }
+
+    /// @inheritdoc IEnergyMarket
+    function currentPhase() external view returns (uint32 period, Phase phase, uint256 secondsLeft) {
+        return MarketClock.phaseAt(schedule(), block.timestamp);
+    }
+
+    /// @inheritdoc IEnergyMarket
+    function periodStart(uint32 period) external view returns (uint256) {
+        return MarketClock.start(schedule(), period);
+    }
+
+    /// @inheritdoc IEnergyMarket
+    function bidOf(uint32 deliveryPeriod, uint32 bidId) external view returns (Bid memory) {
+        return _bids[deliveryPeriod][bidId];
+    }
+
+    /// @inheritdoc IEnergyMarket
+    function bookOf(uint32 deliveryPeriod) external view returns (BookSummary memory) {
+        Book storage book = _books[deliveryPeriod];
+        return BookSummary({
+            bidCount: book.bidCount,
+            stage: book.stage,
+            settledCount: book.settledCount,
+            tradedWh: book.tradedWh,
+            tradedValue: book.tradedValue,
+            averagePrice: _averagePrice[deliveryPeriod]
+        });
+    }
+
+    /// @inheritdoc IEnergyMarket
+    function readingOf(uint32 prosumerId, uint32 deliveryPeriod) external view returns (bool present, uint64 energyWh) {
+        Reading memory reading = _readings[prosumerId][deliveryPeriod];
+        return (reading.present, reading.energyWh);
+    }
+
+    // ------------------------------------------------------------------ internal
+
+    /// @dev Settles one bid and releases its margin; what the prosumer owes is capped by its
+    ///      wallet, what the grid owes by the grid's wallet (kept in `s` during a batch), so no
+    ///      money is created.
+    function _settleBid(Settlement memory s, Bid memory bid, Reading memory reading) private {
+        uint40 cleared = bid.quantity - bid.remaining;
+        (int256 balancing, int256 reward) = reading.present
+            ? MarketMath.settlement(
+                bid.queue < GREEN_BIDS, bid.quantity, cleared, reading.energyWh, s.averagePrice, s.parameters
+            )
+            : (int256(0), int256(0));
+        Account storage a = _accounts[bid.owner];
+        int256 owed = balancing + reward;
+        int256 change;
+        if (owed < 0) {
+            uint256 paid = uint256(-owed) < a.wallet ? uint256(-owed) : a.wallet;
+            a.wallet -= uint128(paid);
+            s.gridWallet += paid;
+            change = -int256(paid);
+        } else {
+            uint256 paid = uint256(owed) < s.gridWallet ? uint256(owed) : s.gridWallet;
+            a.wallet += uint128(paid);
+            s.gridWallet -= paid;
+            change = int256(paid);
+        }
+        a.openBids -= 1;
+        emit Settled(
+            s.period, bid.owner, bid.quantity, cleared, reading.energyWh, reading.present, balancing, reward, change
+        );
+    }
+}

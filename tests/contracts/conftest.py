@@ -1,0 +1,213 @@
+"""Fixtures for the contract tests (run by `ape test` on Ape's embedded eth-tester chain).
+
+Roles follow the paper's case study: the operator, the public grid, wind (green producer), a
+controllable source (producer), an EV charger (green consumer), an ordinary load (consumer), and
+one smart meter account per prosumer.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import pytest
+
+from backend.chain import MarketParameters, MarketSchedule, commitment
+
+ETHER = 10**18
+MILLI_ETHER = 10**15
+SCHEDULE = MarketSchedule()
+PARAMETERS = MarketParameters()
+
+
+@pytest.fixture(scope="session")
+def operator(accounts):
+    return accounts[0]
+
+
+@pytest.fixture(scope="session")
+def grid(accounts):
+    return accounts[1]
+
+
+@pytest.fixture(scope="session")
+def wind(accounts):
+    return accounts[2]
+
+
+@pytest.fixture(scope="session")
+def controllable(accounts):
+    return accounts[3]
+
+
+@pytest.fixture(scope="session")
+def ev(accounts):
+    return accounts[4]
+
+
+@pytest.fixture(scope="session")
+def load(accounts):
+    return accounts[5]
+
+
+@pytest.fixture(scope="session")
+def stranger(accounts):
+    return accounts[6]
+
+
+@pytest.fixture(scope="session")
+def meter(accounts):
+    """The smart meter of the ordinary load (its own account)."""
+    return accounts[7]
+
+
+@pytest.fixture(scope="session")
+def wind_meter(accounts):
+    return accounts[8]
+
+
+@pytest.fixture
+def market(project, operator, grid):
+    return project.EnergyMarket.deploy(grid, SCHEDULE.as_abi(), PARAMETERS.as_abi(), sender=operator)
+
+
+@dataclass
+class Prosumers:
+    wind: object
+    controllable: object
+    ev: object
+    load: object
+
+    def all(self):
+        return [self.wind, self.controllable, self.ev, self.load]
+
+
+@pytest.fixture
+def prosumers(market, operator, grid, wind, controllable, ev, load):
+    """The paper's four prosumers registered, authorized and funded (10 ether each); the grid
+    funded with 100 ether."""
+    for account, name, producer, green in (
+        (wind, "wind", True, True),
+        (controllable, "controllable source", True, False),
+        (ev, "EV charger", False, True),
+        (load, "ordinary load", False, False),
+    ):
+        market.register(name, producer, green, sender=account)
+        market.setAuthorization(account, True, sender=operator)
+        market.deposit(sender=account, value=10 * ETHER)
+    market.deposit(sender=grid, value=100 * ETHER)
+    return Prosumers(wind, controllable, ev, load)
+
+
+@pytest.fixture
+def enroll(market, operator, accounts):
+    """Register, authorize and fund a fresh account: enroll(name, producer, green, deposit)."""
+    pool = iter(accounts[10:])
+
+    def enroll(name: str, producer: bool, green: bool, deposit: int = 10 * ETHER):
+        account = next(pool)
+        market.register(name, producer, green, sender=account)
+        market.setAuthorization(account, True, sender=operator)
+        market.deposit(sender=account, value=deposit)
+        return account
+
+    return enroll
+
+
+class Clock:
+    """Moves block time to a phase of a period of the market's schedule."""
+
+    PHASE_OFFSETS = {
+        "commit": 0,
+        "reveal": SCHEDULE.commit_end,
+        "matching": SCHEDULE.reveal_end,
+        "settlement": SCHEDULE.settle_start,
+    }
+
+    def __init__(self, chain, market):
+        self.chain = chain
+        self.genesis = market.schedule().genesisTime
+
+    def start_of(self, period: int) -> int:
+        return self.genesis + period * SCHEDULE.period_length
+
+    def move_to(self, period: int, phase: str, seconds: int = 1) -> None:
+        """Mine a block `seconds` into the phase; time only moves forward."""
+        target = self.start_of(period) + self.PHASE_OFFSETS[phase] + seconds
+        head = self.chain.blocks.head.timestamp
+        if target > head:
+            self.chain.mine(timestamp=target)
+
+    @property
+    def period(self) -> int:
+        return (self.chain.pending_timestamp - self.genesis) // SCHEDULE.period_length
+
+
+@pytest.fixture
+def clock(chain, market):
+    return Clock(chain, market)
+
+
+@dataclass
+class Sealed:
+    quantity_wh: int
+    price: int
+    salt: bytes
+
+
+class Auction:
+    """Commit and reveal on behalf of test accounts, keeping the salts like a client does."""
+
+    def __init__(self, market, clock, keeper):
+        self.market = market
+        self.clock = clock
+        self.keeper = keeper
+        self.sealed: dict[str, Sealed] = {}
+
+    def commit(self, account, quantity_wh: int, price: int):
+        sealed = Sealed(quantity_wh, price, os.urandom(32))
+        self.sealed[account.address] = sealed
+        return self.market.commit(commitment(quantity_wh, price, sealed.salt, account.address), sender=account)
+
+    def reveal(self, account, hint: int | None = None):
+        sealed = self.sealed[account.address]
+        record = self.market.accountOf(account)
+        if hint is None:
+            hint = self.market.insertionHint(self.clock.period + 1, record.producer, record.green, sealed.price)
+        return self.market.reveal(sealed.quantity_wh, sealed.price, sealed.salt, hint, sender=account)
+
+    def run_period(self, bids, period: int | None = None, steps: int = 1000):
+        """Commit and reveal `bids` [(account, Wh, wei/kWh)] in `period`, then match the book
+        (delivery period + 1) completely. Returns the matching receipt."""
+        period = self.clock.period if period is None else period
+        self.clock.move_to(period, "commit")
+        for account, quantity_wh, price in bids:
+            self.commit(account, quantity_wh, price)
+        self.clock.move_to(period, "reveal")
+        for account, _, _ in bids:
+            self.reveal(account)
+        self.clock.move_to(period, "matching")
+        return self.market.matchBids(period + 1, steps, sender=self.keeper)
+
+
+@pytest.fixture(scope="session")
+def keeper(accounts):
+    """Whoever triggers matching and settlement: anyone may."""
+    return accounts[9]
+
+
+@pytest.fixture
+def auction(market, clock, keeper):
+    return Auction(market, clock, keeper)
+
+
+def wallets(market, accounts) -> dict[str, int]:
+    return {a.address: market.accountOf(a).wallet for a in accounts}
+
+
+def assert_conserved(market):
+    """Sum of wallets + withdrawn == deposited, and the contract holds exactly the rest."""
+    deposited, withdrawn = market.totals()
+    ids = range(1, market.accountCount() + 1)
+    in_wallets = sum(market.accountOf(market.accountAddress(i)).wallet for i in ids)
+    assert in_wallets + withdrawn == deposited
+    assert market.balance == deposited - withdrawn
