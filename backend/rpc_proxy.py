@@ -56,6 +56,13 @@ ALLOWED_METHODS = frozenset(
 BLOCK_TAGS = frozenset({"earliest", "latest", "pending", "safe", "finalized"})
 HEX_QUANTITY = re.compile(r"0x[0-9a-fA-F]{1,64}")
 
+# A JSON-RPC request nests a handful of levels (batch, request, params, filter, topics).
+MAX_JSON_DEPTH = 32
+# Strings are matched whole so that brackets inside them are not counted.
+JSON_STRING_OR_BRACKET = re.compile(r'"(?:[^"\\]++|\\.)*+"|[\[\]{}]', re.DOTALL)
+OPENING_BRACKETS = frozenset("[{")
+CLOSING_BRACKETS = frozenset("]}")
+
 UPSTREAM_EXTENSION = "p2p_upstream"
 
 bp = Blueprint("rpc_proxy", __name__)
@@ -92,9 +99,9 @@ def error_response(request_id: Any, code: int, message: str) -> dict[str, Any]:
 def relay() -> Response | tuple[Response, int] | tuple[str, int]:
     request.max_content_length = current_app.config["MAX_BODY_BYTES"]
     try:
-        payload = json.loads(request.get_data(cache=False))
-    except (ValueError, RecursionError):
-        return jsonify(error_response(None, PARSE_ERROR, "parse error: the body is not JSON"))
+        payload = parse_body(request.get_data(cache=False))
+    except ValueError as error:
+        return jsonify(error_response(None, PARSE_ERROR, f"parse error: {error}"))
 
     if isinstance(payload, list):
         max_batch = current_app.config["MAX_BATCH"]
@@ -113,6 +120,39 @@ def relay() -> Response | tuple[Response, int] | tuple[str, int]:
 
     responses = answer([payload])
     return jsonify(responses[0]) if responses else ("", 204)
+
+
+def parse_body(body: bytes) -> Any:
+    """The JSON value of a request body; ValueError if it is not UTF-8 JSON of modest depth.
+
+    The depth is checked before parsing because py-evm raises Python's recursion limit to
+    100,000 for the whole process, and the JSON parser recursing that deep on a hostile body
+    overflows the C stack and kills the server instead of raising RecursionError.
+    """
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError("the body is not UTF-8") from None
+    if nests_deeper_than(text, MAX_JSON_DEPTH):
+        raise ValueError(f"the body nests arrays and objects deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise ValueError("the body is not JSON") from None
+
+
+def nests_deeper_than(text: str, limit: int) -> bool:
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    depth = 0
+    for token in JSON_STRING_OR_BRACKET.finditer(text):
+        if token.group() in OPENING_BRACKETS:
+            depth += 1
+            if depth > limit:
+                return True
+        elif token.group() in CLOSING_BRACKETS:
+            depth -= 1
+    return False
 
 
 @bp.errorhandler(RequestEntityTooLarge)

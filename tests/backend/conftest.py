@@ -1,5 +1,5 @@
-"""Fixtures for the backend tests: chains to proxy to (embedded eth-tester, a real anvil node),
-a fake upstream that records what reaches it, and a probe contract to call, estimate and log."""
+"""Fixtures for the backend tests: the chains to proxy to (embedded eth-tester, a real anvil
+node), a fake upstream that records what reaches it, and the probe contract deployed on them."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from web3 import Web3
 
 from backend import create_app
 from backend.chain_access import HttpUpstream, InProcessUpstream, start_embedded_chain
+from backend_fakes import FakeUpstream
 from backend_probe import PROBE_INIT
 
 ANVIL = Path(__file__).resolve().parents[2] / "node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
@@ -25,10 +26,12 @@ ANVIL_FUNDED_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4
 ANVIL_CHAIN_ID = 31337
 RPC_TIMEOUT = 5.0
 
+
 def free_loopback_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
 
 @pytest.fixture(scope="session")
 def anvil_url():
@@ -49,6 +52,7 @@ def anvil_url():
         node.terminate()
         node.wait(timeout=10)
 
+
 def wait_until_answering(url: str, node: subprocess.Popen, attempts: int = 200) -> None:
     ask = {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}
     for _ in range(attempts):
@@ -60,6 +64,7 @@ def wait_until_answering(url: str, node: subprocess.Popen, attempts: int = 200) 
         except requests.RequestException:
             time.sleep(0.05)
     pytest.fail(f"anvil did not answer at {url}")
+
 
 @dataclass
 class ChainUnderTest:
@@ -99,10 +104,20 @@ class ChainUnderTest:
         return Account.from_key(self.funded_key).sign_transaction(fields)
 
     def send_raw(self, **transaction: Any) -> dict[str, Any]:
-        """Sign, send through `eth_sendRawTransaction` and return the receipt (both chains automine)."""
+        """Sign, send through `eth_sendRawTransaction` and return the receipt once mined."""
         signed = self.sign(**transaction)
         tx_hash = self.result("eth_sendRawTransaction", Web3.to_hex(signed.raw_transaction))
-        return self.result("eth_getTransactionReceipt", tx_hash)
+        return self.wait_for_receipt(tx_hash)
+
+    def wait_for_receipt(self, tx_hash: str, attempts: int = 200) -> dict[str, Any]:
+        # Both chains mine every transaction, but anvil does it just after answering the send.
+        for _ in range(attempts):
+            receipt = self.result("eth_getTransactionReceipt", tx_hash)
+            if receipt is not None:
+                return receipt
+            time.sleep(0.02)
+        pytest.fail(f"transaction {tx_hash} was not mined")
+
 
 @pytest.fixture(scope="module", params=["embedded", "anvil"])
 def chain(request) -> ChainUnderTest:
@@ -116,11 +131,13 @@ def chain(request) -> ChainUnderTest:
     app = create_app({"TESTING": True}, upstream=HttpUpstream(url, RPC_TIMEOUT))
     return ChainUnderTest("anvil", app.test_client(), ANVIL_FUNDED_KEY, ANVIL_CHAIN_ID)
 
+
 @dataclass
 class Probe:
     address: str
     deployment: dict[str, Any]  # receipt
     ping: dict[str, Any]  # receipt of a call that logged Ping()
+
 
 @pytest.fixture(scope="module")
 def probe(chain: ChainUnderTest) -> Probe:
@@ -130,24 +147,11 @@ def probe(chain: ChainUnderTest) -> Probe:
     ping = chain.send_raw(to=Web3.to_checksum_address(address))
     return Probe(address, deployment, ping)
 
-class FakeUpstream:
-    """An upstream that records every batch it is sent and answers each request with `answer`."""
-
-    def __init__(self, answer=lambda request: f"answer to {request['method']}") -> None:
-        self.batches: list[list[dict[str, Any]]] = []
-        self._answer = answer
-
-    @property
-    def forwarded_methods(self) -> list[str]:
-        return [request["method"] for batch in self.batches for request in batch]
-
-    def forward(self, batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        self.batches.append(batch)
-        return [{"jsonrpc": "2.0", "id": request["id"], "result": self._answer(request)} for request in batch]
 
 @pytest.fixture
 def fake_upstream() -> FakeUpstream:
     return FakeUpstream()
+
 
 @pytest.fixture
 def proxy_client(fake_upstream: FakeUpstream):
