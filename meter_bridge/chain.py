@@ -1,0 +1,117 @@
+"""The market contract as the meter bridge sees it, over any JSON-RPC endpoint.
+
+Only methods that the platform backend's ``/rpc`` proxy lets through are used: eth_call,
+eth_estimateGas, eth_gasPrice, eth_chainId, eth_getTransactionCount, eth_sendRawTransaction and
+eth_getTransactionReceipt. So the bridge works against a node as well as against the backend.
+Transactions arrive here already signed (see ``signing``).
+
+A call the contract refuses raises ``ContractRefused`` with the custom error decoded by name
+(MeterNotBound, MeterNumberMismatch, ReadingTooEarly, ReadingTooLate, ReadingAlreadyPosted).
+A chain that cannot be reached raises one of ``CHAIN_UNAVAILABLE``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from web3 import Web3
+from web3.exceptions import (
+    ContractLogicError,
+    ProviderConnectionError,
+    TimeExhausted,
+    TransactionNotFound,
+    Web3RPCError,
+)
+
+from backend.chain import decode_error
+
+# OSError covers refused connections and HTTP errors (requests' exceptions derive from it).
+CHAIN_UNAVAILABLE = (OSError, ProviderConnectionError, TimeExhausted, Web3RPCError)
+
+GAS_MARGIN = 1.2  # the estimate can shift between estimation and mining (storage warm or cold)
+
+
+class ContractRefused(Exception):
+    """The contract reverted; ``name`` is its custom error, ``arguments`` the error's values."""
+
+    def __init__(self, name: str, arguments: tuple = ()):
+        super().__init__(f"{name}({', '.join(str(argument) for argument in arguments)})")
+        self.name = name
+        self.arguments = arguments
+
+
+@dataclass(frozen=True)
+class MarketClock:
+    """The contract's period clock: period p starts at genesis_time + p x period_length."""
+
+    genesis_time: int
+    period_length: int
+    reading_grace: int
+
+    def period_at(self, timestamp: float) -> int:
+        return max(0, int(timestamp - self.genesis_time) // self.period_length)
+
+    def period_start(self, period: int) -> int:
+        return self.genesis_time + period * self.period_length
+
+
+class MarketChain:
+    """Reading-related calls of the market contract at ``market_address``, through ``w3``."""
+
+    def __init__(self, w3: Web3, market_address: str, abi: list):
+        self.w3 = w3
+        self._abi = abi
+        self.market = w3.eth.contract(address=Web3.to_checksum_address(market_address), abi=abi)
+
+    def clock(self) -> MarketClock:
+        genesis, length, _, _, _, grace = self.market.functions.schedule().call()
+        return MarketClock(genesis, length, grace)
+
+    def meter_of(self, meter: str) -> tuple[int, int]:
+        """(prosumer id, meter number) the meter account is bound to; (0, 0) when unbound."""
+        prosumer_id, meter_number = self.market.functions.meterOf(meter).call()
+        return prosumer_id, meter_number
+
+    def reading_of(self, prosumer_id: int, period: int) -> int | None:
+        """The energy (Wh) the contract holds for a prosumer and period, None when none."""
+        present, energy_wh = self.market.functions.readingOf(prosumer_id, period).call()
+        return energy_wh if present else None
+
+    def submission(self, meter: str, period: int, meter_number: int, energy_wh: int, nonce: int) -> dict:
+        """The unsigned ``submitReading`` transaction; raises ContractRefused if it would revert."""
+        call = self.market.functions.submitReading(period, meter_number, energy_wh)
+        try:
+            gas = call.estimate_gas({"from": meter})
+        except ContractLogicError as error:
+            raise self._refusal(error) from None
+        return call.build_transaction(
+            {
+                "from": meter,
+                "nonce": nonce,
+                "gas": int(gas * GAS_MARGIN),
+                "gasPrice": self.w3.eth.gas_price,
+                "chainId": self.w3.eth.chain_id,
+            }
+        )
+
+    def next_nonce(self, account: str, block: str = "pending") -> int:
+        return self.w3.eth.get_transaction_count(account, block)
+
+    def send_raw(self, raw: bytes) -> None:
+        self.w3.eth.send_raw_transaction(raw)
+
+    def receipt_status(self, tx_hash: str) -> int | None:
+        """1 mined and succeeded, 0 mined and reverted, None not mined (or unknown)."""
+        try:
+            return self.w3.eth.get_transaction_receipt(tx_hash)["status"]
+        except TransactionNotFound:
+            return None
+
+    def _refusal(self, error: ContractLogicError) -> ContractRefused:
+        data = error.data if isinstance(error.data, str) else None
+        if data:
+            try:
+                return ContractRefused(*decode_error(data, self._abi))
+            except ValueError:
+                pass
+        return ContractRefused("Reverted", (error.message or str(error),))

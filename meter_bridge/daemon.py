@@ -1,0 +1,255 @@
+"""The bridge's loop: read every meter at each period start, queue the energy, post it.
+
+Each step does two things:
+
+1. Poll. At the start of every market period (the contract's clock), each meter's energy
+   register is read once; the difference to the previous start is the energy of the period that
+   just ended, queued in the outbox in Wh (see ``period_energy``). A meter that cannot be read
+   within ``max_reading_delay`` seconds of the start is skipped for that period, so that no
+   period is given energy that belongs to another.
+2. Submit. Every waiting reading is posted with ``submitReading``, signed by its meter's key.
+   Before anything is (re)sent, the contract is asked whether it already holds the reading: a
+   reading it holds with the same value is done, not sent again. A reading the contract refuses
+   is marked failed with the error's name and does not hold back the others. When the chain
+   cannot be reached, everything waits for the next step.
+
+One log line is written per poll and per submission.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import astuple, dataclass
+from pathlib import Path
+
+from web3 import Web3
+from web3.exceptions import Web3RPCError
+
+from backend.chain import load_artifact
+from meter_bridge.chain import CHAIN_UNAVAILABLE, ContractRefused, MarketChain, MarketClock
+from meter_bridge.config import Config
+from meter_bridge.errors import Dlt645Error
+from meter_bridge.outbox import SIGNED, Outbox, QueuedReading
+from meter_bridge.period_energy import RegisterReading, energy_between
+from meter_bridge.poller import Poller
+from meter_bridge.signing import MeterKey, read_password
+from meter_bridge.transport import SerialSettings, SerialTransport
+
+log = logging.getLogger(__name__)
+
+# A refusal that only means "not yet": the reading stays queued and is tried again.
+NOT_YET = "ReadingTooEarly"
+
+
+@dataclass(frozen=True)
+class BridgedMeter:
+    """A meter on the bus and the account that posts its readings."""
+
+    name: str
+    address: str
+    meter_number: int
+    register_di: int  # forward active energy for consumers, reverse for producers
+    key: MeterKey
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What became of one queued reading in one step: done, sent, waiting or refused."""
+
+    meter: str
+    period: int
+    energy_wh: int
+    result: str
+    detail: str = ""
+
+
+class Daemon:
+    def __init__(
+        self,
+        meters: list[BridgedMeter],
+        poller: Poller,
+        chain: MarketChain,
+        outbox: Outbox,
+        *,
+        max_reading_delay: float = 60.0,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.meters = {meter.name: meter for meter in meters}
+        self.poller = poller
+        self.chain = chain
+        self.outbox = outbox
+        self.max_reading_delay = max_reading_delay
+        self._clock = clock
+        self._market_clock: MarketClock | None = None
+
+    def run(self, stop: threading.Event, tick: float = 2.0) -> None:
+        """Step every ``tick`` seconds until ``stop`` is set."""
+        while not stop.is_set():
+            self.step(self._clock())
+            stop.wait(tick)
+
+    def step(self, now: float) -> list[Submission]:
+        self.poll(now)
+        return self.submit()
+
+    # ---------------------------------------------------------------- polling
+
+    def market_clock(self) -> MarketClock | None:
+        """The contract's clock: asked once, then kept (it is fixed at deployment)."""
+        if self._market_clock is None:
+            try:
+                self._market_clock = self.chain.clock()
+                self.outbox.save_clock(*astuple(self._market_clock))
+            except CHAIN_UNAVAILABLE as error:
+                saved = self.outbox.saved_clock()
+                if saved is None:
+                    log.warning("market clock unknown, chain unavailable: %s", error)
+                    return None
+                return MarketClock(*saved)
+        return self._market_clock
+
+    def poll(self, now: float) -> None:
+        """Read each meter not yet read at the start of the current period."""
+        market_clock = self.market_clock()
+        if market_clock is None:
+            return
+        period = market_clock.period_at(now)
+        for meter in self.meters.values():
+            last = self.outbox.last_register(meter.name)
+            if last is not None and last.period >= period:
+                continue
+            if now - market_clock.period_start(period) > self.max_reading_delay:
+                continue
+            self._poll_meter(meter, last, period)
+
+    def _poll_meter(self, meter: BridgedMeter, last: RegisterReading | None, period: int) -> None:
+        try:
+            kwh = self.poller.read_energy(meter.address, meter.register_di)
+        except Dlt645Error as error:
+            log.warning("poll %s (meter %s) at start of period %d: failed: %s", meter.name, meter.address, period, error)
+            return
+        reading = RegisterReading(meter.address, period, kwh)
+        energy = energy_between(last, reading)
+        self.outbox.record(meter.name, reading, energy.energy_wh, energy.period)
+        if energy.energy_wh is None:
+            result = f"no energy for period {energy.period} ({energy.note})"
+        else:
+            result = f"period {energy.period}: {energy.energy_wh} Wh queued" + (f" ({energy.note})" if energy.note else "")
+        log.info(
+            "poll %s (meter %s) at start of period %d: register %s kWh, %s",
+            meter.name, meter.address, period, kwh, result,
+        )
+
+    # ---------------------------------------------------------------- submitting
+
+    def submit(self) -> list[Submission]:
+        """Try every waiting reading once; stop early when the chain cannot be reached."""
+        submissions = []
+        for queued in self.outbox.waiting():
+            meter = self.meters.get(queued.meter)
+            try:
+                if meter is None:
+                    self.outbox.mark_failed(queued.id, "meter no longer configured")
+                    submission = self._outcome(queued, "refused", "meter no longer configured")
+                else:
+                    submission = self._submit(meter, queued)
+            except CHAIN_UNAVAILABLE as error:
+                submission = self._outcome(queued, "waiting", f"chain unavailable: {error}")
+                log.warning("submit %s period %d %d Wh: %s", queued.meter, queued.period, queued.energy_wh, submission.detail)
+                submissions.append(submission)
+                break
+            level = logging.WARNING if submission.result == "refused" else logging.INFO
+            log.log(
+                level, "submit %s period %d %d Wh: %s%s", queued.meter, queued.period, queued.energy_wh,
+                submission.result, f" ({submission.detail})" if submission.detail else "",
+            )
+            submissions.append(submission)
+        return submissions
+
+    def _submit(self, meter: BridgedMeter, queued: QueuedReading) -> Submission:
+        account = meter.key.address
+        prosumer_id, _ = self.chain.meter_of(account)
+        if prosumer_id and self.chain.reading_of(prosumer_id, queued.period) == queued.energy_wh:
+            self.outbox.mark_done(queued.id, "contract holds this reading")
+            return self._outcome(queued, "done", "contract holds this reading")
+        if queued.state == SIGNED:
+            resent = self._resend(queued, account)
+            if resent is not None:
+                return resent
+        # Transactions signed but not yet seen by the node still hold their nonces.
+        highest_signed = self.outbox.highest_nonce(meter.name)
+        nonce = max(self.chain.next_nonce(account), 0 if highest_signed is None else highest_signed + 1)
+        try:
+            transaction = self.chain.submission(account, queued.period, meter.meter_number, queued.energy_wh, nonce)
+        except ContractRefused as refusal:
+            if refusal.name == NOT_YET:
+                return self._outcome(queued, "waiting", str(refusal))
+            self.outbox.mark_failed(queued.id, str(refusal))
+            return self._outcome(queued, "refused", str(refusal))
+        signed = meter.key.sign(transaction)
+        self.outbox.mark_signed(queued.id, signed.nonce, signed.raw, signed.tx_hash)
+        return self._send(queued, signed.raw, signed.tx_hash)
+
+    def _resend(self, queued: QueuedReading, account: str) -> Submission | None:
+        """Settle or resend a transaction signed earlier; None when it must be signed afresh."""
+        status = self.chain.receipt_status(queued.tx_hash)
+        if status == 1:
+            self.outbox.mark_done(queued.id)
+            return self._outcome(queued, "done", f"mined {queued.tx_hash}")
+        if status is None and queued.nonce >= self.chain.next_nonce(account, "latest"):
+            return self._send(queued, queued.raw_tx, queued.tx_hash)
+        reason = "reverted" if status == 0 else f"nonce {queued.nonce} used by another transaction"
+        self.outbox.mark_unsigned(queued.id, reason)
+        return None
+
+    def _send(self, queued: QueuedReading, raw_tx: bytes, tx_hash: str) -> Submission:
+        try:
+            self.chain.send_raw(raw_tx)
+        except Web3RPCError as error:
+            # "already known", "nonce too low": the next step settles it from receipt and nonce
+            return self._outcome(queued, "sent", f"{tx_hash}: node says {error}")
+        status = self.chain.receipt_status(tx_hash)
+        if status == 1:
+            self.outbox.mark_done(queued.id)
+            return self._outcome(queued, "done", f"mined {tx_hash}")
+        return self._outcome(queued, "sent", f"{tx_hash} waiting to be mined")
+
+    @staticmethod
+    def _outcome(queued: QueuedReading, result: str, detail: str) -> Submission:
+        return Submission(queued.meter, queued.period, queued.energy_wh, result, detail)
+
+
+def build_daemon(config: Config) -> Daemon:
+    """The daemon of a configuration: serial line, chain endpoint, outbox and meter keys."""
+    artifact = Path(config.chain.artifact) if config.chain.artifact else None
+    abi = (load_artifact(artifact.stem, artifact.parent) if artifact else load_artifact())["abi"]
+    w3 = Web3(Web3.HTTPProvider(config.chain.rpc_url, request_kwargs={"timeout": config.chain.rpc_timeout}))
+    meters = [
+        BridgedMeter(
+            meter.name,
+            meter.address,
+            meter.meter_number,
+            meter.register_di,
+            MeterKey.from_keystore(meter.keystore, read_password(meter.password_file, meter.password_env)),
+        )
+        for meter in config.meters
+    ]
+    bus = config.bus
+    transport = SerialTransport(SerialSettings(bus.port, bus.baudrate, bus.bytesize, bus.parity, bus.stopbits))
+    poller = Poller(
+        transport,
+        reply_timeout=bus.reply_timeout,
+        retries=bus.retries,
+        backoff=bus.backoff,
+        silent_interval=bus.silent_interval,
+    )
+    return Daemon(
+        meters,
+        poller,
+        MarketChain(w3, config.chain.market_address, abi),
+        Outbox(config.daemon.database),
+        max_reading_delay=config.daemon.max_reading_delay,
+    )
