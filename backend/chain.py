@@ -6,17 +6,22 @@ the embedded chain as on a real node, so nothing depends on an unlocked node acc
 """
 from __future__ import annotations
 
+import ast
 import json
 import os
+import re
 from dataclasses import astuple, dataclass, field
 from pathlib import Path
 
 from eth_abi import decode, encode
+from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_tester.exceptions import TransactionFailed
 from eth_utils import keccak
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
+from web3.exceptions import ContractCustomError
 from web3.types import TxReceipt
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,6 +83,32 @@ class MarketParameters:
         return astuple(self)
 
 
+def embedded_dev_accounts(w3: Web3) -> list[LocalAccount]:
+    """The funded accounts of an embedded eth-tester chain, as local signing keys."""
+    keys = w3.provider.ethereum_tester.backend.account_keys
+    return [Account.from_key(key.to_bytes()) for key in keys]
+
+
+def embedded_time_travel(w3: Web3, timestamp: int) -> None:
+    """Mine a block at ``timestamp`` on an embedded eth-tester chain (time only moves forward)."""
+    if timestamp > w3.eth.get_block("latest")["timestamp"]:
+        w3.provider.ethereum_tester.time_travel(timestamp)
+
+
+def transfer(w3: Web3, signer: LocalAccount, to: str, value: int) -> TxReceipt:
+    """Send plain ether, signed locally."""
+    tx = {
+        "to": to,
+        "value": value,
+        "gas": 21_000,
+        "gasPrice": w3.eth.gas_price,
+        "nonce": w3.eth.get_transaction_count(signer.address, "pending"),
+        "chainId": w3.eth.chain_id,
+    }
+    tx_hash = w3.eth.send_raw_transaction(signer.sign_transaction(tx).raw_transaction)
+    return w3.eth.wait_for_transaction_receipt(tx_hash)
+
+
 def load_artifact(name: str = "EnergyMarket", directory: Path | None = None) -> dict:
     """ABI and bytecode written by ``make setup`` (scripts/compile_contracts.py)."""
     path = (directory or ARTIFACT_DIR) / f"{name}.json"
@@ -94,13 +125,19 @@ def market_at(w3: Web3, address: str) -> Contract:
 def send(w3: Web3, call: ContractFunction, signer: LocalAccount, *, value: int = 0, gas: int | None = None) -> TxReceipt:
     """Sign ``call`` with ``signer``, send it raw and wait for its receipt.
 
-    Raises web3's ``ContractCustomError`` when the contract refuses the call while its gas is
-    estimated, before anything is sent; ``decode_error`` names the error.
+    Raises ``ContractRefused`` when the contract refuses the call while its gas is estimated,
+    before anything is sent.
     """
     params = {"from": signer.address, "value": value, "nonce": w3.eth.get_transaction_count(signer.address, "pending")}
     if gas is not None:
         params["gas"] = gas
-    tx = call.build_transaction(params)
+    try:
+        tx = call.build_transaction(params)
+    except (ContractCustomError, TransactionFailed) as error:
+        data = revert_data(error)
+        if data is None:
+            raise
+        raise ContractRefused(*decode_error(data)) from None
     signed = signer.sign_transaction(tx)
     tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
     return w3.eth.wait_for_transaction_receipt(tx_hash)
@@ -118,6 +155,37 @@ def deploy_market(
     factory = w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
     receipt = send(w3, factory.constructor(grid, schedule.as_abi(), parameters.as_abi()), operator)
     return market_at(w3, receipt["contractAddress"])
+
+
+class ContractRefused(Exception):
+    """The market refused a call with one of its custom errors (see IEnergyMarket.sol)."""
+
+    def __init__(self, name: str, arguments: tuple) -> None:
+        super().__init__(f"{name}({', '.join(map(str, arguments))})")
+        self.name = name
+        self.arguments = arguments
+
+
+def revert_data(error: Exception) -> bytes | None:
+    """The raw revert data (error selector + arguments) of a refused call, if it carries any.
+
+    A node reports it as the JSON-RPC error's data (web3's ``ContractCustomError``); eth-tester
+    raises ``TransactionFailed`` holding the bytes inside py-evm's ``Revert`` (gas estimation)
+    or their ``repr`` as text (calls).
+    """
+    if isinstance(error, ContractCustomError):
+        return bytes.fromhex(error.data.removeprefix("0x"))
+    for cause in (error, error.__context__):
+        detail = cause.args[0] if cause is not None and cause.args else None
+        if isinstance(detail, Exception) and detail.args and isinstance(detail.args[0], bytes):
+            return detail.args[0]
+        if isinstance(detail, bytes):
+            return detail
+        if isinstance(detail, str):
+            text = detail.removeprefix("execution reverted: ")
+            if re.fullmatch(r"b(['\"]).*\1", text, re.DOTALL):
+                return ast.literal_eval(text)
+    return None
 
 
 def decode_error(data: str | bytes, abi: list | None = None) -> tuple[str, tuple]:
