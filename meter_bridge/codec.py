@@ -301,12 +301,14 @@ def read_address_request() -> Frame:
 # ---------------------------------------------------------------- replies
 
 
-def _check_reply_to(frame: Frame, function: int, expected_address: str | None) -> None:
+def _check_reply_to(frame: Frame, functions: tuple[int, ...], expected_address: str | None) -> None:
+    """A reply to one of ``functions`` from the address asked, and not an abnormal one."""
     if not frame.is_reply:
         raise UnexpectedControlError(f"control {frame.control:02X}H is a request, not a reply")
-    if frame.function != function:
+    if frame.function not in functions:
+        expected = " or ".join(f"{function:02X}H" for function in functions)
         raise UnexpectedControlError(
-            f"control {frame.control:02X}H answers function {frame.function:02X}H, expected {function:02X}H"
+            f"control {frame.control:02X}H answers function {frame.function:02X}H, expected {expected}"
         )
     if expected_address is not None and not _address_matches(expected_address, frame.address):
         raise AddressMismatchError(expected_address, frame.address)
@@ -323,9 +325,8 @@ def _address_matches(asked: str, replied: str) -> bool:
 
 def parse_data_reply(frame: Frame, expected_address: str | None = None, expected_di: int | None = None) -> DataReply:
     """Check a reply to a read (11H) or follow-up read (12H) and split identifier and value."""
-    function = frame.function if frame.function in (READ_DATA, READ_FOLLOW_UP) else READ_DATA
-    _check_reply_to(frame, function, expected_address)
-    follow_up = function == READ_FOLLOW_UP
+    _check_reply_to(frame, (READ_DATA, READ_FOLLOW_UP), expected_address)
+    follow_up = frame.function == READ_FOLLOW_UP
     minimum = DI_SIZE + (1 if follow_up else 0)
     if len(frame.data) < minimum:
         raise LengthError(f"reply carries {len(frame.data)} data bytes, fewer than the {minimum} of its header")
@@ -339,7 +340,7 @@ def parse_data_reply(frame: Frame, expected_address: str | None = None, expected
 
 def parse_address_reply(frame: Frame) -> str:
     """The meter's own address from a reply to the address read (93H)."""
-    _check_reply_to(frame, READ_ADDRESS, None)
+    _check_reply_to(frame, (READ_ADDRESS,), None)
     if len(frame.data) != ADDRESS_SIZE:
         raise LengthError(f"address reply carries {len(frame.data)} data bytes, expected {ADDRESS_SIZE}")
     address = bcd_digits(frame.data, "address in the address reply")

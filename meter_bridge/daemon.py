@@ -57,7 +57,7 @@ class BridgedMeter:
 
 @dataclass(frozen=True)
 class Submission:
-    """What became of one queued reading in one step: done, sent, waiting or refused."""
+    """What became of one queued reading in one step: done, sent, reverted, waiting or refused."""
 
     meter: str
     period: int
@@ -117,13 +117,13 @@ class Daemon:
         if market_clock is None:
             return
         period = market_clock.period_at(now)
+        since_start = now - market_clock.period_start(period)
+        if not 0 <= since_start <= self.max_reading_delay:  # before the market opens, or too late
+            return
         for meter in self.meters.values():
             last = self.outbox.last_register(meter.name)
-            if last is not None and last.period >= period:
-                continue
-            if now - market_clock.period_start(period) > self.max_reading_delay:
-                continue
-            self._poll_meter(meter, last, period)
+            if last is None or last.period < period:
+                self._poll_meter(meter, last, period)
 
     def _poll_meter(self, meter: BridgedMeter, last: RegisterReading | None, period: int) -> None:
         try:
@@ -135,7 +135,7 @@ class Daemon:
         energy = energy_between(last, reading)
         self.outbox.record(meter.name, reading, energy.energy_wh, energy.period)
         if energy.energy_wh is None:
-            result = f"no energy for period {energy.period} ({energy.note})"
+            result = energy.note
         else:
             result = f"period {energy.period}: {energy.energy_wh} Wh queued" + (f" ({energy.note})" if energy.note else "")
         log.info(
@@ -215,6 +215,8 @@ class Daemon:
         if status == 1:
             self.outbox.mark_done(queued.id)
             return self._outcome(queued, "done", f"mined {tx_hash}")
+        if status == 0:
+            return self._outcome(queued, "reverted", f"{tx_hash} mined but reverted; checked again next step")
         return self._outcome(queued, "sent", f"{tx_hash} waiting to be mined")
 
     @staticmethod

@@ -190,7 +190,7 @@ def test_request_where_a_reply_is_expected_raises_unexpected_control():
 
 
 def test_address_reply_where_data_is_expected_raises_unexpected_control():
-    with pytest.raises(UnexpectedControlError, match="expected 11H"):
+    with pytest.raises(UnexpectedControlError, match="expected 11H or 12H"):
         parse_data_reply(decode_frame(wire(ADDRESS_REPLY)), METER, FORWARD_ACTIVE_ENERGY)
 
 
