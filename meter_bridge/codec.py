@@ -241,7 +241,6 @@ class FrameDecoder:
 
     def __init__(self) -> None:
         self._buffer = bytearray()
-        self.skipped_bytes = 0
 
     def feed(self, chunk: bytes) -> None:
         self._buffer += chunk
@@ -251,33 +250,35 @@ class FrameDecoder:
         while True:
             start = self._buffer.find(START)
             if start < 0:
-                self._skip(len(self._buffer))
+                self._buffer.clear()
                 return None
-            self._skip(start)
+            del self._buffer[:start]
             if len(self._buffer) > 7 and self._buffer[7] != START:
-                self._skip(1)  # a 68H in noise, not followed by a second 68H after six bytes
+                del self._buffer[:1]  # a 68H in noise, not followed by a second 68H after six bytes
                 continue
             try:
                 frame, size = _parse_frame_at(bytes(self._buffer), complete=False)
             except Dlt645Error:
-                self._skip(1)
+                del self._buffer[:1]
                 raise
             if frame is None:
                 return None
             del self._buffer[:size]
             return frame
 
-    def _skip(self, count: int) -> None:
-        del self._buffer[:count]
-        self.skipped_bytes += count
-
     def frames(self, chunk: bytes = b"") -> list[Frame]:
-        """Feed ``chunk`` and return every complete frame; corrupt candidates raise (see above)."""
+        """Feed ``chunk`` and return every complete frame, silently dropping corrupt candidates
+        (as a meter ignores a corrupt request)."""
         self.feed(chunk)
         found = []
-        while (frame := self.next_frame()) is not None:
+        while True:
+            try:
+                frame = self.next_frame()
+            except Dlt645Error:
+                continue
+            if frame is None:
+                return found
             found.append(frame)
-        return found
 
 
 # ---------------------------------------------------------------- requests

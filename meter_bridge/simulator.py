@@ -46,7 +46,6 @@ from meter_bridge.codec import (
     di_from_wire,
     encode_frame,
 )
-from meter_bridge.errors import Dlt645Error
 
 log = logging.getLogger(__name__)
 
@@ -211,13 +210,11 @@ class SimulatedBus:
         self.meters = meters
         self.echo = echo
         self.reply_delay = reply_delay
-        self.requests_seen = 0
 
     def respond(self, request: Frame) -> bytes:
         """Everything that appears on the line after ``request``: the echo, then any reply."""
         if request.is_reply:
             return b""
-        self.requests_seen += 1
         echoed = PREAMBLE + encode_frame(request) if self.echo else b""
         if request.address == BROADCAST_ADDRESS:
             return echoed
@@ -237,28 +234,15 @@ class SimulatedBus:
             if not ready:
                 continue
             try:
-                decoder.feed(os.read(fd, 1024))
+                chunk = os.read(fd, 1024)
             except OSError:  # the other side of the pty is not open (yet); wait for it
                 stop.wait(0.05)
                 continue
-            for request in _frames(decoder):
+            for request in decoder.frames(chunk):
                 reply = self.respond(request)
                 if reply:
                     stop.wait(self.reply_delay)
                     os.write(fd, reply)
-
-
-def _frames(decoder: FrameDecoder) -> list[Frame]:
-    frames = []
-    while True:
-        try:
-            frame = decoder.next_frame()
-        except Dlt645Error as error:
-            log.info("simulated bus: corrupt request ignored: %s", error)
-            continue
-        if frame is None:
-            return frames
-        frames.append(frame)
 
 
 def _addressed_to(asked: str, address: str) -> bool:

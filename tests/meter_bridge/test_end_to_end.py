@@ -295,6 +295,16 @@ def test_daemon_killed_mid_submission_and_restarted_posts_once(make_bridge, mark
     assert [(period, wh) for period, _, wh in posted(market)] == [(1, WIND_WH_PER_PERIOD), (2, WIND_WH_PER_PERIOD)]
 
 
+def test_replaced_meter_skips_one_period_then_posts_again(make_bridge, market, bus, wind_meter):
+    bridge = make_bridge(wind_meter)
+    bridge.at_start_of(1)
+    bridge.at_start_of(2)
+    bus.meters[0].replace(WIND_ADDRESS)  # a new meter, same place on the bus, register from zero
+    bridge.at_start_of(3)
+    bridge.at_start_of(4)
+    assert [(period, wh) for period, _, wh in posted(market)] == [(1, WIND_WH_PER_PERIOD), (3, WIND_WH_PER_PERIOD)]
+
+
 # ---------------------------------------------------------------- forged readings
 
 

@@ -66,3 +66,10 @@ def test_any_split_of_a_noisy_stream_yields_the_frame(noise, cuts):
         position += cut
     found += decoder.frames(stream[position:])
     assert len(found) == 1
+
+
+def test_frames_drops_a_corrupt_candidate_and_keeps_the_good_ones():
+    corrupt = bytearray(energy_reply("1.00"))
+    corrupt[-2] ^= 0x55
+    decoder = FrameDecoder()
+    assert len(decoder.frames(energy_reply("1.00") + bytes(corrupt) + energy_reply("2.00"))) == 2
