@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import os
+import random
 import signal
 import sys
 import threading
@@ -32,7 +33,9 @@ from meter_bridge.codec import (
 )
 from meter_bridge.data_items import FORWARD_ACTIVE_ENERGY, DataValue, decode_value
 from meter_bridge.errors import Dlt645Error
+from meter_bridge.poller import Poller
 from meter_bridge.simulator import Fault, PowerProfile, PseudoTerminal, SimulatedBus, VirtualMeter
+from meter_bridge.transport import SerialSettings, SerialTransport
 
 BAD_INPUT = 2
 NOT_COOPERATING = 1
@@ -173,9 +176,6 @@ def _encode_read(args: argparse.Namespace) -> int:
 
 
 def _read(args: argparse.Namespace) -> int:
-    from meter_bridge.poller import Poller
-    from meter_bridge.transport import SerialSettings, SerialTransport
-
     try:
         di = int(args.di, 16)
         if args.address:
@@ -217,7 +217,7 @@ def _simulate(args: argparse.Namespace) -> int:
 
     try:
         fault_rates = dict(_fault_rate(spec) for spec in args.fault)
-        meters = [_meter_from_spec(spec, clock, fault_rates, args) for spec in args.meter]
+        meters = [_meter_from_spec(spec, clock, fault_rates, args, index) for index, spec in enumerate(args.meter)]
     except ValueError as error:
         return _fail(str(error), BAD_INPUT)
     bus = SimulatedBus(meters, echo=args.echo)
@@ -249,7 +249,7 @@ def _fault_rate(spec: str) -> tuple[Fault, float]:
         raise ValueError(f"fault must be NAME:RATE with NAME one of {[f.value for f in Fault]}, not {spec!r}") from None
 
 
-def _meter_from_spec(spec: str, clock, fault_rates: dict, args: argparse.Namespace) -> VirtualMeter:
+def _meter_from_spec(spec: str, clock, fault_rates: dict, args: argparse.Namespace, index: int) -> VirtualMeter:
     address, *options = spec.split(",")
     settings = dict(option.split("=", 1) for option in options if "=" in option)
     unknown = set(settings) - {"forward", "reverse", "power", "step", "number"}
@@ -261,20 +261,29 @@ def _meter_from_spec(spec: str, clock, fault_rates: dict, args: argparse.Namespa
     )
     return VirtualMeter(
         address,
-        forward_kwh=Decimal(settings.get("forward", "0")),
-        reverse_kwh=Decimal(settings.get("reverse", "0")),
+        forward_kwh=_kwh(settings.get("forward", "0"), "forward"),
+        reverse_kwh=_kwh(settings.get("reverse", "0"), "reverse"),
         profile=profile,
         clock=clock,
         meter_number=settings.get("number", ""),
         fault_rates=fault_rates,
         abnormal_error_byte=args.abnormal_error,
+        rng=random.Random(args.seed + index),
     )
+
+
+def _kwh(text: str, name: str) -> Decimal:
+    try:
+        return Decimal(text).quantize(Decimal("0.01"))
+    except ArithmeticError:  # decimal's InvalidOperation
+        raise ValueError(f"{name}={text!r} is not an energy in kWh") from None
 
 
 # ---------------------------------------------------------------- run
 
 
 def _run(args: argparse.Namespace) -> int:
+    # Imported here: web3 takes a second to import, which decode and encode-read do not need.
     from meter_bridge.config import ConfigError, load_config
     from meter_bridge.daemon import build_daemon
     from meter_bridge.signing import KeystoreError

@@ -67,6 +67,12 @@ class Submission:
 
 
 class Daemon:
+    """Polls ``meters`` through ``poller`` and posts their readings through ``chain``.
+
+    Everything it knows survives in ``outbox``: a new Daemon on the same outbox (after a crash or
+    a reboot) carries on where the previous one stopped.
+    """
+
     def __init__(
         self,
         meters: list[BridgedMeter],
