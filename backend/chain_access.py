@@ -74,8 +74,9 @@ class HttpUpstream:
             raise UpstreamUnavailable(f"node at {self.url} answered with a body that is not JSON") from None
         if not isinstance(responses, list):
             # Some nodes answer a batch they refuse as a whole with a single error object.
-            detail = responses.get("error", {}).get("message") if isinstance(responses, dict) else None
-            raise UpstreamUnavailable(f"node at {self.url} refused the batch: {detail or responses!r}")
+            error = responses.get("error") if isinstance(responses, dict) else None
+            reason = error.get("message") if isinstance(error, dict) else None
+            raise UpstreamUnavailable(f"node at {self.url} refused the batch: {reason or repr(responses)}")
         by_id = {response.get("id"): response for response in responses if isinstance(response, dict)}
         return [
             by_id.get(request["id"])

@@ -3,34 +3,28 @@ node), a fake upstream that records what reaches it, and the probe contract depl
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from eth_account import Account
 from web3 import Web3
 
 from backend import create_app
 from backend.chain_access import HttpUpstream, InProcessUpstream, start_embedded_chain
 from backend_fakes import FakeUpstream
+from backend_nodes import (
+    ANVIL,
+    ANVIL_CHAIN_ID,
+    ANVIL_FUNDED_KEY,
+    free_loopback_port,
+    wait_until_answering,
+)
 from backend_probe import PROBE_INIT
 
-ANVIL = Path(__file__).resolve().parents[2] / "node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
-# anvil's first dev account, the same on every anvil (from its default mnemonic).
-ANVIL_FUNDED_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
-ANVIL_CHAIN_ID = 31337
 RPC_TIMEOUT = 5.0
-
-
-def free_loopback_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -51,19 +45,6 @@ def anvil_url():
     finally:
         node.terminate()
         node.wait(timeout=10)
-
-
-def wait_until_answering(url: str, node: subprocess.Popen, attempts: int = 200) -> None:
-    ask = {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}
-    for _ in range(attempts):
-        if node.poll() is not None:
-            pytest.fail(f"anvil exited with code {node.returncode} before answering")
-        try:
-            requests.post(url, json=ask, timeout=1).raise_for_status()
-            return
-        except requests.RequestException:
-            time.sleep(0.05)
-    pytest.fail(f"anvil did not answer at {url}")
 
 
 @dataclass

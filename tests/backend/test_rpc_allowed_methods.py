@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from web3 import Web3
 
 from backend_probe import PING_TOPIC, PROBE_INIT, PROBE_REVERT_DATA, PROBE_RUNTIME
 
