@@ -184,16 +184,20 @@ def _read(args: argparse.Namespace) -> int:
         return _fail(f"bad argument: {error}", BAD_INPUT)
     settings = SerialSettings(args.port, args.baudrate, args.bytesize, args.parity, args.stopbits)
     try:
-        with SerialTransport(settings) as transport:
-            poller = Poller(transport, reply_timeout=args.timeout, retries=args.retries)
+        transport = SerialTransport(settings)
+    except OSError as error:
+        return _fail(f"cannot open {args.port}: {error}", NOT_COOPERATING)
+    with transport:
+        poller = Poller(transport, reply_timeout=args.timeout, retries=args.retries)
+        try:
             if not args.address:
                 print(json.dumps({"meter_address": poller.read_address()}))
                 return 0
             reply = poller.read(args.address, di)
-    except OSError as error:
-        return _fail(f"cannot open {args.port}: {error}", NOT_COOPERATING)
-    except Dlt645Error as error:
-        return _fail(str(error), NOT_COOPERATING)
+        except OSError as error:
+            return _fail(f"serial line {args.port} failed: {error}", NOT_COOPERATING)
+        except Dlt645Error as error:
+            return _fail(str(error), NOT_COOPERATING)
     result = {"address": reply.address, "di": f"{di:08X}", "data": reply.payload.hex().upper()}
     try:
         value = decode_value(di, reply.payload)

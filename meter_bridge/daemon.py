@@ -134,7 +134,7 @@ class Daemon:
     def _poll_meter(self, meter: BridgedMeter, last: RegisterReading | None, period: int) -> None:
         try:
             kwh = self.poller.read_energy(meter.address, meter.register_di)
-        except Dlt645Error as error:
+        except (Dlt645Error, OSError) as error:  # OSError: the serial line itself failed
             log.warning("poll %s (meter %s) at start of period %d: failed: %s", meter.name, meter.address, period, error)
             return
         reading = RegisterReading(meter.address, period, kwh)

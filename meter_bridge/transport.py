@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import os
+import termios
 import time
 
 import serial
@@ -16,6 +18,7 @@ import serial
 # How long one read call blocks. The port's timeout is set once at opening: changing it per call
 # reconfigures the line, which pseudo-terminals refuse once they have dropped the parity flag.
 READ_SLICE = 0.02
+PSEUDO_TERMINALS = "/dev/pts/"
 
 
 @dataclass(frozen=True)
@@ -34,12 +37,22 @@ class SerialTransport:
 
     def __init__(self, settings: SerialSettings):
         self.settings = settings
-        self._serial = serial.serial_for_url(
-            settings.port,
-            baudrate=settings.baudrate,
-            bytesize=settings.bytesize,
-            parity=settings.parity,
-            stopbits=settings.stopbits,
+        try:
+            self._serial = self._open(settings.parity)
+        except termios.error as error:
+            if not os.path.realpath(settings.port).startswith(PSEUDO_TERMINALS):
+                raise serial.SerialException(f"cannot configure {settings.port}: {error}") from None
+            # A pseudo-terminal carries no parity bit, and some kernels refuse the flag rather
+            # than ignore it once the line is already at the asked speed.
+            self._serial = self._open(serial.PARITY_NONE)
+
+    def _open(self, parity: str) -> serial.SerialBase:
+        return serial.serial_for_url(
+            self.settings.port,
+            baudrate=self.settings.baudrate,
+            bytesize=self.settings.bytesize,
+            parity=parity,
+            stopbits=self.settings.stopbits,
             timeout=READ_SLICE,
         )
 

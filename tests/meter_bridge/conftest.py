@@ -27,7 +27,7 @@ def meter_clock():
 
 
 @pytest.fixture
-def wind_meter(meter_clock):
+def wind_virtual_meter(meter_clock):
     """A wind producer's meter: exports 36 kW, so its reverse register grows 0.01 kWh a second."""
     return VirtualMeter(
         "000000000161",
@@ -38,7 +38,7 @@ def wind_meter(meter_clock):
 
 
 @pytest.fixture
-def ev_meter(meter_clock):
+def ev_virtual_meter(meter_clock):
     """An electric-vehicle charger's meter: imports 7.2 kW."""
     return VirtualMeter(
         "000000000162",

@@ -20,73 +20,73 @@ def poll_over_pty(bus: SimulatedBus, action):
         return action(Poller(transport, reply_timeout=0.3, retries=2, backoff=0.01, silent_interval=0.01))
 
 
-def test_reads_the_forward_register_in_kwh(ev_meter):
-    energy = poll_over_pty(SimulatedBus([ev_meter]), lambda p: p.read_energy(EV_METER_ADDRESS, FORWARD_ACTIVE_ENERGY))
+def test_reads_the_forward_register_in_kwh(ev_virtual_meter):
+    energy = poll_over_pty(SimulatedBus([ev_virtual_meter]), lambda p: p.read_energy(EV_METER_ADDRESS, FORWARD_ACTIVE_ENERGY))
     assert energy == Decimal("1200.00")
 
 
-def test_register_follows_the_meter_clock(wind_meter, meter_clock):
+def test_register_follows_the_meter_clock(wind_virtual_meter, meter_clock):
     meter_clock.advance(100)
-    energy = poll_over_pty(SimulatedBus([wind_meter]), lambda p: p.read_energy(WIND_METER_ADDRESS, REVERSE_ACTIVE_ENERGY))
+    energy = poll_over_pty(SimulatedBus([wind_virtual_meter]), lambda p: p.read_energy(WIND_METER_ADDRESS, REVERSE_ACTIVE_ENERGY))
     assert energy == Decimal("5001.00")
 
 
-def test_reads_the_address_of_the_one_meter_on_the_line(wind_meter):
-    assert poll_over_pty(SimulatedBus([wind_meter]), Poller.read_address) == WIND_METER_ADDRESS
+def test_reads_the_address_of_the_one_meter_on_the_line(wind_virtual_meter):
+    assert poll_over_pty(SimulatedBus([wind_virtual_meter]), Poller.read_address) == WIND_METER_ADDRESS
 
 
-def test_echo_of_the_request_is_skipped(ev_meter):
+def test_echo_of_the_request_is_skipped(ev_virtual_meter):
     energy = poll_over_pty(
-        SimulatedBus([ev_meter], echo=True), lambda p: p.read_energy(EV_METER_ADDRESS, FORWARD_ACTIVE_ENERGY)
+        SimulatedBus([ev_virtual_meter], echo=True), lambda p: p.read_energy(EV_METER_ADDRESS, FORWARD_ACTIVE_ENERGY)
     )
     assert energy == Decimal("1200.00")
 
 
-def test_noise_before_the_reply_is_skipped(ev_meter):
-    ev_meter.inject(Fault.NOISE)
-    poll_over_pty(SimulatedBus([ev_meter]), lambda p: p.read_energy(EV_METER_ADDRESS, FORWARD_ACTIVE_ENERGY))
-    assert ev_meter.replies == 1
+def test_noise_before_the_reply_is_skipped(ev_virtual_meter):
+    ev_virtual_meter.inject(Fault.NOISE)
+    poll_over_pty(SimulatedBus([ev_virtual_meter]), lambda p: p.read_energy(EV_METER_ADDRESS, FORWARD_ACTIVE_ENERGY))
+    assert ev_virtual_meter.replies == 1
 
 
-def test_bad_checksum_is_retried(ev_meter):
-    ev_meter.inject(Fault.BAD_CHECKSUM)
-    poll_over_pty(SimulatedBus([ev_meter]), lambda p: p.read_energy(EV_METER_ADDRESS, FORWARD_ACTIVE_ENERGY))
-    assert ev_meter.replies == 2
+def test_bad_checksum_is_retried(ev_virtual_meter):
+    ev_virtual_meter.inject(Fault.BAD_CHECKSUM)
+    poll_over_pty(SimulatedBus([ev_virtual_meter]), lambda p: p.read_energy(EV_METER_ADDRESS, FORWARD_ACTIVE_ENERGY))
+    assert ev_virtual_meter.replies == 2
 
 
-def test_garbled_reply_is_retried(ev_meter):
-    ev_meter.inject(Fault.GARBLED)
-    energy = poll_over_pty(SimulatedBus([ev_meter]), lambda p: p.read_energy(EV_METER_ADDRESS, FORWARD_ACTIVE_ENERGY))
+def test_garbled_reply_is_retried(ev_virtual_meter):
+    ev_virtual_meter.inject(Fault.GARBLED)
+    energy = poll_over_pty(SimulatedBus([ev_virtual_meter]), lambda p: p.read_energy(EV_METER_ADDRESS, FORWARD_ACTIVE_ENERGY))
     assert energy == Decimal("1200.00")
 
 
-def test_silent_meter_raises_no_reply_after_every_retry(ev_meter):
-    ev_meter.inject(Fault.NO_REPLY, count=3)
+def test_silent_meter_raises_no_reply_after_every_retry(ev_virtual_meter):
+    ev_virtual_meter.inject(Fault.NO_REPLY, count=3)
     with pytest.raises(NoReplyError, match="after 3 attempts"):
-        poll_over_pty(SimulatedBus([ev_meter]), lambda p: p.read_energy(EV_METER_ADDRESS, FORWARD_ACTIVE_ENERGY))
+        poll_over_pty(SimulatedBus([ev_virtual_meter]), lambda p: p.read_energy(EV_METER_ADDRESS, FORWARD_ACTIVE_ENERGY))
 
 
-def test_abnormal_reply_is_not_retried(ev_meter):
-    ev_meter.inject(Fault.ABNORMAL)
+def test_abnormal_reply_is_not_retried(ev_virtual_meter):
+    ev_virtual_meter.inject(Fault.ABNORMAL)
     with pytest.raises(AbnormalReplyError):
-        poll_over_pty(SimulatedBus([ev_meter]), lambda p: p.read_energy(EV_METER_ADDRESS, FORWARD_ACTIVE_ENERGY))
-    assert ev_meter.replies == 1
+        poll_over_pty(SimulatedBus([ev_virtual_meter]), lambda p: p.read_energy(EV_METER_ADDRESS, FORWARD_ACTIVE_ENERGY))
+    assert ev_virtual_meter.replies == 1
 
 
-def test_long_reply_in_follow_up_frames_is_joined(ev_meter):
-    ev_meter.max_reply_data = 12
-    reply = poll_over_pty(SimulatedBus([ev_meter]), lambda p: p.read(EV_METER_ADDRESS, FORWARD_ACTIVE_ENERGY_BLOCK))
+def test_long_reply_in_follow_up_frames_is_joined(ev_virtual_meter):
+    ev_virtual_meter.max_reply_data = 12
+    reply = poll_over_pty(SimulatedBus([ev_virtual_meter]), lambda p: p.read(EV_METER_ADDRESS, FORWARD_ACTIVE_ENERGY_BLOCK))
     assert len(reply.payload) == 20
 
 
-def test_meters_on_one_bus_are_polled_in_turn(wind_meter, ev_meter):
+def test_meters_on_one_bus_are_polled_in_turn(wind_virtual_meter, ev_virtual_meter):
     def both(poller):
         return (
             poller.read_energy(WIND_METER_ADDRESS, REVERSE_ACTIVE_ENERGY),
             poller.read_energy(EV_METER_ADDRESS, FORWARD_ACTIVE_ENERGY),
         )
 
-    assert poll_over_pty(SimulatedBus([wind_meter, ev_meter]), both) == (Decimal("5000.00"), Decimal("1200.00"))
+    assert poll_over_pty(SimulatedBus([wind_virtual_meter, ev_virtual_meter]), both) == (Decimal("5000.00"), Decimal("1200.00"))
 
 
 # ---------------------------------------------------------------- scripted pipes
@@ -159,3 +159,10 @@ def test_bus_stays_silent_between_exchanges():
     poller.read(EV_METER_ADDRESS, FORWARD_ACTIVE_ENERGY)
     poller.read(EV_METER_ADDRESS, FORWARD_ACTIVE_ENERGY)
     assert len(clock.sleeps) == 1 and 0 < clock.sleeps[0] <= 0.05
+
+
+def test_pseudo_terminal_can_be_opened_again_after_closing(ev_virtual_meter):
+    with BusThread(SimulatedBus([ev_virtual_meter])) as line:
+        SerialTransport(SerialSettings(line.port)).close()
+        with SerialTransport(SerialSettings(line.port)) as transport:
+            assert Poller(transport, reply_timeout=0.3).read_energy(EV_METER_ADDRESS, FORWARD_ACTIVE_ENERGY) == Decimal("1200.00")
