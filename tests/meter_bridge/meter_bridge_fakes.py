@@ -134,10 +134,13 @@ class ScriptedMeters:
     def __init__(self, registers: dict[str, str]):
         self.registers = {address: Decimal(kwh) for address, kwh in registers.items()}
         self.silent: set[str] = set()
+        self.line_down = False
         self.reads = 0
 
     def read_energy(self, address: str, di: int) -> Decimal:
         self.reads += 1
+        if self.line_down:
+            raise OSError(5, "Input/output error (adapter unplugged)")
         if address in self.silent:
             raise NoReplyError(f"meter {address}: no valid reply (scripted silence)")
         return self.registers[address]

@@ -206,6 +206,17 @@ def test_silent_meter_is_read_again_in_the_same_period(meters, market, outbox_pa
     assert daemon.outbox.last_register("wind").period == 1
 
 
+def test_queued_reading_goes_out_while_the_serial_line_is_down(meters, market, outbox_path, wind):
+    daemon = bridge(meters, market, outbox_path, wind)
+    step(daemon, market, 1)
+    market.online = False
+    meters.registers[WIND_ADDRESS] = Decimal("5001.25")
+    step(daemon, market, 2)
+    market.online, meters.line_down = True, True
+    daemon.step(market.now + 5)
+    assert market.readings == {(WIND_PROSUMER, 1): 1250}
+
+
 def test_meter_read_too_late_in_a_period_is_skipped(meters, market, outbox_path, wind):
     daemon = bridge(meters, market, outbox_path, wind)
     daemon.step(start_of(1) + 20)
