@@ -12,6 +12,7 @@ import argparse
 from werkzeug.serving import make_server
 
 from backend import create_app
+from backend.config import ConfigError
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -26,7 +27,10 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--port", type=int, default=5000, help="port to listen on (default: %(default)s)")
     args = parser.parse_args(argv)
 
-    app = create_app({"CHAIN": args.chain} if args.chain else None)
+    try:
+        app = create_app({"CHAIN": args.chain} if args.chain else None)
+    except ConfigError as error:
+        parser.error(str(error))
     server = make_server(args.host, args.port, app, threaded=True)
     print(f"serving on http://{args.host}:{server.port} (chain: {app.config['CHAIN']})", flush=True)
     try:

@@ -24,6 +24,8 @@ from web3.providers.eth_tester.middleware import (
     ethereum_tester_middleware,
 )
 
+from backend.config import ConfigError
+
 # JSON-RPC error codes an upstream itself produces.
 EXECUTION_REVERTED = 3  # what Geth and anvil use, with the revert data in `data`
 INVALID_INPUT = -32000  # EIP-1474: the node refused the request (bad nonce, unknown block, ...)
@@ -46,9 +48,9 @@ class Upstream(Protocol):
 
 
 class HttpUpstream:
-    """A JSON-RPC node at `url`, asked over pooled HTTP connections, `timeout` seconds at most.
+    """A JSON-RPC node at `url`, asked over pooled HTTP connections.
 
-    The timeout applies to connecting and to each wait for data, so a node that accepts a
+    `timeout` bounds connecting and each wait for data, so a node that is down or accepts a
     connection and then says nothing is given up on after `timeout` seconds.
     """
 
@@ -209,4 +211,4 @@ def connect_upstream(chain: str, rpc_timeout: float) -> Upstream:
         return InProcessUpstream(start_embedded_chain())
     if chain.startswith(("http://", "https://")):
         return HttpUpstream(chain, rpc_timeout)
-    raise ValueError(f'CHAIN must be "embedded" or an http(s) URL, not {chain!r}')
+    raise ConfigError(f'CHAIN must be "embedded" or an http(s) URL, not {chain!r}')

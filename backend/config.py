@@ -26,11 +26,14 @@ def _text(value: Any) -> str:
     return text
 
 
-def _positive(kind: Callable[[Any], float | int]) -> Callable[[Any], float | int]:
+def _positive(kind: Callable[[Any], float | int], description: str) -> Callable[[Any], float | int]:
     def parse(value: Any) -> float | int:
-        number = kind(value)
+        try:
+            number = kind(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"must be {description}") from None
         if number <= 0:
-            raise ValueError("must be greater than zero")
+            raise ValueError(f"must be {description}")
         return number
 
     return parse
@@ -41,13 +44,13 @@ SETTINGS: dict[str, tuple[Callable[[Any], Any], Any]] = {
     # "embedded" for an in-process eth-tester chain, or the URL of a JSON-RPC node.
     "CHAIN": (_text, "embedded"),
     # Seconds to wait for the node before answering the client with an error.
-    "RPC_TIMEOUT": (_positive(float), 10.0),
+    "RPC_TIMEOUT": (_positive(float, "a number of seconds above zero"), 10.0),
     # Largest request body `/rpc` reads; a raw contract deployment is a few tens of kB.
-    "MAX_BODY_BYTES": (_positive(int), 1_048_576),
+    "MAX_BODY_BYTES": (_positive(int, "a whole number above zero"), 1_048_576),
     # Most requests in one JSON-RPC batch.
-    "MAX_BATCH": (_positive(int), 100),
+    "MAX_BATCH": (_positive(int, "a whole number above zero"), 100),
     # Most blocks one eth_getLogs query may cover (toBlock - fromBlock + 1).
-    "MAX_LOG_BLOCK_RANGE": (_positive(int), 10_000),
+    "MAX_LOG_BLOCK_RANGE": (_positive(int, "a whole number above zero"), 10_000),
 }
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
+from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from backend.chain_access import Upstream, UpstreamUnavailable
@@ -96,7 +97,7 @@ def error_response(request_id: Any, code: int, message: str) -> dict[str, Any]:
 
 
 @bp.post("/rpc")
-def relay() -> Response | tuple[Response, int] | tuple[str, int]:
+def relay() -> ResponseReturnValue:
     request.max_content_length = current_app.config["MAX_BODY_BYTES"]
     try:
         payload = parse_body(request.get_data(cache=False))

@@ -6,6 +6,7 @@ import pytest
 
 from backend import create_app
 from backend.chain_access import HttpUpstream, InProcessUpstream
+from backend.config import ConfigError
 from backend.rpc_proxy import UPSTREAM_EXTENSION
 
 
@@ -28,7 +29,7 @@ def test_embedded_gives_an_in_process_chain():
 
 
 def test_chain_that_is_neither_embedded_nor_a_url_is_refused():
-    with pytest.raises(ValueError, match="ws://node"):
+    with pytest.raises(ConfigError, match="ws://node"):
         create_app({"CHAIN": "ws://node:8546"})
 
 

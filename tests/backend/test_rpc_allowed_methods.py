@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from backend_probe import PING_TOPIC, PROBE_INIT, PROBE_REVERT_DATA, PROBE_RUNTIME
 
 RECIPIENT = "0x000000000000000000000000000000000000dEaD"
