@@ -5,8 +5,9 @@ eth_estimateGas, eth_gasPrice, eth_chainId, eth_getTransactionCount, eth_sendRaw
 eth_getTransactionReceipt. So the bridge works against a node as well as against the backend.
 Transactions arrive here already signed (see ``signing``).
 
-A call the contract refuses raises ``ContractRefused`` with the custom error decoded by name
-(MeterNotBound, MeterNumberMismatch, ReadingTooEarly, ReadingTooLate, ReadingAlreadyPosted).
+A call the contract refuses raises ``backend.chain.ContractRefused`` with the custom error
+decoded by name (MeterNotBound, MeterNumberMismatch, ReadingTooEarly, ReadingTooLate,
+ReadingAlreadyPosted), whether web3 talks to a node or to an embedded eth-tester chain.
 A chain that cannot be reached raises one of ``CHAIN_UNAVAILABLE``.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from eth_tester.exceptions import TransactionFailed
 from web3 import Web3
 from web3.exceptions import (
     ContractLogicError,
@@ -23,21 +25,12 @@ from web3.exceptions import (
     Web3RPCError,
 )
 
-from backend.chain import decode_error
+from backend.chain import ContractRefused, decode_error, revert_data
 
 # OSError covers refused connections and HTTP errors (requests' exceptions derive from it).
 CHAIN_UNAVAILABLE = (OSError, ProviderConnectionError, TimeExhausted, Web3RPCError)
 
 GAS_MARGIN = 1.2  # the estimate can shift between estimation and mining (storage warm or cold)
-
-
-class ContractRefused(Exception):
-    """The contract reverted; ``name`` is its custom error, ``arguments`` the error's values."""
-
-    def __init__(self, name: str, arguments: tuple = ()):
-        super().__init__(f"{name}({', '.join(str(argument) for argument in arguments)})")
-        self.name = name
-        self.arguments = arguments
 
 
 @dataclass(frozen=True)
@@ -82,7 +75,7 @@ class MarketChain:
         call = self.market.functions.submitReading(period, meter_number, energy_wh)
         try:
             gas = call.estimate_gas({"from": meter})
-        except ContractLogicError as error:
+        except (ContractLogicError, TransactionFailed) as error:  # a node's revert, eth-tester's
             raise self._refusal(error) from None
         return call.build_transaction(
             {
@@ -107,11 +100,11 @@ class MarketChain:
         except TransactionNotFound:
             return None
 
-    def _refusal(self, error: ContractLogicError) -> ContractRefused:
-        data = error.data if isinstance(error.data, str) else None
+    def _refusal(self, error: Exception) -> ContractRefused:
+        data = revert_data(error)
         if data:
             try:
                 return ContractRefused(*decode_error(data, self._abi))
-            except ValueError:
+            except ValueError:  # not one of the market's errors
                 pass
-        return ContractRefused("Reverted", (error.message or str(error),))
+        return ContractRefused("Reverted", (str(error),))

@@ -28,8 +28,8 @@ from pathlib import Path
 from web3 import Web3
 from web3.exceptions import Web3RPCError
 
-from backend.chain import load_artifact
-from meter_bridge.chain import CHAIN_UNAVAILABLE, ContractRefused, MarketChain, MarketClock
+from backend.chain import ContractRefused, load_artifact
+from meter_bridge.chain import CHAIN_UNAVAILABLE, MarketChain, MarketClock
 from meter_bridge.config import Config
 from meter_bridge.errors import Dlt645Error
 from meter_bridge.outbox import SIGNED, Outbox, QueuedReading

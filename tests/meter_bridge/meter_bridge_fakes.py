@@ -8,7 +8,8 @@ import rlp
 from eth_account import Account
 from eth_utils import keccak
 
-from meter_bridge.chain import ContractRefused, MarketClock
+from backend.chain import ContractRefused
+from meter_bridge.chain import MarketClock
 from meter_bridge.errors import NoReplyError
 
 

@@ -17,7 +17,15 @@ from web3 import Web3
 from web3.providers.base import JSONBaseProvider
 
 from backend import create_app
-from backend.chain import MarketSchedule, deploy_market, load_artifact, send
+from backend.chain import (
+    MarketSchedule,
+    deploy_market,
+    embedded_dev_accounts,
+    embedded_time_travel,
+    load_artifact,
+    send,
+    transfer,
+)
 from backend.chain_access import InProcessUpstream, start_embedded_chain
 from meter_bridge.chain import MarketChain
 from meter_bridge.daemon import BridgedMeter, Daemon
@@ -77,28 +85,24 @@ def chain():
     return start_embedded_chain()
 
 
-def funded(chain, index: int):
-    return Account.from_key(chain.provider.ethereum_tester.backend.account_keys[index].to_hex())
-
-
 @pytest.fixture
 def operator(chain):
-    return funded(chain, 0)
+    return embedded_dev_accounts(chain)[0]
 
 
 @pytest.fixture
 def grid(chain):
-    return funded(chain, 1)
+    return embedded_dev_accounts(chain)[1]
 
 
 @pytest.fixture
 def wind(chain):
-    return funded(chain, 2)
+    return embedded_dev_accounts(chain)[2]
 
 
 @pytest.fixture
 def ev(chain):
-    return funded(chain, 3)
+    return embedded_dev_accounts(chain)[3]
 
 
 @pytest.fixture
@@ -112,20 +116,7 @@ def market(chain, operator, grid, wind, ev):
 def new_meter_key(chain, operator, tmp_path, name: str) -> MeterKey:
     """A meter account with gas money, provisioned into an encrypted keystore and loaded back."""
     account = Account.create()
-    chain.eth.wait_for_transaction_receipt(
-        chain.eth.send_raw_transaction(
-            operator.sign_transaction(
-                {
-                    "to": account.address,
-                    "value": 10**18,
-                    "gas": 21_000,
-                    "gasPrice": chain.eth.gas_price,
-                    "nonce": chain.eth.get_transaction_count(operator.address),
-                    "chainId": chain.eth.chain_id,
-                }
-            ).raw_transaction
-        )
-    )
+    transfer(chain, operator, account.address, 10**18)
     keystore = tmp_path / f"{name}.json"
     keystore.write_text(json.dumps(Account.encrypt(account.key, KEYSTORE_PASSWORD, kdf="pbkdf2", iterations=2)))
     password = tmp_path / f"{name}.password"
@@ -196,15 +187,14 @@ class Bridge:
     def at_start_of(self, period: int, offset: int = 1):
         """Move block time and the meters to a period's start, and step the daemon there."""
         now = self.clock.period_start(period) + offset
-        if now > self.chain.eth.get_block("latest")["timestamp"]:
-            self.chain.provider.ethereum_tester.time_travel(now)
+        embedded_time_travel(self.chain, now)
         self.energy.seconds = self.clock.period_start(period) - self.clock.period_start(1)
         return self.daemon.step(now)
 
     def again(self, period: int, offset: int):
         """Another step later in the same period, with the meters' registers where they were."""
         now = self.clock.period_start(period) + offset
-        self.chain.provider.ethereum_tester.time_travel(now)
+        embedded_time_travel(self.chain, now)
         return self.daemon.step(now)
 
 

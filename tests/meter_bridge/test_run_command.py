@@ -22,7 +22,7 @@ from web3 import Web3
 from werkzeug.serving import make_server
 
 from backend import create_app
-from backend.chain import MarketSchedule, deploy_market, load_artifact, send
+from backend.chain import MarketSchedule, deploy_market, embedded_dev_accounts, load_artifact, send, transfer
 from backend.chain_access import InProcessUpstream, start_embedded_chain
 from meter_bridge.simulator import BusThread, PowerProfile, SimulatedBus, VirtualMeter
 
@@ -36,15 +36,12 @@ def running_bridge(tmp_path_factory):
     """Chain behind HTTP, a wind meter on a pty, and the daemon process posting its readings."""
     tmp_path = tmp_path_factory.mktemp("run")
     chain = start_embedded_chain()
-    keys = chain.provider.ethereum_tester.backend.account_keys
-    operator, grid, wind = (Account.from_key(key.to_hex()) for key in keys[:3])
+    operator, grid, wind = embedded_dev_accounts(chain)[:3]
     meter = Account.create()
     market = deploy_market(chain, operator, grid.address, MarketSchedule.scaled(PERIOD_SECONDS))
     send(chain, market.functions.register("wind", True, True), wind)
     send(chain, market.functions.bindMeter(wind.address, meter.address, 161), operator)
-    funding = {"to": meter.address, "value": 10**18, "gas": 21_000, "gasPrice": chain.eth.gas_price,
-               "nonce": chain.eth.get_transaction_count(operator.address), "chainId": chain.eth.chain_id}
-    chain.eth.send_raw_transaction(operator.sign_transaction(funding).raw_transaction)
+    transfer(chain, operator, meter.address, 10**18)
 
     server = make_server("127.0.0.1", 0, create_app({"TESTING": True}, upstream=InProcessUpstream(chain)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
