@@ -124,3 +124,24 @@ def test_eth_send_raw_transaction_transfers_ether(chain):
     assert receipt["status"] == "0x1"
     assert as_number(chain.result("eth_getBalance", RECIPIENT, "latest")) == balance_before + 12345
 
+
+
+def test_denied_method_hidden_in_a_batch_leaves_the_rest_answered_by_the_chain(chain):
+    transfer = {"from": chain.funded_address, "to": RECIPIENT, "value": "0x1"}
+    batch = [
+        {"jsonrpc": "2.0", "id": "number", "method": "eth_blockNumber", "params": []},
+        {"jsonrpc": "2.0", "id": "send", "method": "eth_sendTransaction", "params": [transfer]},
+    ]
+
+    number, send = chain.client.post("/rpc", json=batch).get_json()
+
+    assert (number["id"], as_number(number["result"]) >= 0) == ("number", True)
+    assert (send["id"], send["error"]["code"]) == ("send", -32601)
+
+
+def test_eth_send_transaction_from_an_account_the_node_holds_sends_nothing(chain):
+    # anvil holds its dev accounts' keys and would sign this if it were forwarded.
+    nonce_before = chain.result("eth_getTransactionCount", chain.funded_address, "latest")
+    chain.call("eth_sendTransaction", {"from": chain.funded_address, "to": RECIPIENT, "value": "0x1"})
+
+    assert chain.result("eth_getTransactionCount", chain.funded_address, "pending") == nonce_before
