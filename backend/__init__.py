@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Flask
 
+from backend import rpc_proxy
 from backend.chain_access import Upstream, connect_upstream
 from backend.config import load_config
 
@@ -25,9 +26,6 @@ def create_app(config: dict[str, Any] | None = None, *, upstream: Upstream | Non
     app.config.from_mapping(load_config(config))
     if upstream is None:
         upstream = connect_upstream(app.config["CHAIN"], app.config["RPC_TIMEOUT"])
-
-    from backend import rpc_proxy
-
     app.extensions[rpc_proxy.UPSTREAM_EXTENSION] = upstream
     app.register_blueprint(rpc_proxy.bp)
     return app
