@@ -120,7 +120,10 @@ class InProcessUpstream:
         except ContractLogicError as error:
             return _error_response(request_id, EXECUTION_REVERTED, str(error.message), error.data)
         except TransactionFailed as error:
-            return _error_response(request_id, EXECUTION_REVERTED, str(error), _revert_data(error))
+            revert_data = _revert_data(error)
+            # With the data recovered, eth-tester's message only repeats it as a Python bytes repr.
+            message = "execution reverted" if revert_data else str(error)
+            return _error_response(request_id, EXECUTION_REVERTED, message, revert_data)
         except Exception as error:  # eth-tester refuses bad input with assorted exception types
             return _error_response(request_id, INVALID_INPUT, str(error) or type(error).__name__)
         if "error" in response:
