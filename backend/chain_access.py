@@ -9,8 +9,6 @@ Nothing here is created at import time; `connect_upstream` builds the upstream n
 
 from __future__ import annotations
 
-import ast
-import re
 import threading
 from typing import Any, Protocol
 
@@ -24,6 +22,7 @@ from web3.providers.eth_tester.middleware import (
     ethereum_tester_middleware,
 )
 
+from backend.chain import revert_data
 from backend.config import ConfigError
 
 # JSON-RPC error codes an upstream itself produces.
@@ -93,7 +92,7 @@ class InProcessUpstream:
     Each request goes through `provider.make_request`, wrapped in the formatting layer web3 puts
     around eth-tester (camelCase <-> snake_case fields, hex <-> int parameters), and the result
     is turned into what a JSON-RPC node sends on the wire: hex quantities, camelCase keys, revert
-    data in the error. eth-tester is not thread-safe, so requests are answered one at a time.
+    data in the error (recovered by `backend.chain.revert_data`). eth-tester is not thread-safe, so requests are answered one at a time.
     """
 
     def __init__(self, w3: Web3) -> None:
@@ -120,10 +119,11 @@ class InProcessUpstream:
         except ContractLogicError as error:
             return _error_response(request_id, EXECUTION_REVERTED, str(error.message), error.data)
         except TransactionFailed as error:
-            revert_data = _revert_data(error)
-            # With the data recovered, eth-tester's message only repeats it as a Python bytes repr.
-            message = "execution reverted" if revert_data else str(error)
-            return _error_response(request_id, EXECUTION_REVERTED, message, revert_data)
+            data = revert_data(error)
+            if data is None:
+                return _error_response(request_id, EXECUTION_REVERTED, str(error))
+            # eth-tester's message only repeats the data as a Python bytes repr.
+            return _error_response(request_id, EXECUTION_REVERTED, "execution reverted", "0x" + data.hex())
         except Exception as error:  # eth-tester refuses bad input with assorted exception types
             return _error_response(request_id, INVALID_INPUT, str(error) or type(error).__name__)
         if "error" in response:
@@ -146,22 +146,6 @@ def _error_response(request_id: Any, code: int, message: str, data: Any = None) 
     if data is not None:
         error["data"] = data
     return {"jsonrpc": "2.0", "id": request_id, "error": error}
-
-
-def _revert_data(failure: TransactionFailed) -> str | None:
-    """Recover the raw revert data, which the page needs to decode a contract's custom error.
-
-    eth-tester reports it in several shapes depending on the call path: the bytes inside a
-    py-evm `Revert` (gas estimation) or the `repr` of those bytes as text (eth_call), on the
-    exception web3 re-raised from. A revert with a plain reason string keeps only the message.
-    """
-    for cause in (failure.__context__, failure):
-        detail = cause.args[0] if cause is not None and cause.args else None
-        if isinstance(detail, Exception) and detail.args and isinstance(detail.args[0], bytes):
-            return "0x" + detail.args[0].hex()
-        if isinstance(detail, str) and re.fullmatch(r"b(['\"]).*\1", detail, re.DOTALL):
-            return "0x" + ast.literal_eval(detail).hex()
-    return None
 
 
 LOGS_BLOOM_BYTES = 256
