@@ -92,7 +92,8 @@ class InProcessUpstream:
     Each request goes through `provider.make_request`, wrapped in the formatting layer web3 puts
     around eth-tester (camelCase <-> snake_case fields, hex <-> int parameters), and the result
     is turned into what a JSON-RPC node sends on the wire: hex quantities, camelCase keys, revert
-    data in the error (recovered by `backend.chain.revert_data`). eth-tester is not thread-safe, so requests are answered one at a time.
+    data in the error (recovered by `backend.chain.revert_data`). eth-tester is not thread-safe,
+    so requests are answered one at a time.
     """
 
     def __init__(self, w3: Web3) -> None:
