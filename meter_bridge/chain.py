@@ -8,7 +8,8 @@ Transactions arrive here already signed (see ``signing``).
 A call the contract refuses raises ``backend.chain.ContractRefused`` with the custom error
 decoded by name (MeterNotBound, MeterNumberMismatch, ReadingTooEarly, ReadingTooLate,
 ReadingAlreadyPosted), whether web3 talks to a node or to an embedded eth-tester chain.
-A chain that cannot be reached raises one of ``CHAIN_UNAVAILABLE``.
+A chain that cannot be reached raises one of ``CHAIN_UNREACHABLE``; a node that answers with
+an error, a ``Web3RPCError`` (both together: ``CHAIN_UNAVAILABLE``).
 """
 
 from __future__ import annotations
@@ -27,8 +28,11 @@ from web3.exceptions import (
 
 from backend.chain import ContractRefused, decode_error, revert_data
 
-# OSError covers refused connections and HTTP errors (requests' exceptions derive from it).
-CHAIN_UNAVAILABLE = (OSError, ProviderConnectionError, TimeExhausted, Web3RPCError)
+# Nothing answers: OSError covers refused connections and HTTP errors (requests' exceptions
+# derive from it).
+CHAIN_UNREACHABLE = (OSError, ProviderConnectionError, TimeExhausted)
+# Or something answers with an error (a node out of sync, the proxy's node down, no gas money).
+CHAIN_UNAVAILABLE = (*CHAIN_UNREACHABLE, Web3RPCError)
 
 GAS_MARGIN = 1.2  # the estimate can shift between estimation and mining (storage warm or cold)
 

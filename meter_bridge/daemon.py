@@ -10,8 +10,9 @@ Each step does two things:
 2. Submit. Every waiting reading is posted with ``submitReading``, signed by its meter's key.
    Before anything is (re)sent, the contract is asked whether it already holds the reading: a
    reading it holds with the same value is done, not sent again. A reading the contract refuses
-   is marked failed with the error's name and does not hold back the others. When the chain
-   cannot be reached, everything waits for the next step.
+   is marked failed with the error's name and does not hold back the others; nor does one the
+   node answers with an error (a meter account without gas money), which waits. When the chain
+   cannot be reached at all, everything waits for the next step.
 
 One log line is written per poll and per submission.
 """
@@ -29,7 +30,7 @@ from web3 import Web3
 from web3.exceptions import Web3RPCError
 
 from backend.chain import ContractRefused, load_artifact
-from meter_bridge.chain import CHAIN_UNAVAILABLE, MarketChain, MarketClock
+from meter_bridge.chain import CHAIN_UNAVAILABLE, CHAIN_UNREACHABLE, MarketChain, MarketClock
 from meter_bridge.config import Config
 from meter_bridge.errors import Dlt645Error
 from meter_bridge.outbox import SIGNED, Outbox, QueuedReading
@@ -162,12 +163,14 @@ class Daemon:
                     submission = self._outcome(queued, "refused", "meter no longer configured")
                 else:
                     submission = self._submit(meter, queued)
-            except CHAIN_UNAVAILABLE as error:
-                submission = self._outcome(queued, "waiting", f"chain unavailable: {error}")
+            except CHAIN_UNREACHABLE as error:
+                submission = self._outcome(queued, "waiting", f"chain unreachable: {error}")
                 log.warning("submit %s period %d %d Wh: %s", queued.meter, queued.period, queued.energy_wh, submission.detail)
                 submissions.append(submission)
                 break
-            level = logging.WARNING if submission.result == "refused" else logging.INFO
+            except Web3RPCError as error:  # this reading only: the next may well go through
+                submission = self._outcome(queued, "waiting", f"node error: {error}")
+            level = logging.INFO if submission.result in ("done", "sent") else logging.WARNING
             log.log(
                 level, "submit %s period %d %d Wh: %s%s", queued.meter, queued.period, queued.energy_wh,
                 submission.result, f" ({submission.detail})" if submission.detail else "",

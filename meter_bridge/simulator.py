@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 
 NO_REQUESTED_DATA = 0x02
 CENTI = Decimal("0.01")
+COMBINED_REGISTER_LIMIT = Decimal("800000.00")  # its top bit is the sign, which leaves 7 digits
 
 
 class Fault(enum.Enum):
@@ -126,7 +127,8 @@ class VirtualMeter:
         forward, reverse = self.registers()
         di3, di2, di1, di0 = di.to_bytes(4, "big")
         if di3 == 0 and di2 in (0, 1, 2) and di0 == 0:
-            total = {0: forward + reverse, 1: forward, 2: reverse}[di2]
+            combined = (forward + reverse) % COMBINED_REGISTER_LIMIT
+            total = {0: combined, 1: forward, 2: reverse}[di2]
             if di1 == 0:
                 return (total,)
             if di1 == data_items.BLOCK:

@@ -7,6 +7,7 @@ from decimal import Decimal
 import rlp
 from eth_account import Account
 from eth_utils import keccak
+from web3.exceptions import Web3RPCError
 
 from backend.chain import ContractRefused
 from meter_bridge.chain import MarketClock
@@ -36,6 +37,7 @@ class FakeMarket:
         self.mempool: dict[str, bytes] = {}
         self.applied: list[tuple[int, int, int]] = []  # (prosumer, period, Wh) of every effect
         self.raw_sent: list[bytes] = []
+        self.unfunded: set[str] = set()  # meter accounts without gas money
 
     # ---------------------------------------------------------------- MarketChain interface
 
@@ -53,6 +55,8 @@ class FakeMarket:
 
     def submission(self, meter: str, period: int, meter_number: int, energy_wh: int, nonce: int) -> dict:
         self._reachable()
+        if meter in self.unfunded:
+            raise Web3RPCError("insufficient funds for gas * price + value")
         refusal = self._refusal(meter, period, meter_number)
         if refusal:
             raise refusal

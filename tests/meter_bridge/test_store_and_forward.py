@@ -163,6 +163,20 @@ def test_refused_reading_does_not_block_the_next_one(meters, market, outbox_path
     assert market.readings == {(WIND_PROSUMER, 1): 1250}
 
 
+def test_meter_without_gas_money_does_not_block_the_others(meters, market, outbox_path, wind, ev):
+    market.unfunded.add(ev.key.address)
+    daemon = bridge(meters, market, outbox_path, ev, wind)
+    read_one_period(daemon, market, meters)
+    assert market.readings == {(WIND_PROSUMER, 1): 1250}
+
+
+def test_reading_of_a_meter_without_gas_money_waits(meters, market, outbox_path, wind):
+    market.unfunded.add(wind.key.address)
+    daemon = bridge(meters, market, outbox_path, wind)
+    read_one_period(daemon, market, meters)
+    assert [queued.state for queued in daemon.outbox.all()] == [PENDING]
+
+
 def test_reading_too_early_stays_queued(meters, market, outbox_path, wind):
     daemon = bridge(meters, market, outbox_path, wind)
     read_one_period(daemon, market, meters)
