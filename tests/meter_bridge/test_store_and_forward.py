@@ -4,6 +4,8 @@ from decimal import Decimal
 
 import pytest
 from eth_account import Account
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from meter_bridge_fakes import CrashingMarket, FakeMarket, InjectedCrash, ScriptedMeters
 
 from meter_bridge.chain import MarketClock
@@ -250,3 +252,30 @@ def test_each_meter_posts_its_own_register(meters, market, outbox_path, wind, ev
     meters.registers.update({WIND_ADDRESS: Decimal("5001.00"), EV_ADDRESS: Decimal("1200.40")})
     step(daemon, market, 2)
     assert market.readings == {(WIND_PROSUMER, 1): 1000, (EV_PROSUMER, 1): 400}
+
+
+# ---------------------------------------------------------------- any mix of faults
+
+FAULTS = ("none", "chain offline", "not mining", "crash before send", "crash after send")
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(faults=st.lists(st.sampled_from(FAULTS), min_size=2, max_size=6))
+def test_every_reading_arrives_exactly_once_whatever_fails(tmp_path_factory, faults):
+    wind = BridgedMeter("wind", WIND_ADDRESS, 161, REVERSE_ACTIVE_ENERGY, MeterKey(Account.create().key))
+    market = FakeMarket(CLOCK, {wind.key.address: (WIND_PROSUMER, 161)})
+    meters = ScriptedMeters({WIND_ADDRESS: "100.00"})
+    path = str(tmp_path_factory.mktemp("outbox") / "outbox.sqlite3")
+    for period, fault in enumerate(["none", *faults], start=1):
+        meters.registers[WIND_ADDRESS] = Decimal(100 + period)  # 1 kWh per period
+        market.online, market.mining = fault != "chain offline", fault != "not mining"
+        chain = CrashingMarket(market, after_send=fault == "crash after send") if fault.startswith("crash") else market
+        try:
+            step(bridge(meters, chain, path, wind), market, period)
+        except InjectedCrash:
+            pass
+        market.online, market.mining = True, True
+        market.mine()
+        market.now += 5
+        bridge(meters, market, path, wind).step(market.now)  # after recovery, within the period
+    assert market.applied == [(WIND_PROSUMER, period, 1000) for period in range(1, len(faults) + 1)]
