@@ -6,7 +6,7 @@ APE := $(VENV)/bin/ape
 SOLIDITY := $(shell find contracts -name '*.sol')
 ARTIFACT := build/contracts/EnergyMarket.json
 
-.PHONY: setup test test-contracts test-python clean
+.PHONY: setup test test-contracts test-python bench clean
 
 setup: $(VENV)/.installed node_modules/.installed $(ARTIFACT)
 
@@ -33,6 +33,10 @@ test-contracts: setup
 # Everything else (meter bridge, backend, scripts) under plain pytest.
 test-python: setup
 	$(PY) -m pytest -p no:ape_test tests --ignore=tests/contracts
+
+# Benchmarks print their tables and write them to bench/results/ (never part of `make test`).
+bench: setup
+	$(PY) bench/gas.py
 
 clean:
 	rm -rf build .build .pytest_cache

@@ -60,20 +60,12 @@ abstract contract MarketAuction is MarketAccounts {
 
     /// @inheritdoc IEnergyMarket
     function reveal(uint40 quantityWh, uint64 price, bytes32 salt, uint32 hintPrevId) external {
-        (uint32 id, Account storage a) = _requireTrader(msg.sender);
-        uint32 deliveryPeriod = _requirePhase(Phase.Reveal) + 1;
-        if (a.lastBidPeriod != deliveryPeriod) revert NoCommitment(deliveryPeriod);
-        if (a.lastBidId != 0) revert AlreadyRevealed(deliveryPeriod);
-        bytes32 committed = _commitments[id];
-        bytes32 revealed = commitmentOf(quantityWh, price, salt, msg.sender);
-        if (revealed != committed) revert CommitmentMismatch(committed, revealed);
-        if (quantityWh == 0 || price == 0) revert InvalidBid(quantityWh, price);
-        bool producer = a.flags & FLAG_PRODUCER != 0;
-        _requireAdmissible(a.wallet, producer, quantityWh, price);
-        uint8 queue = (producer ? GREEN_ASKS : GREEN_BIDS) + (a.flags & FLAG_GREEN != 0 ? 0 : 1);
-        uint32 bidId = _addBid(deliveryPeriod, Bid(price, quantityWh, quantityWh, 0, id, queue), hintPrevId);
-        a.lastBidId = bidId;
-        emit BidRevealed(deliveryPeriod, msg.sender, bidId, quantityWh, price);
+        _reveal(msg.sender, quantityWh, price, salt, hintPrevId);
+    }
+
+    /// @inheritdoc IEnergyMarket
+    function revealFor(address bidder, uint40 quantityWh, uint64 price, bytes32 salt, uint32 hintPrevId) external {
+        _reveal(bidder, quantityWh, price, salt, hintPrevId);
     }
 
     /// @inheritdoc IEnergyMarket
@@ -124,6 +116,25 @@ abstract contract MarketAuction is MarketAccounts {
     }
 
     // ------------------------------------------------------------------ internal
+
+    /// @dev Opens `bidder`'s sealed bid; the commitment names the bidder, so whoever reveals it
+    ///      can only open the bid the bidder sealed.
+    function _reveal(address bidder, uint40 quantityWh, uint64 price, bytes32 salt, uint32 hintPrevId) private {
+        (uint32 id, Account storage a) = _requireTrader(bidder);
+        uint32 deliveryPeriod = _requirePhase(Phase.Reveal) + 1;
+        if (a.lastBidPeriod != deliveryPeriod) revert NoCommitment(deliveryPeriod);
+        if (a.lastBidId != 0) revert AlreadyRevealed(deliveryPeriod);
+        bytes32 committed = _commitments[id];
+        bytes32 revealed = commitmentOf(quantityWh, price, salt, bidder);
+        if (revealed != committed) revert CommitmentMismatch(committed, revealed);
+        if (quantityWh == 0 || price == 0) revert InvalidBid(quantityWh, price);
+        bool producer = a.flags & FLAG_PRODUCER != 0;
+        _requireAdmissible(a.wallet, producer, quantityWh, price);
+        uint8 queue = (producer ? GREEN_ASKS : GREEN_BIDS) + (a.flags & FLAG_GREEN != 0 ? 0 : 1);
+        uint32 bidId = _addBid(deliveryPeriod, Bid(price, quantityWh, quantityWh, 0, id, queue), hintPrevId);
+        a.lastBidId = bidId;
+        emit BidRevealed(deliveryPeriod, bidder, bidId, quantityWh, price);
+    }
 
     function _requireTrader(address account) internal view returns (uint32 id, Account storage a) {
         id = _requireProsumer(account);

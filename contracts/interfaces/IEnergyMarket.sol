@@ -192,6 +192,10 @@ interface IEnergyMarket {
     /// @param hintPrevId the bid after which it goes (0: at the head); see `insertionHint`
     function reveal(uint40 quantityWh, uint64 price, bytes32 salt, uint32 hintPrevId) external;
 
+    /// @notice Reveal phase: open another account's sealed bid with the values it was sealed
+    ///         with (for a keeper a prosumer entrusted them to). Same checks as `reveal`.
+    function revealFor(address bidder, uint40 quantityWh, uint64 price, bytes32 salt, uint32 hintPrevId) external;
+
     /// @notice Run up to `maxSteps` steps of the green-first double auction of a delivery period.
     ///         Anyone may call it once the reveal window has closed; it resumes where it stopped.
     /// @return done true when the book is fully matched

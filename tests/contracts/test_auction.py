@@ -247,3 +247,23 @@ def test_trades_are_emitted_with_the_average_price(market, prosumers, auction):
     assert completed[0].tradedWh == 2 * KWH
     # 1 kWh @ 15 and 1 kWh @ 20
     assert completed[0].averagePrice == market.bookOf(1).averagePrice == 17_500 * MILLI_ETHER // 1000
+
+
+def test_keeper_reveals_a_bid_it_was_entrusted_with(market, prosumers, auction, clock, keeper):
+    clock.move_to(0, "commit")
+    auction.commit(prosumers.wind, KWH, MILLI_ETHER)
+    clock.move_to(0, "reveal")
+    sealed = auction.sealed[prosumers.wind.address]
+    receipt = market.revealFor(prosumers.wind, sealed.quantity_wh, sealed.price, sealed.salt, 0, sender=keeper)
+    assert receipt.events == [market.BidRevealed(1, prosumers.wind, 1, KWH, MILLI_ETHER)]
+
+
+def test_entrusted_values_open_only_the_bid_they_sealed(market, prosumers, auction, clock, keeper):
+    clock.move_to(0, "commit")
+    auction.commit(prosumers.wind, KWH, MILLI_ETHER)
+    auction.commit(prosumers.controllable, KWH, MILLI_ETHER)
+    clock.move_to(0, "reveal")
+    sealed = auction.sealed[prosumers.wind.address]
+    with ape.reverts(market.CommitmentMismatch):
+        market.revealFor(prosumers.controllable, sealed.quantity_wh, sealed.price, sealed.salt, 0, sender=keeper)
+    assert market.bookOf(1).bidCount == 0
