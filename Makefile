@@ -26,8 +26,10 @@ $(ARTIFACT): $(SOLIDITY) scripts/compile_contracts.py scripts/solcjs-wrapper.js 
 
 test: setup test-contracts test-python
 
-# Contract tests run under Ape on its embedded eth-tester chain.
+# Contract tests run under Ape on its embedded eth-tester chain. Ape's compile cache misses
+# changes to imported files, hence --force.
 test-contracts: setup
+	$(APE) compile --force > /dev/null
 	$(APE) test tests/contracts
 
 # Everything else (meter bridge, backend, scripts) under plain pytest.
