@@ -10,7 +10,7 @@ import ast
 import json
 import os
 import re
-from dataclasses import astuple, dataclass, field
+from dataclasses import asdict, astuple, dataclass, field
 from pathlib import Path
 
 from eth_abi import decode, encode
@@ -81,6 +81,39 @@ class MarketParameters:
 
     def as_abi(self) -> tuple:
         return astuple(self)
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """Where the market lives on a chain: written by the deploy script, read by the backend,
+    the keeper and the meter bridge (``deployment.json``)."""
+
+    chain_id: int
+    market: str
+    operator: str
+    grid: str
+    block: int
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self), indent=1) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> "Deployment":
+        try:
+            fields = json.loads(Path(path).read_text())
+            return cls(**{name: fields[name] for name in cls.__dataclass_fields__})
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise ValueError(f"{path}: not a deployment file ({error})") from None
+
+    @classmethod
+    def of(cls, w3: Web3, market: Contract) -> "Deployment":
+        return cls(
+            chain_id=w3.eth.chain_id,
+            market=market.address,
+            operator=market.functions.operator().call(),
+            grid=market.functions.grid().call(),
+            block=w3.eth.block_number,
+        )
 
 
 def embedded_dev_accounts(w3: Web3) -> list[LocalAccount]:
