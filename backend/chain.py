@@ -10,6 +10,7 @@ import ast
 import json
 import os
 import re
+import threading
 from dataclasses import asdict, astuple, dataclass, field
 from pathlib import Path
 
@@ -114,6 +115,22 @@ class Deployment:
             grid=market.functions.grid().call(),
             block=w3.eth.block_number,
         )
+
+
+@dataclass
+class MarketHandle:
+    """The deployed market as the backend's parts share it (``app.extensions["p2p_market"]``).
+
+    ``operator`` is the only key the server holds: it signs the keeper's and the embedded
+    setup's transactions. ``lock`` serialises every use of an embedded (in-process, not
+    thread-safe) chain; with a node it is uncontended.
+    """
+
+    w3: Web3
+    contract: Contract
+    deployment: Deployment
+    operator: LocalAccount | None = None
+    lock: threading.RLock = field(default_factory=threading.RLock)
 
 
 def embedded_dev_accounts(w3: Web3) -> list[LocalAccount]:
