@@ -1,0 +1,67 @@
+"""Deploy the EnergyMarket to any network of ape-config.yaml and write the deployment file.
+
+    ape run deploy --network ethereum:local:test
+    ape run deploy --network ethereum:anvil:node --output deployment.json
+    ape run deploy --network ethereum:geth-pow:node \\
+        --keystore chain/keys/operator.json --password-file chain/keys/password \\
+        --grid "$(jq -r .address chain/keys/grid.json)" --period-length 900 --output chain/deployment.json
+
+The operator (who signs the deployment and runs the market) is the keystore given, else Ape's
+first test account (on anvil, anvil's first funded account: both use the same mnemonic). The
+grid defaults to Ape's second test account. The deployment file (chain id, market, operator,
+grid, block) is what the backend and the meter bridge read to find the market.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import click
+from ape import accounts, project
+from ape.cli import ConnectedProviderCommand, ape_cli_context
+from ape_accounts import KeyfileAccount
+
+from backend.chain import WEI_PER_ETHER, Deployment, MarketParameters, MarketSchedule
+
+
+def operator_account(keystore: Path | None, password_file: Path | None):
+    """The deploying account: an encrypted keystore, else Ape's first test account."""
+    if keystore is None:
+        return accounts.test_accounts[0]
+    if password_file is None:
+        raise click.UsageError("--keystore needs --password-file (or P2P_OPERATOR_PASSWORD_FILE)")
+    account = KeyfileAccount(keyfile_path=keystore)
+    account.set_autosign(True, passphrase=password_file.read_text().strip())
+    return account
+
+
+@click.command(cls=ConnectedProviderCommand, short_help="Deploy the EnergyMarket")
+@ape_cli_context()
+@click.option("--keystore", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Operator's encrypted keystore (default: Ape's first test account).")
+@click.option("--password-file", envvar="P2P_OPERATOR_PASSWORD_FILE",
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="File holding the keystore's password [env P2P_OPERATOR_PASSWORD_FILE].")
+@click.option("--grid", help="The public grid's address (default: Ape's second test account).")
+@click.option("--period-length", default=900, show_default=True, type=click.IntRange(min=10),
+              help="Seconds per market period; the phases scale with it.")
+@click.option("--margin", default="0.001", show_default=True,
+              help="Ether locked per open bid.")
+@click.option("--output", default="deployment.json", show_default=True,
+              type=click.Path(dir_okay=False, path_type=Path), help="Deployment file to write.")
+def cli(cli_ctx, keystore, password_file, grid, period_length, margin, output):
+    operator = operator_account(keystore, password_file)
+    grid = grid or accounts.test_accounts[1].address
+    schedule = MarketSchedule.scaled(period_length)
+    parameters = MarketParameters(margin=int(Decimal(margin) * WEI_PER_ETHER))
+    market = project.EnergyMarket.deploy(grid, schedule.as_abi(), parameters.as_abi(), sender=operator)
+    deployment = Deployment(
+        chain_id=cli_ctx.chain_manager.chain_id,
+        market=market.address,
+        operator=operator.address,
+        grid=market.grid(),
+        block=cli_ctx.provider.get_receipt(market.txn_hash).block_number,
+    )
+    output.parent.mkdir(parents=True, exist_ok=True)
+    deployment.save(output)
+    cli_ctx.logger.success(f"EnergyMarket at {market.address} (block {deployment.block}); wrote {output}")

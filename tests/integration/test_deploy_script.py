@@ -1,0 +1,41 @@
+"""`ape run deploy` against a real anvil: the market is there and the deployment file says where."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from eth_account import Account
+from web3 import Web3
+
+from backend.chain import Deployment, market_at
+from backend.nodes import ANVIL_FUNDED_KEY, anvil
+
+ROOT = Path(__file__).resolve().parents[2]
+APE = Path(sys.executable).with_name("ape")
+GRID = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+
+
+def test_deploy_script_writes_the_deployment_file(tmp_path):
+    keystore, password = tmp_path / "operator.json", tmp_path / "password"
+    password.write_text("operator password\n")
+    keystore.write_text(json.dumps(Account.encrypt(ANVIL_FUNDED_KEY, "operator password")))
+    output = tmp_path / "deployment.json"
+    with anvil() as url:
+        subprocess.run(
+            [str(APE), "run", "deploy", "--network", f"ethereum:anvil:{url}", "--keystore", str(keystore),
+             "--password-file", str(password), "--grid", GRID, "--period-length", "120", "--margin", "0.002",
+             "--output", str(output)],
+            cwd=ROOT, check=True, capture_output=True, timeout=300,
+        )
+        deployment = Deployment.load(output)
+        w3 = Web3(Web3.HTTPProvider(url))
+        market = market_at(w3, deployment.market)
+        assert deployment.chain_id == 31337
+        assert (deployment.operator, deployment.grid) == (Account.from_key(ANVIL_FUNDED_KEY).address, GRID)
+        assert market.functions.operator().call() == deployment.operator
+        assert market.functions.schedule().call()[1] == 120
+        assert market.functions.parameters().call()[5] == 2 * 10**15
+        assert w3.eth.get_transaction_count(deployment.operator) == 1
+        assert deployment.block == 1
