@@ -1,31 +1,113 @@
 """The backend of the peer-to-peer electricity market: a Flask application.
 
 `create_app` builds it. Settings come from `P2P_*` environment variables, overridden by the dict
-passed in (see `backend.config`); the chain it talks to is the `CHAIN` setting, or the upstream
-passed in.
+passed in (see `backend.config`). The chain is the `CHAIN` setting: "embedded" starts an
+in-process chain with the market deployed; a node URL is used with the market its deployment
+file names. It serves the JSON-RPC proxy (`/rpc`), the read API (`/api`), the page, and runs
+the keeper when it holds the operator's key.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
 
-from backend import rpc_proxy
-from backend.chain_access import Upstream, connect_upstream
-from backend.config import load_config
+from backend import market_api, rpc_proxy
+from backend.chain import MarketHandle
+from backend.chain_access import (
+    BlockTicker,
+    MarketEventLog,
+    MarketNotDeployed,
+    Upstream,
+    connect_upstream,
+    is_embedded,
+    open_deployed_market,
+    start_embedded_market,
+    upstream_for,
+)
+from backend.config import load_config, read_operator_key
+from backend.keeper import EntrustedBids, Keeper
+
+BLOCK_TICKER_EXTENSION = "p2p_block_ticker"
 
 
-def create_app(config: dict[str, Any] | None = None, *, upstream: Upstream | None = None) -> Flask:
+def create_app(
+    config: dict[str, Any] | None = None,
+    *,
+    upstream: Upstream | None = None,
+    market: MarketHandle | None = None,
+) -> Flask:
     """Build the application.
 
-    `upstream` is the chain `/rpc` forwards to; without one, it is made from the `CHAIN` setting
-    (which, for "embedded", starts a new in-process chain).
+    Without `upstream` and `market`, both come from the `CHAIN` setting: "embedded" starts a
+    new in-process chain with the market deployed (and a `BlockTicker` moving its clock), a URL
+    reaches that node and the market named by the `DEPLOYMENT` file, with the operator's key
+    from `P2P_OPERATOR_KEY[_FILE]`. Passing `market` alone uses it and its chain (the caller
+    then moves an embedded chain's clock); passing `upstream` alone serves `/rpc` only, the
+    read API answering that there is no market.
+
+    The keeper runs on a background thread when the market holds the operator's key and the
+    `KEEPER` setting is on; with the key it is built either way (`app.extensions["p2p_keeper"]`).
     """
     app = Flask(__name__)
     app.config.from_mapping(load_config(config))
+    app.extensions[market_api.MARKET_MISSING_EXTENSION] = "none was passed to the application"
+    if upstream is None and market is None:
+        chain = app.config["CHAIN"]
+        if chain == "embedded":
+            market = start_embedded_market(app.config["PERIOD_LENGTH"])
+            if app.config["EMBEDDED_BLOCK_INTERVAL"] > 0:
+                ticker = BlockTicker(market.w3, market.lock, app.config["EMBEDDED_BLOCK_INTERVAL"])
+                ticker.start()
+                app.extensions[BLOCK_TICKER_EXTENSION] = ticker
+        else:
+            upstream = connect_upstream(chain, app.config["RPC_TIMEOUT"])
+            deployment_file = Path(app.config["DEPLOYMENT"])
+            try:
+                market = open_deployed_market(chain, deployment_file, app.config["RPC_TIMEOUT"], read_operator_key())
+            except MarketNotDeployed as missing:
+                app.extensions[market_api.MARKET_MISSING_EXTENSION] = str(missing)
     if upstream is None:
-        upstream = connect_upstream(app.config["CHAIN"], app.config["RPC_TIMEOUT"])
+        upstream = upstream_for(market, app.config["RPC_TIMEOUT"])
+    app.extensions[market_api.MARKET_EXTENSION] = market
+    if market is not None:
+        set_up_market(app, market)
     app.extensions[rpc_proxy.UPSTREAM_EXTENSION] = upstream
     app.register_blueprint(rpc_proxy.bp)
+    app.register_blueprint(market_api.bp)
     return app
+
+
+def set_up_market(app: Flask, market: MarketHandle) -> None:
+    """The read API's reader and, with the operator's key, the entrusted-bid store and keeper."""
+    events = MarketEventLog(market, app.config["MAX_LOG_BLOCK_RANGE"])
+    app.extensions[market_api.READER_EXTENSION] = market_api.MarketReader(market, events)
+    if market.operator is None:
+        return
+    db_path = keeper_db_path(app, market)
+    if db_path != ":memory:":
+        Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+    entrusted = EntrustedBids(db_path, market.contract.address)
+    keeper = Keeper(
+        market,
+        entrusted,
+        batch=app.config["KEEPER_BATCH"],
+        events=events,
+        poll_interval=app.config["KEEPER_POLL_INTERVAL"],
+    )
+    app.extensions[market_api.ENTRUSTED_EXTENSION] = entrusted
+    app.extensions[market_api.KEEPER_EXTENSION] = keeper
+    if app.config["KEEPER"]:
+        keeper.start()
+
+
+def keeper_db_path(app: Flask, market: MarketHandle) -> str:
+    """The `KEEPER_DB` setting; unset, in memory for an embedded chain (which is in memory
+    too), else `keeper.sqlite3` in the instance folder."""
+    if app.config["KEEPER_DB"] is not None:
+        return app.config["KEEPER_DB"]
+    if is_embedded(market.w3):
+        return ":memory:"
+    return str(Path(app.instance_path) / "keeper.sqlite3")

@@ -12,6 +12,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+
 ENV_PREFIX = "P2P_"
 
 
@@ -26,17 +29,34 @@ def _text(value: Any) -> str:
     return text
 
 
-def _positive(kind: Callable[[Any], float | int], description: str) -> Callable[[Any], float | int]:
+def _at_least(
+    kind: Callable[[Any], float | int], minimum: float, description: str, *, inclusive: bool = True
+) -> Callable[[Any], float | int]:
     def parse(value: Any) -> float | int:
         try:
             number = kind(value)
         except (TypeError, ValueError):
             raise ValueError(f"must be {description}") from None
-        if number <= 0:
+        if number < minimum or (number == minimum and not inclusive):
             raise ValueError(f"must be {description}")
         return number
 
     return parse
+
+
+def _positive(kind: Callable[[Any], float | int], description: str) -> Callable[[Any], float | int]:
+    return _at_least(kind, 0, description, inclusive=False)
+
+
+def _switch(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word in {"1", "true", "yes", "on"}:
+        return True
+    if word in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError("must be 1 or 0 (also true/false, yes/no, on/off)")
 
 
 # name -> (parser, default). The parser also accepts already-typed values from the dict.
@@ -51,6 +71,23 @@ SETTINGS: dict[str, tuple[Callable[[Any], Any], Any]] = {
     "MAX_BATCH": (_positive(int, "a whole number above zero"), 100),
     # Most blocks one eth_getLogs query may cover (toBlock - fromBlock + 1).
     "MAX_LOG_BLOCK_RANGE": (_positive(int, "a whole number above zero"), 10_000),
+    # Embedded chain only: the period length (seconds) of the market it deploys.
+    "PERIOD_LENGTH": (_at_least(int, 10, "a whole number of seconds, at least 10"), 900),
+    # Embedded chain only: seconds between its empty blocks, so chain time follows the wall
+    # clock; 0 leaves time still between transactions (tests that move time themselves).
+    "EMBEDDED_BLOCK_INTERVAL": (_at_least(float, 0, "a number of seconds, 0 or more"), 1.0),
+    # Node only: the deployment file naming the market (written by the deploy script).
+    "DEPLOYMENT": (_text, "deployment.json"),
+    # Whether the keeper runs in the background (it needs the operator key).
+    "KEEPER": (_switch, True),
+    # Most auction steps per matchBids and most bids per settle transaction.
+    "KEEPER_BATCH": (_positive(int, "a whole number above zero"), 200),
+    # Seconds the keeper waits when there is nothing to do; also its first retry delay.
+    "KEEPER_POLL_INTERVAL": (_positive(float, "a number of seconds above zero"), 1.0),
+    # SQLite file of the bids entrusted to the keeper; ":memory:" keeps them in memory. Unset:
+    # in memory with the embedded chain (which is itself in memory), else
+    # keeper.sqlite3 in the instance folder.
+    "KEEPER_DB": (_text, None),
 }
 
 
@@ -98,3 +135,28 @@ def read_secret(name: str, environ: Mapping[str, str] | None = None) -> str | No
         except OSError as error:
             raise ConfigError(f"{file_variable}: cannot read {error.filename}: {error.strerror}") from None
     return environ.get(variable)
+
+
+def read_operator_key(environ: Mapping[str, str] | None = None) -> LocalAccount | None:
+    """The operator's signing key from `P2P_OPERATOR_KEY[_FILE]`, or None when it is not set.
+
+    The secret is either a raw hex private key or an encrypted keystore (the JSON written by
+    Geth, Clef or `eth_account.Account.encrypt`), whose password then comes from
+    `P2P_OPERATOR_PASSWORD[_FILE]`.
+    """
+    secret = read_secret("OPERATOR_KEY", environ)
+    if secret is None:
+        return None
+    if secret.startswith("{"):
+        password = read_secret("OPERATOR_PASSWORD", environ)
+        if password is None:
+            raise ConfigError("the operator key is a keystore: set P2P_OPERATOR_PASSWORD or P2P_OPERATOR_PASSWORD_FILE")
+        try:
+            return Account.from_key(Account.decrypt(secret, password))
+        except ValueError as error:  # a wrong password reads "MAC mismatch"
+            raise ConfigError(f"cannot decrypt the operator keystore: {error}") from None
+    try:
+        return Account.from_key(secret)
+    except ValueError:
+        # The message would repeat part of the key; say only what is wrong with it.
+        raise ConfigError("the operator key is neither a 32-byte hex private key nor a keystore JSON") from None

@@ -1,9 +1,10 @@
 """Fixtures for the backend tests: the chains to proxy to (embedded eth-tester, a real anvil
-node), a fake upstream that records what reaches it, and the probe contract deployed on them."""
+node), a fake upstream that records what reaches it, the probe contract deployed on them; and
+the market on an embedded chain with its roles (operator, grid, prosumers with their meters)
+and the keeper, for the read API and keeper tests."""
 
 from __future__ import annotations
 
-import subprocess
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -13,16 +14,13 @@ from eth_account import Account
 from web3 import Web3
 
 from backend import create_app
-from backend.chain_access import HttpUpstream, InProcessUpstream, start_embedded_chain
+from backend.chain import MarketHandle, embedded_dev_accounts
+from backend.chain_access import HttpUpstream, InProcessUpstream, start_embedded_chain, start_embedded_market
+from backend.keeper import EntrustedBids, Keeper
+from backend.nodes import ANVIL_CHAIN_ID, ANVIL_FUNDED_KEY, anvil
 from backend_fakes import FakeUpstream
-from backend_nodes import (
-    ANVIL,
-    ANVIL_CHAIN_ID,
-    ANVIL_FUNDED_KEY,
-    free_loopback_port,
-    wait_until_answering,
-)
 from backend_probe import PROBE_INIT
+from market_script import PERIOD_LENGTH, MarketScript, Prosumer
 
 RPC_TIMEOUT = 5.0
 
@@ -30,21 +28,8 @@ RPC_TIMEOUT = 5.0
 @pytest.fixture(scope="session")
 def anvil_url():
     """A real anvil node on a free loopback port, for the whole session."""
-    if not ANVIL.exists():
-        pytest.fail(f"anvil not found at {ANVIL}; run `npm ci` in the repository root")
-    port = free_loopback_port()
-    url = f"http://127.0.0.1:{port}"
-    node = subprocess.Popen(
-        [str(ANVIL), "--host", "127.0.0.1", "--port", str(port), "--silent"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_until_answering(url, node)
+    with anvil() as url:
         yield url
-    finally:
-        node.terminate()
-        node.wait(timeout=10)
 
 
 @dataclass
@@ -142,3 +127,64 @@ def proxy_client(fake_upstream: FakeUpstream):
         upstream=fake_upstream,
     )
     return app.test_client()
+
+
+@pytest.fixture
+def market() -> MarketHandle:
+    """A fresh embedded chain with the market deployed (periods of PERIOD_LENGTH seconds)."""
+    return start_embedded_market(PERIOD_LENGTH)
+
+
+@pytest.fixture
+def script(market) -> MarketScript:
+    return MarketScript(market)
+
+
+@pytest.fixture
+def operator(market):
+    return market.operator
+
+
+@pytest.fixture
+def grid(market):
+    return embedded_dev_accounts(market.w3)[1]
+
+
+@pytest.fixture
+def wind(script) -> Prosumer:
+    return script.join("wind")
+
+
+@pytest.fixture
+def controllable(script) -> Prosumer:
+    return script.join("controllable")
+
+
+@pytest.fixture
+def ev(script) -> Prosumer:
+    return script.join("ev")
+
+
+@pytest.fixture
+def load(script) -> Prosumer:
+    return script.join("load")
+
+
+@pytest.fixture
+def prosumers(wind, controllable, ev, load) -> list[Prosumer]:
+    return [wind, controllable, ev, load]
+
+
+@pytest.fixture
+def keeper_db(tmp_path) -> str:
+    return str(tmp_path / "keeper.sqlite3")
+
+
+@pytest.fixture
+def entrusted(market, keeper_db) -> EntrustedBids:
+    return EntrustedBids(keeper_db, market.contract.address)
+
+
+@pytest.fixture
+def keeper(market, entrusted) -> Keeper:
+    return Keeper(market, entrusted)

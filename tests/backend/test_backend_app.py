@@ -1,13 +1,28 @@
-"""`create_app` picks the upstream from the CHAIN setting unless one is passed in."""
+"""`create_app` picks the upstream and the market from the CHAIN setting unless they are passed
+in, and starts the keeper and the embedded chain's block ticker when asked to."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from backend import create_app
-from backend.chain_access import HttpUpstream, InProcessUpstream
+from backend import BLOCK_TICKER_EXTENSION, create_app, keeper_db_path
+from backend.chain import Deployment, embedded_dev_accounts
+from backend.chain_access import (
+    EMBEDDED_GRID_DEPOSIT,
+    BlockTicker,
+    HttpUpstream,
+    InProcessUpstream,
+    open_deployed_market,
+)
 from backend.config import ConfigError
+from backend.market_api import KEEPER_EXTENSION, MARKET_EXTENSION
 from backend.rpc_proxy import UPSTREAM_EXTENSION
+
+
+# An embedded app whose clock and keeper stand still, so no thread outlives its test.
+STILL_EMBEDDED = {"CHAIN": "embedded", "EMBEDDED_BLOCK_INTERVAL": 0, "KEEPER": False}
 
 
 def upstream_of(app):
@@ -25,7 +40,7 @@ def test_node_url_gives_an_http_upstream_with_the_configured_timeout():
 
 
 def test_embedded_gives_an_in_process_chain():
-    assert isinstance(upstream_of(create_app({"CHAIN": "embedded"})), InProcessUpstream)
+    assert isinstance(upstream_of(create_app(STILL_EMBEDDED)), InProcessUpstream)
 
 
 def test_chain_that_is_neither_embedded_nor_a_url_is_refused():
@@ -38,6 +53,71 @@ def test_upstream_passed_in_is_used(fake_upstream):
 
 
 def test_apps_do_not_share_an_embedded_chain():
-    first, second = create_app({"CHAIN": "embedded"}), create_app({"CHAIN": "embedded"})
+    first, second = create_app(STILL_EMBEDDED), create_app(STILL_EMBEDDED)
 
     assert upstream_of(first).w3 is not upstream_of(second).w3
+
+
+def test_embedded_app_deploys_the_market_with_the_first_dev_account_as_operator():
+    market = create_app(STILL_EMBEDDED).extensions[MARKET_EXTENSION]
+
+    assert market.contract.functions.operator().call() == embedded_dev_accounts(market.w3)[0].address
+
+
+def test_embedded_app_funds_the_grids_market_wallet():
+    market = create_app(STILL_EMBEDDED).extensions[MARKET_EXTENSION]
+
+    grid = market.contract.functions.accountOf(embedded_dev_accounts(market.w3)[1].address).call()
+    assert (grid[0], grid[5], grid[8]) == (1, True, EMBEDDED_GRID_DEPOSIT)  # id, is grid, wallet
+
+
+def test_embedded_app_deploys_periods_of_the_configured_length():
+    market = create_app({**STILL_EMBEDDED, "PERIOD_LENGTH": 60}).extensions[MARKET_EXTENSION]
+
+    assert market.contract.functions.schedule().call()[1] == 60
+
+
+def test_embedded_apps_proxy_takes_turns_with_the_market(market):
+    app = create_app({"KEEPER": False}, market=market)
+
+    assert upstream_of(app).lock is market.lock
+
+
+def test_keeper_runs_in_the_background_when_enabled(market):
+    keeper = create_app({"KEEPER": True, "KEEPER_POLL_INTERVAL": 0.05}, market=market).extensions[KEEPER_EXTENSION]
+    try:
+        assert keeper.status()["running"]
+    finally:
+        keeper.stop()
+
+
+def test_keeper_is_built_but_idle_when_disabled(market):
+    keeper = create_app({"KEEPER": False}, market=market).extensions[KEEPER_EXTENSION]
+
+    assert not keeper.status()["running"]
+
+
+def test_embedded_app_keeps_entrusted_bids_in_memory(market):
+    app = create_app({"KEEPER": False}, market=market)
+
+    assert keeper_db_path(app, market) == ":memory:"
+
+
+def test_node_app_keeps_entrusted_bids_in_the_instance_folder(tmp_path):
+    app = create_app({"CHAIN": "http://127.0.0.1:8545"})
+    node_market = open_deployed_market("http://127.0.0.1:8545", deployment_file(tmp_path), 1.0, None)
+
+    assert keeper_db_path(app, node_market) == str(Path(app.instance_path) / "keeper.sqlite3")
+
+
+def test_embedded_app_with_a_block_interval_ticks():
+    ticker = create_app({**STILL_EMBEDDED, "EMBEDDED_BLOCK_INTERVAL": 1}).extensions[BLOCK_TICKER_EXTENSION]
+
+    ticker.stop()  # it was running: stop returns once its thread has ended
+    assert isinstance(ticker, BlockTicker)
+
+
+def deployment_file(directory: Path) -> Path:
+    path = directory / "deployment.json"
+    Deployment(chain_id=1, market="0x" + "11" * 20, operator="0x" + "33" * 20, grid="0x" + "22" * 20, block=0).save(path)
+    return path

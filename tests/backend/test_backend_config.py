@@ -1,10 +1,14 @@
-"""Settings come from defaults, then `P2P_*` variables, then the dict; secrets from files or variables."""
+"""Settings come from defaults, then `P2P_*` variables, then the dict; secrets, such as the
+operator's key, from files or variables."""
 
 from __future__ import annotations
 
-import pytest
+import json
 
-from backend.config import ConfigError, load_config, read_secret
+import pytest
+from eth_account import Account
+
+from backend.config import ConfigError, load_config, read_operator_key, read_secret
 
 
 def test_defaults_apply_without_variables_or_overrides():
@@ -67,3 +71,66 @@ def test_secret_file_that_cannot_be_read_is_reported(tmp_path):
 
     with pytest.raises(ConfigError, match="missing.key"):
         read_secret("OPERATOR_KEY", environ={"P2P_OPERATOR_KEY_FILE": str(missing)})
+
+
+@pytest.mark.parametrize(("value", "expected"), [("1", True), ("off", False), ("Yes", True), ("0", False)])
+def test_switch_reads_the_usual_words(value, expected):
+    assert load_config(environ={"P2P_KEEPER": value})["KEEPER"] is expected
+
+
+def test_switch_that_is_not_one_is_refused():
+    with pytest.raises(ConfigError, match="P2P_KEEPER"):
+        load_config(environ={"P2P_KEEPER": "sometimes"})
+
+
+def test_block_interval_of_zero_is_allowed():
+    assert load_config(environ={"P2P_EMBEDDED_BLOCK_INTERVAL": "0"})["EMBEDDED_BLOCK_INTERVAL"] == 0
+
+
+@pytest.mark.parametrize(("name", "value"), [("EMBEDDED_BLOCK_INTERVAL", "-1"), ("PERIOD_LENGTH", "5"), ("KEEPER_BATCH", "0")])
+def test_value_out_of_range_is_refused(name, value):
+    with pytest.raises(ConfigError, match=f"P2P_{name}"):
+        load_config(environ={f"P2P_{name}": value})
+
+
+OPERATOR = Account.from_key("0x" + "42" * 32)
+
+
+def test_operator_key_is_read_as_hex():
+    assert read_operator_key({"P2P_OPERATOR_KEY": OPERATOR.key.hex()}).address == OPERATOR.address
+
+
+def test_operator_key_is_read_from_an_encrypted_keystore(tmp_path):
+    keystore, password = tmp_path / "operator.json", tmp_path / "password"
+    keystore.write_text(json.dumps(Account.encrypt(OPERATOR.key, "secret", iterations=2)))
+    password.write_text("secret\n")
+    environ = {"P2P_OPERATOR_KEY_FILE": str(keystore), "P2P_OPERATOR_PASSWORD_FILE": str(password)}
+
+    assert read_operator_key(environ).address == OPERATOR.address
+
+
+def test_operator_keystore_without_a_password_is_refused(tmp_path):
+    keystore = tmp_path / "operator.json"
+    keystore.write_text(json.dumps(Account.encrypt(OPERATOR.key, "secret", iterations=2)))
+
+    with pytest.raises(ConfigError, match="P2P_OPERATOR_PASSWORD"):
+        read_operator_key({"P2P_OPERATOR_KEY_FILE": str(keystore)})
+
+
+def test_operator_keystore_with_a_wrong_password_is_refused(tmp_path):
+    keystore = tmp_path / "operator.json"
+    keystore.write_text(json.dumps(Account.encrypt(OPERATOR.key, "secret", iterations=2)))
+
+    with pytest.raises(ConfigError, match="cannot decrypt"):
+        read_operator_key({"P2P_OPERATOR_KEY_FILE": str(keystore), "P2P_OPERATOR_PASSWORD": "guess"})
+
+
+def test_malformed_operator_key_is_refused_without_repeating_it():
+    with pytest.raises(ConfigError) as refused:
+        read_operator_key({"P2P_OPERATOR_KEY": "0xabc123"})
+
+    assert "abc123" not in str(refused.value)
+
+
+def test_no_operator_key_means_none():
+    assert read_operator_key({}) is None

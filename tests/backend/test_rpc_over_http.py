@@ -1,4 +1,4 @@
-"""`/rpc` served by a real HTTP server, in front of the embedded chain and of anvil."""
+"""`/rpc` (and `/api`) served by a real HTTP server, in front of the embedded chain and of anvil."""
 
 from __future__ import annotations
 
@@ -11,14 +11,15 @@ import requests
 from werkzeug.serving import make_server
 
 from backend import create_app
+from backend.chain import Deployment
 from backend.chain_access import start_embedded_chain
-from backend_nodes import ANVIL_CHAIN_ID, free_loopback_port, wait_until_answering
+from backend.nodes import ANVIL_CHAIN_ID, free_port, wait_for_rpc
 
 
 @pytest.fixture
 def served_backend():
     """The backend on an embedded chain, served by werkzeug on a loopback port; yields /rpc's URL."""
-    app = create_app({"CHAIN": "embedded", "MAX_BODY_BYTES": 10_000})
+    app = create_app({"CHAIN": "embedded", "MAX_BODY_BYTES": 10_000, "EMBEDDED_BLOCK_INTERVAL": 0, "KEEPER": False})
     server = make_server("127.0.0.1", 0, app, threaded=True)
     serving = threading.Thread(target=server.serve_forever)
     serving.start()
@@ -36,7 +37,7 @@ def test_batch_over_http_is_answered_item_by_item(served_backend):
 
     responses = requests.post(served_backend, json=batch, timeout=10).json()
 
-    assert [response.get("result") or response["error"]["code"] for response in responses] == ["0x0", -32601]
+    assert [response.get("error", {}).get("code") for response in responses] == [None, -32601]
 
 
 def test_oversized_body_over_http_is_refused_with_413(served_backend):
@@ -51,7 +52,7 @@ def backend_command():
     processes = []
 
     def start(*arguments: str) -> str:
-        port = free_loopback_port()
+        port = free_port()
         process = subprocess.Popen(
             [sys.executable, "-m", "backend", "serve", "--port", str(port), *arguments],
             stdout=subprocess.DEVNULL,
@@ -59,7 +60,7 @@ def backend_command():
         )
         processes.append(process)
         url = f"http://127.0.0.1:{port}/rpc"
-        wait_until_answering(url, process)
+        wait_for_rpc(url, process)
         return url
 
     yield start
@@ -83,3 +84,11 @@ def test_serve_command_in_front_of_a_node(backend_command, anvil_url):
     url = backend_command("--chain", anvil_url)
 
     assert chain_id_at(url) == ANVIL_CHAIN_ID
+
+
+def test_serve_command_writes_the_embedded_markets_deployment(backend_command, tmp_path):
+    deployment_file = tmp_path / "deployment.json"
+    url = backend_command("--chain", "embedded", "--deployment-out", str(deployment_file))
+
+    contract = requests.get(url.removesuffix("/rpc") + "/api/contract", timeout=10).json()
+    assert Deployment.load(deployment_file).market == contract["address"]

@@ -1,0 +1,556 @@
+"""`/api`: what the page shows, read from the market's state and events, as JSON.
+
+Every answer is built from the chain as of one block (the latest when asked) and cached until
+the next block, so the page may poll freely; nothing is kept that the chain could contradict.
+Amounts of wei are decimal strings, because JavaScript numbers lose precision above 2**53;
+energy (Wh), ids, blocks and times are plain numbers (times in Unix seconds).
+
+    GET  /api/contract                the market's address, ABI, operator, grid, schedule, parameters
+    GET  /api/status                  current period, phase, time left, block; the keeper's status
+    GET  /api/periods/<d>             delivery period d: stage, trades, settlements, bids once public
+    GET  /api/periods?from=&to=       the same without bids, for up to MAX_PERIODS periods
+    GET  /api/accounts                every registered account
+    GET  /api/accounts/<address>      one account and every movement of its wallet
+    POST /api/entrust                 hand a sealed bid's values to the keeper to reveal
+
+A delivery period's `stage` is one of: "upcoming" (its auction has not started), "bidding"
+(commit or reveal window open), "no_bids" (closed without a revealed bid), "matching",
+"matched" (waiting for settlement to open), "settling", "settled".
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from flask import Blueprint, Response, abort, current_app, jsonify, request
+from flask.typing import ResponseReturnValue
+from web3 import Web3
+from werkzeug.exceptions import HTTPException
+
+from backend.chain import MarketHandle
+from backend.chain_access import MarketClock, MarketEvent, MarketEventLog, Phase
+from backend.keeper import EntrustedBid, EntrustedBids, TooManyEntrusted
+
+MARKET_EXTENSION = "p2p_market"  # the MarketHandle, or None when there is no market
+MARKET_MISSING_EXTENSION = "p2p_market_missing"  # why there is none
+READER_EXTENSION = "p2p_market_reader"
+ENTRUSTED_EXTENSION = "p2p_entrusted_bids"  # only with the operator's key
+KEEPER_EXTENSION = "p2p_keeper"  # only with the operator's key
+
+# Most delivery periods one /api/periods answer covers (two days of 15-minute periods).
+MAX_PERIODS = 200
+CACHE_ENTRIES = 256
+MAX_UINT40 = 2**40 - 1
+MAX_UINT64 = 2**64 - 1
+ZERO_ADDRESS = "0x" + "00" * 20
+DECIMAL = re.compile(r"[0-9]{1,80}")
+HEX_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+SECRECY_NOTICE = (
+    "The operator's keeper now knows this bid's quantity and price and will reveal it in the "
+    "reveal window; until the auction closes, nobody else can read it from the chain. Keep the "
+    "salt: you can still reveal the bid yourself."
+)
+
+bp = Blueprint("market_api", __name__, url_prefix="/api")
+
+
+@dataclass(frozen=True)
+class BlockRef:
+    """The block an answer is built at."""
+
+    number: int
+    hash: bytes
+    time: int
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    """What never changes about a registered account."""
+
+    id: int
+    address: str
+    name: str
+    producer: bool
+    green: bool
+    is_grid: bool
+
+
+class MarketReader:
+    """Reads the market for the API, each answer at one block, cached until the next block."""
+
+    def __init__(self, market: MarketHandle, events: MarketEventLog) -> None:
+        self.market = market
+        self.events = events
+        self._clock: MarketClock | None = None
+        self._accounts: dict[int, AccountInfo] = {}
+        self._cache: OrderedDict[tuple, tuple[bytes, Any]] = OrderedDict()
+        self._cache_lock = threading.Lock()
+
+    @property
+    def clock(self) -> MarketClock:
+        if self._clock is None:
+            self._clock = MarketClock.of(self.market)
+        return self._clock
+
+    def latest(self) -> BlockRef:
+        with self.market.lock:
+            block = self.market.w3.eth.get_block("latest")
+        return BlockRef(block["number"], bytes(block["hash"]), block["timestamp"])
+
+    def cached(self, key: tuple, block: BlockRef, build: Callable[[BlockRef], Any]) -> Any:
+        """`build(block)`, or what it gave for `key` at this very block (same hash)."""
+        with self._cache_lock:
+            hit = self._cache.get(key)
+            if hit is not None and hit[0] == block.hash:
+                self._cache.move_to_end(key)
+                return hit[1]
+        self.events.sync(block.number)
+        value = build(block)
+        with self._cache_lock:
+            self._cache[key] = (block.hash, value)
+            self._cache.move_to_end(key)
+            while len(self._cache) > CACHE_ENTRIES:
+                self._cache.popitem(last=False)
+        return value
+
+    def call(self, function: str, *arguments: Any, block: BlockRef) -> Any:
+        with self.market.lock:
+            return getattr(self.market.contract.functions, function)(*arguments).call(block_identifier=block.number)
+
+    def accounts(self, block: BlockRef) -> dict[int, AccountInfo]:
+        """Every account registered by `block`, by id (ids and these facts never change)."""
+        with self.market.lock:
+            count = self.call("accountCount", block=block)
+            for account_id in range(len(self._accounts) + 1, count + 1):
+                address = self.call("accountAddress", account_id, block=block)
+                record = self.call("accountOf", address, block=block)
+                self._accounts[account_id] = AccountInfo(account_id, address, record[1], record[2], record[3], record[5])
+            return {account_id: info for account_id, info in self._accounts.items() if account_id <= count}
+
+    def address_of(self, account_id: int, block: BlockRef) -> str | None:
+        info = self.accounts(block).get(account_id)
+        return info.address if info else None
+
+    def info_of(self, address: str, block: BlockRef) -> AccountInfo | None:
+        return next((info for info in self.accounts(block).values() if info.address == address), None)
+
+
+def reader() -> MarketReader:
+    return current_app.extensions[READER_EXTENSION]
+
+
+@bp.before_request
+def require_market() -> ResponseReturnValue | None:
+    if current_app.extensions.get(MARKET_EXTENSION) is None:
+        reason = current_app.extensions.get(MARKET_MISSING_EXTENSION, "no market is configured")
+        return jsonify(error=f"no market: {reason}"), 503
+    return None
+
+
+@bp.errorhandler(HTTPException)
+def http_error(error: HTTPException) -> tuple[Response, int]:
+    return jsonify(error=error.description), error.code
+
+
+@bp.errorhandler(requests.RequestException)
+def chain_unreachable(error: requests.RequestException) -> tuple[Response, int]:
+    return jsonify(error=f"the chain cannot be reached: {type(error).__name__}"), 503
+
+
+# ---------------------------------------------------------------------- contract and status
+
+
+@bp.get("/contract")
+def contract() -> ResponseReturnValue:
+    market = reader()
+    return jsonify(market.cached(("contract",), market.latest(), contract_json))
+
+
+def contract_json(block: BlockRef) -> dict[str, Any]:
+    market = reader()
+    handle, clock = market.market, market.clock
+    parameters = market.call("parameters", block=block)
+    with handle.lock:
+        chain_id = handle.w3.eth.chain_id
+    return {
+        "chain_id": chain_id,
+        "address": handle.contract.address,
+        "abi": handle.contract.abi,
+        "operator": market.call("operator", block=block),
+        "grid": market.call("grid", block=block),
+        "deployment_block": handle.deployment.block,
+        "schedule": {
+            "genesis_time": clock.genesis_time,
+            "period_length": clock.period_length,
+            "commit_end": clock.commit_end,
+            "reveal_end": clock.reveal_end,
+            "settle_start": clock.settle_start,
+            "reading_grace": clock.reading_grace,
+        },
+        "parameters": {
+            "shortfall_factor_bps": parameters[0],
+            "surplus_factor_bps": parameters[1],
+            "reward_factor_bps": parameters[2],
+            "penalty_factor_bps": parameters[3],
+            "forfeit_bps": parameters[4],
+            "margin_wei": str(parameters[5]),
+            "reference_price_wei": str(parameters[6]),
+        },
+    }
+
+
+@bp.get("/status")
+def status() -> ResponseReturnValue:
+    market = reader()
+    answer = dict(market.cached(("status",), market.latest(), status_json))
+    keeper = current_app.extensions.get(KEEPER_EXTENSION)
+    if keeper is not None:
+        answer["keeper"] = keeper.status()
+    else:
+        answer["keeper"] = {
+            "enabled": False,
+            "running": False,
+            "reason": "this server has no operator key (P2P_OPERATOR_KEY or P2P_OPERATOR_KEY_FILE)",
+        }
+    return jsonify(answer)
+
+
+def status_json(block: BlockRef) -> dict[str, Any]:
+    market = reader()
+    period, phase, seconds_left = market.call("currentPhase", block=block)
+    return {
+        "period": period,
+        "phase": Phase(phase).name.lower(),
+        "seconds_left": seconds_left,
+        "phase_ends_at": block.time + seconds_left,
+        "period_start": market.clock.start(period),
+        "block": block.number,
+        "block_time": block.time,
+        "auction_delivery_period": period + 1,
+        "settlement_delivery_period": period - 1 if period > 0 else None,
+    }
+
+
+# ---------------------------------------------------------------------- periods
+
+
+@bp.get("/periods/<delivery_period>")
+def period(delivery_period: str) -> ResponseReturnValue:
+    number = whole_number(delivery_period, "delivery period", 0, 2**32 - 1)
+    market = reader()
+    return jsonify(market.cached(("period", number), market.latest(), lambda block: period_json(number, block, bids=True)))
+
+
+@bp.get("/periods")
+def periods() -> ResponseReturnValue:
+    market = reader()
+    block = market.latest()
+    current = market.cached(("status",), block, status_json)["period"]
+    last = whole_number(request.args.get("to", current), "to", 0, 2**32 - 1)
+    first = whole_number(request.args.get("from", max(0, last - 95)), "from", 0, 2**32 - 1)
+    if first > last:
+        abort(400, f"from ({first}) is after to ({last})")
+    if last - first + 1 > MAX_PERIODS:
+        abort(400, f"from {first} to {last} covers more than {MAX_PERIODS} periods; ask for a narrower range")
+    return jsonify(
+        {
+            "from": first,
+            "to": last,
+            "periods": [
+                market.cached(("summary", d), block, lambda at, d=d: period_json(d, at, bids=False))
+                for d in range(first, last + 1)
+            ],
+        }
+    )
+
+
+def period_json(delivery_period: int, block: BlockRef, *, bids: bool) -> dict[str, Any]:
+    """Delivery period `delivery_period` as of `block`, from its events."""
+    market = reader()
+    clock = market.clock
+    events = market.events.events(upto=block.number, delivery_period=delivery_period)
+    named = {name: [event for event in events if event.name == name] for name in {event.name for event in events}}
+    trades, settlements = named.get("Trade", []), named.get("Settled", [])
+    revealed = named.get("BidRevealed", [])
+    traded_wh = sum(trade.args["quantityWh"] for trade in trades)
+    traded_value = sum(trade.args["quantityWh"] * trade.args["price"] for trade in trades)
+    auction_closed = block.time >= clock.auction_closes(delivery_period)
+
+    if block.time < clock.auction_opens(delivery_period):
+        stage = "upcoming"
+    elif not auction_closed:
+        stage = "bidding"
+    elif not revealed:
+        stage = "no_bids"
+    elif "MatchingCompleted" not in named:
+        stage = "matching"
+    elif block.time < clock.settlement_opens(delivery_period):
+        stage = "matched"
+    elif "SettlementCompleted" not in named:
+        stage = "settling"
+    else:
+        stage = "settled"
+
+    answer: dict[str, Any] = {
+        "delivery_period": delivery_period,
+        "stage": stage,
+        "auction_closes_at": clock.auction_closes(delivery_period),
+        "settlement_opens_at": clock.settlement_opens(delivery_period),
+        "commit_count": len(named.get("BidCommitted", [])),
+        "bid_count": len(revealed),
+        "settled_count": len(settlements),
+        "traded_wh": traded_wh,
+        # The contract's own average (tradedValue / tradedWh, rounded down) once matching is done.
+        "average_price_wei": str(traded_value // traded_wh) if traded_wh else None,
+        "trades": [trade_json(trade, block) for trade in trades],
+        "settlements": [settlement_json(settled, block) for settled in settlements],
+    }
+    if bids:
+        # Revealed bids are on the chain as soon as they are revealed, but the page shows the
+        # book only once the auction is over, as the paper's sealed bidding intends.
+        answer["bids_public"] = auction_closed
+        answer["bids"] = [bid_json(bid, block) for bid in revealed] if auction_closed else []
+    return answer
+
+
+def trade_json(trade: MarketEvent, block: BlockRef) -> dict[str, Any]:
+    market, args = reader(), trade.args
+    return {
+        "seller": market.address_of(args["sellerId"], block),
+        "buyer": market.address_of(args["buyerId"], block),
+        "seller_id": args["sellerId"],
+        "buyer_id": args["buyerId"],
+        "quantity_wh": args["quantityWh"],
+        "price_wei": str(args["price"]),
+        "cost_wei": str(args["cost"]),
+        "block": trade.block,
+        "tx": trade.tx,
+    }
+
+
+def settlement_json(settled: MarketEvent, block: BlockRef) -> dict[str, Any]:
+    args = settled.args
+    return {
+        "prosumer": reader().address_of(args["prosumerId"], block),
+        "prosumer_id": args["prosumerId"],
+        "declared_wh": args["declaredWh"],
+        "cleared_wh": args["clearedWh"],
+        "actual_wh": args["actualWh"],
+        "metered": args["metered"],
+        "balancing_wei": str(args["balancing"]),
+        "reward_wei": str(args["reward"]),
+        "wallet_change_wei": str(args["walletChange"]),
+        "block": settled.block,
+        "tx": settled.tx,
+    }
+
+
+def bid_json(revealed: MarketEvent, block: BlockRef) -> dict[str, Any]:
+    args = revealed.args
+    owner = reader().info_of(args["account"], block)
+    return {
+        "bid_id": args["bidId"],
+        "bidder": args["account"],
+        "quantity_wh": args["quantityWh"],
+        "price_wei": str(args["price"]),
+        "green": owner.green,
+        "producer": owner.producer,
+    }
+
+
+# ---------------------------------------------------------------------- accounts
+
+
+@bp.get("/accounts")
+def accounts() -> ResponseReturnValue:
+    market = reader()
+    return jsonify(market.cached(("accounts",), market.latest(), accounts_json))
+
+
+def accounts_json(block: BlockRef) -> dict[str, Any]:
+    market = reader()
+    return {
+        "accounts": [
+            account_json(info, market.call("accountOf", info.address, block=block))
+            for info in market.accounts(block).values()
+        ]
+    }
+
+
+@bp.get("/accounts/<address>")
+def account(address: str) -> ResponseReturnValue:
+    checksummed = ethereum_address(address, "address")
+    market = reader()
+    answer = market.cached(("account", checksummed), market.latest(), lambda block: account_history_json(checksummed, block))
+    if answer is None:
+        abort(404, f"{checksummed} is not registered in the market")
+    return jsonify(answer)
+
+
+def account_history_json(address: str, block: BlockRef) -> dict[str, Any] | None:
+    market = reader()
+    record = market.call("accountOf", address, block=block)
+    if record[0] == 0:
+        return None
+    info = market.accounts(block)[record[0]]
+    return {**account_json(info, record), "history": wallet_history(info, block)}
+
+
+def account_json(info: AccountInfo, record: tuple) -> dict[str, Any]:
+    wallet, free = record[8], record[9]
+    return {
+        "address": info.address,
+        "id": info.id,
+        "name": info.name,
+        "producer": info.producer,
+        "green": info.green,
+        "is_grid": info.is_grid,
+        "authorized": record[4],
+        "meter": record[6] if record[6] != ZERO_ADDRESS else None,
+        "meter_number": record[7] or None,
+        "wallet_wei": str(wallet),
+        "free_balance_wei": str(free),
+        "margin_locked_wei": str(wallet - free),
+        "open_bids": record[10],
+        "last_bid_period": record[11],
+        "last_bid_id": record[12],
+    }
+
+
+def wallet_history(account: AccountInfo, block: BlockRef) -> list[dict[str, Any]]:
+    """Every movement of the account's wallet, in chain order, with the wallet after it.
+
+    The grid's wallet also moves when other prosumers settle (the grid pays or receives the
+    other side) and when their unrevealed commits are forfeited (the grid receives them).
+    """
+    market = reader()
+    history: list[dict[str, Any]] = []
+    wallet = 0
+
+    def moved(kind: str, event: MarketEvent, amount: int, counterparty: str | None = None) -> None:
+        nonlocal wallet
+        wallet += amount
+        history.append(
+            {
+                "kind": kind,
+                "delivery_period": event.delivery_period,
+                "amount_wei": str(amount),
+                "wallet_wei": str(wallet),
+                "counterparty": counterparty,
+                "block": event.block,
+                "tx": event.tx,
+                "log_index": event.log_index,
+            }
+        )
+
+    for event in market.events.events(
+        "Deposited", "Withdrawn", "Trade", "Settled", "BidForfeited", upto=block.number
+    ):
+        args = event.args
+        if event.name == "Deposited" and args["account"] == account.address:
+            moved("deposit", event, args["amount"])
+        elif event.name == "Withdrawn" and args["account"] == account.address:
+            moved("withdrawal", event, -args["amount"])
+        elif event.name == "Trade" and args["sellerId"] == account.id:
+            moved("sale", event, args["cost"], market.address_of(args["buyerId"], block))
+        elif event.name == "Trade" and args["buyerId"] == account.id:
+            moved("purchase", event, -args["cost"], market.address_of(args["sellerId"], block))
+        elif event.name == "Settled" and args["prosumerId"] == account.id:
+            moved("settlement", event, args["walletChange"])
+        elif event.name == "Settled" and account.is_grid and args["walletChange"] != 0:
+            moved("settlement", event, -args["walletChange"], market.address_of(args["prosumerId"], block))
+        elif event.name == "BidForfeited" and args["account"] == account.address:
+            moved("forfeit", event, -args["amount"])
+        elif event.name == "BidForfeited" and account.is_grid and args["amount"] != 0:
+            moved("forfeit", event, args["amount"], args["account"])
+    return history
+
+
+# ---------------------------------------------------------------------- entrusting a bid
+
+
+@bp.post("/entrust")
+def entrust() -> ResponseReturnValue:
+    store: EntrustedBids | None = current_app.extensions.get(ENTRUSTED_EXTENSION)
+    if store is None:
+        abort(503, "this server has no operator key, so no keeper can reveal bids for you")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(400, 'send a JSON object {"bidder", "quantity_wh", "price_wei", "salt"}')
+    missing = [name for name in ("bidder", "quantity_wh", "price_wei", "salt") if name not in body]
+    if missing:
+        abort(400, f"missing: {', '.join(missing)}")
+    bidder = ethereum_address(body["bidder"], "bidder")
+    quantity_wh = whole_number(body["quantity_wh"], "quantity_wh", 1, MAX_UINT40)
+    price = whole_number(body["price_wei"], "price_wei", 1, MAX_UINT64)
+    salt = bytes32(body["salt"], "salt")
+
+    market = reader()
+    block = market.latest()
+    period, phase, _ = market.call("currentPhase", block=block)
+    delivery_period = period + 1
+    if Phase(phase) not in (Phase.COMMIT, Phase.REVEAL):
+        abort(
+            409,
+            f"the auction for delivery period {period + 1} is closed (phase {Phase(phase).name.lower()}); "
+            "bids are entrusted during the commit or reveal window",
+        )
+    record = market.call("accountOf", bidder, block=block)
+    if record[0] == 0 or record[5]:
+        abort(400, f"{bidder} is not a registered prosumer")
+    try:
+        added = store.add(EntrustedBid(bidder, delivery_period, quantity_wh, price, salt))
+    except TooManyEntrusted as error:
+        abort(429, str(error))
+    clock = market.clock
+    return (
+        jsonify(
+            {
+                "accepted": True,
+                "already_entrusted": not added,
+                "bidder": bidder,
+                "delivery_period": delivery_period,
+                "reveal_opens_at": clock.auction_opens(delivery_period) + clock.commit_end,
+                "reveal_closes_at": clock.auction_closes(delivery_period),
+                "secrecy": SECRECY_NOTICE,
+            }
+        ),
+        202,
+    )
+
+
+def ethereum_address(value: Any, name: str) -> str:
+    """The checksummed form of an address given as 0x and 40 hex digits. A mixed-case address
+    must carry a valid checksum: a wrong one means a mistyped digit."""
+    if isinstance(value, str) and HEX_ADDRESS.fullmatch(value):
+        digits = value[2:]
+        if digits in (digits.lower(), digits.upper()) or Web3.is_checksum_address(value):
+            return Web3.to_checksum_address(value)
+        abort(400, f"{name} {value} has a wrong checksum (a mistyped digit?)")
+    abort(400, f"{name} {value!r} is not an Ethereum address (0x and 40 hex digits)")
+
+
+def whole_number(value: Any, name: str, low: int, high: int) -> int:
+    """A whole number from JSON or a URL: an integer or its decimal string, within [low, high]."""
+    if isinstance(value, str) and DECIMAL.fullmatch(value):
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool):
+        abort(400, f"{name} must be a whole number (or its decimal string)")
+    if not low <= value <= high:
+        abort(400, f"{name} must be between {low} and {high}")
+    return value
+
+
+def bytes32(value: Any, name: str) -> bytes:
+    if isinstance(value, str) and value.startswith("0x") and len(value) == 66:
+        try:
+            return bytes.fromhex(value[2:])
+        except ValueError:
+            pass
+    abort(400, f"{name} must be 32 bytes as 0x and 64 hex digits")
