@@ -41,7 +41,7 @@ from backend.chain_access import MarketClock, MarketEventLog, Phase, is_embedded
 
 # Refusals that mean someone (this keeper before a restart, another keeper, a prosumer) has
 # already done the work.
-ALREADY_DONE = frozenset({"MatchingComplete", "SettlementComplete", "NothingToForfeit", "AlreadyRevealed"})
+WORK_ALREADY_DONE = frozenset({"MatchingComplete", "SettlementComplete", "NothingToForfeit", "AlreadyRevealed"})
 # Longest wait between attempts while the node is down or transactions keep failing.
 MAX_RETRY_DELAY = 60.0
 # How many of its last actions and failures the keeper reports.
@@ -134,24 +134,34 @@ class EntrustedBids:
         with self._lock, self._db:
             self._db.execute("UPDATE entrusted_bids SET outcome = ?, detail = ? WHERE id = ?", (outcome, detail, bid.id))
 
-    def outcome_of(self, bid: EntrustedBid) -> tuple[str | None, str | None]:
-        """(outcome, detail) of an entrusted bid, found by its values."""
+    def outcomes(self, bidder: str) -> list[dict[str, Any]]:
+        """What became of each bid `bidder` entrusted, oldest first, without the bid's values
+        (which stay secret until the auction closes): delivery period, when, outcome (None
+        while untried) and its detail (the reveal's transaction, or the refusal)."""
         with self._lock:
-            row = self._db.execute(
-                """SELECT outcome, detail FROM entrusted_bids WHERE market = ? AND bidder = ?
-                   AND delivery_period = ? AND quantity_wh = ? AND price = ? AND salt = ?""",
-                (self._market, bid.bidder, bid.delivery_period, bid.quantity_wh, str(bid.price), bid.salt),
-            ).fetchone()
-        return (row[0], row[1]) if row else (None, None)
+            rows = self._db.execute(
+                """SELECT delivery_period, entrusted_at, outcome, detail FROM entrusted_bids
+                   WHERE market = ? AND bidder = ? ORDER BY id""",
+                (self._market, bidder),
+            ).fetchall()
+        return [
+            {"delivery_period": period, "entrusted_at": at, "outcome": outcome, "detail": detail}
+            for period, at, outcome, detail in rows
+        ]
 
 
 @dataclass(frozen=True)
 class KeeperAction:
     """A transaction the keeper sent, or the refusal that stopped it."""
 
+    SENT = "sent"
+    ALREADY_DONE = "already done"  # refused because the work was done (detail: the refusal)
+    REFUSED = "refused"  # an entrusted bid the contract refused to reveal (detail: the refusal)
+
     action: str  # the contract function
     delivery_period: int
     outcome: str
+    detail: str | None = None
     tx: str | None = None
     block: int | None = None
     account: str | None = None  # whose bid, for revealFor and forfeitUnrevealed
@@ -234,7 +244,10 @@ class Keeper:
             else:
                 with self._status_lock:
                     self._consecutive_failures = 0
-                delay = 0.0 if action else self._poll_interval
+                # Right on after progress; after "already done", wait like when idle, so that a
+                # view of the chain that lags behind cannot make the keeper spin.
+                progressed = action is not None and action.outcome != KeeperAction.ALREADY_DONE
+                delay = 0.0 if progressed else self._poll_interval
 
     def _retry_delay(self) -> float:
         with self._status_lock:
@@ -290,9 +303,13 @@ class Keeper:
                 # nothing changed on the chain, and trying again cannot change that.
                 self._entrusted.record_outcome(bid, EntrustedBids.REFUSED, str(refusal))
                 self._record_failure("revealFor", period, refusal, account=bid.bidder)
-                return self._record(KeeperAction("revealFor", period, f"refused: {refusal}", account=bid.bidder))
-            done = EntrustedBids.REVEALED if action.tx else EntrustedBids.NOT_NEEDED
-            self._entrusted.record_outcome(bid, done, action.tx or action.outcome)
+                return self._record(
+                    KeeperAction("revealFor", period, KeeperAction.REFUSED, str(refusal), account=bid.bidder)
+                )
+            if action.outcome == KeeperAction.SENT:
+                self._entrusted.record_outcome(bid, EntrustedBids.REVEALED, action.tx)
+            else:
+                self._entrusted.record_outcome(bid, EntrustedBids.NOT_NEEDED, action.detail)
             return action
         return None
 
@@ -343,8 +360,8 @@ class Keeper:
             with self._sending_lock:
                 receipt = send(self._market.w3, call, self._market.operator)
         except ContractRefused as refusal:
-            if refusal.name in ALREADY_DONE:
-                return self._record(KeeperAction(name, period, f"already done: {refusal}", account=account))
+            if refusal.name in WORK_ALREADY_DONE:
+                return self._record(KeeperAction(name, period, KeeperAction.ALREADY_DONE, str(refusal), account=account))
             if name == "revealFor":
                 raise
             raise self._failure(name, period, refusal, account=account) from None
@@ -353,7 +370,7 @@ class Keeper:
         tx = receipt["transactionHash"].to_0x_hex()
         if receipt["status"] != 1:
             raise self._failure(name, period, f"transaction {tx} reverted", account=account)
-        return self._record(KeeperAction(name, period, "sent", tx, receipt["blockNumber"], account))
+        return self._record(KeeperAction(name, period, KeeperAction.SENT, None, tx, receipt["blockNumber"], account))
 
     # ------------------------------------------------------------------ status
 

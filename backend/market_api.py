@@ -12,6 +12,7 @@ energy (Wh), ids, blocks and times are plain numbers (times in Unix seconds).
     GET  /api/accounts                every registered account
     GET  /api/accounts/<address>      one account and every movement of its wallet
     POST /api/entrust                 hand a sealed bid's values to the keeper to reveal
+    GET  /api/entrust/<address>       what became of the bids an address entrusted
 
 A delivery period's `stage` is one of: "upcoming" (its auction has not started), "bidding"
 (commit or reveal window open), "no_bids" (closed without a revealed bid), "matching",
@@ -89,6 +90,7 @@ class MarketReader:
         self.events = events
         self._clock: MarketClock | None = None
         self._accounts: dict[int, AccountInfo] = {}
+        self._account_count: tuple[bytes | None, int] = (None, 0)  # (block hash, count there)
         self._cache: OrderedDict[tuple, tuple[bytes, Any]] = OrderedDict()
         self._cache_lock = threading.Lock()
 
@@ -126,7 +128,9 @@ class MarketReader:
     def accounts(self, block: BlockRef) -> dict[int, AccountInfo]:
         """Every account registered by `block`, by id (ids and these facts never change)."""
         with self.market.lock:
-            count = self.call("accountCount", block=block)
+            if self._account_count[0] != block.hash:
+                self._account_count = (block.hash, self.call("accountCount", block=block))
+            count = self._account_count[1]
             for account_id in range(len(self._accounts) + 1, count + 1):
                 address = self.call("accountAddress", account_id, block=block)
                 record = self.call("accountOf", address, block=block)
@@ -523,6 +527,16 @@ def entrust() -> ResponseReturnValue:
         ),
         202,
     )
+
+
+@bp.get("/entrust/<address>")
+def entrusted(address: str) -> ResponseReturnValue:
+    """What became of the bids an address entrusted (never their values)."""
+    store: EntrustedBids | None = current_app.extensions.get(ENTRUSTED_EXTENSION)
+    if store is None:
+        abort(503, "this server has no operator key, so no keeper reveals bids")
+    bidder = ethereum_address(address, "address")
+    return jsonify({"bidder": bidder, "entrusted": store.outcomes(bidder)})
 
 
 def ethereum_address(value: Any, name: str) -> str:

@@ -12,7 +12,7 @@ from eth_account import Account
 
 from backend.chain import Deployment, MarketParameters
 from backend.chain_access import MarketEventLog, open_deployed_market, start_embedded_market
-from backend.keeper import EntrustedBid, EntrustedBids, Keeper, TooManyEntrusted
+from backend.keeper import EntrustedBid, EntrustedBids, Keeper, KeeperAction, TooManyEntrusted
 from backend.nodes import free_port
 from market_script import PERIOD_LENGTH, READINGS_WH, ROLES, MarketScript, bid_and_reveal, run_keeper
 
@@ -212,9 +212,10 @@ def test_matching_already_completed_is_a_harmless_refusal(script, prosumers, mar
 
     action = behind.step()
 
-    assert (action.action, action.outcome, behind.status()["failures"]) == (
+    assert (action.action, action.outcome, action.detail, behind.status()["failures"]) == (
         "matchBids",
-        f"already done: MatchingComplete({delivery_period})",
+        KeeperAction.ALREADY_DONE,
+        f"MatchingComplete({delivery_period})",
         [],
     )
 
@@ -228,6 +229,10 @@ def entrust(store: EntrustedBids, prosumer, delivery_period, *, salt: bytes | No
     )
     store.add(bid)
     return bid
+
+
+def last_outcome(store: EntrustedBids, bid: EntrustedBid) -> str | None:
+    return store.outcomes(bid.bidder)[-1]["outcome"]
 
 
 def test_entrusted_bid_is_revealed_in_the_reveal_window(script, wind, controllable, keeper, entrusted):
@@ -246,7 +251,7 @@ def test_entrusted_bid_records_its_reveal(script, controllable, keeper, entruste
 
     run_keeper(keeper)
 
-    assert entrusted.outcome_of(bid)[0] == EntrustedBids.REVEALED
+    assert last_outcome(entrusted, bid) == EntrustedBids.REVEALED
 
 
 def test_entrusted_bid_with_a_wrong_salt_is_reported_as_commitment_mismatch(script, controllable, keeper, entrusted):
@@ -271,7 +276,7 @@ def test_entrusted_bid_with_a_wrong_salt_changes_nothing(script, controllable, k
     run_keeper(keeper)
 
     after = script.contract.functions.accountOf(controllable.address).call()
-    assert (after, script.events("BidRevealed", delivery_period), entrusted.outcome_of(bid)[0]) == (
+    assert (after, script.events("BidRevealed", delivery_period), last_outcome(entrusted, bid)) == (
         before,
         [],
         EntrustedBids.REFUSED,
@@ -294,7 +299,7 @@ def test_entrusted_bid_its_owner_revealed_is_not_needed(script, controllable, ke
 
     run_keeper(keeper)
 
-    assert entrusted.outcome_of(bid)[0] == EntrustedBids.NOT_NEEDED
+    assert last_outcome(entrusted, bid) == EntrustedBids.NOT_NEEDED
 
 
 def test_entrusted_bids_survive_a_restart(market, keeper_db, controllable):

@@ -344,6 +344,22 @@ def test_bid_entrusted_through_the_api_is_revealed_by_the_keeper(app, script, cl
     assert [event.args.account for event in script.events("BidRevealed", delivery_period)] == [controllable.address]
 
 
+def test_entrusted_bids_outcome_is_shown_without_its_values(app, script, client, controllable):
+    delivery_period = script.next_auction()
+    script.commit(controllable)
+    client.post("/api/entrust", json=entrust_body(controllable))
+    script.to_reveal_window(delivery_period)
+    run_keeper(app.extensions[KEEPER_EXTENSION])
+
+    [entry] = client.get(f"/api/entrust/{controllable.address}").get_json()["entrusted"]
+
+    assert (sorted(entry), entry["delivery_period"], entry["outcome"]) == (
+        ["delivery_period", "detail", "entrusted_at", "outcome"],
+        delivery_period,
+        "revealed",
+    )
+
+
 def test_entrusting_after_the_reveal_window_is_refused(script, client, controllable):
     script.to_auction_close(script.next_auction())
 
