@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Flask
 
-from backend import market_api, rpc_proxy
+from backend import frontend, market_api, rpc_proxy
 from backend.chain import MarketHandle
 from backend.chain_access import (
     BlockTicker,
@@ -77,6 +77,7 @@ def create_app(
     app.extensions[rpc_proxy.UPSTREAM_EXTENSION] = upstream
     app.register_blueprint(rpc_proxy.bp)
     app.register_blueprint(market_api.bp)
+    app.register_blueprint(frontend.bp)
     return app
 
 

@@ -1,0 +1,167 @@
+// The operator's view, shown when the open account is the market's operator: every account with
+// its authorization, meter binding, the market parameters and the keeper's health.
+import {
+  Refusal,
+  ethers,
+  ether,
+  milliEtherPerKWh,
+  parseEther,
+  parseMilliEtherPerKWh,
+  shortAddress,
+  timeOfDay,
+} from "./market.js";
+
+const $ = (id) => document.getElementById(id);
+const BPS = 10_000;
+
+let wired = false;
+
+/** Redraws the operator's view; `tools` are the page's transaction and message helpers. */
+export async function showOperator(page, tools) {
+  if (!wired) {
+    wire(page, tools);
+    fillParameters(page.parameters);
+    wired = true;
+  }
+  await Promise.all([showAccounts(page, tools), showKeeper()]);
+}
+
+async function getJson(path) {
+  const reply = await fetch(path);
+  const answer = await reply.json().catch(() => ({}));
+  if (!reply.ok) throw new Error(answer.error ?? `${path} answered HTTP ${reply.status}`);
+  return answer;
+}
+
+async function showAccounts(page, { transact, action }) {
+  const { accounts } = await getJson("/api/accounts");
+  const rows = accounts.map((account) => {
+    const row = document.createElement("tr");
+    row.dataset.address = account.address;
+    const kind = account.is_grid ? "public grid" : `${account.green ? "green " : ""}${account.producer ? "producer" : "consumer"}`;
+    const meter = account.meter_number ? `no. ${account.meter_number} (${shortAddress(account.meter)})` : "–";
+    for (const text of [account.id, account.name, kind, account.address, ether(account.wallet_wei), meter]) {
+      row.insertCell().textContent = text;
+    }
+    const trading = row.insertCell();
+    if (account.is_grid) {
+      trading.textContent = "–";
+      return row;
+    }
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = account.authorized ? "secondary" : "";
+    button.textContent = account.authorized ? "Revoke" : "Authorize";
+    button.addEventListener(
+      "click",
+      action(() =>
+        transact(`${account.authorized ? "Revoking" : "Authorizing"} ${account.name}`, () =>
+          page.account.market.setAuthorization(account.address, !account.authorized),
+        ),
+      ),
+    );
+    trading.append(account.authorized ? "authorized " : "not authorized ", button);
+    return row;
+  });
+  $("accounts-table").tBodies[0].replaceChildren(...rows);
+}
+
+const KEEPER_ITEMS_SHOWN = 8;
+
+const line = (text, className = "") => Object.assign(document.createElement("div"), { textContent: text, className });
+
+function listOf(items) {
+  const list = document.createElement("ul");
+  list.append(...items.map((text) => Object.assign(document.createElement("li"), { textContent: text })));
+  return list;
+}
+
+/** The keeper's health as /api/status reports it: running or not, its recent work and failures. */
+async function showKeeper() {
+  const { keeper } = await getJson("/api/status");
+  const box = $("keeper-status");
+  if (!keeper.enabled) {
+    box.replaceChildren(line(`No keeper: ${keeper.reason ?? "disabled"}.`, "warning"));
+    return;
+  }
+  const lastStep = keeper.last_step_at ? timeOfDay(keeper.last_step_at) : "never";
+  const actions = keeper.actions
+    .slice(-KEEPER_ITEMS_SHOWN)
+    .reverse()
+    .map((a) => `${timeOfDay(a.at)} ${a.action} period ${a.delivery_period}: ${a.outcome}${a.tx ? ` (block ${a.block})` : ""}`);
+  const failures = keeper.failures
+    .slice(-KEEPER_ITEMS_SHOWN)
+    .reverse()
+    .map((f) => `${timeOfDay(f.at)} ${f.action}${f.delivery_period === null ? "" : ` period ${f.delivery_period}`}: ${f.message}`);
+  box.replaceChildren(
+    line(keeper.running ? `Running; last step at ${lastStep}.` : "Stopped.", keeper.running ? "ok" : "warning"),
+    line(`${keeper.consecutive_failures} failure${keeper.consecutive_failures === 1 ? "" : "s"} in a row.`,
+      keeper.consecutive_failures ? "warning" : ""),
+    line("Recent transactions:"),
+    actions.length ? listOf(actions) : line("none yet", "muted"),
+    line("Failed transactions:"),
+    failures.length ? listOf(failures) : line("none", "muted"),
+  );
+}
+
+function fillParameters(parameters) {
+  const factor = (bps) => String(Number(bps) / BPS);
+  $("param-shortfall").value = factor(parameters.shortfallFactorBps);
+  $("param-surplus").value = factor(parameters.surplusFactorBps);
+  $("param-reward").value = factor(parameters.rewardFactorBps);
+  $("param-penalty").value = factor(parameters.penaltyFactorBps);
+  $("param-forfeit").value = factor(parameters.forfeitBps);
+  $("param-margin").value = ether(parameters.margin, 18);
+  $("param-reference").value = milliEtherPerKWh(parameters.referencePrice);
+}
+
+/** A factor such as 1.1 as basis points (11000). */
+function basisPoints(id, label) {
+  const value = Number($(id).value.trim().replace(",", "."));
+  const bps = Math.round(value * BPS);
+  if (!Number.isFinite(value) || value < 0 || bps > 0xffff) throw new Refusal(`${label} must be a number from 0 to 6.5.`);
+  return bps;
+}
+
+function readAddress(id, label) {
+  const text = $(id).value.trim();
+  if (!ethers.isAddress(text)) throw new Refusal(`${label} is not an Ethereum address.`);
+  return ethers.getAddress(text);
+}
+
+function wire(page, { transact, action }) {
+  $("meter-form").addEventListener(
+    "submit",
+    action(async () => {
+      const prosumer = readAddress("meter-prosumer", "The prosumer address");
+      const meter = readAddress("meter-address", "The meter address");
+      const number = $("meter-number").value.trim();
+      if (!/^[1-9]\d*$/.test(number) || BigInt(number) >= 2n ** 64n) throw new Refusal("The meter number must be a whole number above zero.");
+      const record = await page.market.contract.accountOf(prosumer);
+      if (record.id === 0n) throw new Refusal("That prosumer address is not registered.");
+      await transact(`Binding meter no. ${number} to ${record.name}`, () =>
+        page.account.market.bindMeter(prosumer, meter, BigInt(number)),
+      );
+      $("meter-form").reset();
+    }),
+  );
+  $("parameters-form").addEventListener(
+    "submit",
+    action(async () => {
+      const forfeitBps = basisPoints("param-forfeit", "The forfeited share");
+      if (forfeitBps > BPS) throw new Refusal("The forfeited share is at most 1 (the whole margin).");
+      const referencePrice = parseMilliEtherPerKWh($("param-reference").value);
+      if (referencePrice === 0n) throw new Refusal("The reference price must be above zero.");
+      const parameters = {
+        shortfallFactorBps: basisPoints("param-shortfall", "W′"),
+        surplusFactorBps: basisPoints("param-surplus", "W″"),
+        rewardFactorBps: basisPoints("param-reward", "M′"),
+        penaltyFactorBps: basisPoints("param-penalty", "M″"),
+        forfeitBps,
+        margin: parseEther($("param-margin").value),
+        referencePrice,
+      };
+      await transact("Setting the market parameters", () => page.account.market.setParameters(parameters));
+    }),
+  );
+}

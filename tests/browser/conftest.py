@@ -1,0 +1,149 @@
+"""Fixtures for the browser tests: Debian's headless Chromium driven by Playwright, a backend
+serving the embedded market over HTTP, and ether for the accounts the pages create.
+
+Chromium comes from Debian (scripts/ensure_chromium.sh installs it); Playwright's own browser
+downloads are never used. Without Chromium or Playwright the tests skip and say why.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+from eth_account import Account
+from web3 import HTTPProvider, Web3
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts" / "browser"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# Long enough for a person-paced page to seal a bid in the commit window (12 s of it).
+PERIOD_LENGTH = 60
+# eth-tester's dev accounts have the private keys 1, 2, 3, ...: the embedded market's operator is
+# the first and the grid the second; the third only funds the test's new accounts with gas.
+OPERATOR_KEY = "0x" + "1".rjust(64, "0")
+FUNDER_KEY = "0x" + "3".rjust(64, "0")
+
+
+def chromium_path() -> str | None:
+    for name in ("chromium", "chromium-browser"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for the session; each test opens its own contexts in it."""
+    executable = chromium_path()
+    if executable is None:
+        pytest.skip("no Chromium binary on this machine: run scripts/ensure_chromium.sh (Debian: apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the Python package playwright is not installed")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """test-artifacts/browser/: the screenshots and the backend's log of the last run."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for old in [*ARTIFACTS.glob("*.png"), *ARTIFACTS.glob("*.log")]:
+        old.unlink()
+    return ARTIFACTS
+
+
+def free_loopback_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class MarketServer:
+    """The backend as the pages reach it."""
+
+    url: str
+    log: Path
+
+    def json(self, path: str) -> dict:
+        reply = requests.get(self.url + path, timeout=10)
+        reply.raise_for_status()
+        return reply.json()
+
+    def send_gas_money(self, address: str, ether: int = 5) -> None:
+        """Ether for gas (and deposits) to a new account, signed here and sent raw through /rpc."""
+        w3 = Web3(HTTPProvider(self.url + "/rpc", request_kwargs={"timeout": 10}))
+        funder = Account.from_key(FUNDER_KEY)
+        tx = {
+            "to": Web3.to_checksum_address(address),
+            "value": ether * 10**18,
+            "gas": 21_000,
+            "gasPrice": w3.eth.gas_price,
+            "nonce": w3.eth.get_transaction_count(funder.address, "pending"),
+            "chainId": w3.eth.chain_id,
+        }
+        tx_hash = w3.eth.send_raw_transaction(funder.sign_transaction(tx).raw_transaction)
+        assert w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30)["status"] == 1
+
+
+@pytest.fixture(scope="session")
+def market_server(artifacts) -> MarketServer:
+    """`python -m backend serve --chain embedded` on a free port, with a short period."""
+    port = free_loopback_port()
+    url = f"http://127.0.0.1:{port}"
+    log = artifacts / "backend.log"
+    env = {**os.environ, "P2P_PERIOD_LENGTH": str(PERIOD_LENGTH)}
+    with log.open("w") as output:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "backend", "serve", "--chain", "embedded", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_until_serving(url, server, log)
+        yield MarketServer(url, log)
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+def wait_until_serving(url: str, server: subprocess.Popen, log: Path, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"the backend exited with code {server.returncode}:\n{log.read_text()}")
+        try:
+            if requests.get(url + "/api/contract", timeout=2).ok:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"the backend did not serve /api/contract within {seconds:g} s:\n{log.read_text()}")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test item, so fixtures can tell whether the test failed."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
