@@ -113,8 +113,20 @@ class Deployment:
             market=market.address,
             operator=market.functions.operator().call(),
             grid=market.functions.grid().call(),
-            block=w3.eth.block_number,
+            block=deployment_block(w3, market.address),
         )
+
+
+def deployment_block(w3: Web3, address: str) -> int:
+    """The block in which the contract at ``address`` was created: the first with its code."""
+    low, high = 0, w3.eth.block_number
+    while low < high:
+        middle = (low + high) // 2
+        if w3.eth.get_code(address, middle):
+            high = middle
+        else:
+            low = middle + 1
+    return low
 
 
 @dataclass
@@ -140,7 +152,9 @@ def embedded_dev_accounts(w3: Web3) -> list[LocalAccount]:
 
 
 def embedded_time_travel(w3: Web3, timestamp: int) -> None:
-    """Mine a block at ``timestamp`` on an embedded eth-tester chain (time only moves forward)."""
+    """Move an embedded eth-tester chain's clock so that the next transaction's block is mined
+    at ``timestamp`` (eth-tester mines an empty block one second before it). Time only moves
+    forward."""
     if timestamp > w3.eth.get_block("latest")["timestamp"]:
         w3.provider.ethereum_tester.time_travel(timestamp)
 
