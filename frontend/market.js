@@ -20,7 +20,9 @@ const PRICE_DECIMALS = 15; // wei per kWh -> 10^-3 ether per kWh
 export const kWh = (wh) => trimDecimals(ethers.formatUnits(BigInt(wh), 3), 3);
 export const ether = (wei, digits = 6) => trimDecimals(ethers.formatEther(BigInt(wei)), digits);
 export const milliEtherPerKWh = (weiPerKWh) => trimDecimals(ethers.formatUnits(BigInt(weiPerKWh), PRICE_DECIMALS), 4);
-export const signedEther = (wei, digits = 6) => (BigInt(wei) > 0n ? "+" : "") + ether(wei, digits);
+/** Small amounts (balancing, rewards) in 10^-3 ether, signed, as the paper reports them. */
+export const signedMilliEther = (wei) =>
+  (BigInt(wei) > 0n ? "+" : "") + trimDecimals(ethers.formatUnits(BigInt(wei), 15), 4);
 
 export const parseKWh = (text) => ethers.parseUnits(cleanNumber(text), 3);
 export const parseEther = (text) => ethers.parseEther(cleanNumber(text));

@@ -2,7 +2,7 @@
 // market's events): the trades of each period, the account's declared / cleared / actual
 // energy, balancing and reward or penalty, and the charts over the day.
 import { barChart, lineChart } from "./charts.js";
-import { kWh, milliEtherPerKWh, signedEther, timeOfDay } from "./market.js";
+import { kWh, milliEtherPerKWh, signedMilliEther, timeOfDay } from "./market.js";
 
 const $ = (id) => document.getElementById(id);
 const PERIODS_SHOWN = 96; // one day of 15-minute periods
@@ -95,7 +95,7 @@ function moneyCell(row, wei) {
     cell.textContent = "–";
     return;
   }
-  cell.textContent = signedEther(wei);
+  cell.textContent = signedMilliEther(wei);
   if (BigInt(wei) !== 0n) cell.className = BigInt(wei) > 0n ? "positive" : "negative";
 }
 

@@ -19,7 +19,10 @@ from pathlib import Path
 import pytest
 import requests
 from eth_account import Account
+from eth_account.signers.local import LocalAccount
 from web3 import HTTPProvider, Web3
+
+from backend.chain import send
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
@@ -88,9 +91,12 @@ class MarketServer:
         reply.raise_for_status()
         return reply.json()
 
+    def web3(self) -> Web3:
+        return Web3(HTTPProvider(self.url + "/rpc", request_kwargs={"timeout": 10}))
+
     def send_gas_money(self, address: str, ether: int = 5) -> None:
         """Ether for gas (and deposits) to a new account, signed here and sent raw through /rpc."""
-        w3 = Web3(HTTPProvider(self.url + "/rpc", request_kwargs={"timeout": 10}))
+        w3 = self.web3()
         funder = Account.from_key(FUNDER_KEY)
         tx = {
             "to": Web3.to_checksum_address(address),
@@ -102,6 +108,22 @@ class MarketServer:
         }
         tx_hash = w3.eth.send_raw_transaction(funder.sign_transaction(tx).raw_transaction)
         assert w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30)["status"] == 1
+
+    def post_reading(self, meter: LocalAccount, meter_number: int, delivery_period: int, energy_wh: int) -> None:
+        """What a smart meter's bridge does: its reading of a delivery period, signed with the
+        meter's own key."""
+        w3 = self.web3()
+        contract = self.json("/api/contract")
+        market = w3.eth.contract(address=contract["address"], abi=contract["abi"])
+        receipt = send(w3, market.functions.submitReading(delivery_period, meter_number, energy_wh), meter)
+        assert receipt["status"] == 1
+
+    def wait_for_period(self, period: int, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while self.json("/api/status")["period"] < period:
+            if time.monotonic() > deadline:
+                pytest.fail(f"period {period} did not start within {seconds:g} s")
+            time.sleep(0.5)
 
 
 @pytest.fixture(scope="session")

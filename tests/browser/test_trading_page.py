@@ -13,6 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from eth_account import Account
 
 from conftest import OPERATOR_KEY, PERIOD_LENGTH
 
@@ -178,8 +179,53 @@ def test_two_prosumers_trade_through_a_whole_period(open_page, market_server):
     # The keeper matches the auction: the money moves between the two wallets.
     wind.wait_text("#my-wallet", r"^0\.01105$", timeout=PERIOD_TIMEOUT_MS)
     ev.wait_text("#my-wallet", r"^0\.99895$", timeout=PERIOD_TIMEOUT_MS)
+    row = f'#periods-table tr[data-period="{delivery_period}"]'
     for prosumer in (wind, ev):
-        row = f'#periods-table tr[data-period="{delivery_period}"]'
         prosumer.wait_text(row, r"Hilltop wind → EV charger: 1\.5 kWh @ 0\.7e-3", timeout=PERIOD_TIMEOUT_MS)
         prosumer.screenshot("08-traded")
-    operator.screenshot("09-operator")
+
+    # Delivery: the operator binds each prosumer's smart meter; once the delivery period is
+    # over, the meters post what was really produced and used, and the keeper settles.
+    readings = {"wind": (1001, 1400), "ev": (1002, 1600)}  # meter number, actual Wh
+    meters = {}
+    for prosumer in (wind, ev):
+        number, _ = readings[prosumer.who]
+        meters[prosumer.who] = meter = Account.create()
+        market_server.send_gas_money(meter.address, ether=1)
+        operator.page.fill("#meter-prosumer", prosumer.text("#my-address"))
+        operator.page.fill("#meter-address", meter.address)
+        operator.page.fill("#meter-number", str(number))
+        operator.act("#meter-form button", "done")
+        prosumer.wait_text("#my-meter", f"Meter no. {number}")
+    # A refusal only the contract knows of comes back decoded from its custom error.
+    operator.page.fill("#meter-prosumer", ev.text("#my-address"))
+    operator.page.fill("#meter-address", meters["wind"].address)
+    operator.page.fill("#meter-number", "1003")
+    operator.page.evaluate("document.getElementById('message').className = 'message'")
+    operator.page.click("#meter-form button")
+    operator.wait_text("#message", r"Refused by the market: That meter is already bound to prosumer #2\.")
+    operator.screenshot("09-meter-refused")
+    market_server.wait_for_period(int(delivery_period) + 1, seconds=3 * PERIOD_LENGTH)
+    for prosumer in (wind, ev):
+        number, actual_wh = readings[prosumer.who]
+        market_server.post_reading(meters[prosumer.who], number, int(delivery_period), actual_wh)
+
+    # Each delivered 0.1 kWh off its cleared 1.5 kWh on the short side (the wind farm produced
+    # less, the EV used more): balancing 0.1 kWh x 0.7e-3 x W' 1.1 = 0.077e-3 ether to the grid.
+    wind.wait_text(row, r"settled", timeout=PERIOD_TIMEOUT_MS)
+    ev.wait_text(row, r"settled", timeout=PERIOD_TIMEOUT_MS)
+    for prosumer, actual in ((wind, "1.4"), (ev, "1.6")):
+        cells = prosumer.page.locator(f"{row} td").all_inner_texts()
+        assert cells[6] == actual and cells[7] == "-0.077", cells
+        prosumer.screenshot("10-settled")
+    operator.screenshot("11-operator")
+
+    # With its bid settled the EV's margin is free again, and it takes money out.
+    ev.page.fill("#withdraw-amount", "2")
+    ev.page.evaluate("document.getElementById('message').className = 'message'")
+    ev.page.click("#withdraw-form button")
+    ev.wait_text("#message", r"^Only 0\.99888 ether is free to withdraw")
+    ev.page.fill("#withdraw-amount", "0.5")
+    ev.act("#withdraw-form button", "done")
+    ev.wait_text("#my-wallet", r"^0\.49888$")
+    ev.screenshot("12-withdrawn")
