@@ -6,7 +6,7 @@ APE := $(VENV)/bin/ape
 SOLIDITY := $(shell find contracts -name '*.sol')
 ARTIFACT := build/contracts/EnergyMarket.json
 
-.PHONY: setup test test-contracts test-python bench clean
+.PHONY: setup demo test test-contracts test-python bench clean
 
 setup: $(VENV)/.installed node_modules/.installed $(ARTIFACT)
 
@@ -23,6 +23,10 @@ node_modules/.installed: package.json package-lock.json
 $(ARTIFACT): $(SOLIDITY) scripts/compile_contracts.py scripts/solcjs-wrapper.js $(VENV)/.installed node_modules/.installed
 	$(PY) scripts/compile_contracts.py
 	touch $@
+
+# The platform on an embedded chain with simulated meters and prosumers; the page's address is printed.
+demo: setup
+	$(PY) scripts/demo.py
 
 test: setup test-contracts test-python
 

@@ -1,0 +1,155 @@
+"""The whole platform in one command (``make demo``): market, page, meters and prosumers.
+
+Starts the backend on an embedded chain with the market deployed and its keeper running, creates
+the paper's five users (wind, controllable source, EV charger, ordinary load; the public grid),
+gives every prosumer a meter box of its own (a simulated DL/T 645-2007 meter on its own
+pseudo-terminal and a meter bridge daemon polling it), and lets the prosumers bid every period
+from their day profiles, on an accelerated clock. The page shows the market live; import one of
+the printed prosumer keys (or create an account) to trade alongside them. Ctrl-C stops
+everything.
+
+    .venv/bin/python scripts/demo.py [--port 8000] [--period-length 60]
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+from eth_account import Account
+from web3 import Web3
+from werkzeug.serving import make_server
+
+from backend import create_app
+from backend.chain import ContractRefused, SealedBid, market_at, send, transfer
+from backend.profiles import PAPER_PROSUMERS, PERIODS_PER_DAY, day
+
+ROOT = Path(__file__).resolve().parent.parent
+ETHER = 10**18
+DEPOSIT = 50 * ETHER
+GAS_MONEY = 5 * ETHER
+METER_PASSWORD = "demo meter key"
+REFERENCE_PERIOD = 900  # profiles are in quarter hours
+
+
+def start_meter_box(folder: Path, rpc_url: str, market: str, name: str, number: int, key, producer: bool,
+                    quarter_kwh: list[float], speed: float) -> list[subprocess.Popen]:
+    """A simulated meter on its own pty and a meter bridge daemon polling it (its log in
+    ``folder/<name>.log``)."""
+    address = f"{number:012d}"
+    # The register follows the prosumer's metered day: one power step per quarter hour.
+    power = "/".join(f"{(-1 if producer else 1) * kwh * 4:.3f}" for kwh in quarter_kwh)
+    register = "reverse" if producer else "forward"
+    simulator = subprocess.Popen(
+        [sys.executable, "-m", "meter_bridge", "simulate", "--create-pty",
+         "--meter", f"{address},{register}=1000,power={power},step={REFERENCE_PERIOD}", "--speed", str(speed)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    pty = simulator.stdout.readline().strip()
+    keystore = folder / f"{name}.json"
+    keystore.write_text(Web3.to_json(Account.encrypt(key.key, METER_PASSWORD)))
+    (folder / f"{name}.password").write_text(METER_PASSWORD)
+    config = folder / f"{name}.toml"
+    config.write_text(
+        f'[bus]\nport = "{pty}"\n\n'
+        f'[chain]\nrpc_url = "{rpc_url}"\nmarket_address = "{market}"\n'
+        f'artifact = "{ROOT / "build" / "contracts" / "EnergyMarket.json"}"\n\n'
+        f'[daemon]\ndatabase = "{folder / (name + ".sqlite3")}"\nmax_reading_delay = 20.0\ntick = 1.0\n\n'
+        f'[[meters]]\nname = "{name}"\naddress = "{address}"\nmeter_number = {number}\nregister = "{register}"\n'
+        f'keystore = "{keystore}"\npassword_file = "{folder / (name + ".password")}"\n'
+    )
+    with open(folder / f"{name}.log", "w") as log:
+        daemon = subprocess.Popen([sys.executable, "-m", "meter_bridge", "run", "--config", str(config)],
+                                  stdout=subprocess.DEVNULL, stderr=log)
+    return [simulator, daemon]
+
+
+def bid_every_period(w3: Web3, market, user: dict, stop: threading.Event) -> None:
+    """One simulated prosumer: commits in the commit window, reveals in the reveal window."""
+    sealed: dict[int, SealedBid] = {}
+    while not stop.wait(0.5):
+        period, phase, _ = market.functions.currentPhase().call()
+        try:
+            if phase == 0 and period not in sealed:
+                quarter = user["day"][period % PERIODS_PER_DAY]
+                sealed[period] = bid = SealedBid(quarter.declared_wh, quarter.price_wei_per_kwh)
+                send(w3, market.functions.commit(bid.commitment(user["key"].address)), user["key"])
+            elif phase == 1 and sealed.get(period):
+                bid = sealed[period]
+                sealed[period] = None
+                hint = market.functions.insertionHint(period + 1, user["producer"], user["green"], bid.price).call()
+                send(w3, market.functions.reveal(bid.quantity_wh, bid.price, bid.salt, hint), user["key"])
+        except ContractRefused as refusal:
+            print(f"{user['name']}: {refusal}", file=sys.stderr)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--period-length", type=int, default=60, help="seconds per trading period (default 60)")
+    args = parser.parse_args()
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request drowns the rest
+    app = create_app({"CHAIN": "embedded", "PERIOD_LENGTH": args.period_length})
+    handle = app.extensions["p2p_market"]
+    server = make_server(args.host, args.port, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    page = f"http://{args.host}:{args.port}/"
+    rpc_url = page + "rpc"
+    w3 = Web3(Web3.HTTPProvider(rpc_url))
+    market = market_at(w3, handle.deployment.market)
+    operator = handle.operator
+
+    folder = Path(tempfile.mkdtemp(prefix="p2p-demo-"))
+    users, processes = [], []
+    speed = REFERENCE_PERIOD / args.period_length
+    for number, profile in enumerate(PAPER_PROSUMERS, start=161):
+        key, meter = Account.create(), Account.create()
+        transfer(w3, operator, key.address, DEPOSIT + GAS_MONEY)
+        transfer(w3, operator, meter.address, GAS_MONEY)
+        send(w3, market.functions.register(profile.name, profile.producer, profile.green), key)
+        send(w3, market.functions.setAuthorization(key.address, True), operator)
+        send(w3, market.functions.bindMeter(key.address, meter.address, number), operator)
+        send(w3, market.functions.deposit(), key, value=DEPOSIT)
+        quarters = day(profile)
+        name = profile.name.split()[0].lower()
+        processes += start_meter_box(folder, rpc_url, market.address, name, number, meter, profile.producer,
+                                     [q.actual_wh / 1000 for q in quarters], speed)
+        users.append({"name": profile.name, "key": key, "producer": profile.producer, "green": profile.green,
+                      "day": quarters})
+        (folder / f"{name}.key").write_text(key.key.hex())
+
+    stop = threading.Event()
+    for user in users:
+        threading.Thread(target=bid_every_period, args=(w3, market, user, stop), daemon=True).start()
+    print(f"\nThe market is live at {page}")
+    print(f"Period length {args.period_length} s; the paper's four prosumers bid every period.")
+    print(f"Prosumer keys to import into the page: {folder}/<name>.key (meter bridge logs beside them)")
+    print(f"Operator key (for the operator view): {operator.key.hex()}")
+    print("Ctrl-C stops everything.\n", flush=True)
+
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(1):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=10)
+        server.shutdown()
+        print("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
