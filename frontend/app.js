@@ -403,7 +403,7 @@ function bidFromForm() {
     if (spendable < required) {
       throw new Refusal(
         `Buying ${kWh(quantityWh)} kWh at up to ${milliEtherPerKWh(price)}e-3 ether/kWh may cost ${ether(required)} ether, ` +
-          `but your wallet can spend only ${ether(spendable)} beyond the ${ether(parameters.margin)} ether margin: deposit more or bid less.`,
+          `but your wallet can spend only ${ether(spendable)} ether beyond the ${ether(parameters.margin)} ether margin: deposit more or bid less.`,
       );
     }
   }
@@ -551,7 +551,6 @@ function showBid(now) {
   else if (now.phase === "Reveal") status = bid.kept?.entrust ? "sealed; the keeper is revealing it." : "sealed; open it now.";
   else status = "was never revealed, so part of the margin is forfeited.";
   $("my-bid-text").textContent = `Your bid for delivery period ${bid.deliveryPeriod}: ${what}, ${status}`;
-  if (bidding && !$("bid-quantity").value) $("bid-cost").textContent = "";
 }
 
 function showBidCost() {

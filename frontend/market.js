@@ -24,14 +24,17 @@ export const milliEtherPerKWh = (weiPerKWh) => trimDecimals(ethers.formatUnits(B
 export const signedMilliEther = (wei) =>
   (BigInt(wei) > 0n ? "+" : "") + trimDecimals(ethers.formatUnits(BigInt(wei), 15), 4);
 
-export const parseKWh = (text) => ethers.parseUnits(cleanNumber(text), 3);
-export const parseEther = (text) => ethers.parseEther(cleanNumber(text));
-export const parseMilliEtherPerKWh = (text) => ethers.parseUnits(cleanNumber(text), PRICE_DECIMALS);
+export const parseKWh = (text) => parseAmount(text, 3, "An energy in kWh has at most 3 decimals (whole Wh).");
+export const parseEther = (text) => parseAmount(text, 18, "An amount of ether has at most 18 decimals.");
+export const parseMilliEtherPerKWh = (text) =>
+  parseAmount(text, PRICE_DECIMALS, "A price in 10^-3 ether per kWh has at most 15 decimals (whole wei).");
 
-function cleanNumber(text) {
+/** A decimal number typed by the user as an integer of the contract's unit, or a Refusal. */
+function parseAmount(text, decimals, tooPrecise) {
   const value = String(text).trim().replace(",", ".");
   if (!/^\d+(\.\d+)?$/.test(value)) throw new Refusal(`"${text}" is not a positive number.`);
-  return value;
+  if ((value.split(".")[1] ?? "").length > decimals) throw new Refusal(tooPrecise);
+  return ethers.parseUnits(value, decimals);
 }
 
 function trimDecimals(text, digits) {

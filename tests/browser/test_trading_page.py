@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
-from conftest import OPERATOR_KEY, PERIOD_LENGTH
+from browser_support import OPERATOR_KEY, PERIOD_LENGTH
 
 # Transactions, key encryption and the keeper's work each take seconds; a whole period is 60 s.
 ACTION_TIMEOUT_MS = 60_000
