@@ -50,10 +50,16 @@ import requests
 from eth_abi import decode
 
 from backend.chain import Deployment, MarketSchedule
+
+try:  # the Geth private network, where the tree has it
+    from backend import geth
+except ImportError:
+    geth = None
 from backend.nodes import ANVIL, ANVIL_CHAIN_ID, anvil, free_port, wait_for_rpc
 from bench.common import RESULTS, JsonRpc, machine, markdown_table, published_table, write_csv
 from bench.market_txs import (
     AnvilEnrollment,
+    SignedEnrollment,
     Prosumer,
     SealedBid,
     SignedTx,
@@ -68,6 +74,7 @@ from bench.market_txs import (
     sign_commits,
     sign_readings,
     sign_reveals,
+    wait_for_receipts,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,23 +89,28 @@ MAX_BATCH = 100
 BATCH_INTERVAL_SECONDS = 0.1
 SEND_TIMEOUT_SECONDS = 60
 GWEI = 10**9
+# Geth's base fee starts at 1 gwei and rises 12.5 % a full block; 10 gwei keeps a margin.
+GETH_GAS_PRICE = 10 * GWEI
 
 
 @dataclass(frozen=True)
 class ChainSettings:
     node: str  # "anvil" or "geth"
-    block_time: int  # seconds; for Geth, the difficulty decides and this is only the expectation
+    block_time: float  # seconds: anvil's interval; on Geth the mean interval measured at start
     gas_limit: int
 
     @property
     def name(self) -> str:
-        return f"{self.node}-{self.block_time}s-{self.gas_limit // 1_000_000}M"
+        if self.node == "geth":
+            return "geth-pow"
+        return f"{self.node}-{self.block_time:g}s-{self.gas_limit // 1_000_000}M"
 
     def describe(self) -> str:
         if self.node == "anvil":
-            return (f"anvil {self.block_time} s blocks (interval mining), {self.gas_limit:,} gas per block,"
+            return (f"anvil {self.block_time:g} s blocks (interval mining), {self.gas_limit:,} gas per block,"
                     " first-in-first-out pool, base fee from 0")
-        return f"Geth v1.11.6 proof of work, one mining node (one thread), {self.gas_limit:,} gas per block"
+        return (f"Geth v1.11.6 proof of work, one node mining with one thread (blocks every {self.block_time:.1f} s"
+                f" on average when the run started), {self.gas_limit:,} gas per block")
 
 
 def anvil_version() -> str:
@@ -111,7 +123,7 @@ def parse_chain(text: str) -> ChainSettings:
     """"anvil:1:30M" -> anvil, 1 s blocks, 30,000,000 gas."""
     node, block_time, gas = text.split(":")
     gas_limit = int(float(gas.rstrip("Mm")) * 1_000_000) if gas[-1] in "Mm" else int(gas)
-    return ChainSettings(node, int(block_time), gas_limit)
+    return ChainSettings(node, float(block_time), gas_limit)
 
 
 class BlockWatcher:
@@ -377,61 +389,69 @@ class LoadRun:
         self.clients = clients
         self.seed = 0
 
-    def step(self, target: str, url: str, watcher: BlockWatcher, rate: float, cohort_size: int) -> Step:
-        """One period: the cohort's commits, reveals and readings sent to `url` at `rate`."""
-        cohort = self.prosumers[:cohort_size]
+    def step(self, targets: list[tuple[str, str]], watcher: BlockWatcher, rate: float, cohort_size: int) -> list[Step]:
+        """One period: for each (name, url) of `targets` in turn, a cohort of its own sends its
+        commits, then its reveals, then its readings to `url` at `rate`."""
+        cohorts = [self.prosumers[k * cohort_size:(k + 1) * cohort_size] for k in range(len(targets))]
         period = self.clock.current_period() + 1
         self.seed += 1
         bands = [client_of(i, rate, self.clients) for i in range(cohort_size)]
-        bids = band_bids(cohort, bands, self.seed)
+        # Ranks in a band run on from one cohort to the next: each new bid still goes first.
+        all_bids = band_bids([p for cohort in cohorts for p in cohort], bands * len(targets), self.seed)
+        bids = [all_bids[k * cohort_size:(k + 1) * cohort_size] for k in range(len(targets))]
         anchor_keys = list(self.anchors)
         anchor_members = [self.anchors[key] for key in anchor_keys]
         anchor_bids = [SealedBid(100, anchor_price(*key), os.urandom(32)) for key in anchor_keys]
 
         signing = time.perf_counter()
-        commits = sign_commits(cohort, bids, self.signer)
-        readings = sign_readings(cohort, bids, period + 1, self.signer, self.seed)
+        commits = [sign_commits(cohort, cohort_bids, self.signer) for cohort, cohort_bids in zip(cohorts, bids)]
+        readings = [sign_readings(cohort, cohort_bids, period + 1, self.signer, self.seed)
+                    for cohort, cohort_bids in zip(cohorts, bids)]
         anchor_commits = sign_commits(anchor_members, anchor_bids, self.signer, kind="anchor")
         signing = time.perf_counter() - signing
         wait = 3 * self.clock.period_length  # bound on waiting for a phase in real time (Geth)
+        phases: list[list[Phase]] = [[] for _ in targets]
+
+        def run_all(txs_by_target: list[list[SignedTx]]) -> None:
+            for k, ((_, url), txs) in enumerate(zip(targets, txs_by_target)):
+                phases[k].append(run_phase(url, watcher, txs, rate, self.clients, self.chain.block_time))
 
         self.clock.reach(self.clock.start(period) + 1, timeout=wait)
         self.unmeasured(anchor_commits)
-        phases = [run_phase(url, watcher, commits, rate, self.clients, self.chain.block_time)]
+        run_all(commits)
 
         self.clock.reach(self.clock.start(period) + self.clock.commit_end, timeout=wait)
         anchor_receipts = self.unmeasured(sign_reveals(anchor_members, anchor_bids, [0] * len(anchor_members), self.signer, kind="anchor"))
         anchor_ids = {key: revealed_bid_id(receipt) for key, receipt in zip(anchor_keys, anchor_receipts)}
         started = time.perf_counter()
-        reveals = sign_reveals(cohort, bids, [anchor_ids[(p.queue, band)] for p, band in zip(cohort, bands)], self.signer)
+        reveals = [sign_reveals(cohort, cohort_bids, [anchor_ids[(p.queue, band)] for p, band in zip(cohort, bands)], self.signer)
+                   for cohort, cohort_bids in zip(cohorts, bids)]
         signing += time.perf_counter() - started
-        phases.append(run_phase(url, watcher, reveals, rate, self.clients, self.chain.block_time))
+        run_all(reveals)
 
         self.clock.reach(self.clock.start(period + 2) + 1, timeout=wait)
-        phases.append(run_phase(url, watcher, readings, rate, self.clients, self.chain.block_time))
+        run_all(readings)
 
-        read_receipts(self.rpc, phases)
-        if any(p.failures() for p in phases) and self.chain.node == "anvil":
+        for target_phases in phases:
+            read_receipts(self.rpc, target_phases)
+        if self.chain.node == "anvil" and any(p.failures() for target_phases in phases for p in target_phases):
             self.rpc.call("anvil_dropAllTransactions")  # leftovers would clash with the next nonces
-        refresh_nonces(self.rpc, cohort)
-        result = Step(target, self.chain, rate, cohort_size, phases, signing)
-        print(f"  {target:<22} {rate:>6.0f}/s  {cohort_size:>6} prosumers  sent {result.send_rate:7.1f}/s"
-              f"  ok {result.succeeded:>6}  failed {result.failed:>5}  avg {statistics.mean(result.latencies or [0]):6.2f} s"
-              f"  throughput {result.throughput:7.1f}/s  (signing {signing:.0f} s)", flush=True)
-        return result
+        refresh_nonces(self.rpc, [p for cohort in cohorts for p in cohort])
+        steps = [Step(name, self.chain, rate, cohort_size, target_phases, signing / len(targets))
+                 for (name, _), target_phases in zip(targets, phases)]
+        for result in steps:
+            print(f"  {result.target:<22} {rate:>6.0f}/s  {cohort_size:>6} prosumers  sent {result.send_rate:7.1f}/s"
+                  f"  ok {result.succeeded:>6}  failed {result.failed:>5}  avg {statistics.mean(result.latencies or [0]):6.2f} s"
+                  f"  throughput {result.throughput:7.1f}/s  (signing {result.signing_seconds:.0f} s)", flush=True)
+        return steps
 
     def unmeasured(self, txs: list[SignedTx]) -> list[dict]:
         """Send the anchors' transactions straight to the node and wait for their receipts."""
         self.rpc.batch([("eth_sendRawTransaction", [tx.raw]) for tx in txs])
-        deadline = time.monotonic() + STALL_BLOCKS * self.chain.block_time
-        while time.monotonic() < deadline:
-            receipts = self.rpc.batch([("eth_getTransactionReceipt", [tx.hash]) for tx in txs])
-            if all(receipts):
-                if any(int(r["status"], 16) != 1 for r in receipts):
-                    raise RuntimeError("an anchor bid's transaction failed")
-                return receipts
-            time.sleep(0.2)
-        raise TimeoutError("the anchor bids' transactions were not included")
+        receipts = wait_for_receipts(self.rpc, [tx.hash for tx in txs], STALL_BLOCKS * self.chain.block_time)
+        if any(int(r["status"], 16) != 1 for r in receipts):
+            raise RuntimeError("an anchor bid's transaction failed")
+        return receipts
 
 
 @contextlib.contextmanager
@@ -488,14 +508,72 @@ def run_anvil(chain: ChainSettings, rates: list[float], phase_seconds: float, ma
         setup.enroll(prosumers + list(band_anchors.values()))
         print(f"{chain.name}: {len(prosumers)} prosumers enrolled in {time.monotonic() - started:.0f} s", flush=True)
         deployment = Deployment(ANVIL_CHAIN_ID, market, setup.operator, setup.grid, int(rpc.call("eth_blockNumber"), 16))
-        rpc.call("evm_setIntervalMining", chain.block_time)
+        rpc.call("evm_setIntervalMining", int(chain.block_time))  # whole seconds only
         clock = ChainClock(rpc, market, can_jump=True, block_time=chain.block_time)
         run = LoadRun(chain, node_url, prosumers, band_anchors, Signer(ANVIL_CHAIN_ID, GWEI, market), clock, clients)
         with BlockWatcher(node_url) as watcher, backend_proxy(node_url, deployment, workers, threads) as proxy_url:
             for rate, size in zip(rates, sizes):
-                steps.append(run.step(f"direct-{chain.name}", node_url, watcher, rate, size))
-                steps.append(run.step(f"proxy-{chain.name}", proxy_url, watcher, rate, size))
+                steps += run.step([(f"direct-{chain.name}", node_url)], watcher, rate, size)
+                steps += run.step([(f"proxy-{chain.name}", proxy_url)], watcher, rate, size)
     return steps
+
+
+def geth_unavailable() -> str | None:
+    """Why the Geth run cannot take place here, or None when it can."""
+    if geth is None:
+        return "backend/geth.py (the Geth private network) is not in this tree"
+    configured = os.environ.get("P2P_GETH")
+    binary = Path(configured) if configured else geth.DEFAULT_GETH
+    if not binary.is_file():
+        return f"Geth {geth.GETH_VERSION} is not installed at {binary} (scripts/geth/install_geth.sh builds it)"
+    missing = [epoch for epoch in (0, 1) if not geth.dag_file(epoch, geth.dag_dir()).exists()]
+    if missing:
+        return (f"the ethash DAGs of epochs {missing} are not made yet in {geth.dag_dir()} (about 1 GB each, minutes:"
+                " `.venv/bin/python scripts/geth/privnet.py dag` makes them once)")
+    return None
+
+
+def mean_block_interval(rpc: JsonRpc, blocks: int, timeout: float) -> float:
+    """Seconds between blocks, over the next `blocks` blocks (or as many as come in `timeout`)."""
+    first = int(rpc.call("eth_blockNumber"), 16)
+    started = time.monotonic()
+    while time.monotonic() - started < timeout and int(rpc.call("eth_blockNumber"), 16) < first + blocks:
+        time.sleep(0.2)
+    last = int(rpc.call("eth_blockNumber"), 16)
+    if last == first:
+        raise RuntimeError(f"the node mined no block in {timeout:.0f} s")
+    stamps = [int(b["timestamp"], 16) for b in rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for n in (first, last)])]
+    return max(1.0, (stamps[1] - stamps[0]) / (last - first))
+
+
+def run_geth(rate: float, cohort_size: int, clients: int, workers: int, threads: int) -> list[Step]:
+    """Direct and proxy cohorts in the same market period of a Geth PoW private chain.
+
+    Blocks follow the miner, so the market's phases follow the wall clock: the period is made
+    long enough for a phase to take ~12 of the blocks measured at start (at least 30 s)."""
+    with tempfile.TemporaryDirectory(prefix="bench-geth-") as folder, \
+            geth.geth_private_network(Path(folder), nodes=1, log=lambda message: print(f"geth: {message}", flush=True)) as network:
+        node_url = network.rpc_urls[0]
+        rpc = JsonRpc(node_url)
+        interval = mean_block_interval(rpc, blocks=5, timeout=60)
+        chain = ChainSettings("geth", interval, geth.GAS_LIMIT)
+        phase = max(30, round(12 * interval))
+        schedule = MarketSchedule(period_length=2 * phase + 10, commit_end=phase, reveal_end=2 * phase,
+                                  settle_start=2 * phase + 5, reading_grace=2 * phase + 10)
+        operator = network.operator
+        setup = SignedEnrollment(rpc, operator, network.chain_id, GETH_GAS_PRICE, timeout=STALL_BLOCKS * 3 * interval)
+        started = time.monotonic()
+        market = setup.deploy(schedule, network.grid.address)
+        prosumers = population(2 * cohort_size)
+        band_anchors = anchors(clients)
+        setup.enroll(prosumers + list(band_anchors.values()))
+        print(f"{chain.name}: blocks every {interval:.1f} s, {len(prosumers)} prosumers enrolled in"
+              f" {time.monotonic() - started:.0f} s, {schedule.period_length} s periods", flush=True)
+        deployment = Deployment(network.chain_id, market, operator.address, network.grid.address, int(rpc.call("eth_blockNumber"), 16))
+        clock = ChainClock(rpc, market, can_jump=False, block_time=interval)
+        run = LoadRun(chain, node_url, prosumers, band_anchors, setup.signer, clock, clients)
+        with BlockWatcher(node_url) as watcher, backend_proxy(node_url, deployment, workers, threads) as proxy_url:
+            return run.step([(f"direct-{chain.name}", node_url), (f"proxy-{chain.name}", proxy_url)], watcher, rate, cohort_size)
 
 
 def saturation(steps: list[Step], block_time: float) -> dict:
@@ -631,6 +709,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clients", type=int, default=8, help="concurrent sending clients")
     parser.add_argument("--proxy-workers", type=int, default=4, help="gunicorn workers of the backend")
     parser.add_argument("--proxy-threads", type=int, default=1, help="threads per worker (more than 1: gthread)")
+    parser.add_argument("--geth", choices=("auto", "off"), default="auto",
+                        help="auto: also run on a Geth PoW private chain when Geth and its DAGs are installed")
+    parser.add_argument("--geth-rate", type=float, default=50.0, help="target send rate on Geth, tx/s")
+    parser.add_argument("--geth-prosumers", type=int, default=200, help="prosumers per target on Geth")
     args = parser.parse_args(argv)
     rates = [float(r) for r in args.rates.split(",")]
     chains = [parse_chain(c) for c in args.chains.split(",")]
@@ -642,6 +724,15 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit(f"--chains takes anvil settings; Geth runs on its own ({chain.name})")
         steps += run_anvil(chain, rates, args.phase_seconds, args.max_prosumers, args.clients,
                            args.proxy_workers, args.proxy_threads)
+    if args.geth == "off":
+        skipped.append("Geth: left out (--geth off).")
+    elif (reason := geth_unavailable()) is not None:
+        skipped.append(f"Geth: skipped, {reason}.")
+        print(f"Geth skipped: {reason}", flush=True)
+    else:
+        geth_steps = run_geth(args.geth_rate, args.geth_prosumers, args.clients, args.proxy_workers, args.proxy_threads)
+        steps += geth_steps
+        chains.append(geth_steps[0].chain)
 
     settings = (f"{args.clients} concurrent clients, batches of up to {MAX_BATCH} raw transactions about every"
                 f" {BATCH_INTERVAL_SECONDS} s, backend under gunicorn with {args.proxy_workers} workers"

@@ -276,3 +276,80 @@ class AnvilEnrollment:
             if int(pool["pending"], 16) == int(pool["queued"], 16) == 0:
                 break
         return self.rpc.batch([("eth_getTransactionReceipt", [h]) for h in hashes])
+
+
+class SignedEnrollment:
+    """Deploys the market and enrolls prosumers on a node that holds no keys (Geth): the
+    operator's key deploys, funds every prosumer and meter, authorizes and binds; each prosumer
+    signs its own registration and deposit."""
+
+    FUNDING = 2 * WEI_PER_ETHER  # a prosumer's deposit and gas
+    METER_FUNDING = WEI_PER_ETHER // 10
+    SETUP_GAS = 300_000
+
+    def __init__(self, rpc: JsonRpc, operator: LocalAccount, chain_id: int, gas_price: int, timeout: float) -> None:
+        self.rpc = rpc
+        self.operator = operator
+        self.chain_id = chain_id
+        self.gas_price = gas_price
+        self.timeout = timeout
+        self.signer: Signer | None = None
+
+    def deploy(self, schedule: MarketSchedule, grid: str) -> str:
+        signed = self.operator.sign_transaction({
+            "nonce": self._operator_nonce(), "gasPrice": self.gas_price, "gas": 8_000_000, "value": 0,
+            "data": constructor_data(grid, schedule), "chainId": self.chain_id,
+        })
+        (receipt,) = self.submit([SignedTx("setup", "0x" + bytes(signed.raw_transaction).hex(), "0x" + bytes(signed.hash).hex())])
+        self.signer = Signer(self.chain_id, self.gas_price, receipt["contractAddress"])
+        return receipt["contractAddress"]
+
+    def enroll(self, prosumers: list[Prosumer]) -> None:
+        signer, operator = self.signer, self.operator
+        nonce = self._operator_nonce()
+        funding = []
+        for p in prosumers:
+            for address, value in ((p.account.address, self.FUNDING), (p.meter.address, self.METER_FUNDING)):
+                funding.append(signer.sign(operator, nonce, "0x", 21_000, "setup", to=address, value=value))
+                nonce += 1
+        self.submit(funding)
+        self.submit([signer.sign(p.account, 0, calldata("register(string,bool,bool)", f"p{p.meter_number}", p.producer, p.green),
+                                 self.SETUP_GAS, "setup") for p in prosumers])
+        deposit = "0x" + selector("deposit()").hex()
+        setup = [signer.sign(p.account, 1, deposit, self.SETUP_GAS, "setup", value=DEPOSIT) for p in prosumers]
+        for p in prosumers:
+            setup.append(signer.sign(operator, nonce, calldata("setAuthorization(address,bool)", p.account.address, True),
+                                     self.SETUP_GAS, "setup"))
+            setup.append(signer.sign(operator, nonce + 1, calldata("bindMeter(address,address,uint64)", p.account.address,
+                                                                   p.meter.address, p.meter_number), self.SETUP_GAS, "setup"))
+            nonce += 2
+        self.submit(setup)
+        refresh_nonces(self.rpc, prosumers)
+
+    def _operator_nonce(self) -> int:
+        return int(self.rpc.call("eth_getTransactionCount", self.operator.address, "pending"), 16)
+
+    def submit(self, txs: list[SignedTx]) -> list[dict]:
+        """Send `txs` ENROLL_CHUNK at a time (within Geth's pool limits), wait for every receipt
+        and check it."""
+        receipts: list[dict] = []
+        for start in range(0, len(txs), ENROLL_CHUNK):
+            chunk = txs[start:start + ENROLL_CHUNK]
+            self.rpc.batch([("eth_sendRawTransaction", [tx.raw]) for tx in chunk])
+            receipts += wait_for_receipts(self.rpc, [tx.hash for tx in chunk], self.timeout)
+        failed = sum(1 for r in receipts if int(r["status"], 16) != 1)
+        if failed:
+            raise RuntimeError(f"enrollment: {failed} of {len(txs)} setup transactions failed")
+        return receipts
+
+
+def wait_for_receipts(rpc: JsonRpc, hashes: list[str], timeout: float) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    while True:
+        receipts = rpc.batch([("eth_getTransactionReceipt", [h]) for h in hashes])
+        if all(receipts):
+            return receipts
+        if time.monotonic() > deadline:
+            missing = sum(1 for r in receipts if r is None)
+            raise TimeoutError(f"{missing} of {len(hashes)} transactions not included within {timeout:.0f} s")
+        time.sleep(0.5)
