@@ -227,7 +227,14 @@ function wireAccountForms() {
   );
   $("use-injected").addEventListener(
     "click",
-    action(async () => openAccount(await keys.injectedSigner(), true)),
+    action(async () => {
+      const signer = await keys.injectedSigner();
+      const { chainId } = await signer.provider.getNetwork();
+      if (chainId !== page.market.chainId) {
+        throw new Refusal(`Your wallet is on chain ${chainId}; switch it to the market's chain ${page.market.chainId} first.`);
+      }
+      await openAccount(signer, true);
+    }),
   );
   $("close-account").addEventListener("click", closeAccount);
   $("backup-key").addEventListener("click", () => {

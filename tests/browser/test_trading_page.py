@@ -35,13 +35,21 @@ class TradingPage:
         self.page.screenshot(path=str(self.artifacts / f"{self.who}-{step}.png"), full_page=True)
 
     def act(self, click_selector: str, expect_words: str) -> None:
-        """Click, then wait until the page reports the outcome; fail with the page's words."""
+        """Click, then wait until the page reports success in `expect_words`, or a refusal or
+        failure, which fails the test with the page's own words."""
         self.page.evaluate("document.getElementById('message').className = 'message'")
         self.page.click(click_selector)
-        outcome = self.page.wait_for_selector("#message.ok, #message.error", timeout=ACTION_TIMEOUT_MS)
-        text = outcome.inner_text()
-        assert "ok" in outcome.get_attribute("class"), f"{self.who}: {text}"
-        assert expect_words in text, f"{self.who}: {text}"
+        self.page.wait_for_function(
+            """words => {
+                const message = document.getElementById("message");
+                return message.classList.contains("error")
+                    || (message.classList.contains("ok") && message.textContent.includes(words));
+            }""",
+            arg=expect_words,
+            timeout=ACTION_TIMEOUT_MS,
+        )
+        message = self.page.locator("#message")
+        assert "error" not in message.get_attribute("class"), f"{self.who}: {message.inner_text()}"
 
     def text(self, selector: str) -> str:
         return self.page.inner_text(selector)
@@ -165,8 +173,7 @@ def test_two_prosumers_trade_through_a_whole_period(open_page, market_server):
     ev.page.fill("#bid-quantity", "1.5")
     ev.page.fill("#bid-price", "0.8")
     ev.page.check("#bid-entrust")  # the EV leaves the reveal to the keeper
-    ev.act("#bid-form button", "done")
-    ev.wait_text("#message", "the keeper will reveal it for you")
+    ev.act("#bid-form button", "the keeper will reveal it for you")
     delivery_period = wind.text("#bid-period")
     wind.wait_text("#my-bid-text", "sealed")
     wind.screenshot("06-sealed")
@@ -229,3 +236,12 @@ def test_two_prosumers_trade_through_a_whole_period(open_page, market_server):
     ev.act("#withdraw-form button", "done")
     ev.wait_text("#my-wallet", r"^0\.49888$")
     ev.screenshot("12-withdrawn")
+
+    # The key stays in the browser, encrypted: after a reload the password opens it again.
+    address = wind.text("#my-address")
+    wind.page.reload()
+    wind.page.wait_for_selector("body[data-ready=true]", timeout=ACTION_TIMEOUT_MS)
+    assert wind.page.input_value("#unlock-address") == address
+    wind.page.fill("#unlock-password", PASSWORD)
+    wind.act("#unlock-form button", "is open")
+    wind.wait_text("#my-name", "Hilltop wind")
