@@ -1,0 +1,275 @@
+"""Embedded chain: how fast the in-process eth-tester chain carries a period, at small N.
+
+    .venv/bin/python -m bench.embedded [--sizes 10,50,200]
+
+The embedded chain (``P2P_CHAIN=embedded``) runs py-evm inside the backend's process and mines
+one block per transaction, one transaction at a time. For each N, a fresh embedded market gets
+2 x N prosumers; in one period N of them send their commit, reveal and meter reading straight
+into the chain in this process (what the backend's own parts do), the other N through the
+backend's ``/rpc`` (Flask's test client, batches of up to 100 raw transactions, no HTTP). Every
+transaction is signed beforehand. Latency is the time a send takes to return, by which time
+the transaction is mined; throughput is transactions over the phase's time. Then the operator
+matches the book (``matchBids`` batches until done) and settles it, each timed.
+
+Writes ``bench/results/embedded.md`` and ``embedded.csv``.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from eth_abi import decode
+
+from backend import create_app
+from backend.chain import MarketSchedule, embedded_time_travel
+from backend.chain_access import InProcessUpstream, start_embedded_market
+from bench.common import RESULTS, RpcError, machine, markdown_table, write_csv
+from bench.market_txs import (
+    SealedBid,
+    SignedEnrollment,
+    SignedTx,
+    Signer,
+    anchor_price,
+    anchors,
+    band_bids,
+    calldata,
+    population,
+    revealed_bid_id,
+    sign_commits,
+    sign_readings,
+    sign_reveals,
+)
+
+GAS_PRICE = 10**10
+MATCH_STEPS = 500  # auction steps per matchBids transaction
+SETTLE_BATCH = 500  # prosumers per settle transaction
+BATCH_GAS = 25_000_000
+RPC_BATCH = 100  # the backend's default P2P_MAX_BATCH
+KINDS = ("commit", "reveal", "reading")
+
+
+class UpstreamRpc:
+    """`bench.common.JsonRpc`'s interface over an upstream in this process."""
+
+    def __init__(self, upstream: InProcessUpstream) -> None:
+        self.upstream = upstream
+
+    def call(self, method: str, *params: Any) -> Any:
+        return self.batch([(method, list(params))])[0]
+
+    def batch(self, calls: list[tuple[str, list]]) -> list[Any]:
+        answers = self.upstream.forward([{"jsonrpc": "2.0", "id": i, "method": m, "params": p}
+                                         for i, (m, p) in enumerate(calls)])
+        for answer in answers:
+            if "error" in answer:
+                raise RpcError(str(answer["error"]))
+        return [answer["result"] for answer in answers]
+
+
+@dataclass
+class Timed:
+    """One phase's sends on one path."""
+
+    path: str
+    kind: str
+    latencies: list[float]
+    seconds: float
+
+    @property
+    def throughput(self) -> float:
+        return len(self.latencies) / self.seconds
+
+
+def send_in_process(rpc: UpstreamRpc, txs: list[SignedTx]) -> Timed:
+    latencies = []
+    started = time.perf_counter()
+    for tx in txs:
+        sent = time.perf_counter()
+        rpc.call("eth_sendRawTransaction", tx.raw)
+        latencies.append(time.perf_counter() - sent)
+    return Timed("in-process", txs[0].kind, latencies, time.perf_counter() - started)
+
+
+def send_through_proxy(client, txs: list[SignedTx]) -> Timed:
+    latencies = []
+    started = time.perf_counter()
+    for start in range(0, len(txs), RPC_BATCH):
+        batch = txs[start:start + RPC_BATCH]
+        sent = time.perf_counter()
+        answers = client.post("/rpc", json=[{"jsonrpc": "2.0", "id": i, "method": "eth_sendRawTransaction", "params": [tx.raw]}
+                                            for i, tx in enumerate(batch)]).get_json()
+        errors = [a["error"] for a in answers if "error" in a]
+        if errors:
+            raise RpcError(f"/rpc refused {len(errors)} of {len(batch)}: {errors[0]}")
+        latencies += [time.perf_counter() - sent] * len(batch)
+    return Timed("/rpc", txs[0].kind, latencies, time.perf_counter() - started)
+
+
+@dataclass
+class EmbeddedRun:
+    prosumers: int  # per path
+    phases: list[Timed]
+    trades: int
+    matching_seconds: float
+    match_txs: int
+    settlement_seconds: float
+    settle_txs: int
+    setup_seconds: float
+
+
+def run(n: int, seed: int = 6) -> EmbeddedRun:
+    setup_started = time.perf_counter()
+    market = start_embedded_market(900)
+    w3, operator, address = market.w3, market.operator, market.contract.address
+    upstream = InProcessUpstream(w3, market.lock)
+    rpc = UpstreamRpc(upstream)
+    client = create_app({"TESTING": True}, upstream=upstream).test_client()
+    chain_id = w3.eth.chain_id
+    setup = SignedEnrollment(rpc, operator, chain_id, GAS_PRICE, timeout=60)
+    setup.signer = signer = Signer(chain_id, GAS_PRICE, address)
+    prosumers = population(2 * n, seed)
+    band_anchors = anchors(1, seed)
+    setup.enroll(prosumers + list(band_anchors.values()))
+    setup_seconds = time.perf_counter() - setup_started
+
+    schedule = decode(["(uint64,uint32,uint32,uint32,uint32,uint32)"],
+                      bytes.fromhex(rpc.call("eth_call", {"to": address, "data": calldata("schedule()")}, "latest")[2:]))[0]
+    genesis, length, commit_end, reveal_end, settle_start, grace = schedule
+    now = w3.eth.get_block("latest")["timestamp"]
+    period = (now - genesis) // length + 1
+    start = genesis + period * length
+    delivery = period + 1
+
+    # Both cohorts send in one band, the second after the first: each bid goes first in it.
+    bids = band_bids(prosumers, [0] * len(prosumers), seed)
+    cohorts = [(prosumers[:n], bids[:n]), (prosumers[n:], bids[n:])]
+    anchor_keys = list(band_anchors)
+    anchor_members = [band_anchors[key] for key in anchor_keys]
+    anchor_bids = [SealedBid(100, anchor_price(*key), bytes(32)) for key in anchor_keys]
+    commits = [sign_commits(members, cohort_bids, signer) for members, cohort_bids in cohorts]
+    readings = [sign_readings(members, cohort_bids, delivery, signer, seed) for members, cohort_bids in cohorts]
+
+    phases = []
+    embedded_time_travel(w3, start + 1)
+    setup.submit(sign_commits(anchor_members, anchor_bids, signer, kind="anchor"))
+    phases += [send_in_process(rpc, commits[0]), send_through_proxy(client, commits[1])]
+
+    embedded_time_travel(w3, start + commit_end)
+    anchor_receipts = setup.submit(sign_reveals(anchor_members, anchor_bids, [0] * len(anchor_members), signer, kind="anchor"))
+    anchor_ids = {key: revealed_bid_id(receipt) for key, receipt in zip(anchor_keys, anchor_receipts)}
+    reveals = [sign_reveals(members, cohort_bids, [anchor_ids[(p.queue, 0)] for p in members], signer)
+               for members, cohort_bids in cohorts]
+    phases += [send_in_process(rpc, reveals[0]), send_through_proxy(client, reveals[1])]
+
+    embedded_time_travel(w3, start + reveal_end)
+    matching_seconds, match_receipts = operator_batches(rpc, setup, signer, "matchBids(uint32,uint256)", delivery, MATCH_STEPS,
+                                                        until=lambda book: book[1] == 2)
+    trade_topic = "0x" + w3.keccak(text="Trade(uint32,uint32,uint32,uint40,uint64,uint256)").hex().removeprefix("0x")
+    trades = sum(1 for r in match_receipts for log in r["logs"] if log["topics"][0] == trade_topic)
+
+    embedded_time_travel(w3, start + 2 * length + 1)  # the delivery period is over: readings
+    phases += [send_in_process(rpc, readings[0]), send_through_proxy(client, readings[1])]
+
+    # Settlement waits for the anchors' missing readings until the readings close.
+    embedded_time_travel(w3, start + 2 * length + max(settle_start, grace) + 1)
+    settlement_seconds, settle_receipts = operator_batches(rpc, setup, signer, "settle(uint32,uint256)", delivery, SETTLE_BATCH,
+                                                           until=lambda book: book[2] == book[0])
+    check_receipts(rpc, [tx for group in (*commits, *reveals, *readings) for tx in group])
+    return EmbeddedRun(n, phases, trades, matching_seconds, len(match_receipts), settlement_seconds,
+                       len(settle_receipts), setup_seconds)
+
+
+def book_of(rpc: UpstreamRpc, market: str, delivery: int) -> tuple:
+    raw = rpc.call("eth_call", {"to": market, "data": calldata("bookOf(uint32)", delivery)}, "latest")
+    return decode(["(uint32,uint8,uint32,uint256,uint256,uint256)"], bytes.fromhex(raw[2:]))[0]
+
+
+def operator_batches(rpc: UpstreamRpc, setup: SignedEnrollment, signer: Signer, function: str, delivery: int,
+                     batch: int, until) -> tuple[float, list[dict]]:
+    """Send the operator's `function(delivery, batch)` until `until(book)`; the seconds it took
+    (signing included: the keeper signs each as it goes) and the receipts."""
+    receipts = []
+    started = time.perf_counter()
+    while not until(book_of(rpc, signer.market, delivery)):
+        nonce = int(rpc.call("eth_getTransactionCount", setup.operator.address, "pending"), 16)
+        receipts += setup.submit([signer.sign(setup.operator, nonce, calldata(function, delivery, batch), BATCH_GAS, "operator")])
+        if len(receipts) > 1000:
+            raise RuntimeError(f"{function} did not finish in 1000 transactions")
+    return time.perf_counter() - started, receipts
+
+
+def check_receipts(rpc: UpstreamRpc, txs: list[SignedTx]) -> None:
+    receipts = rpc.batch([("eth_getTransactionReceipt", [tx.hash]) for tx in txs])
+    failed = [tx.kind for tx, r in zip(txs, receipts) if r is None or int(r["status"], 16) != 1]
+    if failed:
+        raise RuntimeError(f"{len(failed)} measured transactions failed on the embedded chain ({failed[0]} first)")
+
+
+def render(runs: list[EmbeddedRun]) -> tuple[str, list[list]]:
+    rows, csv_rows = [], []
+    for r in runs:
+        for path in ("in-process", "/rpc"):
+            timed = {t.kind: t for t in r.phases if t.path == path}
+            latencies = [latency for t in timed.values() for latency in t.latencies]
+            rows.append([f"{r.prosumers:,}", path, *(f"{timed[k].throughput:.0f}" for k in KINDS),
+                         f"{statistics.mean(latencies) * 1000:.1f}", f"{max(latencies) * 1000:.1f}"])
+            csv_rows.append([r.prosumers, path, *(f"{timed[k].throughput:.1f}" for k in KINDS),
+                             f"{statistics.mean(latencies):.4f}", f"{max(latencies):.4f}",
+                             r.trades, f"{r.matching_seconds:.3f}", f"{r.settlement_seconds:.3f}"])
+    clearing = [[f"{2 * r.prosumers:,}", f"{r.prosumers:,}", r.trades, r.match_txs, f"{r.matching_seconds:.2f}",
+                 r.settle_txs, f"{r.settlement_seconds:.2f}", f"{r.setup_seconds:.0f}"] for r in runs]
+    lines = [
+        "# Embedded chain (in-process eth-tester): a period at small N",
+        "",
+        f"Machine: {machine()}. Chain: eth-tester with py-evm in this process, one block per transaction,"
+        " ~30M gas per block.",
+        "",
+        "Per path, N prosumers each send a commit, a reveal and a meter reading, signed beforehand."
+        " Latency: the time a send takes to return (the transaction is mined by then; through /rpc,"
+        " the time of its batch of up to 100).",
+        "",
+        markdown_table(["N", "path", "commit tx/s", "reveal tx/s", "reading tx/s", "avg latency (ms)",
+                        "max latency (ms)"], rows, numeric_from=2),
+        "",
+        "## Matching and settlement of the whole book (both paths' bids and 4 anchor bids)",
+        "",
+        markdown_table(["prosumers", "bids a side", "trades", "matchBids txs", "matching (s)", "settle txs",
+                        "settlement (s)", "setup (s)"], clearing),
+        "",
+    ]
+    largest = runs[-1]
+    reveal_rate = next(t.throughput for t in largest.phases if t.path == "in-process" and t.kind == "reveal")
+    window = MarketSchedule().reveal_end - MarketSchedule().commit_end
+    lines += [
+        f"When to move to a node: the embedded chain takes one transaction at a time, about {reveal_rate:.0f} reveals"
+        f" a second here, so a {window} s reveal window holds at most ~{reveal_rate * window:,.0f} prosumers even with"
+        " nothing else running in the backend's process (every /rpc, page and keeper request waits for the same"
+        " lock); it also lives in memory and is gone when the backend stops. Past a few hundred prosumers, or"
+        " for anything that must survive a restart, use a node (anvil or Geth; see throughput.md).",
+        "",
+    ]
+    return "\n".join(lines), csv_rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="10,50,200", help="prosumers per path, comma-separated")
+    args = parser.parse_args(argv)
+    runs = []
+    for n in (int(size) for size in args.sizes.split(",")):
+        runs.append(run(n))
+        print(f"embedded, {n} prosumers per path: done", flush=True)
+    report, rows = render(runs)
+    print(report)
+    (RESULTS / "embedded.md").write_text(report)
+    write_csv(RESULTS / "embedded.csv",
+              ["prosumers", "path", "commit_tps", "reveal_tps", "reading_tps", "avg_latency_s", "max_latency_s",
+               "trades", "matching_s", "settlement_s"], rows)
+    print(f"written to {RESULTS}/embedded.md, embedded.csv")
+
+
+if __name__ == "__main__":
+    main()
