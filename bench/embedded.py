@@ -247,8 +247,9 @@ def render(runs: list[EmbeddedRun]) -> tuple[str, list[list]]:
         f"When to move to a node: the embedded chain takes one transaction at a time, about {reveal_rate:.0f} reveals"
         f" a second here, so a {window} s reveal window holds at most ~{reveal_rate * window:,.0f} prosumers even with"
         " nothing else running in the backend's process (every /rpc, page and keeper request waits for the same"
-        " lock); it also lives in memory and is gone when the backend stops. Past a few hundred prosumers, or"
-        " for anything that must survive a restart, use a node (anvil or Geth; see throughput.md).",
+        " lock); it also lives in memory and is gone when the backend stops. Move to a node (anvil or Geth; see"
+        " throughput.md) once a period's reveals come near that figure, when the page and the keeper must stay"
+        " responsive during the phases, or when the chain must survive a restart.",
         "",
     ]
     return "\n".join(lines), csv_rows
