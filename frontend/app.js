@@ -109,6 +109,7 @@ async function transact(description, send) {
     return receipt;
   } finally {
     page.sending = false;
+    page.refreshes = 0; // the next refresh also redraws results and the operator's tables
     await refresh();
   }
 }
@@ -276,6 +277,7 @@ async function readAndShow() {
       market.contract.accountOf(account.address),
       market.contract.parameters(),
     ]);
+    if (page.account !== account) return; // closed meanwhile
     Object.assign(page, { gasBalance, record, parameters });
   } catch (error) {
     say(`Cannot read the market right now: ${explain(error)}`, "error");
