@@ -100,8 +100,8 @@ def prepare_dags(geth: Path, directory: Path, epochs: tuple[int, ...] = (0, 1), 
     """Make the DAGs of ``epochs`` that are not cached yet; returns the seconds it took.
 
     Holds a lock on the folder meanwhile, so that two runs never make the same DAG twice, and
-    first removes what an interrupted run left: geth writes a DAG to ``<name>.<random>`` and
-    renames it when complete.
+    removes what interrupted runs left of these DAGs: geth writes a DAG to ``<name>.<random>``
+    (1 GB) and renames it when complete; a miner stopped while making one leaves it behind.
     """
     started = time.monotonic()
     directory.mkdir(parents=True, exist_ok=True)
@@ -109,10 +109,10 @@ def prepare_dags(geth: Path, directory: Path, epochs: tuple[int, ...] = (0, 1), 
         fcntl.flock(lock, fcntl.LOCK_EX)
         for epoch in epochs:
             complete = dag_file(epoch, directory)
-            if complete.exists():
-                continue
             for partial in directory.glob(complete.name + ".*"):
                 partial.unlink()
+            if complete.exists():
+                continue
             log(f"making the ethash DAG of epoch {epoch} in {directory} (about 1 GB, takes minutes, once)")
             result = subprocess.run(
                 [str(geth), "makedag", str(epoch * EPOCH_LENGTH), str(directory)], capture_output=True, text=True

@@ -17,7 +17,7 @@ import contextlib
 import statistics
 import time
 from decimal import Decimal
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -142,9 +142,10 @@ class PeriodOutcome:
 
 
 def run_trading_period(
-    w3: Web3, operator: LocalAccount, grid: LocalAccount, clock: ChainClock, period_length: int, setup_seconds: int
+    w3: Web3, operator: LocalAccount, grid: LocalAccount, clock: ChainClock, schedule: MarketSchedule, setup_seconds: int
 ) -> PeriodOutcome:
-    """Deploy a market and run delivery period 1 from commit to settlement (module docstring)."""
+    """Deploy a market on ``schedule`` and run delivery period 1 from commit to settlement
+    (module docstring); period 0 starts ``setup_seconds`` from now."""
     started = time.monotonic()
     submitter = Submitter(w3)
     prosumers = [Account.create() for _ in PROSUMERS]
@@ -152,7 +153,7 @@ def run_trading_period(
     submitter.batch([({"to": a.address}, operator, DEPOSIT + GAS_MONEY) for a in prosumers]
                     + [({"to": m.address}, operator, GAS_MONEY) for m in meters])
 
-    schedule = MarketSchedule.scaled(period_length, genesis_time=clock.now() + setup_seconds)
+    schedule = replace(schedule, genesis_time=clock.now() + setup_seconds)
     market = deploy_market(w3, operator, grid.address, schedule, MarketParameters())
     functions = market.functions
 
@@ -179,7 +180,7 @@ def run_trading_period(
     clock.wait_until(genesis + schedule.reveal_end)
     (matching,) = submitter.batch([(functions.matchBids(1, 1000), operator, 0)])
 
-    period_2 = genesis + 2 * period_length
+    period_2 = genesis + 2 * schedule.period_length
     clock.wait_until(period_2)
     submitter.batch([(functions.submitReading(1, spec[6], spec[5]), m, 0) for m, spec in zip(meters, PROSUMERS)])
 

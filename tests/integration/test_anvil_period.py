@@ -4,10 +4,11 @@ from __future__ import annotations
 from eth_account import Account
 from web3 import Web3
 
+from backend.chain import MarketSchedule
 from backend.nodes import ANVIL_FUNDED_KEY, anvil
 from integration_period import ChainClock, assert_period_cleared_and_settled, run_trading_period
 
-PERIOD_SECONDS = 60
+SCHEDULE = MarketSchedule.scaled(60)
 # anvil's second dev account (from its default mnemonic) stands for the public grid.
 ANVIL_GRID_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
 
@@ -16,5 +17,5 @@ def test_full_period_on_anvil():
     with anvil() as url:
         w3 = Web3(Web3.HTTPProvider(url))
         operator, grid = Account.from_key(ANVIL_FUNDED_KEY), Account.from_key(ANVIL_GRID_KEY)
-        outcome = run_trading_period(w3, operator, grid, ChainClock(w3, jump=True), PERIOD_SECONDS, setup_seconds=30)
+        outcome = run_trading_period(w3, operator, grid, ChainClock(w3, jump=True), SCHEDULE, setup_seconds=30)
         assert_period_cleared_and_settled(w3, outcome)
