@@ -553,13 +553,13 @@ function showBid(now) {
   if (!bid.onChain) return;
   const what = bid.kept
     ? `${kWh(bid.kept.quantityWh)} kWh at ${milliEtherPerKWh(bid.kept.price)}e-3 ether/kWh`
-    : "a bid sealed in another browser";
+    : "sealed in another browser, which alone can reveal it";
   let status;
-  if (bid.revealedAs) status = `revealed (bid #${bid.revealedAs}); matching follows the reveal window.`;
-  else if (bidding) status = `sealed. It is opened in the reveal window, in ${duration(now.secondsLeft)}.`;
-  else if (now.phase === "Reveal") status = bid.kept?.entrust ? "sealed; the keeper is revealing it." : "sealed; open it now.";
-  else status = "was never revealed, so part of the margin is forfeited.";
-  $("my-bid-text").textContent = `Your bid for delivery period ${bid.deliveryPeriod}: ${what}, ${status}`;
+  if (bid.revealedAs) status = `revealed as bid #${bid.revealedAs}; matching follows the reveal window.`;
+  else if (bidding) status = `sealed; it is opened in the reveal window, in ${duration(now.secondsLeft)}.`;
+  else if (now.phase === "Reveal") status = bid.kept?.entrust ? "sealed; the keeper is revealing it." : "sealed; it is being opened now.";
+  else status = "never opened, so part of the margin is forfeited.";
+  $("my-bid-text").textContent = `Your bid for delivery period ${bid.deliveryPeriod} (${what}): ${status}`;
 }
 
 function showBidCost() {

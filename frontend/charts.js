@@ -20,10 +20,16 @@ function niceStep(span) {
   return [1, 2, 2.5, 5, 10].map((m) => m * power).find((step) => step >= raw);
 }
 
-function frame(container, labels, values, legend) {
+/** Axes, grid and legend; bars start from zero, lines span their own values. */
+function frame(container, labels, values, legend, fromZero) {
   const finite = values.filter(Number.isFinite);
-  const low = Math.min(0, ...finite);
-  const high = Math.max(...finite, low + 1e-12);
+  let low = Math.min(...finite);
+  let high = Math.max(...finite);
+  if (fromZero) [low, high] = [Math.min(0, low), Math.max(0, high)];
+  if (high === low) {
+    const pad = Math.abs(high) * 0.1 || 1;
+    [low, high] = fromZero && high === 0 ? [0, 1] : [low - pad, high + pad];
+  }
   const step = niceStep(high - low);
   const yMin = Math.floor(low / step) * step;
   const yMax = Math.ceil(high / step) * step;
@@ -68,9 +74,9 @@ function showEmpty(container, text) {
 
 /** Grouped bars: `series` = [{name, className, values}], one value per label (null: none). */
 export function barChart(container, labels, series) {
-  if (!labels.length) return showEmpty(container, "Nothing yet.");
   const all = series.flatMap((s) => s.values).filter((v) => v !== null);
-  const { svg, y, slot, x } = frame(container, labels, all, series);
+  if (!all.length) return showEmpty(container, "Nothing yet.");
+  const { svg, y, slot, x } = frame(container, labels, all, series, true);
   const barWidth = (slot * 0.8) / series.length;
   series.forEach(({ name, className, values }, seriesIndex) => {
     values.forEach((value, index) => {
@@ -86,9 +92,9 @@ export function barChart(container, labels, series) {
 
 /** Lines through one point per label: `series` = [{name, className, values}] (null: gap). */
 export function lineChart(container, labels, series) {
-  if (!labels.length) return showEmpty(container, "Nothing yet.");
   const all = series.flatMap((s) => s.values).filter((v) => v !== null);
-  const { svg, y, x } = frame(container, labels, all, series);
+  if (!all.length) return showEmpty(container, "Nothing yet.");
+  const { svg, y, x } = frame(container, labels, all, series, false);
   for (const { name, className, values } of series) {
     let path = "";
     values.forEach((value, index) => {

@@ -180,7 +180,7 @@ def test_two_prosumers_trade_through_a_whole_period(open_page, market_server):
 
     # The pages reveal by themselves in the reveal window.
     for prosumer in (wind, ev):
-        prosumer.wait_text("#my-bid-text", "revealed", timeout=PERIOD_TIMEOUT_MS)
+        prosumer.wait_text("#my-bid-text", "revealed as bid #", timeout=PERIOD_TIMEOUT_MS)
     ev.screenshot("07-revealed")
 
     # The keeper matches the auction: the money moves between the two wallets.
