@@ -117,6 +117,7 @@ def wait_for_fresh_commit_window(page: TradingPage) -> None:
     page.page.wait_for_selector('#clock-phase[data-phase="Commit"]', timeout=PERIOD_TIMEOUT_MS)
 
 
+@pytest.mark.slow
 def test_two_prosumers_trade_through_a_whole_period(open_page, market_server):
     contract = market_server.json("/api/contract")
     operator = open_page("operator")
@@ -226,6 +227,11 @@ def test_two_prosumers_trade_through_a_whole_period(open_page, market_server):
         assert cells[6] == actual and cells[7] == "-0.077", cells
         prosumer.screenshot("10-settled")
     operator.screenshot("11-operator")
+
+    # The operator changes a parameter from its form; the market applies it from now on.
+    operator.page.fill("#param-reference", "0.75")
+    operator.act("#parameters-form button", "done")
+    assert market_server.json("/api/contract")["parameters"]["reference_price_wei"] == str(75 * 10**13)
 
     # With its bid settled the EV's margin is free again, and it takes money out.
     ev.page.fill("#withdraw-amount", "2")
