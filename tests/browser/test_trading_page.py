@@ -1,5 +1,6 @@
-"""A whole trading period in real pages: a wind producer and an EV charger trade while the
-operator authorizes them, each in its own browser context (its own localStorage, its own key).
+"""A whole trading period in real pages: a wind producer and an EV charger register, are
+authorized by the operator, deposit, bid, trade, have their delivery metered and settled, and
+withdraw; each person works in a browser context of their own (own localStorage, own key).
 
 Waits are for conditions on the page (with generous limits), never for fixed times: the market
 clock runs on its own and the test follows it.
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -81,9 +81,6 @@ class TradingPage:
     def deposit(self, ether: str) -> None:
         self.page.fill("#deposit-amount", ether)
         self.act("#deposit-form button", "done")
-
-    def wallet(self) -> Decimal:
-        return Decimal(self.text("#my-wallet"))
 
 
 @pytest.fixture
