@@ -1,0 +1,244 @@
+"""One trading period through the whole platform on a real node: backend, keeper, meter bridge.
+
+As in the field: the backend runs against the node with the market a deployment file names and
+the operator's keystore, so its keeper matches and settles on its own; the prosumers reach the
+chain only through the backend's ``/rpc`` proxy and entrust one bid to the keeper, which reveals
+it; four simulated DL/T 645 meters answer on one pseudo-terminal, and the meter bridge daemon,
+in its own process, reads them at each period's start and posts the readings through ``/rpc``.
+
+Everything runs on the wall clock, so the chain's block time must follow it (anvil with
+``--block-time 1``, or a mining Geth). Before the backend starts, the test does the operator's
+setup itself (funding, deployment, authorizations, meter bindings), the only time it signs as
+the operator.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import requests
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+from web3.contract import Contract
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+from backend import create_app
+from backend.chain import Deployment, MarketParameters, MarketSchedule, SealedBid, deploy_market
+from backend.market_api import KEEPER_EXTENSION
+from integration_period import (
+    DEPOSIT, EXPECTED_TRADES, GAS_MONEY, GRID_DEPOSIT, PROSUMERS, Submitter, wallets_add_up,
+)
+from meter_bridge.simulator import BusThread, PowerProfile, SimulatedBus, VirtualMeter
+
+METER_PASSWORD = "meter keystore password"
+ENTRUSTED = "EV charger"  # the prosumer whose bid the keeper reveals; the others reveal their own
+SETTLEMENT_TIMEOUT = 120  # seconds after the settlement window opens
+
+
+@dataclass
+class PlatformOutcome:
+    """What the chain shows once delivery period 1 is settled, read through the backend."""
+
+    trades: list[tuple[str, str, int]]  # (seller, buyer, Wh)
+    readings: dict[str, int]  # prosumer name -> Wh its meter posted for delivery period 1
+    settled: dict[str, dict]  # prosumer name -> its Settled event's arguments
+    money: tuple[int, int, int]  # see integration_period.wallets_add_up
+    keeper_status: dict
+    daemon_log: str
+    stats: dict[str, float]  # the prosumers' transactions, submission to inclusion
+
+
+def meter_address(meter_number: int) -> str:
+    return f"{meter_number:012d}"
+
+
+def simulated_meters(period_length: int) -> list[VirtualMeter]:
+    """One meter per prosumer, its power constant at what gives its metered energy in a period:
+    producers export (reverse register), consumers import (forward register)."""
+    meters = []
+    for _, producer, _, _, _, metered_wh, number in PROSUMERS:
+        kw = metered_wh / 1000 * 3600 / period_length
+        meters.append(VirtualMeter(meter_address(number), profile=PowerProfile((-kw if producer else kw,))))
+    return meters
+
+
+def bridge_config(folder: Path, rpc_url: str, market: str, meter_keys: list[LocalAccount]) -> Path:
+    tables = []
+    for key, (name, producer, _, _, _, _, number) in zip(meter_keys, PROSUMERS):
+        keystore = folder / f"meter{number}.json"
+        keystore.write_text(json.dumps(Account.encrypt(key.key, METER_PASSWORD, kdf="pbkdf2", iterations=2)))
+        tables.append(
+            f'[[meters]]\nname = "{name}"\naddress = "{meter_address(number)}"\nmeter_number = {number}\n'
+            f'register = "{"reverse" if producer else "forward"}"\nkeystore = "{keystore}"\n'
+            'password_env = "INTEGRATION_METER_PASSWORD"\n'
+        )
+    config = folder / "meter-bridge.toml"
+    config.write_text(
+        f'[bus]\nport = "{{port}}"\nreply_timeout = 0.5\n'
+        f'[chain]\nrpc_url = "{rpc_url}"\nmarket_address = "{market}"\n'
+        f'[daemon]\ndatabase = "{folder / "outbox.sqlite3"}"\ntick = 0.3\nmax_reading_delay = 5\n'
+        + "\n".join(tables)
+    )
+    return config
+
+
+class QuietRequestHandler(WSGIRequestHandler):
+    """Serves like werkzeug's, without a log line per request (hundreds of /rpc calls)."""
+
+    def log_request(self, *args, **kwargs) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def backend_server(node_url: str, deployment: Path, operator_keystore: Path, password_file: Path, folder: Path) -> Iterator:
+    """The backend on a free loopback port, its keeper running; yields (base URL, app)."""
+    environment = {"P2P_OPERATOR_KEY_FILE": str(operator_keystore), "P2P_OPERATOR_PASSWORD_FILE": str(password_file)}
+    saved = {name: os.environ.get(name) for name in environment}
+    os.environ.update(environment)
+    try:
+        app = create_app({
+            "CHAIN": node_url, "DEPLOYMENT": str(deployment), "KEEPER_DB": str(folder / "keeper.sqlite3"),
+            "KEEPER_POLL_INTERVAL": 0.5, "RPC_TIMEOUT": 30,
+        })
+    finally:
+        for name, value in saved.items():
+            os.environ.pop(name) if value is None else os.environ.__setitem__(name, value)
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", app
+    finally:
+        app.extensions[KEEPER_EXTENSION].stop()
+        server.shutdown()
+
+
+@contextlib.contextmanager
+def meter_bridge(config_template: Path, meters: list[VirtualMeter], folder: Path) -> Iterator[Path]:
+    """The simulated meters on a pty and the daemon process reading them; yields its log."""
+    log = folder / "meter-bridge.log"
+    with BusThread(SimulatedBus(meters, echo=True)) as line:
+        config = folder / "meter-bridge.run.toml"
+        config.write_text(config_template.read_text().replace("{port}", line.port))
+        with log.open("w") as log_file:
+            daemon = subprocess.Popen(
+                [sys.executable, "-m", "meter_bridge", "run", "--config", str(config)],
+                env={**os.environ, "INTEGRATION_METER_PASSWORD": METER_PASSWORD},
+                stderr=log_file,
+            )
+        try:
+            yield log
+        finally:
+            daemon.terminate()
+            daemon.wait(timeout=30)
+
+
+def run_period_through_platform(
+    node_url: str,
+    operator: LocalAccount,
+    operator_keystore: Path,
+    password_file: Path,
+    grid: LocalAccount,
+    schedule: MarketSchedule,
+    setup_seconds: int,
+    folder: Path,
+) -> PlatformOutcome:
+    """Set up, start backend and bridge, trade delivery period 1 and wait for its settlement."""
+    node = Web3(Web3.HTTPProvider(node_url))
+    operator_side = Submitter(node)
+    prosumers = [Account.create() for _ in PROSUMERS]
+    meter_keys = [Account.create() for _ in PROSUMERS]
+    operator_side.batch([({"to": a.address}, operator, DEPOSIT + GAS_MONEY) for a in prosumers]
+                        + [({"to": m.address}, operator, GAS_MONEY) for m in meter_keys])
+    schedule = replace(schedule, genesis_time=node.eth.get_block("latest")["timestamp"] + setup_seconds)
+    market = deploy_market(node, operator, grid.address, schedule, MarketParameters())
+    deployment = folder / "deployment.json"
+    Deployment.of(node, market).save(deployment)
+    f = market.functions
+    operator_side.batch([(f.register(spec[0], spec[1], spec[2]), a, 0) for a, spec in zip(prosumers, PROSUMERS)]
+                        + [(f.deposit(), grid, GRID_DEPOSIT)])
+    operator_side.batch([(f.setAuthorization(a.address, True), operator, 0) for a in prosumers]
+                        + [(f.bindMeter(a.address, m.address, spec[6]), operator, 0)
+                           for a, m, spec in zip(prosumers, meter_keys, PROSUMERS)])
+
+    with backend_server(node_url, deployment, operator_keystore, password_file, folder) as (base_url, app), \
+            meter_bridge(bridge_config(folder, f"{base_url}/rpc", market.address, meter_keys),
+                         simulated_meters(schedule.period_length), folder) as daemon_log:
+        proxied = Web3(Web3.HTTPProvider(f"{base_url}/rpc"))
+        market = proxied.eth.contract(address=market.address, abi=market.abi)
+        f = market.functions
+        prosumer_side = Submitter(proxied)
+        prosumer_side.batch([(f.deposit(), a, DEPOSIT) for a in prosumers])
+        genesis = schedule.genesis_time
+        assert proxied.eth.get_block("latest")["timestamp"] < genesis + schedule.commit_end, "setup took too long"
+        bids = {spec[0]: SealedBid(spec[3], spec[4]) for spec in PROSUMERS}
+        prosumer_side.batch([(f.commit(bids[spec[0]].commitment(a.address)), a, 0) for a, spec in zip(prosumers, PROSUMERS)])
+        entrusted_account = prosumers[[spec[0] for spec in PROSUMERS].index(ENTRUSTED)]
+        bid = bids[ENTRUSTED]
+        reply = requests.post(f"{base_url}/api/entrust", json={
+            "bidder": entrusted_account.address, "quantity_wh": bid.quantity_wh, "price_wei": bid.price,
+            "salt": "0x" + bid.salt.hex(),
+        }, timeout=30)
+        assert reply.status_code == 202, reply.text
+
+        wait_for_block_time(proxied, genesis + schedule.commit_end)
+        prosumer_side.batch([(f.reveal(bids[spec[0]].quantity_wh, bids[spec[0]].price, bids[spec[0]].salt, 0), a, 0)
+                             for a, spec in zip(prosumers, PROSUMERS) if spec[0] != ENTRUSTED])
+
+        settlement_opens = genesis + 2 * schedule.period_length + schedule.settle_start
+        wait_for_block_time(proxied, settlement_opens)
+        deadline = time.monotonic() + SETTLEMENT_TIMEOUT
+        while not market.events.SettlementCompleted().get_logs(from_block=0, argument_filters={"deliveryPeriod": 1}):
+            assert time.monotonic() < deadline, f"period 1 not settled; keeper: {app.extensions[KEEPER_EXTENSION].status()}"
+            time.sleep(1)
+        outcome = read_outcome(market, prosumers, app.extensions[KEEPER_EXTENSION].status(), daemon_log.read_text())
+    outcome.stats = prosumer_side.statistics()
+    return outcome
+
+
+def read_outcome(market: Contract, prosumers: list[LocalAccount], keeper_status: dict, daemon_log: str) -> PlatformOutcome:
+    names = {market.functions.accountOf(a.address).call()[0]: spec[0] for a, spec in zip(prosumers, PROSUMERS)}
+    events = market.events
+    return PlatformOutcome(
+        trades=[(names[e.args.sellerId], names[e.args.buyerId], e.args.quantityWh)
+                for e in events.Trade().get_logs(from_block=0)],
+        readings={names[e.args.prosumerId]: e.args.energyWh
+                  for e in events.ReadingPosted().get_logs(from_block=0) if e.args.deliveryPeriod == 1},
+        settled={names[e.args.prosumerId]: dict(e.args) for e in events.Settled().get_logs(from_block=0)},
+        money=wallets_add_up(market.w3, market),
+        keeper_status=keeper_status,
+        daemon_log=daemon_log,
+        stats={},
+    )
+
+
+def wait_for_block_time(w3: Web3, timestamp: int, timeout: float = 900) -> None:
+    deadline = time.monotonic() + timeout
+    while w3.eth.get_block("latest")["timestamp"] < timestamp:
+        assert time.monotonic() < deadline, f"no block at or after time {timestamp} within {timeout} s"
+        time.sleep(0.5)
+
+
+def assert_settled_through_platform(outcome: PlatformOutcome) -> None:
+    """The paper's trades, the keeper's reveal, matching and settlement, each prosumer settled on
+    the reading its meter posted, and no money created or lost."""
+    assert outcome.trades == EXPECTED_TRADES
+    sent = {action["action"] for action in outcome.keeper_status["actions"] if action["outcome"] == "sent"}
+    assert sent >= {"revealFor", "matchBids", "settle"}, outcome.keeper_status
+    for name, *_, metered_wh, _ in PROSUMERS:
+        # 10 Wh register resolution, plus the power over the poll's lateness at each period start
+        assert abs(outcome.readings[name] - metered_wh) <= 20, (name, outcome.readings, outcome.daemon_log[-3000:])
+    assert sorted(outcome.settled) == sorted(spec[0] for spec in PROSUMERS)
+    for name, event in outcome.settled.items():
+        assert event["metered"] and event["actualWh"] == outcome.readings[name]
+    deposited, wallets, held = outcome.money
+    assert deposited == wallets == held
