@@ -6,7 +6,7 @@ APE := $(VENV)/bin/ape
 SOLIDITY := $(shell find contracts -name '*.sol')
 ARTIFACT := build/contracts/EnergyMarket.json
 
-.PHONY: setup demo test test-contracts test-python bench clean
+.PHONY: setup chromium demo test test-contracts test-python bench clean
 
 setup: $(VENV)/.installed node_modules/.installed $(ARTIFACT)
 
@@ -28,7 +28,11 @@ $(ARTIFACT): $(SOLIDITY) scripts/compile_contracts.py scripts/solcjs-wrapper.js 
 demo: setup
 	$(PY) scripts/demo.py
 
-test: setup test-contracts test-python
+# Debian's Chromium for the browser test (the test skips, saying why, where it cannot be installed).
+chromium:
+	bash scripts/ensure_chromium.sh
+
+test: setup chromium test-contracts test-python
 
 # Contract tests run under Ape on its embedded eth-tester chain. Ape's compile cache misses
 # changes to imported files, hence --force.
@@ -37,7 +41,7 @@ test-contracts: setup
 	$(APE) test tests/contracts
 
 # Everything else (meter bridge, backend, scripts) under plain pytest.
-test-python: setup
+test-python: setup chromium
 	$(PY) -m pytest -p no:ape_test tests --ignore=tests/contracts
 
 # Benchmarks print their tables and write them to bench/results/ (never part of `make test`).
