@@ -8,7 +8,10 @@ by concurrent clients in JSON-RPC batches (a) straight to the node and (b) throu
 ``/rpc`` running under gunicorn with workers. Every step of target send rate is one market
 period: the cohort's commits are sent at that rate, then (chain time moved to the reveal phase)
 its reveals, then (moved past the delivery period) its readings. A cohort is as many prosumers as
-the rate sends in ``--phase-seconds`` (at least 100, at most ``--max-prosumers``).
+the rate sends in ``--phase-seconds`` (at least 100, at most ``--max-prosumers``). Direct and
+proxy steps alternate at each rate. A second anvil with blocks too large for gas to bound
+throughput (``--large-blocks``) measures the path from clients through ``/rpc`` into the node
+on its own.
 
 Measured as Caliper does, over the three phases of a step:
 
@@ -25,7 +28,8 @@ Measured as Caliper does, over the three phases of a step:
 On anvil (interval mining, first-in-first-out pool, base fee starting at 0) the market's clock
 is moved between phases with ``evm_increaseTime``; the rest of the time blocks come every
 block-time seconds. On Geth (``backend.geth``, when installed with its DAGs) phases follow the
-wall clock of a short market period. Prosumers are registered, authorized, funded and bound to
+wall clock of a short market period, and a direct and a proxy cohort share one period, one
+after the other in each phase. Prosumers are registered, authorized, funded and bound to
 meters before any step; that setup is not measured. Writes ``bench/results/throughput.csv``,
 ``throughput.md`` and ``throughput.png``.
 """
@@ -50,18 +54,13 @@ import requests
 from eth_abi import decode
 
 from backend.chain import Deployment, MarketSchedule
-
-try:  # the Geth private network, where the tree has it
-    from backend import geth
-except ImportError:
-    geth = None
 from backend.nodes import ANVIL, ANVIL_CHAIN_ID, anvil, free_port, wait_for_rpc
 from bench.common import RESULTS, JsonRpc, machine, markdown_table, published_table, write_csv
 from bench.market_txs import (
     AnvilEnrollment,
-    SignedEnrollment,
     Prosumer,
     SealedBid,
+    SignedEnrollment,
     SignedTx,
     Signer,
     anchor_price,
@@ -76,6 +75,11 @@ from bench.market_txs import (
     sign_reveals,
     wait_for_receipts,
 )
+
+try:  # the Geth private network, where the tree has it
+    from backend import geth
+except ImportError:
+    geth = None
 
 ROOT = Path(__file__).resolve().parent.parent
 CSV_COLUMNS = ["target", "send_rate", "succeeded", "failed", "max_latency_s", "min_latency_s", "avg_latency_s", "throughput_tps"]
@@ -107,8 +111,10 @@ class ChainSettings:
 
     def describe(self) -> str:
         if self.node == "anvil":
+            purpose = (" - blocks larger than a real chain's, so that gas does not bound throughput: this one measures"
+                       " the path from clients through /rpc into the node" if self.gas_limit > 30_000_000 else "")
             return (f"anvil {self.block_time:g} s blocks (interval mining), {self.gas_limit:,} gas per block,"
-                    " first-in-first-out pool, base fee from 0")
+                    f" first-in-first-out pool, base fee from 0{purpose}")
         return (f"Geth v1.11.6 proof of work, one node mining with one thread (blocks every {self.block_time:.1f} s"
                 f" on average when the run started), {self.gas_limit:,} gas per block")
 
@@ -132,7 +138,6 @@ class BlockWatcher:
     def __init__(self, url: str) -> None:
         self.url = url
         self.included: dict[str, float] = {}
-        self.blocks: list[tuple[int, float, int]] = []  # number, when seen, transactions
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="block-watcher", daemon=True)
 
@@ -159,7 +164,6 @@ class BlockWatcher:
             for block in blocks:
                 for tx_hash in block["transactions"]:
                     self.included[tx_hash] = seen
-                self.blocks.append((int(block["number"], 16), seen, len(block["transactions"])))
             last = number
 
 
@@ -359,8 +363,10 @@ class ChainClock:
     def start(self, period: int) -> int:
         return self.genesis + period * self.period_length
 
-    def current_period(self) -> int:
-        return max(0, (self.latest_time() - self.genesis) // self.period_length)
+    def next_period(self) -> int:
+        """The first period that starts after the latest block (period 0 until genesis)."""
+        elapsed = self.latest_time() - self.genesis
+        return 0 if elapsed < 0 else elapsed // self.period_length + 1
 
     def reach(self, timestamp: int, timeout: float) -> None:
         """Return once the latest block is at or after `timestamp`."""
@@ -393,7 +399,7 @@ class LoadRun:
         """One period: for each (name, url) of `targets` in turn, a cohort of its own sends its
         commits, then its reveals, then its readings to `url` at `rate`."""
         cohorts = [self.prosumers[k * cohort_size:(k + 1) * cohort_size] for k in range(len(targets))]
-        period = self.clock.current_period() + 1
+        period = self.clock.next_period()
         self.seed += 1
         bands = [client_of(i, rate, self.clients) for i in range(cohort_size)]
         # Ranks in a band run on from one cohort to the next: each new bid still goes first.
@@ -549,17 +555,21 @@ def mean_block_interval(rpc: JsonRpc, blocks: int, timeout: float) -> float:
 def run_geth(rate: float, cohort_size: int, clients: int, workers: int, threads: int) -> list[Step]:
     """Direct and proxy cohorts in the same market period of a Geth PoW private chain.
 
-    Blocks follow the miner, so the market's phases follow the wall clock: the period is made
-    long enough for a phase to take ~12 of the blocks measured at start (at least 30 s)."""
+    Blocks follow the miner, so the market's phases follow the wall clock: a phase lasts 25 of
+    the block intervals measured at start, at least 60 s."""
     with tempfile.TemporaryDirectory(prefix="bench-geth-") as folder, \
             geth.geth_private_network(Path(folder), nodes=1, log=lambda message: print(f"geth: {message}", flush=True)) as network:
         node_url = network.rpc_urls[0]
         rpc = JsonRpc(node_url)
         interval = mean_block_interval(rpc, blocks=5, timeout=60)
         chain = ChainSettings("geth", interval, geth.GAS_LIMIT)
-        phase = max(30, round(12 * interval))
+        # A phase holds both cohorts one after the other, each sending and then waiting a few
+        # blocks (Geth puts new transactions into the block it mines every few seconds only).
+        phase = max(60, round(25 * interval))
+        # The first period starts once the prosumers are enrolled (about 0.15 s each here).
+        genesis = int(rpc.call("eth_getBlockByNumber", "latest", False)["timestamp"], 16) + 30 + round(0.15 * 2 * cohort_size)
         schedule = MarketSchedule(period_length=2 * phase + 10, commit_end=phase, reveal_end=2 * phase,
-                                  settle_start=2 * phase + 5, reading_grace=2 * phase + 10)
+                                  settle_start=2 * phase + 5, reading_grace=2 * phase + 10, genesis_time=genesis)
         operator = network.operator
         setup = SignedEnrollment(rpc, operator, network.chain_id, GETH_GAS_PRICE, timeout=STALL_BLOCKS * 3 * interval)
         started = time.monotonic()
@@ -703,11 +713,17 @@ def plot(steps: list[Step], path: Path) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rates", default="100,250,500,1000,2000,4000", help="target send rates, tx/s")
-    parser.add_argument("--chains", default="anvil:1:30M", help="anvil settings node:block-seconds:gas, comma-separated")
+    parser.add_argument("--chains", default="anvil:1:30M", help="anvil settings node:block-seconds:gas, comma-separated; empty for none")
+    parser.add_argument("--large-blocks", default="anvil:1:300M",
+                        help="an anvil whose blocks are too large for gas to bound throughput, to measure the path to the"
+                             " node (client, /rpc, node) on its own; empty for none")
+    parser.add_argument("--large-blocks-rates", default="1000,2000,4000", help="target send rates on it, tx/s")
     parser.add_argument("--phase-seconds", type=float, default=5.0, help="sending time of a phase at the target rate")
     parser.add_argument("--max-prosumers", type=int, default=10_000)
     parser.add_argument("--clients", type=int, default=8, help="concurrent sending clients")
-    parser.add_argument("--proxy-workers", type=int, default=4, help="gunicorn workers of the backend")
+    # A sync worker serves one request at a time: fewer workers than clients would leave
+    # batches waiting in the listen queue (measured: 4 workers cost 5-17 % of throughput, 9 about 1-8 %).
+    parser.add_argument("--proxy-workers", type=int, default=9, help="gunicorn workers of the backend")
     parser.add_argument("--proxy-threads", type=int, default=1, help="threads per worker (more than 1: gthread)")
     parser.add_argument("--geth", choices=("auto", "off"), default="auto",
                         help="auto: also run on a Geth PoW private chain when Geth and its DAGs are installed")
@@ -715,7 +731,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--geth-prosumers", type=int, default=200, help="prosumers per target on Geth")
     args = parser.parse_args(argv)
     rates = [float(r) for r in args.rates.split(",")]
-    chains = [parse_chain(c) for c in args.chains.split(",")]
+    chains = [parse_chain(c) for c in args.chains.split(",") if c]
 
     steps: list[Step] = []
     skipped: list[str] = []
@@ -724,6 +740,11 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit(f"--chains takes anvil settings; Geth runs on its own ({chain.name})")
         steps += run_anvil(chain, rates, args.phase_seconds, args.max_prosumers, args.clients,
                            args.proxy_workers, args.proxy_threads)
+    if args.large_blocks:
+        chain = parse_chain(args.large_blocks)
+        chains.append(chain)
+        steps += run_anvil(chain, [float(r) for r in args.large_blocks_rates.split(",")], args.phase_seconds,
+                           args.max_prosumers, args.clients, args.proxy_workers, args.proxy_threads)
     if args.geth == "off":
         skipped.append("Geth: left out (--geth off).")
     elif (reason := geth_unavailable()) is not None:

@@ -18,8 +18,8 @@ Matching and settlement go in batches each sized to fill a block, as the keeper'
 figures come from ``bench/results/gas_functions.csv`` and ``gas_scaling.csv`` (``bench/gas.py``)
 where they are there, else from a period of ``--measure-bids`` bids a side run here on anvil. The
 budget counts gas and blocks only; whether clients and node can carry that many transactions a
-second is what ``bench/load.py`` measures. Writes ``bench/results/period_budget.md`` and
-``period_budget.csv``.
+second is what ``bench/load.py`` measures. Writes ``bench/results/period_budget.md``,
+``period_budget.csv`` and the gas figures it used, ``gas_figures.csv``.
 """
 from __future__ import annotations
 
@@ -236,8 +236,10 @@ def main(argv: list[str] | None = None) -> None:
     write_csv(RESULTS / "period_budget.csv",
               ["block_time_s", "gas_limit", "prosumers", "fits", "largest_prosumers", "binding",
                "commit_use", "reveal_use", "matching_use", "settlement_use", "readings_use"], rows)
+    write_csv(RESULTS / "gas_figures.csv", ["figure", "gas", "source"],
+              [[name, f"{getattr(gas, name):.2f}", gas.source] for name in (*CSV_ROWS, "trades_per_bid")])
     (RESULTS / "period_budget.md").write_text(report)
-    print(f"written to {RESULTS}/period_budget.md, period_budget.csv")
+    print(f"written to {RESULTS}/period_budget.md, period_budget.csv, gas_figures.csv")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,165 @@
+"""Every benchmark, as `make bench` runs them, then a summary beside the published figures.
+
+    .venv/bin/python -m bench [--only gas,reference,budget,embedded,load] [--quick]
+
+Each part runs in a process of its own and prints its tables: gas per function and per period
+(``bench/gas.py``), the off-chain reference clearing, the 15-minute period budget, the embedded
+chain, and the load test (anvil, and Geth when installed). Then ``bench/results/summary.md``
+puts the project's headline figures beside the published ones, each with its source. Parts left
+out keep their last results, if any. ``--quick`` runs every part small, to check the benchmarks
+themselves in a few minutes; its figures are not the reference ones.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench.common import PUBLISHED, RESULTS, machine, markdown_table
+
+ROOT = Path(__file__).resolve().parent.parent
+PARTS = {
+    "gas": ["bench/gas.py"],
+    "reference": ["-m", "bench.reference_clearing"],
+    "budget": ["-m", "bench.period_budget"],
+    "embedded": ["-m", "bench.embedded"],
+    "load": ["-m", "bench.load"],
+}
+QUICK = {
+    "gas": ["--sizes", "10,100"],
+    "reference": ["--sizes", "10,100,1000"],
+    "budget": [],
+    "embedded": ["--sizes", "10"],
+    "load": ["--rates", "100,1000", "--phase-seconds", "2", "--max-prosumers", "2000",
+             "--large-blocks-rates", "2000", "--geth", "off"],
+}
+
+
+def read_csv(name: str) -> list[dict]:
+    try:
+        with open(RESULTS / name) as f:
+            return list(csv.DictReader(f))
+    except OSError:
+        return []
+
+
+def block_seconds(target: str) -> float | None:
+    """The block time an anvil target's name gives ("proxy-anvil-1s-30M" -> 1.0)."""
+    match = re.search(r"anvil-([0-9.]+)s-", target)
+    return float(match.group(1)) if match else None
+
+
+def load_lines(rows: list[dict]) -> dict[str, str]:
+    """The project's side of each published figure, from throughput.csv."""
+    figures: dict[str, str] = {}
+    if not rows:
+        return figures
+    sent = sum(int(r["succeeded"]) + int(r["failed"]) for r in rows)
+    succeeded = sum(int(r["succeeded"]) for r in rows)
+    figures["success"] = f"{succeeded / sent:.2%} of {sent:,} transactions included and succeeded (every load step)"
+    geth = [r for r in rows if "geth" in r["target"]]
+    if geth:
+        figures["geth"] = "; ".join(
+            f"{r['target']}: {float(r['avg_latency_s']):.1f} s average (max {float(r['max_latency_s']):.1f} s)"
+            f" at {float(r['send_rate']):.0f} tx/s" for r in geth)
+    for target in dict.fromkeys(r["target"] for r in rows):
+        block_time = block_seconds(target)
+        if block_time is None or "30M" not in target:
+            continue
+        mine = [r for r in rows if r["target"] == target]
+        best = max(mine, key=lambda r: float(r["throughput_tps"]))
+        saturated = next((r for r in mine if float(r["avg_latency_s"]) > 2 * block_time), None)
+        calm = [r for r in mine if saturated is None or float(r["send_rate"]) < float(saturated["send_rate"])]
+        text = f"{target}: throughput tops out at {float(best['throughput_tps']):.0f} tx/s"
+        if saturated is not None:
+            text += f", saturated from {float(saturated['send_rate']):.0f} tx/s sent"
+        if calm:
+            text += f"; average latency {max(float(r['avg_latency_s']) for r in calm):.1f} s or less below saturation"
+        top = max(mine, key=lambda r: float(r["send_rate"]))
+        text += f", {float(top['avg_latency_s']):.1f} s at {float(top['send_rate']):.0f} tx/s sent"
+        figures.setdefault("fabric", "")
+        figures["fabric"] += ("; " if figures["fabric"] else "") + text
+        figures.setdefault("confirmation", "")
+        figures["confirmation"] += ("; " if figures["confirmation"] else "") + (
+            f"{target}: {min(float(r['avg_latency_s']) for r in mine):.1f}-{max(float(r['avg_latency_s']) for r in mine):.1f} s average")
+    return figures
+
+
+def gas_lines() -> dict[str, str]:
+    figures: dict[str, str] = {}
+    scaling = read_csv("gas_scaling.csv")
+    if scaling:
+        largest = max(scaling, key=lambda r: int(r["bids_per_side"]))
+        per_order = int(largest["total_gas"]) / (2 * int(largest["bids_per_side"]))
+        figures["gnosis"] = (f"{per_order:,.0f} gas per bid from commit to settlement, matching and meter reading included"
+                             f" ({largest['bids_per_side']} bids a side, bench/gas.py)")
+    by_name = {r["figure"]: float(r["gas"]) for r in read_csv("gas_figures.csv")}
+    if "trade" in by_name:
+        figures["dextop"] = f"{by_name['trade']:,.0f} gas per matched trade (matchBids batches)"
+    return figures
+
+
+def summary() -> str:
+    load = load_lines(read_csv("throughput.csv"))
+    gas = gas_lines()
+    ours = {
+        "The paper's platform (Geth PoW, five users)": load.get("geth", "Geth not measured in this run (see throughput.md)"),
+        "Settlement contracts on Ethereum": "; ".join(x for x in (load.get("confirmation"), load.get("success")) if x),
+        "Hyperledger Fabric energy trading under Caliper": load.get("fabric", ""),
+        "Gnosis Protocol v1 (on-chain batch auction)": gas.get("gnosis", ""),
+        "DEx.top (on-chain order matching)": gas.get("dextop", ""),
+    }
+    rows = [(p["system"], p["figure"], ours.get(p["system"]) or "not measured in this run", p["source"]) for p in PUBLISHED]
+    budget = read_csv("period_budget.csv")
+    largest = {r["block_time_s"]: r["largest_prosumers"] for r in budget}
+    lines = [
+        "# Benchmarks of the energy market: summary",
+        "",
+        f"Machine: {machine()}. Other work may share the cores; each part's file states its chain settings.",
+        "",
+        "## This project beside the published figures",
+        "",
+        markdown_table(["published system", "published figure", "this project", "source"], rows, numeric_from=4),
+        "",
+    ]
+    if largest:
+        lines += ["Largest number of prosumers whose 15-minute period fits 30M-gas blocks (period_budget.md): "
+                  + ", ".join(f"{n} with {float(t):g} s blocks" for t, n in largest.items()) + ".", ""]
+    lines += ["Details: gas.md, reference_clearing.md, period_budget.md, embedded.md, throughput.md (and .csv, throughput.png)."]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", default=",".join(PARTS), help="parts to run, comma-separated: " + ", ".join(PARTS))
+    parser.add_argument("--quick", action="store_true", help="every part small (checks the benchmarks, not the figures)")
+    args = parser.parse_args()
+    chosen = [part.strip() for part in args.only.split(",") if part.strip()]
+    unknown = [part for part in chosen if part not in PARTS]
+    if unknown:
+        parser.error(f"unknown part(s): {', '.join(unknown)}")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    failed = []
+    for part in PARTS:
+        if part not in chosen:
+            continue
+        print(f"\n=== {part} ===", flush=True)
+        started = time.monotonic()
+        command = [sys.executable, *PARTS[part], *(QUICK[part] if args.quick else [])]
+        if subprocess.run(command, cwd=ROOT).returncode != 0:
+            failed.append(part)
+        print(f"=== {part}: {time.monotonic() - started:.0f} s ===", flush=True)
+    report = summary()
+    (RESULTS / "summary.md").write_text(report)
+    print("\n" + report)
+    print(f"written to {RESULTS}/summary.md")
+    if failed:
+        raise SystemExit(f"benchmark part(s) failed: {', '.join(failed)}")
+
+
+if __name__ == "__main__":
+    main()
