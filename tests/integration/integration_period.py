@@ -35,6 +35,8 @@ E12 = 10**12  # prices: the paper's 0.700e-3 ether/kWh is 700 * E12 wei/kWh
 DEPOSIT = ETHER // 10
 GRID_DEPOSIT = ETHER
 GAS_MONEY = ETHER // 10
+# anvil's second dev account (from its default mnemonic) stands for the public grid there.
+ANVIL_GRID_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
 RECEIPT_TIMEOUT = 120  # seconds; generous for a PoW chain whose blocks come every few seconds
 
 # (name, producer, green, declared Wh, price, metered Wh, meter number); the paper's 14:00 book

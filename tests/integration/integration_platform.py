@@ -35,7 +35,7 @@ from backend import create_app
 from backend.chain import Deployment, MarketParameters, MarketSchedule, SealedBid, deploy_market
 from backend.market_api import KEEPER_EXTENSION
 from integration_period import (
-    DEPOSIT, EXPECTED_TRADES, GAS_MONEY, GRID_DEPOSIT, PROSUMERS, Submitter, wallets_add_up,
+    DEPOSIT, EXPECTED_TRADES, GAS_MONEY, GRID_DEPOSIT, PROSUMERS, ChainClock, Submitter, wallets_add_up,
 )
 from meter_bridge.simulator import BusThread, PowerProfile, SimulatedBus, VirtualMeter
 
@@ -54,7 +54,7 @@ class PlatformOutcome:
     money: tuple[int, int, int]  # see integration_period.wallets_add_up
     keeper_status: dict
     daemon_log: str
-    stats: dict[str, float]  # the prosumers' transactions, submission to inclusion
+    stats: dict[str, float]  # the test's transactions, submission to inclusion
 
 
 def meter_address(meter_number: int) -> str:
@@ -176,7 +176,7 @@ def run_period_through_platform(
         proxied = Web3(Web3.HTTPProvider(f"{base_url}/rpc"))
         market = proxied.eth.contract(address=market.address, abi=market.abi)
         f = market.functions
-        prosumer_side = Submitter(proxied)
+        prosumer_side = Submitter(proxied, latencies=operator_side.latencies)  # one record of all
         prosumer_side.batch([(f.deposit(), a, DEPOSIT) for a in prosumers])
         genesis = schedule.genesis_time
         assert proxied.eth.get_block("latest")["timestamp"] < genesis + schedule.commit_end, "setup took too long"
@@ -190,18 +190,19 @@ def run_period_through_platform(
         }, timeout=30)
         assert reply.status_code == 202, reply.text
 
-        wait_for_block_time(proxied, genesis + schedule.commit_end)
+        clock = ChainClock(proxied, jump=False)
+        clock.wait_until(genesis + schedule.commit_end)
         prosumer_side.batch([(f.reveal(bids[spec[0]].quantity_wh, bids[spec[0]].price, bids[spec[0]].salt, 0), a, 0)
                              for a, spec in zip(prosumers, PROSUMERS) if spec[0] != ENTRUSTED])
 
         settlement_opens = genesis + 2 * schedule.period_length + schedule.settle_start
-        wait_for_block_time(proxied, settlement_opens)
+        clock.wait_until(settlement_opens)
         deadline = time.monotonic() + SETTLEMENT_TIMEOUT
         while not market.events.SettlementCompleted().get_logs(from_block=0, argument_filters={"deliveryPeriod": 1}):
             assert time.monotonic() < deadline, f"period 1 not settled; keeper: {app.extensions[KEEPER_EXTENSION].status()}"
             time.sleep(1)
         outcome = read_outcome(market, prosumers, app.extensions[KEEPER_EXTENSION].status(), daemon_log.read_text())
-    outcome.stats = prosumer_side.statistics()
+    outcome.stats = operator_side.statistics()
     return outcome
 
 
@@ -219,13 +220,6 @@ def read_outcome(market: Contract, prosumers: list[LocalAccount], keeper_status:
         daemon_log=daemon_log,
         stats={},
     )
-
-
-def wait_for_block_time(w3: Web3, timestamp: int, timeout: float = 900) -> None:
-    deadline = time.monotonic() + timeout
-    while w3.eth.get_block("latest")["timestamp"] < timestamp:
-        assert time.monotonic() < deadline, f"no block at or after time {timestamp} within {timeout} s"
-        time.sleep(0.5)
 
 
 def assert_settled_through_platform(outcome: PlatformOutcome) -> None:

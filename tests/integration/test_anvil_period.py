@@ -6,11 +6,9 @@ from web3 import Web3
 
 from backend.chain import MarketSchedule
 from backend.nodes import ANVIL_FUNDED_KEY, anvil
-from integration_period import ChainClock, assert_period_cleared_and_settled, run_trading_period
+from integration_period import ANVIL_GRID_KEY, ChainClock, assert_period_cleared_and_settled, run_trading_period
 
 SCHEDULE = MarketSchedule.scaled(60)
-# anvil's second dev account (from its default mnemonic) stands for the public grid.
-ANVIL_GRID_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
 
 
 def test_full_period_on_anvil():
