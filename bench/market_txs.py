@@ -38,8 +38,9 @@ WEI_PER_ETHER = 10**18
 COMMIT_GAS = 100_000
 REVEAL_GAS = 200_000
 READING_GAS = 100_000
-# Setup transactions sent to anvil at a time: its pool takes disproportionately longer to accept
-# a transaction the fuller it is (2,000 pending: 0.3 s, 4,000: 1.4 s on the reference machine).
+# Setup transactions sent to a node at a time. anvil's pool takes disproportionately longer to
+# accept transactions the fuller it is (2,000 at once: 0.3 s, 4,000: 1.4 s here) and silently
+# loses some when ~12,000 are pending; Geth's pool holds 5,120 by default.
 ENROLL_CHUNK = 1000
 # Wallet of every prosumer in the market: margins and a consumer's bids are paid from it.
 DEPOSIT = WEI_PER_ETHER
