@@ -6,6 +6,7 @@ import csv
 import os
 import platform
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -45,9 +46,11 @@ PUBLISHED = [
 ]
 
 
+@lru_cache(maxsize=None)
 def machine() -> str:
-    """Cores, memory, CPU model and the load when the benchmark started (other work on the
-    machine makes figures noisier; the load average says how much there was)."""
+    """Cores, memory, CPU model and the load when first asked, which each benchmark does as it
+    starts (other work on the machine makes figures noisier; the load average says how much
+    there was)."""
     memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     model = ""
     try:

@@ -259,6 +259,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10,50,200", help="prosumers per path, comma-separated")
     args = parser.parse_args(argv)
+    machine()  # the load average as the run starts
     runs = []
     for n in (int(size) for size in args.sizes.split(",")):
         runs.append(run(n))

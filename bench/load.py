@@ -735,6 +735,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--geth-rate", type=float, default=50.0, help="target send rate on Geth, tx/s")
     parser.add_argument("--geth-prosumers", type=int, default=200, help="prosumers per target on Geth")
     args = parser.parse_args(argv)
+    machine()  # the load average as the run starts
     rates = [float(r) for r in args.rates.split(",")]
     chains = [parse_chain(c) for c in args.chains.split(",") if c]
 

@@ -229,6 +229,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--measure-bids", type=int, default=200,
                         help="bids a side of the period measured when bench/gas.py's results are missing")
     args = parser.parse_args(argv)
+    machine()  # the load average as the run starts
     gas = gas_figures(RESULTS, args.measure_bids)
     report, rows = render(gas, [float(b) for b in args.block_times.split(",")], args.gas_limit,
                           [int(n) for n in args.sizes.split(",")])

@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sizes", default="10,100,1000,10000", help="bids a side, comma-separated")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
+    machine()  # the load average as the run starts
     margin = MarketParameters().margin
     chain_trades = on_chain_trades()
     rows = []
