@@ -254,6 +254,7 @@ def write_node_config(folder: ChainFolder, index: int, p2p_ports: list[int]) -> 
 
 
 def rpc(url: str, method: str, *params) -> object:
+    """One JSON-RPC call; a node's error reply raises RuntimeError with its message."""
     response = requests.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}, timeout=10)
     reply = response.json()
     if "error" in reply:

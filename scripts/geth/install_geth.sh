@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs Geth v1.11.6, the last release that still mines ethash proof of work, into the
-# project-local tools folder (.tools/bin, or $P2P_GETH_BIN_DIR). Idempotent: does nothing when
+# project-local tools folder .tools/bin (gitignored). Idempotent: does nothing when
 # that geth (or one on PATH) already reports 1.11.6. Builds from the Go module proxy, so it
 # needs Go and a C compiler (geth's secp256k1 is cgo) but no other download.
 #
@@ -9,7 +9,7 @@ set -uo pipefail
 
 GETH_VERSION=1.11.6
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-BIN_DIR="${P2P_GETH_BIN_DIR:-$ROOT/.tools/bin}"
+BIN_DIR="$ROOT/.tools/bin"
 GETH="$BIN_DIR/geth"
 
 reports_wanted_version() {
