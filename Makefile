@@ -50,7 +50,7 @@ test-python: setup chromium
 
 # Benchmarks print their tables and write them to bench/results/ (never part of `make test`).
 bench: setup
-	$(PY) bench/gas.py
+	$(PY) -m bench
 
 clean:
 	rm -rf build .build .pytest_cache
