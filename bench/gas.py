@@ -37,6 +37,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 BLOCK_GAS = 30_000_000
 SCHEDULE = MarketSchedule.scaled(86_400)
 RPC_BATCH = 500
+POOL_CHUNK = 1000
 MATCH_STEPS = 800
 SETTLE_BATCH = 1500
 MILLI_ETHER = 10**15
@@ -75,9 +76,16 @@ class Rpc:
         return results
 
     def transact(self, txs: list[dict], in_order: bool = False) -> list[dict]:
-        """Send transactions, mine them, and return their receipts. A batch is served
-        concurrently; `in_order` sends one request per transaction so that they are mined in
-        list order (anvil runs with a first-in-first-out pool)."""
+        """Send transactions, mine them, and return their receipts, a chunk at a time: anvil
+        slows down as its pool fills and silently drops transactions past about 12,000 pending.
+        A batch is served concurrently; `in_order` sends one request per transaction so that
+        they are mined in list order (anvil runs with a first-in-first-out pool)."""
+        receipts = []
+        for start in range(0, len(txs), POOL_CHUNK):
+            receipts += self._transact_chunk(txs[start:start + POOL_CHUNK], in_order)
+        return receipts
+
+    def _transact_chunk(self, txs: list[dict], in_order: bool) -> list[dict]:
         senders = sorted({tx["from"] for tx in txs} - set(self.nonces))
         counts = self.batch([("eth_getTransactionCount", [s, "pending"]) for s in senders])
         self.nonces.update({s: int(c, 16) for s, c in zip(senders, counts)})
