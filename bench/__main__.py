@@ -23,7 +23,7 @@ from bench.common import PUBLISHED, RESULTS, machine, markdown_table
 
 ROOT = Path(__file__).resolve().parent.parent
 PARTS = {
-    "gas": ["bench/gas.py"],
+    "gas": ["-m", "bench.gas"],
     "reference": ["-m", "bench.reference_clearing"],
     "budget": ["-m", "bench.period_budget"],
     "embedded": ["-m", "bench.embedded"],

@@ -1,6 +1,6 @@
 """Gas of the market contract: per function, and per period as the book grows.
 
-    .venv/bin/python bench/gas.py [--sizes 10,100,1000,10000]
+    .venv/bin/python -m bench.gas [--sizes 10,100,1000,10000]
 
 Runs anvil (30M-gas blocks) and, for each size N, a full period with N producers and N consumers:
 registration, authorization, deposit, meter binding, commit, reveal (hints computed the way a
@@ -19,61 +19,33 @@ import bisect
 import csv
 import math
 import os
-import platform
 import random
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 
-import requests
 from eth_account import Account
 from web3 import Web3
 
 from backend.chain import MarketParameters, MarketSchedule, commitment, load_artifact
 from backend.nodes import anvil
+from bench.common import PUBLISHED, RESULTS, JsonRpc, RpcError, machine
 
-RESULTS = Path(__file__).resolve().parent / "results"
 BLOCK_GAS = 30_000_000
 SCHEDULE = MarketSchedule.scaled(86_400)
-RPC_BATCH = 500
 POOL_CHUNK = 1000
 MATCH_STEPS = 800
 SETTLE_BATCH = 1500
 MILLI_ETHER = 10**15
-PUBLISHED = [
-    ("Gnosis Protocol v1 (batch auction)", "about 190k gas per order settled"),
-    ("DEx.top (on-chain matching)", "60k-136k gas per matched pair"),
-]
 
 
-class Rpc:
-    """Minimal JSON-RPC client that sends requests in batches."""
+class Rpc(JsonRpc):
+    """Batched JSON-RPC to an anvil that mines only when asked, with nonces counted here."""
 
     def __init__(self, url: str):
-        self.url = url
-        self.session = requests.Session()
-        self.next_id = 0
+        super().__init__(url, timeout=600)
         self.nonces: dict[str, int] = {}
         self.call("evm_setAutomine", False)
-
-    def call(self, method: str, *params):
-        return self.batch([(method, list(params))])[0]
-
-    def batch(self, requests_: list[tuple[str, list]]) -> list:
-        results = []
-        for start in range(0, len(requests_), RPC_BATCH):
-            chunk = requests_[start:start + RPC_BATCH]
-            body = []
-            for method, params in chunk:
-                self.next_id += 1
-                body.append({"jsonrpc": "2.0", "id": self.next_id, "method": method, "params": params})
-            answers = sorted(self.session.post(self.url, json=body, timeout=600).json(), key=lambda a: a["id"])
-            for answer in answers:
-                if "error" in answer:
-                    raise RuntimeError(f"{answer['error']}")
-                results.append(answer["result"])
-        return results
 
     def transact(self, txs: list[dict], in_order: bool = False) -> list[dict]:
         """Send transactions, mine them, and return their receipts, a chunk at a time: anvil
@@ -106,7 +78,7 @@ class Rpc:
             try:
                 self.call("eth_call", {k: v for k, v in first.items() if k != "nonce"}, hex(int(failed[0]["blockNumber"], 16) - 1))
                 reason = "no error when replayed"
-            except RuntimeError as error:
+            except RpcError as error:
                 reason = str(error)
             raise RuntimeError(f"{len(failed)} of {len(txs)} transactions failed; the first: {reason}")
         return receipts
@@ -243,11 +215,6 @@ def client_hints(prosumers: list[dict]) -> list[int]:
     return hints
 
 
-def machine() -> str:
-    memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{os.cpu_count()} cores, {memory_gib:.0f} GiB, {platform.system()} {platform.machine()}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10,100,1000,10000", help="bids per side, comma-separated")
@@ -333,7 +300,7 @@ def render(results: list[PeriodGas], steady: PeriodGas, sizes: list[int]) -> str
         ratio = by_size[10000].period_gas / by_size[1000].period_gas
         lines += ["", f"gas(10,000) / gas(1,000) = {ratio:.2f} (linear growth is 10; target <= 10.5)."]
     lines += ["", "## Published on-chain auctions, for comparison", ""]
-    lines += [f"- {name}: {figure}." for name, figure in PUBLISHED]
+    lines += [f"- {p['system']}: {p['figure']} ({p['source']})." for p in PUBLISHED if "gas" in p["figure"]]
     lines.append(f"- This market: {per_trade:,.0f} gas per matched trade, {commit_reveal:,.0f} gas per bid sealed and opened.")
     return "\n".join(lines) + "\n"
 
