@@ -27,7 +27,6 @@ import fcntl
 import json
 import os
 import secrets
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -41,7 +40,7 @@ from eth_keys import keys as eth_keys
 from eth_utils import keccak, to_checksum_address
 
 from backend.chain import WEI_PER_ETHER
-from backend.nodes import free_port, wait_for_rpc
+from backend.nodes import free_port, stop_processes, wait_for_rpc
 
 ROOT = Path(__file__).resolve().parent.parent
 GETH_VERSION = "1.11.6"
@@ -321,18 +320,4 @@ def geth_private_network(
         )
         yield PrivateNetwork(chain, chain.chain_id, urls, processes)
     finally:
-        stop_nodes(processes)
-
-
-def stop_nodes(processes: list[subprocess.Popen], timeout: float = 60) -> None:
-    """SIGTERM every node, then wait; a node still running after ``timeout`` is killed."""
-    for process in processes:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    for process in processes:
-        try:
-            process.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_processes(processes, timeout=60)

@@ -40,6 +40,20 @@ def wait_for_rpc(url: str, process: subprocess.Popen | None = None, timeout: flo
     raise RuntimeError(f"node did not answer at {url} within {timeout:.0f} s")
 
 
+def stop_processes(processes: list[subprocess.Popen], timeout: float = 10.0) -> None:
+    """SIGTERM every process at once, then wait; one still running after ``timeout`` is killed."""
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    deadline = time.monotonic() + timeout
+    for process in processes:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 @contextlib.contextmanager
 def anvil(*extra_args: str, gas_limit: int = 30_000_000) -> Iterator[str]:
     """Run anvil on a free loopback port; yields its JSON-RPC URL."""
@@ -56,8 +70,4 @@ def anvil(*extra_args: str, gas_limit: int = 30_000_000) -> Iterator[str]:
         wait_for_rpc(url, process)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_processes([process])

@@ -55,7 +55,7 @@ import requests
 from eth_abi import decode
 
 from backend.chain import Deployment, MarketSchedule
-from backend.nodes import ANVIL, ANVIL_CHAIN_ID, anvil, free_port, wait_for_rpc
+from backend.nodes import ANVIL, ANVIL_CHAIN_ID, anvil, free_port, stop_processes, wait_for_rpc
 from bench.common import RESULTS, JsonRpc, machine, markdown_table, published_table, write_csv
 from bench.market_txs import (
     AnvilEnrollment,
@@ -493,12 +493,7 @@ def backend_proxy(node_url: str, deployment: Deployment, workers: int, threads: 
                 raise RuntimeError(f"{error}\n{log_path.read_text()[-2000:]}") from None
             yield url
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_processes([process], timeout=15)
 
 
 def cohort_size(rate: float, phase_seconds: float, max_prosumers: int) -> int:
