@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import json
 import os
 import statistics
@@ -749,9 +748,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--geth-prosumers", type=int, default=200, help="prosumers per target on Geth")
     args = parser.parse_args(argv)
     machine()  # the load average as the run starts
-    if importlib.util.find_spec("coincurve") is None:
-        print("warning: coincurve is not installed, so eth-account signs in pure Python (~14 ms a transaction"
-              " instead of ~0.5 ms): signing the steps' transactions will take most of the run", flush=True)
     rates = [float(r) for r in args.rates.split(",")]
     chains = [parse_chain(c) for c in args.chains.split(",") if c]
 
