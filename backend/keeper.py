@@ -60,6 +60,21 @@ class EntrustedBid:
     id: int | None = None  # row in the store
 
 
+def entrust_message(market: str, chain_id: int, bid: EntrustedBid) -> str:
+    """The text a bidder signs as an EIP-191 personal message to entrust `bid` to the keeper of
+    `market`, so that nobody else can fill the bidder's entrusted slots. The page builds the very
+    same text (`entrustMessage` in frontend/market.js); addresses are checksummed."""
+    return (
+        "Entrust my sealed bid to the market's keeper, to be revealed for me.\n"
+        f"Market: {market} (chain {chain_id})\n"
+        f"Bidder: {bid.bidder}\n"
+        f"Delivery period: {bid.delivery_period}\n"
+        f"Quantity: {bid.quantity_wh} Wh\n"
+        f"Price: {bid.price} wei/kWh\n"
+        f"Salt: 0x{bid.salt.hex()}"
+    )
+
+
 class TooManyEntrusted(Exception):
     """The bidder already entrusted the most bids one auction may hold."""
 

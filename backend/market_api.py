@@ -11,7 +11,7 @@ energy (Wh), ids, blocks and times are plain numbers (times in Unix seconds).
     GET  /api/periods?from=&to=       the same without bids, for up to MAX_PERIODS periods
     GET  /api/accounts                every registered account
     GET  /api/accounts/<address>      one account and every movement of its wallet
-    POST /api/entrust                 hand a sealed bid's values to the keeper to reveal
+    POST /api/entrust                 hand a sealed bid's values, signed by the bidder, to the keeper
     GET  /api/entrust/<address>       what became of the bids an address entrusted
 
 A delivery period's `stage` is one of: "upcoming" (its auction has not started), "bidding"
@@ -29,6 +29,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
+from eth_account import Account
+from eth_account.messages import encode_defunct
+from eth_keys.exceptions import BadSignature
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from web3 import Web3
@@ -36,7 +39,7 @@ from werkzeug.exceptions import HTTPException
 
 from backend.chain import MarketHandle
 from backend.chain_access import MarketClock, MarketEvent, MarketEventLog, Phase
-from backend.keeper import EntrustedBid, EntrustedBids, TooManyEntrusted
+from backend.keeper import EntrustedBid, EntrustedBids, TooManyEntrusted, entrust_message
 
 MARKET_EXTENSION = "p2p_market"  # the MarketHandle, or None when there is no market
 MARKET_MISSING_EXTENSION = "p2p_market_missing"  # why there is none
@@ -47,11 +50,14 @@ KEEPER_EXTENSION = "p2p_keeper"  # only with the operator's key
 # Most delivery periods one /api/periods answer covers (two days of 15-minute periods).
 MAX_PERIODS = 200
 CACHE_ENTRIES = 256
+MAX_UINT32 = 2**32 - 1
 MAX_UINT40 = 2**40 - 1
 MAX_UINT64 = 2**64 - 1
 ZERO_ADDRESS = "0x" + "00" * 20
 DECIMAL = re.compile(r"[0-9]{1,80}")
 HEX_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+SIGNATURE = re.compile(r"0x[0-9a-fA-F]{130}")
+ENTRUST_FIELDS = ("bidder", "delivery_period", "quantity_wh", "price_wei", "salt", "signature")
 SECRECY_NOTICE = (
     "The operator's keeper now knows this bid's quantity and price and will reveal it in the "
     "reveal window; until the auction closes, nobody else can read it from the chain. Keep the "
@@ -481,35 +487,47 @@ def wallet_history(account: AccountInfo, block: BlockRef) -> list[dict[str, Any]
 
 @bp.post("/entrust")
 def entrust() -> ResponseReturnValue:
+    """Keep a sealed bid's opening values for the keeper to reveal in the reveal window.
+
+    The body carries the bid for the auction now open and the bidder's EIP-191 signature of
+    `entrust_message` over it: the store holds a few bids per bidder and auction, and without
+    the signature anyone could fill a bidder's slots with values that open nothing.
+    """
     store: EntrustedBids | None = current_app.extensions.get(ENTRUSTED_EXTENSION)
     if store is None:
         abort(503, "this server has no operator key, so no keeper can reveal bids for you")
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        abort(400, 'send a JSON object {"bidder", "quantity_wh", "price_wei", "salt"}')
-    missing = [name for name in ("bidder", "quantity_wh", "price_wei", "salt") if name not in body]
+        abort(400, "send a JSON object {" + ", ".join(f'"{name}"' for name in ENTRUST_FIELDS) + "}")
+    missing = [name for name in ENTRUST_FIELDS if name not in body]
     if missing:
         abort(400, f"missing: {', '.join(missing)}")
-    bidder = ethereum_address(body["bidder"], "bidder")
-    quantity_wh = whole_number(body["quantity_wh"], "quantity_wh", 1, MAX_UINT40)
-    price = whole_number(body["price_wei"], "price_wei", 1, MAX_UINT64)
-    salt = bytes32(body["salt"], "salt")
-
+    bid = EntrustedBid(
+        bidder=ethereum_address(body["bidder"], "bidder"),
+        delivery_period=whole_number(body["delivery_period"], "delivery_period", 0, MAX_UINT32),
+        quantity_wh=whole_number(body["quantity_wh"], "quantity_wh", 1, MAX_UINT40),
+        price=whole_number(body["price_wei"], "price_wei", 1, MAX_UINT64),
+        salt=bytes32(body["salt"], "salt"),
+    )
     market = reader()
+    deployment = market.market.deployment
+    if signer_of(entrust_message(deployment.market, deployment.chain_id, bid), body["signature"]) != bid.bidder:
+        abort(403, f"the signature is not {bid.bidder}'s over this bid (see entrust_message in backend/keeper.py)")
+
     block = market.latest()
     period, phase, _ = market.call("currentPhase", block=block)
-    delivery_period = period + 1
-    if Phase(phase) not in (Phase.COMMIT, Phase.REVEAL):
+    if Phase(phase) not in (Phase.COMMIT, Phase.REVEAL) or bid.delivery_period != period + 1:
         abort(
             409,
-            f"the auction for delivery period {period + 1} is closed (phase {Phase(phase).name.lower()}); "
-            "bids are entrusted during the commit or reveal window",
+            f"the auction for delivery period {bid.delivery_period} is closed (now: phase "
+            f"{Phase(phase).name.lower()} of the auction for delivery period {period + 1}); "
+            "bids are entrusted during their commit or reveal window",
         )
-    record = market.call("accountOf", bidder, block=block)
+    record = market.call("accountOf", bid.bidder, block=block)
     if record[0] == 0 or record[5]:
-        abort(400, f"{bidder} is not a registered prosumer")
+        abort(400, f"{bid.bidder} is not a registered prosumer")
     try:
-        added = store.add(EntrustedBid(bidder, delivery_period, quantity_wh, price, salt))
+        added = store.add(bid)
     except TooManyEntrusted as error:
         abort(429, str(error))
     clock = market.clock
@@ -518,10 +536,10 @@ def entrust() -> ResponseReturnValue:
             {
                 "accepted": True,
                 "already_entrusted": not added,
-                "bidder": bidder,
-                "delivery_period": delivery_period,
-                "reveal_opens_at": clock.auction_opens(delivery_period) + clock.commit_end,
-                "reveal_closes_at": clock.auction_closes(delivery_period),
+                "bidder": bid.bidder,
+                "delivery_period": bid.delivery_period,
+                "reveal_opens_at": clock.auction_opens(bid.delivery_period) + clock.commit_end,
+                "reveal_closes_at": clock.auction_closes(bid.delivery_period),
                 "secrecy": SECRECY_NOTICE,
             }
         ),
@@ -559,6 +577,16 @@ def whole_number(value: Any, name: str, low: int, high: int) -> int:
     if not low <= value <= high:
         abort(400, f"{name} must be between {low} and {high}")
     return value
+
+
+def signer_of(message: str, signature: Any) -> str:
+    """The address that signed `message` as an EIP-191 personal message (0x and 130 hex digits)."""
+    if isinstance(signature, str) and SIGNATURE.fullmatch(signature):
+        try:
+            return Account.recover_message(encode_defunct(text=message), signature=signature)
+        except (ValueError, BadSignature):
+            pass
+    abort(400, "signature must be an Ethereum signature (0x and 130 hex digits) of the bidder")
 
 
 def bytes32(value: Any, name: str) -> bytes:

@@ -9,6 +9,7 @@ import {
   connect,
   cost,
   duration,
+  entrustMessage,
   ether,
   explain,
   kWh,
@@ -452,14 +453,18 @@ function wireBids() {
 }
 
 async function entrustToKeeper(deliveryPeriod, { quantityWh, price, salt }) {
+  const { address, signer } = page.account;
+  const message = entrustMessage(page.market.address, page.market.chainId, address, deliveryPeriod, quantityWh, price, salt);
   const reply = await fetch("/api/entrust", {
     method: "POST",
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify({
-      bidder: page.account.address,
+      bidder: address,
+      delivery_period: deliveryPeriod,
       quantity_wh: String(quantityWh),
       price_wei: String(price),
       salt,
+      signature: await signer.signMessage(message),
     }),
   });
   if (reply.ok) {

@@ -225,6 +225,22 @@ export function commitmentOf(quantityWh, price, salt, bidder) {
 export const newSalt = () => ethers.hexlify(ethers.randomBytes(32));
 
 /**
+ * The text a bidder signs to entrust a sealed bid to the market's keeper; the server rebuilds it
+ * (entrust_message in backend/keeper.py) and accepts the bid only with the bidder's signature.
+ */
+export function entrustMessage(market, chainId, bidder, deliveryPeriod, quantityWh, price, salt) {
+  return [
+    "Entrust my sealed bid to the market's keeper, to be revealed for me.",
+    `Market: ${ethers.getAddress(market)} (chain ${chainId})`,
+    `Bidder: ${ethers.getAddress(bidder)}`,
+    `Delivery period: ${deliveryPeriod}`,
+    `Quantity: ${quantityWh} Wh`,
+    `Price: ${price} wei/kWh`,
+    `Salt: ${ethers.hexlify(salt)}`,
+  ].join("\n");
+}
+
+/**
  * Bids this browser sealed, per market and bidder, by delivery period. The salt is the only way
  * to open a sealed bid: it is stored before the commit is sent, so a closed tab cannot lose it.
  */

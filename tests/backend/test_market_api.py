@@ -7,12 +7,13 @@ from dataclasses import dataclass
 
 import pytest
 from eth_account import Account
+from eth_account.messages import encode_defunct
 from flask.testing import FlaskClient
 
 from backend import create_app
 from backend.chain import Deployment, MarketHandle, embedded_dev_accounts
 from backend.chain_access import start_embedded_market
-from backend.keeper import EntrustedBid
+from backend.keeper import EntrustedBid, entrust_message
 from backend.market_api import ENTRUSTED_EXTENSION, KEEPER_EXTENSION, MAX_PERIODS
 from backend.nodes import free_port
 from market_script import (
@@ -302,21 +303,28 @@ def test_answers_follow_a_new_block(script, client, wind):
 # ---------------------------------------------------------------------- /api/entrust
 
 
-def entrust_body(prosumer: Prosumer, **changes) -> dict:
-    bid = prosumer.bid
+def entrust_body(script, prosumer: Prosumer, delivery_period: int, signer=None, changes=None) -> dict:
+    """The page's request entrusting `prosumer`'s bid, signed by `signer` (the prosumer unless
+    given), with `changes` made after signing."""
+    bid = EntrustedBid(prosumer.address, delivery_period, prosumer.bid.quantity_wh, prosumer.bid.price, prosumer.bid.salt)
+    deployment = script.market.deployment
+    message = encode_defunct(text=entrust_message(deployment.market, deployment.chain_id, bid))
+    signature = (signer or prosumer.key).sign_message(message).signature
     return {
         "bidder": prosumer.address,
+        "delivery_period": delivery_period,
         "quantity_wh": bid.quantity_wh,
         "price_wei": str(bid.price),
         "salt": "0x" + bid.salt.hex(),
-        **changes,
+        "signature": "0x" + signature.hex().removeprefix("0x"),
+        **(changes or {}),
     }
 
 
 def test_entrusted_bid_is_accepted_with_the_secrecy_it_gives_up(script, client, controllable):
     delivery_period = script.next_auction()
 
-    reply = client.post("/api/entrust", json=entrust_body(controllable))
+    reply = client.post("/api/entrust", json=entrust_body(script, controllable, delivery_period))
 
     answer = reply.get_json()
     assert (reply.status_code, answer["delivery_period"], "operator" in answer["secrecy"]) == (202, delivery_period, True)
@@ -325,7 +333,7 @@ def test_entrusted_bid_is_accepted_with_the_secrecy_it_gives_up(script, client, 
 def test_entrusted_bid_is_kept_for_the_keeper(app, script, client, controllable):
     delivery_period = script.next_auction()
 
-    client.post("/api/entrust", json=entrust_body(controllable))
+    client.post("/api/entrust", json=entrust_body(script, controllable, delivery_period))
 
     kept = app.extensions[ENTRUSTED_EXTENSION].untried(delivery_period)
     assert kept == [
@@ -336,7 +344,7 @@ def test_entrusted_bid_is_kept_for_the_keeper(app, script, client, controllable)
 def test_bid_entrusted_through_the_api_is_revealed_by_the_keeper(app, script, client, controllable):
     delivery_period = script.next_auction()
     script.commit(controllable)
-    client.post("/api/entrust", json=entrust_body(controllable))
+    client.post("/api/entrust", json=entrust_body(script, controllable, delivery_period))
     script.to_reveal_window(delivery_period)
 
     run_keeper(app.extensions[KEEPER_EXTENSION])
@@ -347,7 +355,7 @@ def test_bid_entrusted_through_the_api_is_revealed_by_the_keeper(app, script, cl
 def test_entrusted_bids_outcome_is_shown_without_its_values(app, script, client, controllable):
     delivery_period = script.next_auction()
     script.commit(controllable)
-    client.post("/api/entrust", json=entrust_body(controllable))
+    client.post("/api/entrust", json=entrust_body(script, controllable, delivery_period))
     script.to_reveal_window(delivery_period)
     run_keeper(app.extensions[KEEPER_EXTENSION])
 
@@ -361,17 +369,46 @@ def test_entrusted_bids_outcome_is_shown_without_its_values(app, script, client,
 
 
 def test_entrusting_after_the_reveal_window_is_refused(script, client, controllable):
-    script.to_auction_close(script.next_auction())
+    delivery_period = script.next_auction()
+    script.to_auction_close(delivery_period)
 
-    reply = client.post("/api/entrust", json=entrust_body(controllable))
+    reply = client.post("/api/entrust", json=entrust_body(script, controllable, delivery_period))
 
     assert (reply.status_code, "closed" in reply.get_json()["error"]) == (409, True)
+
+
+def test_entrusting_for_a_later_auction_is_refused(script, client, controllable):
+    delivery_period = script.next_auction()
+
+    reply = client.post("/api/entrust", json=entrust_body(script, controllable, delivery_period + 1))
+
+    assert (reply.status_code, "closed" in reply.get_json()["error"]) == (409, True)
+
+
+def test_bid_entrusted_with_someone_elses_signature_is_refused(app, script, client, controllable, wind):
+    delivery_period = script.next_auction()
+
+    reply = client.post("/api/entrust", json=entrust_body(script, controllable, delivery_period, signer=wind.key))
+
+    assert (reply.status_code, "signature" in reply.get_json()["error"]) == (403, True)
+    assert app.extensions[ENTRUSTED_EXTENSION].untried(delivery_period) == []
+
+
+def test_bid_changed_after_signing_is_refused(app, script, client, controllable):
+    delivery_period = script.next_auction()
+    changed = entrust_body(script, controllable, delivery_period, changes={"price_wei": str(controllable.bid.price + 1)})
+
+    reply = client.post("/api/entrust", json=changed)
+
+    assert (reply.status_code, "signature" in reply.get_json()["error"]) == (403, True)
+    assert app.extensions[ENTRUSTED_EXTENSION].untried(delivery_period) == []
 
 
 @pytest.mark.parametrize(
     "changes",
     [
         {"bidder": "0x1234"},
+        {"delivery_period": -1},
         {"quantity_wh": 0},
         {"quantity_wh": 2**40},
         {"quantity_wh": 1.5},
@@ -380,19 +417,21 @@ def test_entrusting_after_the_reveal_window_is_refused(script, client, controlla
         {"price_wei": True},
         {"salt": "0x1234"},
         {"salt": "0x" + "zz" * 32},
+        {"signature": "0x1234"},
+        {"signature": "0x" + "00" * 65},
     ],
     ids=lambda changes: f"{next(iter(changes))}={next(iter(changes.values()))!r}",
 )
 def test_entrusted_bid_with_a_bad_value_is_refused(script, client, controllable, changes):
-    script.next_auction()
+    delivery_period = script.next_auction()
 
-    reply = client.post("/api/entrust", json=entrust_body(controllable, **changes))
+    reply = client.post("/api/entrust", json=entrust_body(script, controllable, delivery_period, changes=changes))
 
     assert (reply.status_code, next(iter(changes)) in reply.get_json()["error"]) == (400, True)
 
 
 def test_entrusted_bid_missing_a_value_is_refused(script, client, controllable):
-    body = entrust_body(controllable)
+    body = entrust_body(script, controllable, script.next_auction())
     del body["salt"]
 
     reply = client.post("/api/entrust", json=body)
@@ -401,19 +440,19 @@ def test_entrusted_bid_missing_a_value_is_refused(script, client, controllable):
 
 
 def test_entrusted_bid_of_an_unregistered_bidder_is_refused(script, client, controllable):
-    script.next_auction()
+    delivery_period = script.next_auction()
     stranger = Prosumer("stranger", Account.create(), Account.create(), 1, controllable.bid)
 
-    reply = client.post("/api/entrust", json=entrust_body(stranger))
+    reply = client.post("/api/entrust", json=entrust_body(script, stranger, delivery_period))
 
     assert (reply.status_code, "not a registered prosumer" in reply.get_json()["error"]) == (400, True)
 
 
-def test_entrusting_without_an_operator_key_is_refused(market, controllable):
+def test_entrusting_without_an_operator_key_is_refused(market, script, controllable):
     without_key = MarketHandle(market.w3, market.contract, market.deployment, None, market.lock)
     client = create_app(APP_CONFIG, market=without_key).test_client()
 
-    reply = client.post("/api/entrust", json=entrust_body(controllable))
+    reply = client.post("/api/entrust", json=entrust_body(script, controllable, script.next_auction()))
 
     assert reply.status_code == 503
 

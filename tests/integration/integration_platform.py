@@ -26,6 +26,7 @@ from pathlib import Path
 
 import requests
 from eth_account import Account
+from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.contract import Contract
@@ -33,6 +34,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from backend import create_app
 from backend.chain import Deployment, MarketParameters, MarketSchedule, SealedBid, deploy_market
+from backend.keeper import EntrustedBid, entrust_message
 from backend.market_api import KEEPER_EXTENSION
 from integration_period import (
     DEPOSIT, EXPECTED_TRADES, GAS_MONEY, GRID_DEPOSIT, PROSUMERS, ChainClock, Submitter, wallets_add_up,
@@ -183,10 +185,14 @@ def run_period_through_platform(
         bids = {spec[0]: SealedBid(spec[3], spec[4]) for spec in PROSUMERS}
         prosumer_side.batch([(f.commit(bids[spec[0]].commitment(a.address)), a, 0) for a, spec in zip(prosumers, PROSUMERS)])
         entrusted_account = prosumers[[spec[0] for spec in PROSUMERS].index(ENTRUSTED)]
-        bid = bids[ENTRUSTED]
+        entrusted = EntrustedBid(entrusted_account.address, f.currentPeriod().call() + 1,
+                                 bids[ENTRUSTED].quantity_wh, bids[ENTRUSTED].price, bids[ENTRUSTED].salt)
+        signed = entrusted_account.sign_message(
+            encode_defunct(text=entrust_message(market.address, proxied.eth.chain_id, entrusted)))
         reply = requests.post(f"{base_url}/api/entrust", json={
-            "bidder": entrusted_account.address, "quantity_wh": bid.quantity_wh, "price_wei": bid.price,
-            "salt": "0x" + bid.salt.hex(),
+            "bidder": entrusted.bidder, "delivery_period": entrusted.delivery_period,
+            "quantity_wh": entrusted.quantity_wh, "price_wei": entrusted.price, "salt": "0x" + entrusted.salt.hex(),
+            "signature": "0x" + signed.signature.hex().removeprefix("0x"),
         }, timeout=30)
         assert reply.status_code == 202, reply.text
 
