@@ -68,6 +68,14 @@ class MarketServer:
         receipt = transfer(self.web3(), Account.from_key(FUNDER_KEY), Web3.to_checksum_address(address), ether * 10**18)
         assert receipt["status"] == 1
 
+    def authorize(self, address: str) -> None:
+        """What the operator does from its page (the first test does it there)."""
+        w3 = self.web3()
+        contract = self.json("/api/contract")
+        market = w3.eth.contract(address=contract["address"], abi=contract["abi"])
+        receipt = send(w3, market.functions.setAuthorization(address, True), Account.from_key(OPERATOR_KEY))
+        assert receipt["status"] == 1
+
     def post_reading(self, meter: LocalAccount, meter_number: int, delivery_period: int, energy_wh: int) -> None:
         """What a smart meter's bridge does: its reading of a delivery period, signed with the
         meter's own key."""

@@ -21,6 +21,7 @@ from browser_support import OPERATOR_KEY, PERIOD_LENGTH
 ACTION_TIMEOUT_MS = 60_000
 PERIOD_TIMEOUT_MS = 3 * PERIOD_LENGTH * 1000
 PASSWORD = "correct horse battery"
+BROWSER_WALLET = Path(__file__).with_name("browser_wallet.js")
 
 
 @dataclass
@@ -89,8 +90,11 @@ def open_page(request, browser, market_server, artifacts):
     page is photographed as it was."""
     opened: list[TradingPage] = []
 
-    def open_for(who: str) -> TradingPage:
+    def open_for(who: str, wallet_key: str | None = None) -> TradingPage:
+        """With `wallet_key` the browser has a wallet extension holding that key."""
         context = browser.new_context(viewport={"width": 1280, "height": 900})
+        if wallet_key is not None:
+            context.add_init_script(BROWSER_WALLET.read_text().replace("__PRIVATE_KEY__", wallet_key))
         page = context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
@@ -248,3 +252,29 @@ def test_two_prosumers_trade_through_a_whole_period(open_page, market_server):
     wind.page.fill("#unlock-password", PASSWORD)
     wind.act("#unlock-form button", "is open")
     wind.wait_text("#my-name", "Hilltop wind")
+
+
+@pytest.mark.slow
+def test_prosumer_with_a_browser_wallet_registers_deposits_and_entrusts_a_bid(open_page, market_server):
+    key = Account.create()
+    market_server.send_gas_money(key.address)
+    pv = open_page("pv-wallet", wallet_key="0x" + key.key.hex().removeprefix("0x"))
+
+    pv.act("#use-injected", "is open")
+    assert pv.text("#my-address") == key.address
+    pv.register("Rooftop PV", "producer", green=True)
+    market_server.authorize(key.address)
+    pv.wait_text("#my-authorization", "has authorized you")
+    pv.deposit("0.05")
+    pv.wait_text("#my-wallet", r"^0\.05$")
+
+    # The wallet signs the commit transaction and the message entrusting the bid to the keeper.
+    wait_for_fresh_commit_window(pv)
+    pv.page.fill("#bid-quantity", "1")
+    pv.page.fill("#bid-price", "0.5")
+    pv.page.check("#bid-entrust")
+    pv.act("#bid-form button", "the keeper will reveal it for you")
+    pv.wait_text("#my-bid-text", "revealed as bid #", timeout=PERIOD_TIMEOUT_MS)
+    pv.screenshot("01-wallet-bid-revealed")
+    [entrusted] = market_server.json(f"/api/entrust/{key.address}")["entrusted"]
+    assert entrusted["outcome"] == "revealed", entrusted
