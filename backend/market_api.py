@@ -318,6 +318,11 @@ def period_json(delivery_period: int, block: BlockRef, *, bids: bool) -> dict[st
         "traded_wh": traded_wh,
         # The contract's own average (tradedValue / tradedWh, rounded down) once matching is done.
         "average_price_wei": str(traded_value // traded_wh) if traded_wh else None,
+        # The price balancing and reward are settled at: the average, or the operator's reference
+        # price when nothing traded; known once matching is done.
+        "settlement_price_wei": (
+            str(named["MatchingCompleted"][0].args["averagePrice"]) if "MatchingCompleted" in named else None
+        ),
         "trades": [trade_json(trade, block) for trade in trades],
         "settlements": [settlement_json(settled, block) for settled in settlements],
     }

@@ -114,7 +114,12 @@ function showTable(periods, names) {
             .map((t) => `${name(t.seller_id)} → ${name(t.buyer_id)}: ${kWh(t.quantity_wh)} kWh @ ${milliEtherPerKWh(t.price_wei)}e-3`)
             .join("\n")
         : "no trade";
-      const price = period.average_price_wei === null ? "–" : `${milliEtherPerKWh(period.average_price_wei)}e-3`;
+      const price =
+        period.average_price_wei !== null
+          ? `${milliEtherPerKWh(period.average_price_wei)}e-3`
+          : period.settlement_price_wei !== null
+            ? `${milliEtherPerKWh(period.settlement_price_wei)}e-3 (reference)`
+            : "–";
       for (const text of [period.delivery_period, STAGE_WORDS[period.stage] ?? period.stage, trades, price]) {
         row.insertCell().textContent = text;
       }

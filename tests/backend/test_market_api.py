@@ -11,7 +11,7 @@ from eth_account.messages import encode_defunct
 from flask.testing import FlaskClient
 
 from backend import create_app
-from backend.chain import Deployment, MarketHandle, embedded_dev_accounts
+from backend.chain import Deployment, MarketHandle, MarketParameters, embedded_dev_accounts
 from backend.chain_access import start_embedded_market
 from backend.keeper import EntrustedBid, entrust_message
 from backend.market_api import ENTRUSTED_EXTENSION, KEEPER_EXTENSION, MAX_PERIODS
@@ -201,6 +201,20 @@ def test_period_without_trades_has_no_average_price(settled):
     answer = settled.get(f"/api/periods/{settled.delivery_period + 5}")
 
     assert (answer["stage"], answer["average_price_wei"], answer["trades"]) == ("upcoming", None, [])
+
+
+def test_period_matched_without_trades_settles_at_the_reference_price(app, script, client, wind):
+    delivery_period = bid_and_reveal(script, [wind])
+    script.to_auction_close(delivery_period)
+    run_keeper(app.extensions[KEEPER_EXTENSION])
+
+    answer = client.get(f"/api/periods/{delivery_period}").get_json()
+
+    assert (answer["stage"], answer["average_price_wei"], answer["settlement_price_wei"]) == (
+        "matched",
+        None,
+        str(MarketParameters().reference_price),
+    )
 
 
 @pytest.mark.parametrize("period", ["soon", "-1", str(2**32)])
