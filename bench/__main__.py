@@ -127,6 +127,10 @@ def summary() -> str:
         markdown_table(["published system", "published figure", "this project", "source"], rows, numeric_from=4),
         "",
     ]
+    period_gas = {int(r["bids_per_side"]): int(r["total_gas"]) for r in read_csv("gas_scaling.csv")}
+    if 1000 in period_gas and 10_000 in period_gas:
+        lines += [f"Gas of a whole period grows linearly with the book: gas(10,000 bids a side) / gas(1,000) ="
+                  f" {period_gas[10_000] / period_gas[1000]:.2f} (target <= 10.5; gas.md).", ""]
     if largest:
         lines += ["Largest number of prosumers whose 15-minute period fits 30M-gas blocks (period_budget.md): "
                   + ", ".join(f"{int(n):,} with {float(t):g} s blocks" for t, n in largest.items()) + ".", ""]
