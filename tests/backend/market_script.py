@@ -164,3 +164,14 @@ def bid_and_reveal(script: MarketScript, prosumers: list[Prosumer], *, revealing
     for prosumer in prosumers if revealing is None else revealing:
         script.reveal(prosumer)
     return delivery_period
+
+
+def period_with_readings(script: MarketScript, prosumers: list[Prosumer], keeper: Keeper) -> int:
+    """Bid, let the keeper match, post every reading and open settlement; returns the period."""
+    delivery_period = bid_and_reveal(script, prosumers)
+    script.to_auction_close(delivery_period)
+    run_keeper(keeper)
+    for prosumer in prosumers:
+        script.post_reading(prosumer, delivery_period)
+    script.to_settlement(delivery_period)
+    return delivery_period

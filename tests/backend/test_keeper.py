@@ -14,20 +14,17 @@ from backend.chain import Deployment, MarketParameters
 from backend.chain_access import MarketEventLog, open_deployed_market, start_embedded_market
 from backend.keeper import EntrustedBid, EntrustedBids, Keeper, KeeperAction, TooManyEntrusted
 from backend.nodes import free_port
-from market_script import PERIOD_LENGTH, READINGS_WH, ROLES, MarketScript, bid_and_reveal, run_keeper
+from market_script import (
+    PERIOD_LENGTH,
+    READINGS_WH,
+    ROLES,
+    MarketScript,
+    bid_and_reveal,
+    period_with_readings,
+    run_keeper,
+)
 
 WAIT_FOR_THREAD = 30.0  # seconds a background keeper gets to do what a test waits for
-
-
-def period_with_readings(script, prosumers, keeper) -> int:
-    """Bid, let the keeper match, post every reading and open settlement; returns the period."""
-    delivery_period = bid_and_reveal(script, prosumers)
-    script.to_auction_close(delivery_period)
-    run_keeper(keeper)
-    for prosumer in prosumers:
-        script.post_reading(prosumer, delivery_period)
-    script.to_settlement(delivery_period)
-    return delivery_period
 
 
 def book(script, delivery_period):

@@ -26,6 +26,7 @@ from market_script import (
     MarketScript,
     Prosumer,
     bid_and_reveal,
+    period_with_readings,
     run_keeper,
 )
 
@@ -57,12 +58,7 @@ def settled() -> SettledPeriod:
     prosumers = [script.join(name) for name in ROLES]
     app = create_app(APP_CONFIG, market=market)
     keeper = app.extensions[KEEPER_EXTENSION]
-    delivery_period = bid_and_reveal(script, prosumers)
-    script.to_auction_close(delivery_period)
-    run_keeper(keeper)
-    for prosumer in prosumers:
-        script.post_reading(prosumer, delivery_period)
-    script.to_settlement(delivery_period)
+    delivery_period = period_with_readings(script, prosumers, keeper)
     run_keeper(keeper)
     return SettledPeriod(app.test_client(), script, {prosumer.name: prosumer for prosumer in prosumers}, delivery_period)
 

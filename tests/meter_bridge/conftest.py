@@ -1,9 +1,12 @@
-"""Shared roles of the meter-bridge tests: meters on a simulated bus and a clock they run on."""
+"""Shared roles of the meter-bridge tests: meters on a simulated bus and a clock they run on,
+and the market's people on an embedded chain."""
 
 from decimal import Decimal
 
 import pytest
 
+from backend.chain import embedded_dev_accounts
+from backend.chain_access import start_embedded_chain
 from meter_bridge.simulator import PowerProfile, VirtualMeter
 
 
@@ -46,3 +49,28 @@ def ev_virtual_meter(meter_clock):
         profile=PowerProfile((7.2,)),
         clock=meter_clock,
     )
+
+
+@pytest.fixture
+def chain():
+    return start_embedded_chain()
+
+
+@pytest.fixture
+def operator(chain):
+    return embedded_dev_accounts(chain)[0]
+
+
+@pytest.fixture
+def grid(chain):
+    return embedded_dev_accounts(chain)[1]
+
+
+@pytest.fixture
+def wind(chain):
+    return embedded_dev_accounts(chain)[2]
+
+
+@pytest.fixture
+def ev(chain):
+    return embedded_dev_accounts(chain)[3]

@@ -7,13 +7,11 @@ from backend.chain import (
     ContractRefused,
     MarketSchedule,
     deploy_market,
-    embedded_dev_accounts,
     embedded_time_travel,
     load_artifact,
     send,
     transfer,
 )
-from backend.chain_access import start_embedded_chain
 from meter_bridge.chain import MarketChain
 from meter_bridge.signing import MeterKey
 
@@ -21,23 +19,8 @@ WIND_NUMBER = 161
 
 
 @pytest.fixture
-def chain():
-    return start_embedded_chain()
-
-
-@pytest.fixture
-def operator(chain):
-    return embedded_dev_accounts(chain)[0]
-
-
-@pytest.fixture
-def wind(chain):
-    return embedded_dev_accounts(chain)[2]
-
-
-@pytest.fixture
-def market(chain, operator, wind):
-    market = deploy_market(chain, operator, embedded_dev_accounts(chain)[1].address, MarketSchedule.scaled(30))
+def market(chain, operator, grid, wind):
+    market = deploy_market(chain, operator, grid.address, MarketSchedule.scaled(30))
     send(chain, market.functions.register("wind", True, True), wind)
     return market
 

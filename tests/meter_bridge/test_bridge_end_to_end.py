@@ -20,13 +20,12 @@ from backend import create_app
 from backend.chain import (
     MarketSchedule,
     deploy_market,
-    embedded_dev_accounts,
     embedded_time_travel,
     load_artifact,
     send,
     transfer,
 )
-from backend.chain_access import InProcessUpstream, start_embedded_chain
+from backend.chain_access import InProcessUpstream
 from meter_bridge.chain import MarketChain
 from meter_bridge.daemon import BridgedMeter, Daemon
 from meter_bridge.data_items import FORWARD_ACTIVE_ENERGY, REVERSE_ACTIVE_ENERGY
@@ -77,32 +76,7 @@ class Energy:
         return self.seconds
 
 
-# ---------------------------------------------------------------- roles
-
-
-@pytest.fixture
-def chain():
-    return start_embedded_chain()
-
-
-@pytest.fixture
-def operator(chain):
-    return embedded_dev_accounts(chain)[0]
-
-
-@pytest.fixture
-def grid(chain):
-    return embedded_dev_accounts(chain)[1]
-
-
-@pytest.fixture
-def wind(chain):
-    return embedded_dev_accounts(chain)[2]
-
-
-@pytest.fixture
-def ev(chain):
-    return embedded_dev_accounts(chain)[3]
+# ---------------------------------------------------------------- the market
 
 
 @pytest.fixture
