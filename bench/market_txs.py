@@ -39,8 +39,8 @@ COMMIT_GAS = 100_000
 REVEAL_GAS = 200_000
 READING_GAS = 100_000
 # Setup transactions sent to a node at a time. anvil's pool takes disproportionately longer to
-# accept transactions the fuller it is (2,000 at once: 0.3 s, 4,000: 1.4 s here) and silently
-# loses some when ~12,000 are pending; Geth's pool holds 5,120 by default.
+# accept transactions the fuller it is (2,000 at once: 0.3 s, 4,000: 1.4 s here); Geth's pool
+# holds 5,120 by default.
 ENROLL_CHUNK = 1000
 # Wallet of every prosumer in the market: margins and a consumer's bids are paid from it.
 DEPOSIT = WEI_PER_ETHER
