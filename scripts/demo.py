@@ -126,8 +126,9 @@ def main() -> int:
         (folder / f"{name}.key").write_text(key.key.hex())
 
     stop = threading.Event()
-    for user in users:
-        threading.Thread(target=bid_every_period, args=(w3, market, user, stop), daemon=True).start()
+    bidders = [threading.Thread(target=bid_every_period, args=(w3, market, user, stop), daemon=True) for user in users]
+    for bidder in bidders:
+        bidder.start()
     print(f"\nThe market is live at {page}")
     print(f"Period length {args.period_length} s; the paper's four prosumers bid every period.")
     print(f"Prosumer keys to import into the page: {folder}/<name>.key (meter bridge logs beside them)")
@@ -142,10 +143,14 @@ def main() -> int:
         pass
     finally:
         stop.set()
+        for bidder in bidders:  # a bid in flight still needs the backend
+            bidder.join(timeout=30)
         for process in processes:
             process.terminate()
         for process in processes:
             process.wait(timeout=10)
+            if process.stdout:
+                process.stdout.close()
         server.shutdown()
         print("stopped")
     return 0
