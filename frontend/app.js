@@ -101,18 +101,21 @@ async function transact(description, send) {
     throw new Refusal("This account has no ether to pay for gas; ask the operator to send some to your address.");
   }
   page.sending = true;
+  let receipt;
   try {
     say(`${description}…`);
     const tx = await send();
     say(`${description}: waiting for the next block…`);
-    const receipt = await tx.wait();
-    say(`${description}: done.`, "ok");
-    return receipt;
+    receipt = await tx.wait();
   } finally {
     page.sending = false;
     page.refreshes = 0; // the next refresh also redraws results and the operator's tables
     await refresh();
   }
+  // Said only once the page shows the new state: the caller's follow-up (a form reset) then runs
+  // in the same task, before anyone can type into the form again.
+  say(`${description}: done.`, "ok");
+  return receipt;
 }
 
 // ------------------------------------------------------------------ clock
