@@ -22,7 +22,9 @@ import threading
 from pathlib import Path
 
 from eth_account import Account
+from requests import RequestException
 from web3 import Web3
+from web3.exceptions import Web3Exception
 from werkzeug.serving import make_server
 
 from backend import create_app
@@ -70,11 +72,15 @@ def start_meter_box(folder: Path, rpc_url: str, market: str, name: str, number: 
 
 
 def bid_every_period(w3: Web3, market, user: dict, stop: threading.Event) -> None:
-    """One simulated prosumer: commits in the commit window, reveals in the reveal window."""
+    """One simulated prosumer: commits in the commit window, reveals in the reveal window.
+
+    Each step is tried once a period: a refusal or a lost connection is reported and the
+    prosumer goes on with the next phase (a commit retried with a new salt could not be
+    revealed if the first one was mined after all)."""
     sealed: dict[int, SealedBid] = {}
     while not stop.wait(0.5):
-        period, phase, _ = market.functions.currentPhase().call()
         try:
+            period, phase, _ = market.functions.currentPhase().call()
             if phase == 0 and period not in sealed:
                 quarter = user["day"][period % PERIODS_PER_DAY]
                 sealed[period] = bid = SealedBid(quarter.declared_wh, quarter.price_wei_per_kwh)
@@ -86,6 +92,8 @@ def bid_every_period(w3: Web3, market, user: dict, stop: threading.Event) -> Non
                 send(w3, market.functions.reveal(bid.quantity_wh, bid.price, bid.salt, hint), user["key"])
         except ContractRefused as refusal:
             print(f"{user['name']}: {refusal}", file=sys.stderr)
+        except (RequestException, Web3Exception) as error:  # e.g. a timeout under heavy load
+            print(f"{user['name']}: the chain did not take this step ({error}); going on", file=sys.stderr)
 
 
 def main() -> int:
