@@ -615,7 +615,8 @@ def render(steps: list[Step], chains: list[ChainSettings], settings: str, skippe
     lines = [
         "# Load: send rate, latency and throughput (Caliper style)",
         "",
-        f"Machine: {machine()}. Other work shares the cores, so figures are noisier than on an idle machine.",
+        (f"Machine: {machine()}. The node, the backend's workers and the sending clients all run on these"
+         " cores, so every figure includes the cost of generating the load."),
         "",
         f"Settings: {settings}.",
         "",
