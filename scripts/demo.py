@@ -29,6 +29,7 @@ from werkzeug.serving import make_server
 
 from backend import create_app
 from backend.chain import ContractRefused, SealedBid, market_at, send, transfer
+from backend.nodes import stop_processes
 from backend.profiles import PAPER_PROSUMERS, PERIODS_PER_DAY, day
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -153,10 +154,8 @@ def main() -> int:
         stop.set()
         for bidder in bidders:  # a bid in flight still needs the backend
             bidder.join(timeout=30)
+        stop_processes(processes)
         for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(timeout=10)
             if process.stdout:
                 process.stdout.close()
         server.shutdown()
