@@ -12,6 +12,7 @@ Every error says in its message what is wrong with the bytes, so that a log line
     ├── AddressMismatchError    a reply from another meter than the one asked
     ├── IdentifierMismatchError a reply for another data identifier than the one asked
     ├── AbnormalReplyError      the meter refused (D1H ...), with the decoded reasons
+    ├── FollowUpLimitError      the meter kept answering "more frames follow" past the bound
     └── NoReplyError            no valid reply within the timeout, after every retry
 """
 
@@ -77,5 +78,19 @@ class AbnormalReplyError(Dlt645Error):
         self.reasons = reasons
 
 
+class FollowUpLimitError(Dlt645Error):
+    """A reply still said "more frames follow" after the most follow-up frames one read may take."""
+
+    def __init__(self, address: str, di: int, frames: int, payload_bytes: int):
+        super().__init__(
+            f"meter {address} still answers {di:08X} with 'more frames follow' after {frames} frames "
+            f"({payload_bytes} bytes); read given up, nothing of it kept"
+        )
+        self.address = address
+        self.di = di
+        self.frames = frames
+
+
 class NoReplyError(Dlt645Error):
     """No valid reply arrived in time, after every retry."""
+

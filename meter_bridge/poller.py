@@ -19,6 +19,7 @@ import logging
 import time
 from collections.abc import Callable
 from decimal import Decimal
+from functools import partial
 from typing import Protocol, TypeVar
 
 from meter_bridge.codec import (
@@ -34,9 +35,16 @@ from meter_bridge.codec import (
     read_request,
 )
 from meter_bridge.data_items import decode_value
-from meter_bridge.errors import AbnormalReplyError, Dlt645Error, NoReplyError
+from meter_bridge.errors import AbnormalReplyError, Dlt645Error, FollowUpLimitError, NoReplyError
 
 log = logging.getLogger(__name__)
+
+# Follow-up frames one read may take after its first frame. A reply frame carries at most 200
+# data bytes, 195 or 196 of them value bytes, so the largest blocks of DL/T 645-2007 (maximum
+# demand with its time, for the total and 63 tariffs: 64 x 8 = 512 bytes) take three frames, and
+# every register the bridge reads fits in one. Four follow-ups (five frames, at most 976 value
+# bytes) leave room; a meter still saying "more frames follow" after them is faulty or hostile.
+MAX_FOLLOW_UPS = 4
 
 Reply = TypeVar("Reply")
 
@@ -73,18 +81,23 @@ class Poller:
         self._bus_free_at = 0.0
 
     def read(self, address: str, di: int) -> DataReply:
-        """Read one identifier; a reply in several frames (more-follows bit) is joined into one."""
-        reply = self._exchange(read_request(address, di), lambda frame: parse_data_reply(frame, address, di))
+        """Read one identifier; a reply in several frames (more-follows bit) is joined into one.
+
+        Raises FollowUpLimitError, keeping nothing of the reply, when the frame after the last
+        allowed follow-up still says more frames follow.
+        """
+        accept = partial(parse_data_reply, expected_address=address, expected_di=di)
+        reply = self._exchange(read_request(address, di), accept)
         payload = reply.payload
-        sequence = 1
-        while reply.more_follows:
-            reply = self._exchange(
-                follow_up_request(address, di, sequence), lambda frame: parse_data_reply(frame, address, di)
-            )
+        for sequence in range(1, MAX_FOLLOW_UPS + 1):
+            if not reply.more_follows:
+                break
+            reply = self._exchange(follow_up_request(address, di, sequence), accept)
             if reply.sequence != sequence:
                 raise Dlt645Error(f"follow-up reply carries sequence {reply.sequence}, asked for {sequence}")
             payload += reply.payload
-            sequence = (sequence + 1) % 256
+        if reply.more_follows:
+            raise FollowUpLimitError(address, di, 1 + MAX_FOLLOW_UPS, len(payload))
         return DataReply(reply.address, di, payload, more_follows=False)
 
     def read_energy(self, address: str, di: int) -> Decimal:
