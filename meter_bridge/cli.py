@@ -31,6 +31,7 @@ from meter_bridge.codec import (
     encode_frame,
     read_request,
 )
+from meter_bridge.config import BYTE_SIZE, PARITY, STOP_BITS, ConfigError, Parser, load_config
 from meter_bridge.data_items import FORWARD_ACTIVE_ENERGY, DataValue, decode_value
 from meter_bridge.errors import Dlt645Error
 from meter_bridge.poller import Poller
@@ -96,9 +97,21 @@ def _parser() -> argparse.ArgumentParser:
 def _add_line_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", required=True, help="serial device, pty path or pyserial URL (socket://...)")
     parser.add_argument("--baudrate", type=int, default=2400)
-    parser.add_argument("--bytesize", type=int, default=8)
-    parser.add_argument("--parity", default="E", choices="NEOMS")
-    parser.add_argument("--stopbits", type=float, default=1)
+    parser.add_argument("--bytesize", type=_argument(BYTE_SIZE), default=8)
+    parser.add_argument("--parity", type=_argument(PARITY), default="E", help="N, E, O, M or S")
+    parser.add_argument("--stopbits", type=_argument(STOP_BITS), default=1, help="1, 1.5 or 2")
+
+
+def _argument(parse: Parser):
+    """An argparse type from a setting's parser, so the command line refuses what the file does."""
+
+    def convert(text: str):
+        try:
+            return parse(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(f"{error}, not {text!r}") from None
+
+    return convert
 
 
 def _fail(message: str, status: int) -> int:
@@ -288,7 +301,6 @@ def _kwh(text: str, name: str) -> Decimal:
 
 def _run(args: argparse.Namespace) -> int:
     # Imported here: web3 takes a second to import, which decode and encode-read do not need.
-    from meter_bridge.config import ConfigError, load_config
     from meter_bridge.daemon import build_daemon
     from meter_bridge.signing import KeystoreError
 
