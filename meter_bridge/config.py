@@ -52,51 +52,32 @@ def _number(value: Any, whole: bool) -> int | float:
     return value if whole else float(value)
 
 
-def whole_number(minimum: int) -> Parser:
-    description = f"a whole number, {minimum} or more"
-
-    def parse(value: Any) -> int:
-        try:
-            number = _number(value, whole=True)
-        except ValueError:
-            raise ValueError(f"must be {description}") from None
-        if number < minimum:
-            raise ValueError(f"must be {description}")
-        return number
-
-    return parse
-
-
-def seconds(*, zero_allowed: bool) -> Parser:
-    description = "a number of seconds, " + ("0 or more" if zero_allowed else "above 0")
-
-    def parse(value: Any) -> float:
-        try:
-            number = _number(value, whole=False)
-        except ValueError:
-            raise ValueError(f"must be {description}") from None
-        if number < 0 or (number == 0 and not zero_allowed):
-            raise ValueError(f"must be {description}")
-        return number
-
-    return parse
-
-
-def one_of(*choices: Any, whole: bool = False) -> Parser:
-    """One of the numbers ``choices`` (given as the choice itself, so 1.5 stays 1.5 and 1 stays 1)."""
-    description = ", ".join(str(choice) for choice in choices[:-1]) + f" or {choices[-1]}"
-
-    def parse(value: Any) -> Any:
+def _numbers(whole: bool, accepted: Callable[[int | float], bool], description: str) -> Parser:
+    def parse(value: Any) -> int | float:
         try:
             number = _number(value, whole)
         except ValueError:
             raise ValueError(f"must be {description}") from None
-        for choice in choices:
-            if number == choice:
-                return choice
-        raise ValueError(f"must be {description}")
+        if not accepted(number):
+            raise ValueError(f"must be {description}")
+        return number
 
     return parse
+
+
+def whole_number(minimum: int) -> Parser:
+    return _numbers(True, lambda number: number >= minimum, f"a whole number, {minimum} or more")
+
+
+def seconds(*, zero_allowed: bool) -> Parser:
+    if zero_allowed:
+        return _numbers(False, lambda number: number >= 0, "a number of seconds, 0 or more")
+    return _numbers(False, lambda number: number > 0, "a number of seconds, above 0")
+
+
+def one_of(*choices: int | float, whole: bool = False) -> Parser:
+    description = ", ".join(str(choice) for choice in choices[:-1]) + f" or {choices[-1]}"
+    return _numbers(whole, lambda number: number in choices, description)
 
 
 def word_of(names: Mapping[str, str]) -> Parser:

@@ -176,7 +176,7 @@ class Outbox:
             raise self._unavailable("opened", error) from error
         if problems != ["ok"]:  # the first problem, without its "*** in database main ***" line
             cause = f"SQLite's integrity check fails ({problems[0].splitlines()[-1]})"
-            raise OutboxUnavailable(self.path, "read", cause, self._remedy(DAMAGED))
+            raise OutboxUnavailable(self.path, "opened", cause, self._remedy(DAMAGED))
 
     def _unavailable(self, action: str, error: sqlite3.Error) -> OutboxUnavailable:
         """The OutboxUnavailable for ``error``, with what to do about it."""
