@@ -11,6 +11,11 @@ the end of the previous frame. A failed attempt (no reply, corrupt reply, reply 
 meter or for another identifier) is retried with a doubling backoff; an abnormal reply is the
 meter's answer and is not retried. Several meters on one bus are polled in turn through the same
 poller, one exchange at a time.
+
+Every wait is bounded: an attempt by ``reply_timeout`` and ``MAX_REPLY_BYTES``, an exchange by
+``retries`` and the backoff, a read by ``MAX_FOLLOW_UPS`` follow-up exchanges after the first.
+So a meter that never stops answering, or never answers, holds the bus for a known time and
+then gives way to the next.
 """
 
 from __future__ import annotations
@@ -45,6 +50,12 @@ log = logging.getLogger(__name__)
 # every register the bridge reads fits in one. Four follow-ups (five frames, at most 976 value
 # bytes) leave room; a meter still saying "more frames follow" after them is faulty or hostile.
 MAX_FOLLOW_UPS = 4
+
+# Bytes one attempt reads at most while waiting for a reply. A reply is at most 216 bytes (wake-up
+# bytes and a 212-byte frame) after the echo of our request, and a line at 19200 bit/s carries
+# under 2 KiB a second; more is a flood (through a network gateway), not a meter: the attempt
+# fails without decoding it.
+MAX_REPLY_BYTES = 8192
 
 Reply = TypeVar("Reply")
 
@@ -144,8 +155,13 @@ class Poller:
         decoder = FrameDecoder()
         corrupt: Dlt645Error | None = None
         deadline = self._clock() + self.reply_timeout
+        received = 0
         while (remaining := deadline - self._clock()) > 0:
-            decoder.feed(self.pipe.receive(remaining))
+            chunk = self.pipe.receive(remaining)
+            received += len(chunk)
+            if received > MAX_REPLY_BYTES:
+                raise NoReplyError(f"{received} bytes and no valid reply: a flood, not a meter")
+            decoder.feed(chunk)
             while True:
                 try:
                     frame = decoder.next_frame()

@@ -31,6 +31,14 @@ def main() -> None:
     print(f"FrameDecoder, 64-byte chunks with noise: {count / elapsed:,.0f} frames/s, "
           f"{len(stream) / elapsed / 1e6:.2f} MB/s ({count} frames)")
 
+    # Frame-shaped garbage (68H, address, 68H, 91H, L=4, bad checksum) fed at once, as a network
+    # gateway can deliver it: every candidate is refused, in time linear in the burst.
+    burst = (b"\x68" + bytes(6) + b"\x68\x91\x04" + bytes(6)) * (FRAMES * 4)
+    started = time.perf_counter()
+    FrameDecoder().frames(burst)
+    elapsed = time.perf_counter() - started
+    print(f"FrameDecoder, a {len(burst) / 1e6:.2f} MB burst of frame-shaped garbage: {len(burst) / elapsed / 1e6:.2f} MB/s")
+
 
 if __name__ == "__main__":
     main()

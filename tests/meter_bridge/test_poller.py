@@ -7,7 +7,7 @@ import pytest
 from meter_bridge.codec import PREAMBLE, data_reply, encode_frame
 from meter_bridge.data_items import FORWARD_ACTIVE_ENERGY, FORWARD_ACTIVE_ENERGY_BLOCK, REVERSE_ACTIVE_ENERGY
 from meter_bridge.errors import AbnormalReplyError, FollowUpLimitError, NoReplyError
-from meter_bridge.poller import MAX_FOLLOW_UPS, Poller
+from meter_bridge.poller import MAX_FOLLOW_UPS, MAX_REPLY_BYTES, Poller
 from meter_bridge.simulator import BusThread, Fault, SimulatedBus
 from meter_bridge.transport import SerialSettings, SerialTransport
 
@@ -132,6 +132,24 @@ class ScriptedPipe:
         pass
 
 
+class FloodingPipe:
+    """A byte pipe that answers every request with ``chunk`` on every read, without end."""
+
+    def __init__(self, chunk: bytes):
+        self.chunk = chunk
+        self.delivered = 0
+
+    def send(self, data: bytes) -> None:
+        pass
+
+    def receive(self, timeout: float) -> bytes:
+        self.delivered += len(self.chunk)
+        return self.chunk
+
+    def discard_input(self) -> None:
+        pass
+
+
 class SteppingClock:
     """Moves forward by ``step`` seconds on every reading; records the sleeps asked for."""
 
@@ -173,6 +191,14 @@ def test_retries_back_off_doubling():
     with pytest.raises(NoReplyError):
         poller.read(EV_METER_ADDRESS, FORWARD_ACTIVE_ENERGY)
     assert [s for s in clock.sleeps if s >= 0.5] == [0.5, 1.0, 2.0]
+
+
+def test_flood_of_bytes_fails_the_attempt_after_the_byte_bound():
+    pipe = FloodingPipe(bytes(1000))
+    clock = SteppingClock(step=0.001)
+    with pytest.raises(NoReplyError, match="a flood, not a meter"):
+        Poller(pipe, retries=0, clock=clock, sleep=clock.sleep).read(EV_METER_ADDRESS, FORWARD_ACTIVE_ENERGY)
+    assert pipe.delivered < MAX_REPLY_BYTES + 1000  # stopped within one read past the bound
 
 
 def test_bus_stays_silent_between_exchanges():
