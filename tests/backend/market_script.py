@@ -147,6 +147,18 @@ class MarketScript:
         return wallets, deposited - withdrawn
 
 
+def registered_accounts(script: MarketScript, count: int) -> list[LocalAccount]:
+    """`count` accounts anyone could make: paid ether by one of the embedded chain's dev accounts
+    (whose keys everyone knows) and registered as producers, not authorized, without a meter."""
+    funds = embedded_dev_accounts(script.w3)[3]
+    keys = [Account.create() for _ in range(count)]
+    for index, key in enumerate(keys):
+        with script.market.lock:
+            transfer(script.w3, funds, key.address, GAS_MONEY)
+        script.send(script.contract.functions.register(f"account {index}", True, True), key)
+    return keys
+
+
 def run_keeper(keeper: Keeper) -> list[KeeperAction]:
     """Step the keeper until it has nothing left to do at this time; returns what it did."""
     actions = []

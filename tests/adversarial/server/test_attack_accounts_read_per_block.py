@@ -3,13 +3,11 @@ call each: with many accounts a client polling it kept the chain busy. A record 
 only when an event since says it changed."""
 
 import pytest
-from eth_account import Account
 from web3 import Web3
 from web3.middleware import Web3Middleware
 
 from backend import create_app
-from backend.chain import embedded_dev_accounts, transfer
-from market_script import ETHER
+from market_script import ETHER, registered_accounts
 
 ACCOUNTS = 30
 ACCOUNT_OF = Web3.keccak(text="accountOf(address)")[:4].to_0x_hex()
@@ -28,15 +26,8 @@ class CallLog(Web3Middleware):
 
 
 @pytest.fixture
-def registered(market, script):
-    """ACCOUNTS registered accounts (funded from a dev account, as anyone can)."""
-    funds = embedded_dev_accounts(market.w3)[3]
-    keys = [Account.create() for _ in range(ACCOUNTS)]
-    for index, key in enumerate(keys):
-        with market.lock:
-            transfer(market.w3, funds, key.address, ETHER)
-        script.send(market.contract.functions.register(f"account {index}", True, True), key)
-    return keys
+def registered(script):
+    return registered_accounts(script, ACCOUNTS)
 
 
 def test_a_new_block_rereads_only_the_accounts_it_changed(market, script, registered):
