@@ -136,21 +136,24 @@ class EntrustedBids:
             self._create_or_convert()
 
     def _create_or_convert(self) -> None:
-        existing = self._db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'entrusted_bids'")
-        if existing.fetchone() is None:
-            with self._db:
+        # One transaction that writes from the start: the server's processes open the same
+        # file at the same time, and only one of them may create or convert the table.
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            existing = self._db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'entrusted_bids'")
+            if existing.fetchone() is None:
                 self._db.execute(ENTRUSTED_BIDS_TABLE)
-            return
-        if ["market", "bidder", "delivery_period"] in self._unique_columns():
-            return
-        self._db.execute("BEGIN")
-        self._db.execute("ALTER TABLE entrusted_bids RENAME TO entrusted_bids_several")
-        self._db.execute(ENTRUSTED_BIDS_TABLE)
-        self._db.execute(
-            """INSERT INTO entrusted_bids SELECT * FROM entrusted_bids_several WHERE id IN
-               (SELECT MIN(id) FROM entrusted_bids_several GROUP BY market, bidder, delivery_period)"""
-        )
-        self._db.execute("DROP TABLE entrusted_bids_several")
+            elif ["market", "bidder", "delivery_period"] not in self._unique_columns():
+                self._db.execute("ALTER TABLE entrusted_bids RENAME TO entrusted_bids_several")
+                self._db.execute(ENTRUSTED_BIDS_TABLE)
+                self._db.execute(
+                    """INSERT INTO entrusted_bids SELECT * FROM entrusted_bids_several WHERE id IN
+                       (SELECT MIN(id) FROM entrusted_bids_several GROUP BY market, bidder, delivery_period)"""
+                )
+                self._db.execute("DROP TABLE entrusted_bids_several")
+        except BaseException:
+            self._db.rollback()
+            raise
         self._db.commit()
 
     def _unique_columns(self) -> list[list[str]]:

@@ -179,12 +179,14 @@ class MarketReader:
             return set(infos)  # nothing read yet, or not on this chain any more
         stale = {account_id for account_id in infos if account_id not in self._records}
         ids_by_address = {info.address: account_id for account_id, info in infos.items()}
-        for event in self.events.events(upto=block.number, after=last.number):
+        events = self.events.events(upto=block.number, after=last.number)
+        for event in events:
             named = [ids_by_address.get(event.args[name]) for name in ACCOUNT_ADDRESS_ARGS if name in event.args]
             named += [event.args[name] for name in ACCOUNT_ID_ARGS if name in event.args]
             if not named:
                 return set(infos)
             stale.update(account_id for account_id in named if account_id in infos)
+        if events:
             stale.update(account_id for account_id, info in infos.items() if info.is_grid)
         return stale
 
