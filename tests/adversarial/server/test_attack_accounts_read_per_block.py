@@ -1,4 +1,4 @@
-"""Finding 11: /api/accounts read every account's record from the chain at every new block, one
+"""/api/accounts read every account's record from the chain at every new block, one
 call each: with many accounts a client polling it kept the chain busy. A record is now read again
 only when an event since says it changed."""
 

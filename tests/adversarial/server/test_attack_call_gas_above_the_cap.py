@@ -1,4 +1,4 @@
-"""Finding 5: /rpc forwarded eth_call and eth_estimateGas with any gas. One call with 10^8 gas
+"""/rpc forwarded eth_call and eth_estimateGas with any gas. One call with 10^8 gas
 held the embedded chain for 24 s; behind anvil a call with 2^48 gas pinned a core long after the
 proxy had given up. Calls may now use at most MAX_CALL_GAS, by default the block gas limit."""
 

@@ -1,4 +1,4 @@
-"""Finding 4 (and the reproduction of the chunked body cap): MAX_BODY_BYTES held for a body with
+"""MAX_BODY_BYTES held for a body with
 a Content-Length but not for a chunked one, which was read into memory whole. Both /rpc and /api
 now count a chunked body as it arrives and refuse it once past the limit."""
 

@@ -1,4 +1,4 @@
-"""Finding 5 on the embedded chain: py-evm runs a call inside the backend under the chain's one
+"""py-evm runs a call on the embedded chain inside the backend under the chain's one
 lock, so a loop within the gas cap still held the read API and the keeper for many seconds
 (long enough for bidders to miss the reveal window). A call there now stops at the
 EMBEDDED_RPC_TIME_LIMIT, wherever its time goes: loops, or a precompile's pure-Python arithmetic."""

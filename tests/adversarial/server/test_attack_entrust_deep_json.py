@@ -1,4 +1,4 @@
-"""Finding 4: 200 kB of nested brackets posted to /api/entrust made the JSON parser overflow the C
+"""200 kB of nested brackets posted to /api/entrust made the JSON parser overflow the C
 stack (py-evm raises the recursion limit) and killed the whole backend: keeper, API and chain."""
 
 import requests

@@ -1,4 +1,4 @@
-"""Finding 6: /api/entrust took bids from any registered account, authorized or not, up to eight per
+"""/api/entrust took bids from any registered account, authorized or not, up to eight per
 account and auction, and the keeper tried them in arrival order, each on the chain: 320 junk bids
 from 40 accounts made it miss a real bid in the reveal window, which was then forfeited. Now only
 authorized prosumers entrust, one bid per auction each, and the keeper passes over a bid whose

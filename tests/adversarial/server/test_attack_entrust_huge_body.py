@@ -1,4 +1,4 @@
-"""Finding 4: /api/entrust had no body limit: 100 MiB was read, decoded and parsed before the 400
+"""/api/entrust had no body limit: 100 MiB was read, decoded and parsed before the 400
 (400 MiB resident). Now a body over MAX_BODY_BYTES is refused unread."""
 
 from backend.config import SETTINGS

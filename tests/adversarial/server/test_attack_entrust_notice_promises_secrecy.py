@@ -1,4 +1,4 @@
-"""Finding 9: the answer to an entrusted bid said nobody could read it until the auction closed,
+"""The answer to an entrusted bid said nobody could read it until the auction closed,
 but the keeper reveals it as the reveal window opens, and from then on it is in the chain's logs
 for everyone. The answer now says when the bid becomes public, and who reads it before."""
 

@@ -1,4 +1,4 @@
-"""Finding 9, for every key file the project writes: the Geth nodes' private node keys were
+"""Every key file the project writes: the Geth nodes' private node keys were
 created world-readable (the chain folder's password and keystores only made private after being
 written). Each is now created 0600."""
 

@@ -1,4 +1,4 @@
-"""Finding 9: the keeper's database, which holds the salts of entrusted bids, was created
+"""The keeper's database, which holds the salts of entrusted bids, was created
 world-readable (0644): anyone on the machine could open every entrusted bid before its reveal."""
 
 import stat

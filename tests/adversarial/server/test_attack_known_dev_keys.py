@@ -1,4 +1,4 @@
-"""Finding 10: the embedded chain's operator and grid were eth-tester's dev accounts, whose private
+"""The embedded chain's operator and grid were eth-tester's dev accounts, whose private
 keys are the integers 1 and 2: anyone who reached the demo's /rpc could withdraw the grid's wallet
 and rewrite the market's parameters. Both roles now get keys made for each run."""
 

@@ -1,4 +1,4 @@
-"""Finding 8: errors sent to every /rpc client (and the keeper's failures on /api/status) named the
+"""Errors sent to every /rpc client (and the keeper's failures on /api/status) named the
 upstream node by its URL, credentials and API key included. They name it by host and port only."""
 
 import json

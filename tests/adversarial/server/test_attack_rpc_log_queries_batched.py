@@ -1,4 +1,4 @@
-"""Finding 11: eth_getLogs was bounded per query (MAX_LOG_BLOCK_RANGE blocks) but not per body: a
+"""eth_getLogs was bounded per query (MAX_LOG_BLOCK_RANGE blocks) but not per body: a
 batch of 100 queries over the widest range held the embedded chain for 8 s. The queries of one
 body now share the range."""
 

@@ -1,4 +1,4 @@
-"""Finding 11: ids NaN, Infinity and 1e400 (which Python's JSON parser accepts) were echoed back
+"""Ids NaN, Infinity and 1e400 (which Python's JSON parser accepts) were echoed back
 as NaN or Infinity, which is not JSON: a client's parser breaks on the answer. Such a body is
 now a parse error, and every answer is strict JSON."""
 

@@ -1,4 +1,4 @@
-"""Finding 7: `python -m backend serve` had no request timeout and no connection cap: 300
+"""`python -m backend serve` had no request timeout and no connection cap: 300
 connections that never finished their request held a thread and a file each, and with 256 open
 files the server stopped answering. Now it runs under gunicorn: a request must arrive within
 REQUEST_TIMEOUT, and connections are capped below the open-file limit."""

@@ -1,4 +1,4 @@
-"""Finding 9: /api/status and /api/entrust/<address> published the arguments of the contract's
+"""/api/status and /api/entrust/<address> published the arguments of the contract's
 refusals: an entrusted bid refused with InsufficientFunds(spendable, required) told everyone its
 quantity x price before the auction closed. A refusal is now given by its name alone."""
 
