@@ -5,7 +5,9 @@ phase allows it; the keeper is the operator's account doing so, so no period wai
 prosumer to pay the gas. Each `Keeper.step` looks at the chain and sends at most one
 transaction, the first of:
 
-1. in the reveal window, reveal a bid a prosumer entrusted to it (`revealFor`);
+1. in the reveal window, reveal a bid a prosumer entrusted to it (`revealFor`), oldest first:
+   there is at most one per bidder and auction, and one from a bidder without a commitment on
+   the chain is passed over without asking the chain, so no crowd of bids can delay a real one;
 2. for each delivery period, oldest first, once its auction has closed: forfeit the margin of a
    commit that was never revealed (`forfeitUnrevealed`), then match the book (`matchBids`, in
    batches) until it is done; once its settlement is open, settle it (`settle`, in batches) as
@@ -18,14 +20,21 @@ A refusal saying the work is already done (`MatchingComplete`, `SettlementComple
 then expected and harmless.
 
 Entrusting a bid gives up its secrecy toward the operator: the server knows the quantity and
-price before the auction closes. The bids are kept in SQLite (`EntrustedBids`) so a restarted
-keeper still reveals them.
+price from the moment it is entrusted, and once revealed (when the reveal window opens) they are
+in the chain's logs for everyone. The bids are kept in SQLite (`EntrustedBids`, a file only its
+owner may read) so a restarted keeper still reveals them.
+
+What the keeper reports (`status`, the outcomes of entrusted bids) is public: a refusal is given
+by its name only, never its arguments, which can carry a bid's values; the details go to the
+server's log.
 
 The keeper signs only with the operator's key, through `backend.chain.send`.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import sqlite3
 import threading
 import time
@@ -46,6 +55,8 @@ WORK_ALREADY_DONE = frozenset({"MatchingComplete", "SettlementComplete", "Nothin
 MAX_RETRY_DELAY = 60.0
 # How many of its last actions and failures the keeper reports.
 HISTORY = 20
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -75,65 +86,107 @@ def entrust_message(market: str, chain_id: int, bid: EntrustedBid) -> str:
     )
 
 
-class TooManyEntrusted(Exception):
-    """The bidder already entrusted the most bids one auction may hold."""
+class AlreadyEntrusted(Exception):
+    """The bidder already entrusted another bid for this delivery period."""
+
+
+ENTRUSTED_BIDS_TABLE = """CREATE TABLE entrusted_bids (
+    id INTEGER PRIMARY KEY,
+    market TEXT NOT NULL,
+    bidder TEXT NOT NULL,
+    delivery_period INTEGER NOT NULL,
+    quantity_wh INTEGER NOT NULL,
+    price TEXT NOT NULL, -- up to 2**64 - 1, beyond SQLite's integers
+    salt BLOB NOT NULL,
+    entrusted_at REAL NOT NULL,
+    outcome TEXT, -- NULL until the keeper has tried it
+    detail TEXT,
+    UNIQUE (market, bidder, delivery_period)
+)"""
 
 
 class EntrustedBids:
-    """The bids prosumers entrusted to the keeper, in a SQLite database (`":memory:"` or a file).
+    """The bids prosumers entrusted to the keeper, in a SQLite database (`":memory:"` or a file,
+    created readable by its owner only: it holds the bids' salts).
 
-    Several bids may be entrusted for one bidder and auction, up to `MAX_PER_AUCTION`; the
-    keeper tries them in the order they came. A mistyped one therefore cannot replace the right
-    one (nor can anyone who merely knows the bidder's address): the contract only refuses it.
-    Each bid gets an outcome once the keeper has tried it: revealed, refused, or not needed
+    One bid per bidder and auction: the first entrusted stays, the same one sent again is
+    accepted as already there, and a different one is refused (`AlreadyEntrusted`), so nobody,
+    the bidder included, can push in bids for the keeper to try in turn. A mistyped bid is then
+    refused by the contract when the keeper reveals it, and the bidder can still reveal the right
+    one. Each bid gets an outcome once the keeper has tried it: revealed, refused, or not needed
     because the bid was already revealed.
+
+    A file written when several bids per auction were kept is converted on opening: of each
+    bidder's bids for an auction the first entrusted stays.
     """
 
-    MAX_PER_AUCTION = 8
     REVEALED = "revealed"
     REFUSED = "refused"
     NOT_NEEDED = "not needed"
 
     def __init__(self, path: str, market_address: str) -> None:
+        if path != ":memory:":
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+            os.chmod(path, 0o600)  # also a file an earlier version made world-readable
         # Used by request threads and the keeper's thread, one at a time under the lock.
         self._db = sqlite3.connect(path, check_same_thread=False)
         self._lock = threading.Lock()
         self._market = market_address
-        with self._lock, self._db:
-            self._db.execute(
-                """CREATE TABLE IF NOT EXISTS entrusted_bids (
-                    id INTEGER PRIMARY KEY,
-                    market TEXT NOT NULL,
-                    bidder TEXT NOT NULL,
-                    delivery_period INTEGER NOT NULL,
-                    quantity_wh INTEGER NOT NULL,
-                    price TEXT NOT NULL, -- up to 2**64 - 1, beyond SQLite's integers
-                    salt BLOB NOT NULL,
-                    entrusted_at REAL NOT NULL,
-                    outcome TEXT, -- NULL until the keeper has tried it
-                    detail TEXT,
-                    UNIQUE (market, bidder, delivery_period, quantity_wh, price, salt)
-                )"""
-            )
+        with self._lock:
+            self._create_or_convert()
+
+    def _create_or_convert(self) -> None:
+        # One transaction that writes from the start: the server's processes open the same
+        # file at the same time, and only one of them may create or convert the table.
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            existing = self._db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'entrusted_bids'")
+            if existing.fetchone() is None:
+                self._db.execute(ENTRUSTED_BIDS_TABLE)
+            elif ["market", "bidder", "delivery_period"] not in self._unique_columns():
+                self._db.execute("ALTER TABLE entrusted_bids RENAME TO entrusted_bids_several")
+                self._db.execute(ENTRUSTED_BIDS_TABLE)
+                self._db.execute(
+                    """INSERT INTO entrusted_bids SELECT * FROM entrusted_bids_several WHERE id IN
+                       (SELECT MIN(id) FROM entrusted_bids_several GROUP BY market, bidder, delivery_period)"""
+                )
+                self._db.execute("DROP TABLE entrusted_bids_several")
+        except BaseException:
+            self._db.rollback()
+            raise
+        self._db.commit()
+
+    def _unique_columns(self) -> list[list[str]]:
+        indexes = self._db.execute("PRAGMA index_list(entrusted_bids)").fetchall()
+        return [
+            [column[2] for column in self._db.execute(f"PRAGMA index_info('{name}')")]
+            for _, name, unique, *_ in indexes
+            if unique
+        ]
 
     def add(self, bid: EntrustedBid) -> bool:
-        """Keep `bid`; False if the very same bid was already entrusted."""
+        """Keep `bid`; False if this very bid was entrusted already. Raises `AlreadyEntrusted`
+        if the bidder entrusted another one for this delivery period."""
         with self._lock, self._db:
-            (count,) = self._db.execute(
-                "SELECT COUNT(*) FROM entrusted_bids WHERE market = ? AND bidder = ? AND delivery_period = ?",
+            kept = self._db.execute(
+                """SELECT quantity_wh, price, salt FROM entrusted_bids
+                   WHERE market = ? AND bidder = ? AND delivery_period = ?""",
                 (self._market, bid.bidder, bid.delivery_period),
             ).fetchone()
-            if count >= self.MAX_PER_AUCTION:
-                raise TooManyEntrusted(
-                    f"{bid.bidder} already entrusted {count} bids for delivery period {bid.delivery_period}"
+            if kept is not None:
+                if kept == (bid.quantity_wh, str(bid.price), bid.salt):
+                    return False
+                raise AlreadyEntrusted(
+                    f"{bid.bidder} already entrusted another bid for delivery period {bid.delivery_period}; "
+                    "the keeper tries that one (reveal this one yourself if it is the right one)"
                 )
-            cursor = self._db.execute(
-                """INSERT OR IGNORE INTO entrusted_bids
+            self._db.execute(
+                """INSERT INTO entrusted_bids
                    (market, bidder, delivery_period, quantity_wh, price, salt, entrusted_at)
                    VALUES (?, ?, ?, ?, ?, ?, ?)""",
                 (self._market, bid.bidder, bid.delivery_period, bid.quantity_wh, str(bid.price), bid.salt, time.time()),
             )
-            return cursor.rowcount == 1
+            return True
 
     def untried(self, delivery_period: int) -> list[EntrustedBid]:
         """The bids for `delivery_period` the keeper has not tried yet, in the order they came."""
@@ -150,9 +203,9 @@ class EntrustedBids:
             self._db.execute("UPDATE entrusted_bids SET outcome = ?, detail = ? WHERE id = ?", (outcome, detail, bid.id))
 
     def outcomes(self, bidder: str) -> list[dict[str, Any]]:
-        """What became of each bid `bidder` entrusted, oldest first, without the bid's values
-        (which stay secret until the auction closes): delivery period, when, outcome (None
-        while untried) and its detail (the reveal's transaction, or the refusal)."""
+        """What became of each bid `bidder` entrusted, oldest first, without the bid's values:
+        delivery period, when, outcome (None while untried) and its detail (the reveal's
+        transaction, or the name of the refusal)."""
         with self._lock:
             rows = self._db.execute(
                 """SELECT delivery_period, entrusted_at, outcome, detail FROM entrusted_bids
@@ -271,19 +324,24 @@ class Keeper:
     # ------------------------------------------------------------------ one step
 
     def step(self) -> KeeperAction | None:
-        """Send the first transaction the chain calls for; None when there is none yet."""
-        now = self._look()
-        with self._status_lock:
-            self._last_step_at = time.time()
-        action = self._reveal_entrusted(now)
-        if action:
-            return action
-        for period in self._events.delivery_periods(now.block):
-            if period not in self._finished_periods:
-                action = self._advance(period, now)
-                if action:
-                    return action
-        return None
+        """Send the first transaction the chain calls for; None when there is none yet.
+
+        On an embedded chain the whole step holds the chain: the keeper waits for its turn once
+        per step, behind whatever was asked before it, instead of once per call.
+        """
+        with self._sending_lock:
+            now = self._look()
+            with self._status_lock:
+                self._last_step_at = time.time()
+            action = self._reveal_entrusted(now)
+            if action:
+                return action
+            for period in self._events.delivery_periods(now.block):
+                if period not in self._finished_periods:
+                    action = self._advance(period, now)
+                    if action:
+                        return action
+            return None
 
     def _look(self) -> _ChainNow:
         w3, contract = self._market.w3, self._market.contract
@@ -305,7 +363,17 @@ class Keeper:
         if now.phase != Phase.REVEAL:
             return None
         period = now.period + 1
+        # The commit window is over: every commitment of this auction is in these events.
+        events = self._events.events("BidCommitted", "BidRevealed", upto=now.block, delivery_period=period)
+        committed = {event.args["account"] for event in events if event.name == "BidCommitted"}
+        revealed = {event.args["account"] for event in events if event.name == "BidRevealed"}
         for bid in self._entrusted.untried(period):
+            if bid.bidder not in committed:
+                self._entrusted.record_outcome(bid, EntrustedBids.REFUSED, "NoCommitment")
+                continue
+            if bid.bidder in revealed:
+                self._entrusted.record_outcome(bid, EntrustedBids.NOT_NEEDED, "AlreadyRevealed")
+                continue
             contract = self._market.contract
             with self._market.lock:
                 record = contract.functions.accountOf(bid.bidder).call()
@@ -316,10 +384,10 @@ class Keeper:
             except ContractRefused as refusal:
                 # The values do not open the bidder's commitment (or the bid is not admissible):
                 # nothing changed on the chain, and trying again cannot change that.
-                self._entrusted.record_outcome(bid, EntrustedBids.REFUSED, str(refusal))
+                self._entrusted.record_outcome(bid, EntrustedBids.REFUSED, refusal.name)
                 self._record_failure("revealFor", period, refusal, account=bid.bidder)
                 return self._record(
-                    KeeperAction("revealFor", period, KeeperAction.REFUSED, str(refusal), account=bid.bidder)
+                    KeeperAction("revealFor", period, KeeperAction.REFUSED, refusal.name, account=bid.bidder)
                 )
             if action.outcome == KeeperAction.SENT:
                 self._entrusted.record_outcome(bid, EntrustedBids.REVEALED, action.tx)
@@ -376,7 +444,7 @@ class Keeper:
                 receipt = send(self._market.w3, call, self._market.operator)
         except ContractRefused as refusal:
             if refusal.name in WORK_ALREADY_DONE:
-                return self._record(KeeperAction(name, period, KeeperAction.ALREADY_DONE, str(refusal), account=account))
+                return self._record(KeeperAction(name, period, KeeperAction.ALREADY_DONE, refusal.name, account=account))
             if name == "revealFor":
                 raise
             raise self._failure(name, period, refusal, account=account) from None
@@ -399,14 +467,17 @@ class Keeper:
         return KeeperFailure(f"{name}: {error}")
 
     def _record_failure(self, name: str, period: int | None, error: Exception | str, account: str | None = None) -> None:
-        failure: dict[str, Any] = {"action": name, "delivery_period": period, "account": account}
+        """Keep the failure for `status` by its name alone (a refusal's arguments can hold a
+        bid's values, an exception's text the node's URL); the whole of it goes to the log."""
+        log.warning("keeper %s for delivery period %s (account %s) failed: %s", name, period, account, error)
         if isinstance(error, ContractRefused):
-            failure.update(error=error.name, arguments=[_json_value(argument) for argument in error.arguments])
+            kind, message = error.name, f"refused by the contract: {error.name}"
         elif isinstance(error, Exception):
-            failure.update(error=type(error).__name__, arguments=[])
+            kind, message = type(error).__name__, f"{type(error).__name__} (details in the server's log)"
         else:
-            failure.update(error="Failed", arguments=[])
-        failure.update(message=str(error), at=time.time())
+            kind, message = "Failed", error
+        failure = {"action": name, "delivery_period": period, "account": account, "error": kind, "message": message}
+        failure["at"] = time.time()
         with self._status_lock:
             self._failures.append(failure)
             self._consecutive_failures += 1
@@ -425,12 +496,3 @@ class Keeper:
                 "last_error_at": self._failures[-1]["at"] if self._failures else None,
                 "consecutive_failures": self._consecutive_failures,
             }
-
-
-def _json_value(value: Any) -> Any:
-    """A custom error's argument in JSON: bytes as hex, integers as decimal strings."""
-    if isinstance(value, bytes):
-        return "0x" + value.hex()
-    if isinstance(value, (bool, str)):
-        return value
-    return str(value)

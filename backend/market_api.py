@@ -14,6 +14,10 @@ energy (Wh), ids, blocks and times are plain numbers (times in Unix seconds).
     POST /api/entrust                 hand a sealed bid's values, signed by the bidder, to the keeper
     GET  /api/entrust/<address>       what became of the bids an address entrusted
 
+Request bodies are read by `backend.json_body` (size, depth, JSON numbers only). Nothing here
+publishes what the chain does not already show to everyone: a refusal is named, never given with
+its arguments (an `InsufficientFunds` would tell a bid's quantity x price).
+
 A delivery period's `stage` is one of: "upcoming" (its auction has not started), "bidding"
 (commit or reveal window open), "no_bids" (closed without a revealed bid), "matching",
 "matched" (waiting for settlement to open), "settling", "settled".
@@ -39,7 +43,8 @@ from werkzeug.exceptions import HTTPException
 
 from backend.chain import MarketHandle
 from backend.chain_access import MarketClock, MarketEvent, MarketEventLog, Phase
-from backend.keeper import EntrustedBid, EntrustedBids, TooManyEntrusted, entrust_message
+from backend.json_body import BodyRefused, read_json_body
+from backend.keeper import AlreadyEntrusted, EntrustedBid, EntrustedBids, entrust_message
 
 MARKET_EXTENSION = "p2p_market"  # the MarketHandle, or None when there is no market
 MARKET_MISSING_EXTENSION = "p2p_market_missing"  # why there is none
@@ -58,10 +63,16 @@ DECIMAL = re.compile(r"[0-9]{1,80}")
 HEX_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 SIGNATURE = re.compile(r"0x[0-9a-fA-F]{130}")
 ENTRUST_FIELDS = ("bidder", "delivery_period", "quantity_wh", "price_wei", "salt", "signature")
+# Event arguments naming the account whose record (accountOf) the event changes.
+ACCOUNT_ADDRESS_ARGS = ("account", "prosumer")
+ACCOUNT_ID_ARGS = ("sellerId", "buyerId", "prosumerId")
 SECRECY_NOTICE = (
-    "The operator's keeper now knows this bid's quantity and price and will reveal it in the "
-    "reveal window; until the auction closes, nobody else can read it from the chain. Keep the "
-    "salt: you can still reveal the bid yourself."
+    "Who can read this bid, and when. The market operator's server (this backend and its "
+    "keeper) holds its quantity, price and salt from now on. Nobody else can read them before "
+    "the keeper reveals the bid, as soon as the reveal window opens (public_from): from then on "
+    "its quantity and price are in the chain's logs for everyone, while the other bidders may "
+    "still be revealing theirs, before the auction closes and matching begins. The page shows "
+    "the book once the auction has closed. Keep the salt: you can still reveal the bid yourself."
 )
 
 bp = Blueprint("market_api", __name__, url_prefix="/api")
@@ -97,6 +108,8 @@ class MarketReader:
         self._clock: MarketClock | None = None
         self._accounts: dict[int, AccountInfo] = {}
         self._account_count: tuple[bytes | None, int] = (None, 0)  # (block hash, count there)
+        self._records: dict[int, tuple] = {}  # account id -> accountOf, as of _records_at
+        self._records_at: BlockRef | None = None
         self._cache: OrderedDict[tuple, tuple[bytes, Any]] = OrderedDict()
         self._cache_lock = threading.Lock()
 
@@ -142,6 +155,43 @@ class MarketReader:
                 record = self.call("accountOf", address, block=block)
                 self._accounts[account_id] = AccountInfo(account_id, address, record[1], record[2], record[3], record[5])
             return {account_id: info for account_id, info in self._accounts.items() if account_id <= count}
+
+    def records(self, block: BlockRef) -> dict[int, tuple]:
+        """`accountOf` of every account at `block`, by id.
+
+        A record is read again only if an event since the last reading names its account (by
+        address or id), or names none (new parameters, a period matched or settled), which has
+        them all read again; the grid's whenever there is any event, since it takes the other
+        side of settlements and forfeits. Every change to an account's record comes with an
+        event, so this is what the chain says, at a cost that follows the market's activity
+        instead of the number of accounts times the blocks.
+        """
+        with self.market.lock:
+            infos = self.accounts(block)
+            for account_id in self._stale_records(block, infos):
+                self._records[account_id] = self.call("accountOf", infos[account_id].address, block=block)
+            self._records_at = block
+            return {account_id: self._records[account_id] for account_id in infos}
+
+    def _stale_records(self, block: BlockRef, infos: dict[int, AccountInfo]) -> set[int]:
+        last = self._records_at
+        if last is None or block.number < last.number or self._hash_at(last.number) != last.hash:
+            return set(infos)  # nothing read yet, or not on this chain any more
+        stale = {account_id for account_id in infos if account_id not in self._records}
+        ids_by_address = {info.address: account_id for account_id, info in infos.items()}
+        events = self.events.events(upto=block.number, after=last.number)
+        for event in events:
+            named = [ids_by_address.get(event.args[name]) for name in ACCOUNT_ADDRESS_ARGS if name in event.args]
+            named += [event.args[name] for name in ACCOUNT_ID_ARGS if name in event.args]
+            if not named:
+                return set(infos)
+            stale.update(account_id for account_id in named if account_id in infos)
+        if events:
+            stale.update(account_id for account_id, info in infos.items() if info.is_grid)
+        return stale
+
+    def _hash_at(self, number: int) -> bytes:
+        return bytes(self.market.w3.eth.get_block(number)["hash"])
 
     def address_of(self, account_id: int, block: BlockRef) -> str | None:
         info = self.accounts(block).get(account_id)
@@ -390,12 +440,8 @@ def accounts() -> ResponseReturnValue:
 
 def accounts_json(block: BlockRef) -> dict[str, Any]:
     market = reader()
-    return {
-        "accounts": [
-            account_json(info, market.call("accountOf", info.address, block=block))
-            for info in market.accounts(block).values()
-        ]
-    }
+    records = market.records(block)
+    return {"accounts": [account_json(info, records[account_id]) for account_id, info in market.accounts(block).items()]}
 
 
 @bp.get("/accounts/<address>")
@@ -495,13 +541,18 @@ def entrust() -> ResponseReturnValue:
     """Keep a sealed bid's opening values for the keeper to reveal in the reveal window.
 
     The body carries the bid for the auction now open and the bidder's EIP-191 signature of
-    `entrust_message` over it: the store holds a few bids per bidder and auction, and without
-    the signature anyone could fill a bidder's slots with values that open nothing.
+    `entrust_message` over it. Only a registered prosumer the operator has authorized may
+    entrust, one bid per delivery period: the first one stays (sending it again is harmless),
+    so that neither a flood of bids nor anyone who merely knows the bidder's address can crowd
+    out the real one.
     """
     store: EntrustedBids | None = current_app.extensions.get(ENTRUSTED_EXTENSION)
     if store is None:
         abort(503, "this server has no operator key, so no keeper can reveal bids for you")
-    body = request.get_json(silent=True)
+    try:
+        body = read_json_body(request, current_app.config["MAX_BODY_BYTES"])
+    except BodyRefused as refusal:
+        return jsonify(error=str(refusal)), refusal.status
     if not isinstance(body, dict):
         abort(400, "send a JSON object {" + ", ".join(f'"{name}"' for name in ENTRUST_FIELDS) + "}")
     missing = [name for name in ENTRUST_FIELDS if name not in body]
@@ -530,12 +581,15 @@ def entrust() -> ResponseReturnValue:
         )
     record = market.call("accountOf", bid.bidder, block=block)
     if record[0] == 0 or record[5]:
-        abort(400, f"{bid.bidder} is not a registered prosumer")
+        abort(403, f"{bid.bidder} is not a registered prosumer")
+    if not record[4]:
+        abort(403, f"{bid.bidder} is not authorized by the operator to bid")
     try:
         added = store.add(bid)
-    except TooManyEntrusted as error:
-        abort(429, str(error))
+    except AlreadyEntrusted as error:
+        abort(409, str(error))
     clock = market.clock
+    reveal_opens_at = clock.auction_opens(bid.delivery_period) + clock.commit_end
     return (
         jsonify(
             {
@@ -543,8 +597,9 @@ def entrust() -> ResponseReturnValue:
                 "already_entrusted": not added,
                 "bidder": bid.bidder,
                 "delivery_period": bid.delivery_period,
-                "reveal_opens_at": clock.auction_opens(bid.delivery_period) + clock.commit_end,
+                "reveal_opens_at": reveal_opens_at,
                 "reveal_closes_at": clock.auction_closes(bid.delivery_period),
+                "public_from": reveal_opens_at,
                 "secrecy": SECRECY_NOTICE,
             }
         ),

@@ -14,7 +14,7 @@ from eth_account import Account
 from web3 import Web3
 
 from backend import create_app
-from backend.chain import MarketHandle, embedded_dev_accounts
+from backend.chain import MarketHandle
 from backend.chain_access import HttpUpstream, InProcessUpstream, start_embedded_chain, start_embedded_market
 from backend.keeper import EntrustedBids, Keeper
 from backend.nodes import ANVIL_CHAIN_ID, ANVIL_FUNDED_KEY, anvil
@@ -123,7 +123,7 @@ def fake_upstream() -> FakeUpstream:
 def proxy_client(fake_upstream: FakeUpstream):
     """The backend's test client, in front of the fake upstream, with small limits to hit."""
     app = create_app(
-        {"TESTING": True, "MAX_BODY_BYTES": 2_000, "MAX_BATCH": 5, "MAX_LOG_BLOCK_RANGE": 100},
+        {"TESTING": True, "MAX_BODY_BYTES": 2_000, "MAX_BATCH": 5, "MAX_LOG_BLOCK_RANGE": 100, "MAX_CALL_GAS": 10**6},
         upstream=fake_upstream,
     )
     return app.test_client()
@@ -147,7 +147,7 @@ def operator(market):
 
 @pytest.fixture
 def grid(market):
-    return embedded_dev_accounts(market.w3)[1]
+    return market.grid_key
 
 
 @pytest.fixture

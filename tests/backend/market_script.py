@@ -15,12 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from eth_account import Account
+from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 
 from backend.chain import MarketHandle, SealedBid, embedded_dev_accounts, embedded_time_travel, send, transfer
 from web3.contract.contract import ContractFunction
 from backend.chain_access import MarketClock
-from backend.keeper import Keeper, KeeperAction
+from backend.keeper import EntrustedBid, Keeper, KeeperAction, entrust_message
 
 ETHER = 10**18
 PERIOD_LENGTH = 120
@@ -146,6 +147,18 @@ class MarketScript:
         return wallets, deposited - withdrawn
 
 
+def registered_accounts(script: MarketScript, count: int) -> list[LocalAccount]:
+    """`count` accounts anyone could make: paid ether by one of the embedded chain's dev accounts
+    (whose keys everyone knows) and registered as producers, not authorized, without a meter."""
+    funds = embedded_dev_accounts(script.w3)[3]
+    keys = [Account.create() for _ in range(count)]
+    for index, key in enumerate(keys):
+        with script.market.lock:
+            transfer(script.w3, funds, key.address, GAS_MONEY)
+        script.send(script.contract.functions.register(f"account {index}", True, True), key)
+    return keys
+
+
 def run_keeper(keeper: Keeper) -> list[KeeperAction]:
     """Step the keeper until it has nothing left to do at this time; returns what it did."""
     actions = []
@@ -175,3 +188,23 @@ def period_with_readings(script: MarketScript, prosumers: list[Prosumer], keeper
         script.post_reading(prosumer, delivery_period)
     script.to_settlement(delivery_period)
     return delivery_period
+
+
+def entrust_body(
+    script: MarketScript, prosumer: Prosumer, delivery_period: int, signer: LocalAccount | None = None, changes: dict | None = None
+) -> dict:
+    """The page's request entrusting `prosumer`'s bid, signed by `signer` (the prosumer unless
+    given), with `changes` made after signing."""
+    bid = EntrustedBid(prosumer.address, delivery_period, prosumer.bid.quantity_wh, prosumer.bid.price, prosumer.bid.salt)
+    deployment = script.market.deployment
+    message = encode_defunct(text=entrust_message(deployment.market, deployment.chain_id, bid))
+    signature = (signer or prosumer.key).sign_message(message).signature
+    return {
+        "bidder": prosumer.address,
+        "delivery_period": delivery_period,
+        "quantity_wh": bid.quantity_wh,
+        "price_wei": str(bid.price),
+        "salt": "0x" + bid.salt.hex(),
+        "signature": "0x" + signature.hex().removeprefix("0x"),
+        **(changes or {}),
+    }

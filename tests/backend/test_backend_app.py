@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from backend import BLOCK_TICKER_EXTENSION, create_app, keeper_db_path
-from backend.chain import Deployment, embedded_dev_accounts
+from backend.chain import Deployment
 from backend.chain_access import (
     EMBEDDED_GRID_DEPOSIT,
     BlockTicker,
@@ -58,16 +58,22 @@ def test_apps_do_not_share_an_embedded_chain():
     assert upstream_of(first).w3 is not upstream_of(second).w3
 
 
-def test_embedded_app_deploys_the_market_with_the_first_dev_account_as_operator():
+def test_embedded_app_deploys_the_market_with_the_operator_key_it_holds():
     market = create_app(STILL_EMBEDDED).extensions[MARKET_EXTENSION]
 
-    assert market.contract.functions.operator().call() == embedded_dev_accounts(market.w3)[0].address
+    assert market.contract.functions.operator().call() == market.operator.address
+
+
+def test_embedded_apps_have_operators_of_their_own():
+    first, second = (create_app(STILL_EMBEDDED).extensions[MARKET_EXTENSION] for _ in range(2))
+
+    assert first.operator.address != second.operator.address
 
 
 def test_embedded_app_funds_the_grids_market_wallet():
     market = create_app(STILL_EMBEDDED).extensions[MARKET_EXTENSION]
 
-    grid = market.contract.functions.accountOf(embedded_dev_accounts(market.w3)[1].address).call()
+    grid = market.contract.functions.accountOf(market.grid_key.address).call()
     assert (grid[0], grid[5], grid[8]) == (1, True, EMBEDDED_GRID_DEPOSIT)  # id, is grid, wallet
 
 
