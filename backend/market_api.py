@@ -37,7 +37,7 @@ from flask.typing import ResponseReturnValue
 from web3 import Web3
 from werkzeug.exceptions import HTTPException
 
-from backend.chain import MarketHandle
+from backend.chain import MarketHandle, named
 from backend.chain_access import MarketClock, MarketEvent, MarketEventLog, Phase
 from backend.keeper import EntrustedBid, EntrustedBids, TooManyEntrusted, entrust_message
 
@@ -131,6 +131,10 @@ class MarketReader:
         with self.market.lock:
             return getattr(self.market.contract.functions, function)(*arguments).call(block_identifier=block.number)
 
+    def record(self, address: str, block: BlockRef) -> dict[str, Any]:
+        """The account's record (accountOf) by field name."""
+        return named(self.market.contract, "accountOf", self.call("accountOf", address, block=block))
+
     def accounts(self, block: BlockRef) -> dict[int, AccountInfo]:
         """Every account registered by `block`, by id (ids and these facts never change)."""
         with self.market.lock:
@@ -185,7 +189,7 @@ def contract() -> ResponseReturnValue:
 def contract_json(block: BlockRef) -> dict[str, Any]:
     market = reader()
     handle, clock = market.market, market.clock
-    parameters = market.call("parameters", block=block)
+    parameters = named(handle.contract, "parameters", market.call("parameters", block=block))
     with handle.lock:
         chain_id = handle.w3.eth.chain_id
     return {
@@ -204,13 +208,15 @@ def contract_json(block: BlockRef) -> dict[str, Any]:
             "reading_grace": clock.reading_grace,
         },
         "parameters": {
-            "shortfall_factor_bps": parameters[0],
-            "surplus_factor_bps": parameters[1],
-            "reward_factor_bps": parameters[2],
-            "penalty_factor_bps": parameters[3],
-            "forfeit_bps": parameters[4],
-            "margin_wei": str(parameters[5]),
-            "reference_price_wei": str(parameters[6]),
+            "shortfall_factor_bps": parameters["shortfallFactorBps"],
+            "surplus_factor_bps": parameters["surplusFactorBps"],
+            "reward_factor_bps": parameters["rewardFactorBps"],
+            "penalty_factor_bps": parameters["penaltyFactorBps"],
+            "forfeit_bps": parameters["forfeitBps"],
+            "margin_wei": str(parameters["margin"]),
+            "reference_price_wei": str(parameters["referencePrice"]),
+            "price_floor_wei": str(parameters["priceFloor"]),
+            "price_cap_wei": str(parameters["priceCap"]),
         },
     }
 
@@ -392,7 +398,7 @@ def accounts_json(block: BlockRef) -> dict[str, Any]:
     market = reader()
     return {
         "accounts": [
-            account_json(info, market.call("accountOf", info.address, block=block))
+            account_json(info, market.record(info.address, block))
             for info in market.accounts(block).values()
         ]
     }
@@ -410,15 +416,15 @@ def account(address: str) -> ResponseReturnValue:
 
 def account_history_json(address: str, block: BlockRef) -> dict[str, Any] | None:
     market = reader()
-    record = market.call("accountOf", address, block=block)
-    if record[0] == 0:
+    record = market.record(address, block)
+    if record["id"] == 0:
         return None
-    info = market.accounts(block)[record[0]]
+    info = market.accounts(block)[record["id"]]
     return {**account_json(info, record), "history": wallet_history(info, block)}
 
 
-def account_json(info: AccountInfo, record: tuple) -> dict[str, Any]:
-    wallet, free = record[8], record[9]
+def account_json(info: AccountInfo, record: dict[str, Any]) -> dict[str, Any]:
+    wallet, free = record["wallet"], record["freeBalance"]
     return {
         "address": info.address,
         "id": info.id,
@@ -426,15 +432,18 @@ def account_json(info: AccountInfo, record: tuple) -> dict[str, Any]:
         "producer": info.producer,
         "green": info.green,
         "is_grid": info.is_grid,
-        "authorized": record[4],
-        "meter": record[6] if record[6] != ZERO_ADDRESS else None,
-        "meter_number": record[7] or None,
+        "authorized": record["authorized"],
+        "meter": record["meter"] if record["meter"] != ZERO_ADDRESS else None,
+        "meter_number": record["meterNumber"] or None,
+        "rated_power_w": record["ratedPowerW"] or None,
         "wallet_wei": str(wallet),
         "free_balance_wei": str(free),
-        "margin_locked_wei": str(wallet - free),
-        "open_bids": record[10],
-        "last_bid_period": record[11],
-        "last_bid_id": record[12],
+        # Not free to withdraw: the margin of an open bid and sale proceeds awaiting settlement.
+        "locked_wei": str(wallet - free),
+        "locked_proceeds_wei": str(record["lockedProceeds"]),
+        "open_bids": record["openBids"],
+        "last_bid_period": record["lastBidPeriod"],
+        "last_bid_id": record["lastBidId"],
     }
 
 
