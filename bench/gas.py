@@ -35,7 +35,7 @@ BLOCK_GAS = 30_000_000
 SCHEDULE = MarketSchedule.scaled(86_400)
 POOL_CHUNK = 1000
 MATCH_STEPS = 800
-SETTLE_BATCH = 1500
+SETTLE_BATCH = 1200  # x ~21k gas per prosumer (producers release their proceeds): fits a 30M block
 MILLI_ETHER = 10**15
 
 

@@ -44,9 +44,9 @@ abstract contract MarketAccounts is IEnergyMarket {
     }
 
     /// @dev A producer's place for the proceeds of one open bid, reserved at commit and released
-    ///      at settlement (or forfeit). One slot: deliveryPeriod 32 | amount 128 | open 8. Slots
-    ///      are reused period after period (delivery period mod PROCEEDS_SLOTS) and never go back
-    ///      to zero, so using one again is a rewrite, not a new slot.
+    ///      at settlement (or forfeit). One slot: deliveryPeriod 32 | amount 128 | open 8. Places
+    ///      are written at registration and reused period after period (delivery period mod
+    ///      PROCEEDS_SLOTS), never back to zero: a commit rewrites a slot, never creates one.
     struct Proceeds {
         uint32 deliveryPeriod;
         uint128 amount; // wei credited to the wallet by trades of that period, locked there
@@ -56,6 +56,8 @@ abstract contract MarketAccounts is IEnergyMarket {
     /// @dev Four places: bids of delivery periods d, d+1, d+2 are open together while d waits for
     ///      settlement; the fourth lets a late settlement catch up before a commit is refused.
     uint256 internal constant PROCEEDS_SLOTS = 4;
+    /// @dev Period of a proceeds place not used yet; nonzero, like NO_COMMITMENT.
+    uint32 internal constant NO_PERIOD = type(uint32).max;
 
     address public immutable operator;
     address public immutable grid;
@@ -240,6 +242,11 @@ abstract contract MarketAccounts is IEnergyMarket {
         Account storage a = _accounts[id];
         (a.flags, a.name) = (flags, name);
         _commitments[id] = NO_COMMITMENT;
+        if (flags & FLAG_PRODUCER != 0) {
+            for (uint256 i; i < PROCEEDS_SLOTS; ++i) {
+                _proceeds[id][i] = Proceeds(NO_PERIOD, 0, false);
+            }
+        }
         emit Registered(account, id, name, flags & FLAG_PRODUCER != 0, flags & FLAG_GREEN != 0);
     }
 
