@@ -86,7 +86,8 @@ def test_reading_above_the_meter_capacity_and_bid_outside_the_bounds_are_refused
     ], "readings": {"PV": 1.2, "EV": 1}})
     output = json.loads(result.stdout)
     assert output["refused"] == [
-        {"id": "flash", "what": "bid", "error": "PriceOutOfBounds", "args": [str(51 * 10**12), str(5 * 10**12), str(50 * 10**12)]},
+        {"id": "flash", "what": "bid", "error": "PriceOutOfBounds",
+         "args": [str(51 * 10**12), str(5 * 10**12), str(50 * 10**12)]},
         {"id": "PV", "what": "reading", "error": "ReadingAboveCapacity", "args": ["1200", "1000"]},
     ]
     # PV's reading never arrived: it is settled as having delivered nothing of its 1 kWh at A = 15,

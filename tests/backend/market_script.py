@@ -96,7 +96,8 @@ class MarketScript:
         self.send(self.contract.functions.register(name, producer, green), key)
         self.send(self.contract.functions.deposit(), key, value=DEPOSIT)
         self.send(self.contract.functions.setAuthorization(key.address, True), self.market.operator)
-        self.send(self.contract.functions.bindMeter(key.address, meter.address, meter_number, RATED_POWER_W), self.market.operator)
+        bind = self.contract.functions.bindMeter(key.address, meter.address, meter_number, RATED_POWER_W)
+        self.send(bind, self.market.operator)
         return Prosumer(name, key, meter, meter_number, SealedBid(*BIDS[name]))
 
     def next_auction(self) -> int:
