@@ -97,7 +97,7 @@ def try_withdraw(market, ledger, who, share, grid):
     return amount if allowed else 0
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     book=bids, metered=readings, early=withdrawals, late=withdrawals,
     match_batch=st.integers(1, 6), settle_batch=st.integers(1, 4),
