@@ -14,6 +14,7 @@ import threading
 from collections import deque
 from dataclasses import asdict, astuple, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from eth_abi import decode, encode
 from eth_account import Account
@@ -71,7 +72,9 @@ class MarketSchedule:
 @dataclass(frozen=True)
 class MarketParameters:
     """Operator parameters. Defaults are the paper's factors (W' 1.1, W'' 0.9, M' 0.01,
-    M'' 0.05); margin 1e-3 ether; reference price 0.7e-3 ether/kWh, near the paper's prices."""
+    M'' 0.05); margin 1e-3 ether; reference price 0.7e-3 ether/kWh, near the paper's prices;
+    bids between 0.01e-3 and 10e-3 ether/kWh, which leaves the paper's 0.45e-3 to 0.85e-3 a
+    wide range either side while keeping a self-trade at an absurd price out."""
 
     shortfall_factor_bps: int = 11_000
     surplus_factor_bps: int = 9_000
@@ -80,6 +83,8 @@ class MarketParameters:
     forfeit_bps: int = 5_000
     margin: int = 10**15
     reference_price: int = 7 * 10**14
+    price_floor: int = 10**13
+    price_cap: int = 10**16
 
     def as_abi(self) -> tuple:
         return astuple(self)
@@ -246,6 +251,17 @@ def load_artifact(name: str = "EnergyMarket", directory: Path | None = None) -> 
 def market_at(w3: Web3, address: str) -> Contract:
     """The market contract deployed at ``address``."""
     return w3.eth.contract(address=Web3.to_checksum_address(address), abi=load_artifact()["abi"])
+
+
+def named(market: Contract, function: str, values: tuple) -> dict[str, Any]:
+    """The struct a view of the market returned (e.g. accountOf's AccountRecord), by field name."""
+    (output,) = market.get_function_by_name(function).abi["outputs"]
+    return {component["name"]: value for component, value in zip(output["components"], values, strict=True)}
+
+
+def account_record(market: Contract, address: str) -> dict[str, Any]:
+    """An account's record (``accountOf``) by field name; id 0 when it is not registered."""
+    return named(market, "accountOf", market.functions.accountOf(address).call())
 
 
 def send(w3: Web3, call: ContractFunction, signer: LocalAccount, *, value: int = 0, gas: int | None = None) -> TxReceipt:

@@ -41,7 +41,7 @@ from flask.typing import ResponseReturnValue
 from web3 import Web3
 from werkzeug.exceptions import HTTPException
 
-from backend.chain import MarketHandle
+from backend.chain import MarketHandle, named
 from backend.chain_access import MarketClock, MarketEvent, MarketEventLog, Phase
 from backend.json_body import BodyRefused, read_json_body
 from backend.keeper import AlreadyEntrusted, EntrustedBid, EntrustedBids, entrust_message
@@ -108,7 +108,7 @@ class MarketReader:
         self._clock: MarketClock | None = None
         self._accounts: dict[int, AccountInfo] = {}
         self._account_count: tuple[bytes | None, int] = (None, 0)  # (block hash, count there)
-        self._records: dict[int, tuple] = {}  # account id -> accountOf, as of _records_at
+        self._records: dict[int, dict[str, Any]] = {}  # account id -> accountOf by field name, as of _records_at
         self._records_at: BlockRef | None = None
         self._cache: OrderedDict[tuple, tuple[bytes, Any]] = OrderedDict()
         self._cache_lock = threading.Lock()
@@ -144,6 +144,10 @@ class MarketReader:
         with self.market.lock:
             return getattr(self.market.contract.functions, function)(*arguments).call(block_identifier=block.number)
 
+    def record(self, address: str, block: BlockRef) -> dict[str, Any]:
+        """The account's record (accountOf) by field name."""
+        return named(self.market.contract, "accountOf", self.call("accountOf", address, block=block))
+
     def accounts(self, block: BlockRef) -> dict[int, AccountInfo]:
         """Every account registered by `block`, by id (ids and these facts never change)."""
         with self.market.lock:
@@ -152,11 +156,13 @@ class MarketReader:
             count = self._account_count[1]
             for account_id in range(len(self._accounts) + 1, count + 1):
                 address = self.call("accountAddress", account_id, block=block)
-                record = self.call("accountOf", address, block=block)
-                self._accounts[account_id] = AccountInfo(account_id, address, record[1], record[2], record[3], record[5])
+                record = self.record(address, block)
+                self._accounts[account_id] = AccountInfo(
+                    account_id, address, record["name"], record["producer"], record["green"], record["isGrid"]
+                )
             return {account_id: info for account_id, info in self._accounts.items() if account_id <= count}
 
-    def records(self, block: BlockRef) -> dict[int, tuple]:
+    def records(self, block: BlockRef) -> dict[int, dict[str, Any]]:
         """`accountOf` of every account at `block`, by id.
 
         A record is read again only if an event since the last reading names its account (by
@@ -169,7 +175,7 @@ class MarketReader:
         with self.market.lock:
             infos = self.accounts(block)
             for account_id in self._stale_records(block, infos):
-                self._records[account_id] = self.call("accountOf", infos[account_id].address, block=block)
+                self._records[account_id] = self.record(infos[account_id].address, block)
             self._records_at = block
             return {account_id: self._records[account_id] for account_id in infos}
 
@@ -235,7 +241,7 @@ def contract() -> ResponseReturnValue:
 def contract_json(block: BlockRef) -> dict[str, Any]:
     market = reader()
     handle, clock = market.market, market.clock
-    parameters = market.call("parameters", block=block)
+    parameters = named(handle.contract, "parameters", market.call("parameters", block=block))
     with handle.lock:
         chain_id = handle.w3.eth.chain_id
     return {
@@ -254,13 +260,15 @@ def contract_json(block: BlockRef) -> dict[str, Any]:
             "reading_grace": clock.reading_grace,
         },
         "parameters": {
-            "shortfall_factor_bps": parameters[0],
-            "surplus_factor_bps": parameters[1],
-            "reward_factor_bps": parameters[2],
-            "penalty_factor_bps": parameters[3],
-            "forfeit_bps": parameters[4],
-            "margin_wei": str(parameters[5]),
-            "reference_price_wei": str(parameters[6]),
+            "shortfall_factor_bps": parameters["shortfallFactorBps"],
+            "surplus_factor_bps": parameters["surplusFactorBps"],
+            "reward_factor_bps": parameters["rewardFactorBps"],
+            "penalty_factor_bps": parameters["penaltyFactorBps"],
+            "forfeit_bps": parameters["forfeitBps"],
+            "margin_wei": str(parameters["margin"]),
+            "reference_price_wei": str(parameters["referencePrice"]),
+            "price_floor_wei": str(parameters["priceFloor"]),
+            "price_cap_wei": str(parameters["priceCap"]),
         },
     }
 
@@ -456,15 +464,15 @@ def account(address: str) -> ResponseReturnValue:
 
 def account_history_json(address: str, block: BlockRef) -> dict[str, Any] | None:
     market = reader()
-    record = market.call("accountOf", address, block=block)
-    if record[0] == 0:
+    record = market.record(address, block)
+    if record["id"] == 0:
         return None
-    info = market.accounts(block)[record[0]]
+    info = market.accounts(block)[record["id"]]
     return {**account_json(info, record), "history": wallet_history(info, block)}
 
 
-def account_json(info: AccountInfo, record: tuple) -> dict[str, Any]:
-    wallet, free = record[8], record[9]
+def account_json(info: AccountInfo, record: dict[str, Any]) -> dict[str, Any]:
+    wallet, free = record["wallet"], record["freeBalance"]
     return {
         "address": info.address,
         "id": info.id,
@@ -472,15 +480,18 @@ def account_json(info: AccountInfo, record: tuple) -> dict[str, Any]:
         "producer": info.producer,
         "green": info.green,
         "is_grid": info.is_grid,
-        "authorized": record[4],
-        "meter": record[6] if record[6] != ZERO_ADDRESS else None,
-        "meter_number": record[7] or None,
+        "authorized": record["authorized"],
+        "meter": record["meter"] if record["meter"] != ZERO_ADDRESS else None,
+        "meter_number": record["meterNumber"] or None,
+        "rated_power_w": record["ratedPowerW"] or None,
         "wallet_wei": str(wallet),
         "free_balance_wei": str(free),
-        "margin_locked_wei": str(wallet - free),
-        "open_bids": record[10],
-        "last_bid_period": record[11],
-        "last_bid_id": record[12],
+        # Not free to withdraw: the margin of an open bid and sale proceeds awaiting settlement.
+        "locked_wei": str(wallet - free),
+        "locked_proceeds_wei": str(record["lockedProceeds"]),
+        "open_bids": record["openBids"],
+        "last_bid_period": record["lastBidPeriod"],
+        "last_bid_id": record["lastBidId"],
     }
 
 

@@ -29,13 +29,13 @@ from web3 import Web3
 
 from backend.chain import MarketParameters, MarketSchedule, commitment, load_artifact
 from backend.nodes import anvil
-from bench.common import PUBLISHED, RESULTS, JsonRpc, RpcError, machine
+from bench.common import PUBLISHED, RATED_POWER_W, RESULTS, JsonRpc, RpcError, machine
 
 BLOCK_GAS = 30_000_000
 SCHEDULE = MarketSchedule.scaled(86_400)
 POOL_CHUNK = 1000
 MATCH_STEPS = 800
-SETTLE_BATCH = 1500
+SETTLE_BATCH = 1200  # x ~21k gas per prosumer (producers release their proceeds): fits a 30M block
 MILLI_ETHER = 10**15
 
 
@@ -165,7 +165,8 @@ class Bench:
         gas.add("deposit", self.rpc.transact(
             [self.tx(p["address"], "deposit", value=10**20) for p in prosumers]))
         gas.add("bindMeter", self.rpc.transact(
-            [self.tx(self.operator, "bindMeter", p["address"], p["meter"], i + 1) for i, p in enumerate(prosumers)]))
+            [self.tx(self.operator, "bindMeter", p["address"], p["meter"], i + 1, RATED_POWER_W)
+             for i, p in enumerate(prosumers)]))
         return prosumers
 
     def run_period(self, prosumers: list[dict], gas: PeriodGas, seed: int) -> None:

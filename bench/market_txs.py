@@ -28,9 +28,10 @@ from eth_abi import encode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
+from web3 import Web3
 
 from backend.chain import MarketParameters, MarketSchedule, commitment, load_artifact
-from bench.common import JsonRpc
+from bench.common import RATED_POWER_W, JsonRpc
 
 WEI_PER_ETHER = 10**18
 # Gas limits of the timed transactions. They use about 41k (commit), 78k (reveal) and 50k
@@ -215,10 +216,13 @@ def refresh_nonces(rpc: JsonRpc, prosumers: list[Prosumer]) -> None:
 
 def constructor_data(grid: str, schedule: MarketSchedule) -> str:
     artifact = load_artifact()
-    args = encode(["address", "(uint64,uint32,uint32,uint32,uint32,uint32)",
-                   "(uint16,uint16,uint16,uint16,uint16,uint96,uint64)"],
-                  [grid, schedule.as_abi(), MarketParameters().as_abi()])
-    return artifact["bytecode"] + args.hex()
+    factory = Web3().eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
+    return factory.constructor(grid, schedule.as_abi(), MarketParameters().as_abi()).data_in_transaction
+
+
+def bind_meter_data(p: Prosumer) -> str:
+    return calldata("bindMeter(address,address,uint64,uint32)", p.account.address, p.meter.address, p.meter_number,
+                    RATED_POWER_W)
 
 
 class AnvilEnrollment:
@@ -246,8 +250,7 @@ class AnvilEnrollment:
         self.transact([self.call(self.operator, calldata("setAuthorization(address,bool)", p.account.address, True))
                        for p in prosumers])
         self.transact([self.call(p.account.address, "0x" + selector("deposit()").hex(), DEPOSIT) for p in prosumers])
-        self.transact([self.call(self.operator, calldata("bindMeter(address,address,uint64)", p.account.address, p.meter.address, p.meter_number))
-                       for p in prosumers])
+        self.transact([self.call(self.operator, bind_meter_data(p)) for p in prosumers])
         refresh_nonces(self.rpc, prosumers)
 
     def call(self, sender: str, data: str, value: int = 0) -> dict:
@@ -321,8 +324,7 @@ class SignedEnrollment:
         for p in prosumers:
             setup.append(signer.sign(operator, nonce, calldata("setAuthorization(address,bool)", p.account.address, True),
                                      self.SETUP_GAS, "setup"))
-            setup.append(signer.sign(operator, nonce + 1, calldata("bindMeter(address,address,uint64)", p.account.address,
-                                                                   p.meter.address, p.meter_number), self.SETUP_GAS, "setup"))
+            setup.append(signer.sign(operator, nonce + 1, bind_meter_data(p), self.SETUP_GAS, "setup"))
             nonce += 2
         self.submit(setup)
         refresh_nonces(self.rpc, prosumers)

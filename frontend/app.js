@@ -2,9 +2,12 @@
 // money, and sends registration, deposits, withdrawals and sealed bids, all signed here.
 import {
   BidStore,
+  MAX_UINT40,
+  MAX_UINT64,
   PHASES,
   PHASE_WORDS,
   Refusal,
+  capacityWh,
   commitmentOf,
   connect,
   cost,
@@ -12,6 +15,7 @@ import {
   entrustMessage,
   ether,
   explain,
+  kW,
   kWh,
   milliEtherPerKWh,
   newSalt,
@@ -27,8 +31,6 @@ const $ = (id) => document.getElementById(id);
 
 const REFRESH_SECONDS = 2;
 const RESULTS_EVERY = 3; // refreshes between two loads of the results
-const MAX_UINT40 = 2n ** 40n - 1n;
-const MAX_UINT64 = 2n ** 64n - 1n;
 
 /** What the page knows; `account` is null until an account is opened. */
 const page = {
@@ -312,6 +314,9 @@ function showMoney() {
   $("my-wallet").textContent = ether(record.wallet);
   $("my-margin").textContent = ether(record.wallet - record.freeBalance);
   $("margin-rule").textContent = `${ether(parameters.margin)} ether`;
+  $("my-proceeds").textContent = record.lockedProceeds > 0n
+    ? `, and ${ether(record.lockedProceeds)} ether of sales until their period is settled`
+    : "";
   $("my-free").textContent = ether(record.freeBalance);
 }
 
@@ -337,7 +342,10 @@ function showRegistration() {
     : "Waiting for the operator to authorize you to trade.";
   authorization.className = record.authorized ? "ok" : "warning";
   $("my-meter").textContent =
-    record.meterNumber > 0n ? `Meter no. ${record.meterNumber} (account ${record.meter})` : "No meter bound yet.";
+    record.meterNumber > 0n
+      ? `Meter no. ${record.meterNumber} (account ${record.meter}), rated ${kW(record.ratedPowerW)} kW: ` +
+        `at most ${kWh(meterCapacity())} kWh a period.`
+      : "No meter bound yet: bidding needs one (ask the operator).";
   $("bid-quantity-label").textContent = record.producer ? "Energy to sell" : "Energy to buy";
   $("bid-price-label").textContent = record.producer ? "Lowest price" : "Highest price";
 }
@@ -384,7 +392,7 @@ function wireMoney() {
       if (amount === 0n) throw new Refusal("The amount must be above zero.");
       if (amount > page.record.freeBalance) {
         throw new Refusal(
-          `Only ${ether(page.record.freeBalance)} ether is free to withdraw; the margin of an open bid stays locked until it is settled.`,
+          `Only ${ether(page.record.freeBalance)} ether is free to withdraw; the margin of an open bid, and what a sale brought, stay locked until the period is settled.`,
         );
       }
       await transact(`Withdrawing ${ether(amount)} ether`, () => page.account.market.withdraw(amount));
@@ -396,6 +404,9 @@ function wireMoney() {
 // ------------------------------------------------------------------ bids
 
 /** The bid entered in the form, in contract units, checked as the contract will check it. */
+/** What the account's meter can measure in one period (Wh). */
+const meterCapacity = () => capacityWh(page.record.ratedPowerW, page.market.clock.length);
+
 function bidFromForm() {
   const { record, parameters } = page;
   requireRegistered();
@@ -404,6 +415,16 @@ function bidFromForm() {
   const price = parseMilliEtherPerKWh($("bid-price").value);
   if (quantityWh === 0n || quantityWh > MAX_UINT40) throw new Refusal("Enter a quantity above zero (whole Wh).");
   if (price === 0n || price > MAX_UINT64) throw new Refusal("Enter a price above zero.");
+  // A sealed bid the contract refuses at reveal forfeits part of the margin: check first.
+  if (record.ratedPowerW === 0n) throw new Refusal("Bidding needs a smart meter bound to your account: ask the operator to bind one.");
+  if (price < parameters.priceFloor || price > parameters.priceCap) {
+    throw new Refusal(
+      `A bid's price must lie between ${milliEtherPerKWh(parameters.priceFloor)}e-3 and ${milliEtherPerKWh(parameters.priceCap)}e-3 ether/kWh.`,
+    );
+  }
+  if (quantityWh > meterCapacity()) {
+    throw new Refusal(`Your meter can measure at most ${kWh(meterCapacity())} kWh in a period: bid less.`);
+  }
   if (record.producer) {
     if (record.wallet < parameters.margin) {
       throw new Refusal(

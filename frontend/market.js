@@ -17,7 +17,12 @@ export const PHASE_WORDS = {
 // shows kWh, 10^-3 ether per kWh (the scale of the paper's prices) and ether.
 const PRICE_DECIMALS = 15; // wei per kWh -> 10^-3 ether per kWh
 
+export const MAX_UINT32 = 2n ** 32n - 1n;
+export const MAX_UINT40 = 2n ** 40n - 1n;
+export const MAX_UINT64 = 2n ** 64n - 1n;
+
 export const kWh = (wh) => trimDecimals(ethers.formatUnits(BigInt(wh), 3), 3);
+export const kW = (watts) => trimDecimals(ethers.formatUnits(BigInt(watts), 3), 3);
 export const ether = (wei, digits = 6) => trimDecimals(ethers.formatEther(BigInt(wei)), digits);
 export const milliEtherPerKWh = (weiPerKWh) => trimDecimals(ethers.formatUnits(BigInt(weiPerKWh), PRICE_DECIMALS), 4);
 /** Small amounts (balancing, rewards) in 10^-3 ether, signed, as the paper reports them. */
@@ -25,6 +30,7 @@ export const signedMilliEther = (wei) =>
   (BigInt(wei) > 0n ? "+" : "") + trimDecimals(ethers.formatUnits(BigInt(wei), 15), 4);
 
 export const parseKWh = (text) => parseAmount(text, 3, "An energy in kWh has at most 3 decimals (whole Wh).");
+export const parseKW = (text) => parseAmount(text, 3, "A power in kW has at most 3 decimals (whole W).");
 export const parseEther = (text) => parseAmount(text, 18, "An amount of ether has at most 18 decimals.");
 export const parseMilliEtherPerKWh = (text) =>
   parseAmount(text, PRICE_DECIMALS, "A price in 10^-3 ether per kWh has at most 15 decimals (whole wei).");
@@ -46,6 +52,9 @@ function trimDecimals(text, digits) {
 /** Wei paid for `wh` at `price` wei per kWh, rounded down like the contract's MarketMath.cost. */
 export const cost = (wh, price) => (BigInt(wh) * BigInt(price)) / 1000n;
 
+/** Wh a meter of `ratedPowerW` can measure in `seconds`, rounded down like MarketMath.capacityWh. */
+export const capacityWh = (ratedPowerW, seconds) => (BigInt(ratedPowerW) * BigInt(seconds)) / 3600n;
+
 export const shortAddress = (address) => `${address.slice(0, 6)}…${address.slice(-4)}`;
 
 // ------------------------------------------------------------------ refusals
@@ -63,9 +72,11 @@ const ERROR_WORDS = {
   InvalidName: (a) => `A name must be 1 to 31 bytes long (this one has ${a[0]}).`,
   NotAuthorized: () => "The operator has not authorized this account to trade yet.",
   GridCannotBid: () => "The public grid's account cannot bid.",
-  InvalidMeter: () => "That meter address or meter number is not valid.",
+  InvalidMeter: () => "That meter address, meter number or rated power is not valid.",
   MeterAlreadyBound: (a) => `That meter is already bound to prosumer #${a[1]}.`,
-  InvalidParameters: () => "These parameters are not valid (the forfeit share is at most 100 % and the reference price must be above zero).",
+  InvalidParameters: () =>
+    "These parameters are not valid: the forfeit share is at most 100 %, and the prices must rise from the lowest bid price (above zero) to the reference price to the highest bid price.",
+  NoMeterBound: () => "Bidding needs a smart meter bound to your account: ask the operator to bind one.",
   ZeroAmount: () => "The amount must be above zero.",
   InsufficientFreeBalance: (a) => `You asked for ${ether(a[0])} ether but only ${ether(a[1])} ether is free.`,
   TransferFailed: (a) => `The market could not pay ${ether(a[1])} ether out to ${a[0]}.`,
@@ -75,6 +86,10 @@ const ERROR_WORDS = {
   AlreadyRevealed: (a) => `Your bid for delivery period ${a[0]} is already open.`,
   CommitmentMismatch: () => "The bid does not match the one you sealed (different quantity, price or salt).",
   InvalidBid: () => "Quantity and price must both be above zero.",
+  PriceOutOfBounds: (a) =>
+    `A bid's price must lie between ${milliEtherPerKWh(a[1])}e-3 and ${milliEtherPerKWh(a[2])}e-3 ether/kWh; this one is ${milliEtherPerKWh(a[0])}e-3.`,
+  BidAboveCapacity: (a) => `Your meter can measure at most ${kWh(a[1])} kWh in a period; this bid is for ${kWh(a[0])} kWh.`,
+  ProceedsUnsettled: (a) => `Your sale proceeds of delivery period ${a[0]} still wait for its settlement; bid again once it is settled.`,
   InsufficientMargin: (a) => `Your wallet holds ${ether(a[0])} ether; bidding needs the margin of ${ether(a[1])} ether in it.`,
   InsufficientFunds: (a) => `Your wallet can spend ${ether(a[0])} ether beyond the margin; this bid may cost ${ether(a[1])} ether.`,
   InvalidHint: () => "The book changed while the bid was being opened; try again.",
@@ -90,6 +105,7 @@ const ERROR_WORDS = {
   ReadingTooEarly: (a) => `Readings for period ${a[0]} are accepted once it has ended.`,
   ReadingTooLate: (a) => `Readings for period ${a[0]} are no longer accepted.`,
   ReadingAlreadyPosted: (a) => `The reading for period ${a[0]} is already posted.`,
+  ReadingAboveCapacity: (a) => `The meter can measure at most ${kWh(a[1])} kWh in a period; this reading says ${kWh(a[0])} kWh.`,
 };
 
 /** Revert data (0x + selector + arguments) inside an ethers or JSON-RPC error, if any. */

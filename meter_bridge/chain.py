@@ -6,8 +6,8 @@ eth_getTransactionReceipt. So the bridge works against a node as well as against
 Transactions arrive here already signed (see ``signing``).
 
 A call the contract refuses raises ``backend.chain.ContractRefused`` with the custom error
-decoded by name (MeterNotBound, MeterNumberMismatch, ReadingTooEarly, ReadingTooLate,
-ReadingAlreadyPosted), whether web3 talks to a node or to an embedded eth-tester chain.
+decoded by name (MeterNotBound, MeterNumberMismatch, ReadingAboveCapacity, ReadingTooEarly,
+ReadingTooLate, ReadingAlreadyPosted), whether web3 talks to a node or to an embedded eth-tester chain.
 A chain that cannot be reached raises one of ``CHAIN_UNREACHABLE``; a node that answers with
 an error, a ``Web3RPCError`` (both together: ``CHAIN_UNAVAILABLE``).
 """
@@ -64,10 +64,11 @@ class MarketChain:
         genesis, length, _, _, _, grace = self.market.functions.schedule().call()
         return MarketClock(genesis, length, grace)
 
-    def meter_of(self, meter: str) -> tuple[int, int]:
-        """(prosumer id, meter number) the meter account is bound to; (0, 0) when unbound."""
-        prosumer_id, meter_number = self.market.functions.meterOf(meter).call()
-        return prosumer_id, meter_number
+    def meter_of(self, meter: str) -> tuple[int, int, int]:
+        """(prosumer id, meter number, rated power in W) the meter account is bound with;
+        (0, 0, 0) when unbound."""
+        prosumer_id, meter_number, rated_power_w = self.market.functions.meterOf(meter).call()
+        return prosumer_id, meter_number, rated_power_w
 
     def reading_of(self, prosumer_id: int, period: int) -> int | None:
         """The energy (Wh) the contract holds for a prosumer and period, None when none."""

@@ -2,8 +2,8 @@
 
     .venv/bin/python scripts/clear_book.py BOOK.json
 
-Deploys the compiled EnergyMarket on a fresh embedded eth-tester chain, registers, authorizes and
-funds one account per bid, runs commit, reveal and matching, and prints JSON::
+Deploys the compiled EnergyMarket on a fresh embedded eth-tester chain, registers, authorizes,
+funds and meters one account per bid, runs commit, reveal and matching, and prints JSON::
 
     {"trades": [{"seller": "F", "buyer": "C", "kwh": 145, "price": 22}, ...],
      "average_price": 22.3, "balances": {"A": 10000, ...}, "refused": []}
@@ -21,13 +21,37 @@ period's average trade price (rounded down to the wei, as on-chain), null withou
 ``balances`` are wallets after matching. A bid the contract refuses (a seller without the
 margin, a buyer who cannot pay for its bid) is listed under ``refused`` with the contract's
 error. A malformed book prints a message on stderr and exits with status 2.
+
+The same book can run the whole period, settlement included::
+
+    {"margin": 0, "price_floor": 1, "price_cap": 100, "period_hours": 0.25,
+     "bids": [{"id": "A", "side": "sell", "kwh": 76, "price": 36, "deposit": 10000, "rated_kw": 500}, ...],
+     "readings": {"A": 70.5, "B": null}}
+
+``price_floor`` and ``price_cap`` bound the bids' prices (currency units per kWh; default: only
+the contract's own, 1 wei to 2^64 - 1 wei); the reference price, A of a period without trades,
+is 0.7e-3 ether/kWh (700 units) brought within them. ``rated_kw`` is the rated power of the
+bid's meter (up to 3 decimals; default 1,000,000 kW, which never binds): no bid and no reading
+may exceed ``floor(rated power x period length)``. ``period_hours`` (default 0.25) is the
+delivery period; the chain then runs periods of exactly that length, one transaction a second,
+so a book holds at most about 0.45 x period length in seconds of bids. ``readings`` are the
+meters' kWh (up to 3 decimals) per bid id; null or absent means no reading. With ``readings``
+the command posts each reading through the bid's meter, settles the period once no reading can
+arrive any more, and adds per revealed bid::
+
+    "settlement": {"A": {"metered": true, "balancing": -1.2, "reward": 0.3, "wallet_change": -0.9}, ...}
+
+``balances`` are then the wallets after settlement; the public grid starts with
+``GRID_DEPOSIT`` wei to pay its side. With any of these keys, every entry under ``refused`` says
+``"what"`` was refused: ``"bid"`` (at commit or reveal) or ``"reading"``.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from decimal import Decimal, InvalidOperation
+from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 from eth_account import Account
@@ -35,10 +59,11 @@ from web3 import EthereumTesterProvider, Web3
 from web3.logs import DISCARD
 
 from backend.chain import (
+    ContractRefused,
     MarketParameters,
     MarketSchedule,
-    ContractRefused,
     SealedBid,
+    account_record,
     deploy_market,
     embedded_dev_accounts,
     embedded_time_travel,
@@ -48,20 +73,52 @@ from backend.chain import (
 
 UNIT_WEI = 10**12
 WH_PER_KWH = 1000
+W_PER_KW = 1000
+SECONDS_PER_HOUR = 3600
+MAX_UINT32 = 2**32 - 1
+MAX_UINT64 = 2**64 - 1
 # Every transaction on the embedded chain mines a block one second after the last, so a long
-# period keeps thousands of bids inside its commit and reveal windows.
-SCHEDULE = MarketSchedule.scaled(86_400)
-MATCHING_BATCH = 200
+# period keeps thousands of bids inside its commit and reveal windows (a book that settles runs
+# periods of its own delivery period's length instead).
+AUCTION_SCHEDULE = MarketSchedule.scaled(86_400)
+DEFAULT_PERIOD_HOURS = Decimal("0.25")
+DEFAULT_RATED_KW = 1_000_000
+REFERENCE_PRICE = MarketParameters().reference_price
+GRID_DEPOSIT = 10_000 * 10**18
+BATCH = 200
 GAS_MONEY = 10**18
-BID_KEYS = {"id", "side", "kwh", "price", "green", "deposit"}
+BOOK_KEYS = {"margin", "bids", "price_floor", "price_cap", "readings", "period_hours"}
+SETTLEMENT_KEYS = {"price_floor", "price_cap", "readings", "period_hours"}
+BID_KEYS = {"id", "side", "kwh", "price", "green", "deposit", "rated_kw"}
 
 
 class BookError(ValueError):
     """The book is malformed; the message says where and why."""
 
 
-def exact(value, scale: int, where: str, positive: bool) -> int:
-    """``value`` x ``scale`` as an exact integer, or BookError."""
+@dataclass
+class Book:
+    """A parsed book, in Wh, W, wei and seconds."""
+
+    margin: int
+    bids: list[dict]
+    price_floor: int = 1
+    price_cap: int = MAX_UINT64
+    readings: dict[str, int] | None = None  # Wh of the bids with a reading; None: do not settle
+    period_seconds: int | None = None  # the chain's period when the book uses any settlement key
+    extended: bool = field(default=False)
+
+    @property
+    def schedule(self) -> MarketSchedule:
+        if self.period_seconds is None:
+            return AUCTION_SCHEDULE
+        length = self.period_seconds
+        return MarketSchedule(length, commit_end=length * 45 // 100, reveal_end=length * 90 // 100,
+                              settle_start=length * 95 // 100, reading_grace=length)
+
+
+def exact(value, scale: int, where: str, positive: bool, limit: int | None = None) -> int:
+    """``value`` x ``scale`` as an exact integer (at most ``limit``), or BookError."""
     if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
         raise BookError(f"{where}: must be a number, not {json.dumps(value, default=str)}")
     scaled = Decimal(value) * scale
@@ -70,23 +127,49 @@ def exact(value, scale: int, where: str, positive: bool) -> int:
         raise BookError(f"{where}: {value} has more than {decimals} decimals")
     if scaled < 0 or (positive and scaled == 0):
         raise BookError(f"{where}: must be {'positive' if positive else 'zero or more'}, not {value}")
+    if limit is not None and scaled > limit:
+        raise BookError(f"{where}: {value} is more than the contract can hold")
     return int(scaled)
 
 
-def parse_book(text: str) -> tuple[int, list[dict]]:
-    """(margin in wei, bids with Wh / wei fields) from the book's JSON text."""
+def parse_book(text: str) -> Book:
+    """The book's JSON text, checked and converted to contract units."""
     try:
-        book = json.loads(text, parse_float=Decimal)
+        raw = json.loads(text, parse_float=Decimal)
     except json.JSONDecodeError as error:
         raise BookError(f"not JSON: {error}") from None
-    if not isinstance(book, dict) or not isinstance(book.get("bids"), list) or not book["bids"]:
+    if not isinstance(raw, dict) or not isinstance(raw.get("bids"), list) or not raw["bids"]:
         raise BookError('expected an object with a non-empty list "bids"')
-    unknown = set(book) - {"margin", "bids"}
+    unknown = set(raw) - BOOK_KEYS
     if unknown:
         raise BookError(f"unknown keys: {', '.join(sorted(unknown))}")
-    margin = exact(book.get("margin", 0), UNIT_WEI, "margin", positive=False)
+    book = Book(exact(raw.get("margin", 0), UNIT_WEI, "margin", positive=False), parse_bids(raw["bids"]))
+    book.extended = bool(SETTLEMENT_KEYS & set(raw)) or any("rated_kw" in bid for bid in raw["bids"])
+    if "price_floor" in raw:
+        book.price_floor = exact(raw["price_floor"], UNIT_WEI, "price_floor", positive=True, limit=MAX_UINT64)
+    if "price_cap" in raw:
+        book.price_cap = exact(raw["price_cap"], UNIT_WEI, "price_cap", positive=True, limit=MAX_UINT64)
+    if book.price_floor > book.price_cap:
+        raise BookError("price_floor: must not be above price_cap")
+    if book.extended:
+        hours = raw.get("period_hours", DEFAULT_PERIOD_HOURS)
+        if isinstance(hours, (int, Decimal)) and not isinstance(hours, bool) and Decimal(hours) * SECONDS_PER_HOUR % 1:
+            raise BookError(f"period_hours: {hours} h is not a whole number of seconds")
+        book.period_seconds = exact(hours, SECONDS_PER_HOUR, "period_hours", positive=True, limit=MAX_UINT32)
+        if book.period_seconds < 60:
+            raise BookError(f"period_hours: must be at least 1/60 h (60 s), not {hours}")
+        fits = book.schedule.commit_end - 2
+        if len(book.bids) > fits:
+            raise BookError(f"period_hours: a {hours} h period holds at most {fits} bids on the embedded chain"
+                            f" (one transaction a second), not {len(book.bids)}")
+    if "readings" in raw:
+        book.readings = parse_readings(raw["readings"], {bid["id"] for bid in book.bids})
+    return book
+
+
+def parse_bids(raw_bids: list) -> list[dict]:
     bids, seen = [], set()
-    for i, bid in enumerate(book["bids"]):
+    for i, bid in enumerate(raw_bids):
         where = f"bids[{i}]"
         if not isinstance(bid, dict):
             raise BookError(f"{where}: must be an object")
@@ -109,8 +192,24 @@ def parse_book(text: str) -> tuple[int, list[dict]]:
             "wh": exact(bid.get("kwh"), WH_PER_KWH, f"{where}.kwh", positive=True),
             "price": exact(bid.get("price"), UNIT_WEI, f"{where}.price", positive=True),
             "deposit": exact(bid.get("deposit", 0), UNIT_WEI, f"{where}.deposit", positive=False),
+            "rated_w": exact(bid.get("rated_kw", DEFAULT_RATED_KW), W_PER_KW, f"{where}.rated_kw", positive=True,
+                             limit=MAX_UINT32),
         })
-    return margin, bids
+    return bids
+
+
+def parse_readings(raw, ids: set[str]) -> dict[str, int]:
+    """Wh per bid id, for the ids with a reading (null means none)."""
+    if not isinstance(raw, dict):
+        raise BookError('readings: must be an object {"bid id": kWh or null}')
+    unknown = set(raw) - ids
+    if unknown:
+        raise BookError(f"readings: no bid has the id {', '.join(sorted(map(repr, unknown)))}")
+    return {
+        bid_id: exact(kwh, WH_PER_KWH, f"readings.{bid_id}", positive=False, limit=MAX_UINT64)
+        for bid_id, kwh in raw.items()
+        if kwh is not None
+    }
 
 
 def number(value: Decimal) -> int | float:
@@ -121,51 +220,66 @@ def units(wei: int) -> int | float:
     return number(Decimal(wei) / UNIT_WEI)
 
 
-def clear_book(margin: int, bids: list[dict]) -> dict:
-    """Run one period of the market contract on ``bids`` and report what happened."""
+def clear_book(book: Book) -> dict:
+    """Run one period of the market contract on the book and report what happened."""
     w3 = Web3(EthereumTesterProvider())
     operator, grid, *funders = embedded_dev_accounts(w3)
-    market = deploy_market(w3, operator, grid.address, SCHEDULE, MarketParameters(margin=margin))
+    schedule, bids = book.schedule, book.bids
+    parameters = MarketParameters(
+        margin=book.margin,
+        reference_price=min(max(REFERENCE_PRICE, book.price_floor), book.price_cap),
+        price_floor=book.price_floor,
+        price_cap=book.price_cap,
+    )
+    market = deploy_market(w3, operator, grid.address, schedule, parameters)
+    send(w3, market.functions.deposit(), grid, value=GRID_DEPOSIT)
 
     refused = []
 
-    def attempt(bid: dict, call, signer) -> bool:
+    def attempt(bid: dict, what: str, call, signer) -> bool:
         try:
             send(w3, call, signer)
             return True
         except ContractRefused as refusal:
-            refused.append({"id": bid["id"], "error": refusal.name, "args": [str(a) for a in refusal.arguments]})
+            entry = {"id": bid["id"], "what": what} if book.extended else {"id": bid["id"]}
+            refused.append({**entry, "error": refusal.name, "args": [str(a) for a in refusal.arguments]})
             return False
 
     for i, bid in enumerate(bids):
         bid["account"] = account = Account.create()
+        bid["meter"], bid["meter_number"] = Account.create(), i + 1
         transfer(w3, funders[i % len(funders)], account.address, bid["deposit"] + GAS_MONEY)
+        transfer(w3, funders[i % len(funders)], bid["meter"].address, GAS_MONEY)
         send(w3, market.functions.register(bid["id"], bid["producer"], bid["green"]), account)
         send(w3, market.functions.setAuthorization(account.address, True), operator)
+        send(w3, market.functions.bindMeter(account.address, bid["meter"].address, i + 1, bid["rated_w"]), operator)
         if bid["deposit"]:
             send(w3, market.functions.deposit(), account, value=bid["deposit"])
 
     period = market.functions.currentPeriod().call() + 1
     start = market.functions.periodStart(period).call()
+    delivery = period + 1
     embedded_time_travel(w3, start + 1)
     committed = []
     for bid in bids:
         bid["sealed"] = sealed = SealedBid(bid["wh"], bid["price"])
-        if attempt(bid, market.functions.commit(sealed.commitment(bid["account"].address)), bid["account"]):
+        if attempt(bid, "bid", market.functions.commit(sealed.commitment(bid["account"].address)), bid["account"]):
             committed.append(bid)
-    embedded_time_travel(w3, start + SCHEDULE.commit_end)
+    embedded_time_travel(w3, start + schedule.commit_end)
+    revealed = []
     for bid in committed:
         sealed = bid["sealed"]
-        hint = market.functions.insertionHint(period + 1, bid["producer"], bid["green"], sealed.price).call()
-        attempt(bid, market.functions.reveal(sealed.quantity_wh, sealed.price, sealed.salt, hint), bid["account"])
+        hint = market.functions.insertionHint(delivery, bid["producer"], bid["green"], sealed.price).call()
+        if attempt(bid, "bid", market.functions.reveal(sealed.quantity_wh, sealed.price, sealed.salt, hint), bid["account"]):
+            revealed.append(bid)
 
-    embedded_time_travel(w3, start + SCHEDULE.reveal_end)
+    embedded_time_travel(w3, start + schedule.reveal_end)
     trade_logs = []
-    while market.functions.bookOf(period + 1).call()[1] != 2:  # Stage.Done
-        receipt = send(w3, market.functions.matchBids(period + 1, MATCHING_BATCH), operator)
+    while market.functions.bookOf(delivery).call()[1] != 2:  # Stage.Done
+        receipt = send(w3, market.functions.matchBids(delivery, BATCH), operator)
         trade_logs += market.events.Trade().process_receipt(receipt, errors=DISCARD)
 
-    id_of = {market.functions.accountOf(b["account"].address).call()[0]: b["id"] for b in bids}
+    id_of = {account_record(market, b["account"].address)["id"]: b["id"] for b in bids}
     trades = [
         {
             "seller": id_of[log.args.sellerId],
@@ -175,12 +289,38 @@ def clear_book(margin: int, bids: list[dict]) -> dict:
         }
         for log in trade_logs
     ]
-    summary = market.functions.bookOf(period + 1).call()
+    result = {"trades": trades, "average_price": units(market.functions.bookOf(delivery).call()[5]) if trades else None}
+    if book.readings is not None:
+        result["settlement"] = settle(w3, market, schedule, delivery, book.readings, bids, attempt, id_of, operator)
+    result["balances"] = {b["id"]: units(account_record(market, b["account"].address)["wallet"]) for b in bids}
+    result["refused"] = refused
+    return result
+
+
+def settle(w3, market, schedule, delivery, readings, bids, attempt, id_of, keeper) -> dict:
+    """Post the readings through each bid's meter once the period is over, settle it once no
+    reading can arrive any more, and report each revealed bid's settlement."""
+    next_start = market.functions.periodStart(delivery + 1).call()
+    embedded_time_travel(w3, next_start + 1)
+    for bid in bids:
+        if bid["id"] in readings:
+            call = market.functions.submitReading(delivery, bid["meter_number"], readings[bid["id"]])
+            attempt(bid, "reading", call, bid["meter"])
+    embedded_time_travel(w3, next_start + schedule.reading_grace)
+    settled = []
+    while True:
+        receipt = send(w3, market.functions.settle(delivery, BATCH), keeper)
+        settled += market.events.Settled().process_receipt(receipt, errors=DISCARD)
+        if market.events.SettlementCompleted().process_receipt(receipt, errors=DISCARD):
+            break
     return {
-        "trades": trades,
-        "average_price": units(summary[5]) if trades else None,
-        "balances": {b["id"]: units(market.functions.accountOf(b["account"].address).call()[8]) for b in bids},
-        "refused": refused,
+        id_of[log.args.prosumerId]: {
+            "metered": log.args.metered,
+            "balancing": units(log.args.balancing),
+            "reward": units(log.args.reward),
+            "wallet_change": units(log.args.walletChange),
+        }
+        for log in settled
     }
 
 
@@ -189,14 +329,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("book", type=Path, help="BOOK.json")
     args = parser.parse_args(argv)
     try:
-        margin, bids = parse_book(args.book.read_text())
+        book = parse_book(args.book.read_text())
     except OSError as error:
         print(f"{args.book}: {error.strerror}", file=sys.stderr)
         return 2
     except BookError as error:
         print(f"{args.book}: {error}", file=sys.stderr)
         return 2
-    json.dump(clear_book(margin, bids), sys.stdout, indent=1)
+    json.dump(clear_book(book), sys.stdout, indent=1)
     print()
     return 0
 

@@ -30,7 +30,7 @@ from web3.exceptions import Web3Exception
 from backend.chain import ContractRefused, SealedBid, market_at, send, transfer
 from backend.config import write_private_file
 from backend.nodes import stop_processes, wait_for_rpc
-from backend.profiles import PAPER_PROSUMERS, PERIODS_PER_DAY, day
+from backend.profiles import PAPER_PROSUMERS, PERIODS_PER_DAY, day, rated_power_for_period
 
 ROOT = Path(__file__).resolve().parent.parent
 ETHER = 10**18
@@ -38,6 +38,7 @@ DEPOSIT = 50 * ETHER
 GAS_MONEY = 5 * ETHER
 METER_PASSWORD = "demo meter key"
 REFERENCE_PERIOD = 900  # profiles are in quarter hours
+MAX_READING_DELAY = 20  # seconds after a period starts within which a meter box reads its meter
 
 
 def start_meter_box(folder: Path, rpc_url: str, market: str, name: str, number: int, key, producer: bool,
@@ -62,7 +63,7 @@ def start_meter_box(folder: Path, rpc_url: str, market: str, name: str, number: 
         f'[bus]\nport = "{pty}"\n\n'
         f'[chain]\nrpc_url = "{rpc_url}"\nmarket_address = "{market}"\n'
         f'artifact = "{ROOT / "build" / "contracts" / "EnergyMarket.json"}"\n\n'
-        f'[daemon]\ndatabase = "{folder / (name + ".sqlite3")}"\nmax_reading_delay = 20.0\ntick = 1.0\n\n'
+        f'[daemon]\ndatabase = "{folder / (name + ".sqlite3")}"\nmax_reading_delay = {MAX_READING_DELAY}.0\ntick = 1.0\n\n'
         f'[[meters]]\nname = "{name}"\naddress = "{address}"\nmeter_number = {number}\nregister = "{register}"\n'
         f'keystore = "{keystore}"\npassword_file = "{folder / (name + ".password")}"\n'
     )
@@ -141,7 +142,9 @@ def main() -> int:
             transfer(w3, operator, meter.address, GAS_MONEY)
             send(w3, market.functions.register(profile.name, profile.producer, profile.green), key)
             send(w3, market.functions.setAuthorization(key.address, True), operator)
-            send(w3, market.functions.bindMeter(key.address, meter.address, number), operator)
+            # The simulated meter plays a quarter hour of the day in each (shorter) period.
+            rated = rated_power_for_period(profile, args.period_length, MAX_READING_DELAY)
+            send(w3, market.functions.bindMeter(key.address, meter.address, number, rated), operator)
             send(w3, market.functions.deposit(), key, value=DEPOSIT)
             quarters = day(profile)
             name = profile.name.split()[0].lower()

@@ -43,6 +43,7 @@ from backend.chain import (
     ContractRefused,
     MarketSchedule,
     SealedBid,
+    account_record,
     deploy_market,
     embedded_dev_accounts,
     embedded_time_travel,
@@ -50,7 +51,7 @@ from backend.chain import (
     transfer,
 )
 from backend.nodes import ANVIL_CHAIN_ID, ANVIL_FUNDED_KEY
-from backend.profiles import PAPER_PROSUMERS, PERIODS_PER_DAY, Prosumer, day
+from backend.profiles import PAPER_PROSUMERS, PERIODS_PER_DAY, Prosumer, day, rated_power_for_period
 
 ETHER = 10**18
 MILLI_ETHER = 10**15
@@ -153,9 +154,10 @@ def set_up(chain: Chain, schedule: MarketSchedule, submit: Submitter) -> tuple[C
         transfer(w3, funder, user.meter.address, GAS_MONEY)
         submit(-1, market.functions.register(profile.name, profile.producer, profile.green), user.account)
         submit(-1, market.functions.setAuthorization(user.account.address, True), funder)
-        submit(-1, market.functions.bindMeter(user.account.address, user.meter.address, number), funder)
+        rated = rated_power_for_period(profile, schedule.period_length)  # a quarter hour's energy fits one period
+        submit(-1, market.functions.bindMeter(user.account.address, user.meter.address, number, rated), funder)
         submit(-1, market.functions.deposit(), user.account, value=PROSUMER_DEPOSIT)
-        user.id = market.functions.accountOf(user.account.address).call()[0]
+        user.id = account_record(market, user.account.address)["id"]
         users.append(user)
     return market, users
 
@@ -212,9 +214,7 @@ def replay(chain: Chain, schedule: MarketSchedule, periods: int, seed: int):
 def conserved(market: Contract) -> bool:
     deposited, withdrawn = market.functions.totals().call()
     count = market.functions.accountCount().call()
-    wallets = sum(
-        market.functions.accountOf(market.functions.accountAddress(i).call()).call()[8] for i in range(1, count + 1)
-    )
+    wallets = sum(account_record(market, market.functions.accountAddress(i).call())["wallet"] for i in range(1, count + 1))
     return wallets + withdrawn == deposited
 
 

@@ -18,7 +18,15 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 
-from backend.chain import MarketHandle, SealedBid, embedded_dev_accounts, embedded_time_travel, send, transfer
+from backend.chain import (
+    MarketHandle,
+    SealedBid,
+    account_record,
+    embedded_dev_accounts,
+    embedded_time_travel,
+    send,
+    transfer,
+)
 from web3.contract.contract import ContractFunction
 from backend.chain_access import MarketClock
 from backend.keeper import EntrustedBid, Keeper, KeeperAction, entrust_message
@@ -35,6 +43,8 @@ ROLES = {"wind": (True, True), "controllable": (True, False), "ev": (False, True
 BIDS = {"wind": (1000, 6 * 10**14), "controllable": (700, 5 * 10**14), "ev": (800, 8 * 10**14), "load": (500, 7 * 10**14)}
 READINGS_WH = {"wind": 950, "controllable": 700, "ev": 820, "load": 480}
 AVERAGE_PRICE = 661538461538461
+# Every meter: 100 kW, 3.3 kWh in a 120-second period, above every bid and reading here.
+RATED_POWER_W = 100_000
 
 
 @dataclass
@@ -77,7 +87,7 @@ class MarketScript:
             embedded_time_travel(self.w3, timestamp + 1)
 
     def join(self, name: str) -> Prosumer:
-        """Register `name` in its role, deposit, get authorized and get a bound meter."""
+        """Register `name` in its role, deposit, get authorized and get a bound meter (RATED_POWER_W)."""
         producer, green = ROLES[name]
         key, meter = Account.create(), Account.create()
         meter_number = 1000 + self.contract.functions.accountCount().call()  # unique: ids grow
@@ -87,7 +97,8 @@ class MarketScript:
         self.send(self.contract.functions.register(name, producer, green), key)
         self.send(self.contract.functions.deposit(), key, value=DEPOSIT)
         self.send(self.contract.functions.setAuthorization(key.address, True), self.market.operator)
-        self.send(self.contract.functions.bindMeter(key.address, meter.address, meter_number), self.market.operator)
+        bind = self.contract.functions.bindMeter(key.address, meter.address, meter_number, RATED_POWER_W)
+        self.send(bind, self.market.operator)
         return Prosumer(name, key, meter, meter_number, SealedBid(*BIDS[name]))
 
     def next_auction(self) -> int:
@@ -140,7 +151,7 @@ class MarketScript:
         """(sum of all wallets, deposited - withdrawn): equal when no money leaked."""
         functions = self.contract.functions
         wallets = sum(
-            functions.accountOf(functions.accountAddress(account_id).call()).call()[8]
+            account_record(self.contract, functions.accountAddress(account_id).call())["wallet"]
             for account_id in range(1, functions.accountCount().call() + 1)
         )
         deposited, withdrawn = functions.totals().call()

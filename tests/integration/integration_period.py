@@ -28,7 +28,7 @@ from web3.exceptions import TransactionNotFound
 from web3.logs import DISCARD
 from web3.types import TxReceipt
 
-from backend.chain import MarketParameters, MarketSchedule, SealedBid, deploy_market
+from backend.chain import MarketParameters, MarketSchedule, SealedBid, account_record, deploy_market
 
 ETHER = 10**18
 E12 = 10**12  # prices: the paper's 0.700e-3 ether/kWh is 700 * E12 wei/kWh
@@ -46,6 +46,8 @@ PROSUMERS = [
     ("EV charger", False, True, 250, 786 * E12, 250, 163),
     ("ordinary load", False, False, 1020, 824 * E12, 1150, 164),
 ]
+# Every meter: 1 MW, so that a quarter hour's energy fits the tests' periods of 40 to 120 s.
+RATED_POWER_W = 1_000_000
 # The paper's table 1, trades 4-6: (seller, buyer, Wh)
 EXPECTED_TRADES = [("wind", "EV charger", 250), ("wind", "ordinary load", 180), ("controllable source", "ordinary load", 120)]
 
@@ -163,10 +165,10 @@ def run_trading_period(
                      for account, (name, producer, green, *_) in zip(prosumers, PROSUMERS)]
                     + [(functions.deposit(), grid, GRID_DEPOSIT)])
     submitter.batch([(functions.setAuthorization(a.address, True), operator, 0) for a in prosumers]
-                    + [(functions.bindMeter(a.address, m.address, spec[6]), operator, 0)
+                    + [(functions.bindMeter(a.address, m.address, spec[6], RATED_POWER_W), operator, 0)
                        for a, m, spec in zip(prosumers, meters, PROSUMERS)]
                     + [(functions.deposit(), a, DEPOSIT) for a in prosumers])
-    names = {functions.accountOf(a.address).call()[0]: spec[0] for a, spec in zip(prosumers, PROSUMERS)}
+    names = {account_record(market, a.address)["id"]: spec[0] for a, spec in zip(prosumers, PROSUMERS)}
 
     genesis = schedule.genesis_time
     if clock.now() >= genesis + schedule.commit_end:
@@ -211,7 +213,5 @@ def wallets_add_up(w3: Web3, market: Contract) -> tuple[int, int, int]:
     when no money was created or lost."""
     deposited, withdrawn = market.functions.totals().call()
     count = market.functions.accountCount().call()
-    wallets = sum(
-        market.functions.accountOf(market.functions.accountAddress(i).call()).call()[8] for i in range(1, count + 1)
-    )
+    wallets = sum(account_record(market, market.functions.accountAddress(i).call())["wallet"] for i in range(1, count + 1))
     return deposited - withdrawn, wallets, w3.eth.get_balance(market.address)

@@ -33,11 +33,11 @@ from web3.contract import Contract
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from backend import create_app
-from backend.chain import Deployment, MarketParameters, MarketSchedule, SealedBid, deploy_market
+from backend.chain import Deployment, MarketParameters, MarketSchedule, SealedBid, account_record, deploy_market
 from backend.keeper import EntrustedBid, entrust_message
 from backend.market_api import KEEPER_EXTENSION
 from integration_period import (
-    DEPOSIT, EXPECTED_TRADES, GAS_MONEY, GRID_DEPOSIT, PROSUMERS, ChainClock, Submitter, wallets_add_up,
+    DEPOSIT, EXPECTED_TRADES, GAS_MONEY, GRID_DEPOSIT, PROSUMERS, RATED_POWER_W, ChainClock, Submitter, wallets_add_up,
 )
 from meter_bridge.simulator import BusThread, PowerProfile, SimulatedBus, VirtualMeter
 
@@ -169,7 +169,7 @@ def run_period_through_platform(
     operator_side.batch([(f.register(spec[0], spec[1], spec[2]), a, 0) for a, spec in zip(prosumers, PROSUMERS)]
                         + [(f.deposit(), grid, GRID_DEPOSIT)])
     operator_side.batch([(f.setAuthorization(a.address, True), operator, 0) for a in prosumers]
-                        + [(f.bindMeter(a.address, m.address, spec[6]), operator, 0)
+                        + [(f.bindMeter(a.address, m.address, spec[6], RATED_POWER_W), operator, 0)
                            for a, m, spec in zip(prosumers, meter_keys, PROSUMERS)])
 
     with backend_server(node_url, deployment, operator_keystore, password_file, folder) as (base_url, app), \
@@ -217,7 +217,7 @@ def run_period_through_platform(
 
 
 def read_outcome(market: Contract, prosumers: list[LocalAccount], keeper_status: dict, daemon_log: str) -> PlatformOutcome:
-    names = {market.functions.accountOf(a.address).call()[0]: spec[0] for a, spec in zip(prosumers, PROSUMERS)}
+    names = {account_record(market, a.address)["id"]: spec[0] for a, spec in zip(prosumers, PROSUMERS)}
     events = market.events
     return PlatformOutcome(
         trades=[(names[e.args.sellerId], names[e.args.buyerId], e.args.quantityWh)

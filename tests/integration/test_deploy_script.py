@@ -9,7 +9,7 @@ from pathlib import Path
 from eth_account import Account
 from web3 import Web3
 
-from backend.chain import Deployment, market_at
+from backend.chain import Deployment, market_at, named
 from backend.nodes import ANVIL_FUNDED_KEY, anvil
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,7 +26,7 @@ def test_deploy_script_writes_the_deployment_file(tmp_path):
         subprocess.run(
             [str(APE), "run", "deploy", "--network", f"ethereum:anvil:{url}", "--keystore", str(keystore),
              "--password-file", str(password), "--grid", GRID, "--period-length", "120", "--margin", "0.002",
-             "--output", str(output)],
+             "--price-floor", "0.0001", "--price-cap", "0.002", "--output", str(output)],
             cwd=ROOT, check=True, capture_output=True, timeout=300,
         )
         deployment = Deployment.load(output)
@@ -36,6 +36,7 @@ def test_deploy_script_writes_the_deployment_file(tmp_path):
         assert (deployment.operator, deployment.grid) == (Account.from_key(ANVIL_FUNDED_KEY).address, GRID)
         assert market.functions.operator().call() == deployment.operator
         assert market.functions.schedule().call()[1] == 120
-        assert market.functions.parameters().call()[5] == 2 * 10**15
+        parameters = named(market, "parameters", market.functions.parameters().call())
+        assert (parameters["margin"], parameters["priceFloor"], parameters["priceCap"]) == (2 * 10**15, 10**14, 2 * 10**15)
         assert w3.eth.get_transaction_count(deployment.operator) == 1
         assert deployment.block == 1

@@ -10,6 +10,7 @@ from eth_utils import keccak
 from web3.exceptions import Web3RPCError
 
 from backend.chain import ContractRefused
+from backend.reference import capacity_wh
 from meter_bridge.chain import MarketClock
 from meter_bridge.errors import NoReplyError
 
@@ -25,9 +26,9 @@ class FakeMarket:
     keeps sent transactions in a mempool until ``mine()``.
     """
 
-    def __init__(self, clock: MarketClock, bindings: dict[str, tuple[int, int]]):
+    def __init__(self, clock: MarketClock, bindings: dict[str, tuple[int, int, int]]):
         self.market_clock = clock
-        self.bindings = bindings  # meter account -> (prosumer id, meter number)
+        self.bindings = bindings  # meter account -> (prosumer id, meter number, rated power W)
         self.readings: dict[tuple[int, int], int] = {}
         self.now = 0.0
         self.online = True
@@ -45,9 +46,9 @@ class FakeMarket:
         self._reachable()
         return self.market_clock
 
-    def meter_of(self, meter: str) -> tuple[int, int]:
+    def meter_of(self, meter: str) -> tuple[int, int, int]:
         self._reachable()
-        return self.bindings.get(meter, (0, 0))
+        return self.bindings.get(meter, (0, 0, 0))
 
     def reading_of(self, prosumer_id: int, period: int) -> int | None:
         self._reachable()
@@ -57,7 +58,7 @@ class FakeMarket:
         self._reachable()
         if meter in self.unfunded:
             raise Web3RPCError("insufficient funds for gas * price + value")
-        refusal = self._refusal(meter, period, meter_number)
+        refusal = self._refusal(meter, period, meter_number, energy_wh)
         if refusal:
             raise refusal
         data = period.to_bytes(4, "big") + meter_number.to_bytes(8, "big") + energy_wh.to_bytes(8, "big")
@@ -89,20 +90,23 @@ class FakeMarket:
                 continue  # a replayed transaction whose nonce is spent: the node drops it
             self.nonces[sender] = self.nonces.get(sender, 0) + 1
             period, number, energy_wh = (int.from_bytes(data[a:b], "big") for a, b in ((0, 4), (4, 12), (12, 20)))
-            if self._refusal(sender, period, number):
+            if self._refusal(sender, period, number, energy_wh):
                 self.receipts[tx_hash] = 0
                 continue
-            prosumer_id, _ = self.bindings[sender]
+            prosumer_id = self.bindings[sender][0]
             self.readings[(prosumer_id, period)] = energy_wh
             self.applied.append((prosumer_id, period, energy_wh))
             self.receipts[tx_hash] = 1
 
-    def _refusal(self, meter: str, period: int, meter_number: int) -> ContractRefused | None:
+    def _refusal(self, meter: str, period: int, meter_number: int, energy_wh: int) -> ContractRefused | None:
         if meter not in self.bindings:
             return ContractRefused("MeterNotBound", (meter,))
-        prosumer_id, bound_number = self.bindings[meter]
+        prosumer_id, bound_number, rated_power_w = self.bindings[meter]
         if bound_number != meter_number:
             return ContractRefused("MeterNumberMismatch", (bound_number, meter_number))
+        capacity = capacity_wh(rated_power_w, self.market_clock.period_length)
+        if energy_wh > capacity:
+            return ContractRefused("ReadingAboveCapacity", (energy_wh, capacity))
         ends = self.market_clock.period_start(period + 1)
         if self.now < ends:
             return ContractRefused("ReadingTooEarly", (period, ends))

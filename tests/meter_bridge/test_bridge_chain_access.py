@@ -16,6 +16,7 @@ from meter_bridge.chain import MarketChain
 from meter_bridge.signing import MeterKey
 
 WIND_NUMBER = 161
+WIND_RATED_W = 100_000  # 833 Wh in a 30 s period
 
 
 @pytest.fixture
@@ -29,7 +30,7 @@ def market(chain, operator, grid, wind):
 def meter(chain, operator, market, wind):
     key = MeterKey(Account.create().key)
     transfer(chain, operator, key.address, 10**18)
-    send(chain, market.functions.bindMeter(wind.address, key.address, WIND_NUMBER), operator)
+    send(chain, market.functions.bindMeter(wind.address, key.address, WIND_NUMBER, WIND_RATED_W), operator)
     return key
 
 
@@ -45,7 +46,8 @@ def test_clock_is_the_contract_schedule(market_access, market):
 
 
 def test_meter_is_bound_to_its_prosumer(market_access, market, wind, meter):
-    assert market_access.meter_of(meter.address) == (market.functions.accountOf(wind.address).call()[0], WIND_NUMBER)
+    wind_id = market.functions.accountOf(wind.address).call()[0]
+    assert market_access.meter_of(meter.address) == (wind_id, WIND_NUMBER, WIND_RATED_W)
 
 
 def test_refusal_is_decoded_by_name(market_access, meter):

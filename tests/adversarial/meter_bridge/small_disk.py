@@ -91,7 +91,7 @@ def story(fault: str, folder: Path) -> dict:
 
     clock = MarketClock(genesis_time=1_000, period_length=30, reading_grace=3_600)
     wind = BridgedMeter("wind", WIND_ADDRESS, 161, REVERSE_ACTIVE_ENERGY, MeterKey(Account.create().key))
-    market = FakeMarket(clock, {wind.key.address: (2, 161)})
+    market = FakeMarket(clock, {wind.key.address: (2, 161, 1_000_000)})  # a 1 MW meter
     meters = ScriptedMeters({WIND_ADDRESS: "5000.00"})
     disk = folder / "disk"
     outbox = disk / "outbox.sqlite3"
