@@ -34,7 +34,7 @@ chromium:
 
 # Geth v1.11.6 for the proof-of-work test (skipped, saying why, where it cannot be built).
 geth:
-	bash scripts/geth/install_geth.sh || true
+	bash devnet/geth/install_geth.sh || true
 
 test: setup chromium geth test-contracts test-python
 

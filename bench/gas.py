@@ -28,7 +28,7 @@ from eth_account import Account
 from web3 import Web3
 
 from backend.chain import MarketParameters, MarketSchedule, commitment, load_artifact
-from backend.nodes import anvil
+from devnet.nodes import anvil
 from bench.common import PUBLISHED, RESULTS, JsonRpc, RpcError, machine
 
 BLOCK_GAS = 30_000_000

@@ -27,7 +27,7 @@ Measured as Caliper does, over the three phases of a step:
 
 On anvil (interval mining, first-in-first-out pool, base fee starting at 0) the market's clock
 is moved between phases with ``evm_increaseTime``; the rest of the time blocks come every
-block-time seconds. On Geth (``backend.geth``, when installed with its DAGs) phases follow the
+block-time seconds. On Geth (``devnet.geth``, when installed with its DAGs) phases follow the
 wall clock of a short market period, and a direct and a proxy cohort share one period, one
 after the other in each phase. Prosumers are registered, authorized, funded and bound to
 meters before any step; that setup is not measured. Writes ``bench/results/throughput.csv``,
@@ -54,7 +54,7 @@ import requests
 from eth_abi import decode
 
 from backend.chain import Deployment, MarketSchedule
-from backend.nodes import ANVIL, ANVIL_CHAIN_ID, anvil, free_port, stop_processes, wait_for_rpc
+from devnet.nodes import ANVIL, ANVIL_CHAIN_ID, anvil, free_port, stop_processes, wait_for_rpc
 from bench.common import RESULTS, JsonRpc, machine, markdown_table, published_table, write_csv
 from bench.market_txs import (
     AnvilEnrollment,
@@ -77,7 +77,7 @@ from bench.market_txs import (
 )
 
 try:  # the Geth private network, where the tree has it
-    from backend import geth
+    from devnet import geth
 except ImportError:
     geth = None
 
@@ -528,15 +528,15 @@ def run_anvil(chain: ChainSettings, rates: list[float], phase_seconds: float, ma
 def geth_unavailable() -> str | None:
     """Why the Geth run cannot take place here, or None when it can."""
     if geth is None:
-        return "backend/geth.py (the Geth private network) is not in this tree"
+        return "devnet/geth/__init__.py (the Geth private network) is not in this tree"
     configured = os.environ.get("P2P_GETH")
     binary = Path(configured) if configured else geth.DEFAULT_GETH
     if not binary.is_file():
-        return f"Geth {geth.GETH_VERSION} is not installed at {binary} (scripts/geth/install_geth.sh builds it)"
+        return f"Geth {geth.GETH_VERSION} is not installed at {binary} (devnet/geth/install_geth.sh builds it)"
     missing = [epoch for epoch in (0, 1) if not geth.dag_file(epoch, geth.dag_dir()).exists()]
     if missing:
         return (f"the ethash DAGs of epochs {missing} are not made yet in {geth.dag_dir()} (about 1 GB each, minutes:"
-                " `.venv/bin/python scripts/geth/privnet.py dag` makes them once)")
+                " `.venv/bin/python -m devnet.geth dag` makes them once)")
     return None
 
 

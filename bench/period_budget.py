@@ -161,7 +161,7 @@ def gas_figures(folder: Path, measure_bids: int) -> GasFigures:
 def measure_gas(bids_per_side: int) -> GasFigures:
     """Gas of one steady-state period of `bids_per_side` bids a side, run with bench/gas.py's
     market driver on anvil (30M-gas blocks)."""
-    from backend.nodes import anvil
+    from devnet.nodes import anvil
     from bench.gas import BLOCK_GAS, Bench, PeriodGas, Rpc
 
     with anvil("--auto-impersonate", "--accounts", "1", "--order", "fifo", gas_limit=BLOCK_GAS) as url:

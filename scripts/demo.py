@@ -29,8 +29,8 @@ from werkzeug.serving import make_server
 
 from backend import create_app
 from backend.chain import ContractRefused, SealedBid, market_at, send, transfer
-from backend.nodes import stop_processes
-from backend.profiles import PAPER_PROSUMERS, PERIODS_PER_DAY, day
+from devnet.nodes import stop_processes
+from sim.profiles import PAPER_PROSUMERS, PERIODS_PER_DAY, day
 
 ROOT = Path(__file__).resolve().parent.parent
 ETHER = 10**18

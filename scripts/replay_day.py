@@ -4,7 +4,7 @@
 
 Deploys the market, registers the paper's users (wind, controllable source, EV charger, ordinary
 load; the public grid balances), binds a meter account to each prosumer, and runs every period of
-the day: each prosumer commits and reveals its bid from its profile (``backend.profiles``),
+the day: each prosumer commits and reveals its bid from its profile (``sim.profiles``),
 anyone's matching and settlement calls clear the book, and each meter posts the energy actually
 metered. All transactions are signed locally and sent raw.
 
@@ -49,8 +49,8 @@ from backend.chain import (
     send,
     transfer,
 )
-from backend.nodes import ANVIL_CHAIN_ID, ANVIL_FUNDED_KEY
-from backend.profiles import PAPER_PROSUMERS, PERIODS_PER_DAY, Prosumer, day
+from devnet.nodes import ANVIL_CHAIN_ID, ANVIL_FUNDED_KEY
+from sim.profiles import PAPER_PROSUMERS, PERIODS_PER_DAY, Prosumer, day
 
 ETHER = 10**18
 MILLI_ETHER = 10**15

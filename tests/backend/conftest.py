@@ -17,7 +17,7 @@ from backend import create_app
 from backend.chain import MarketHandle, embedded_dev_accounts
 from backend.chain_access import HttpUpstream, InProcessUpstream, start_embedded_chain, start_embedded_market
 from backend.keeper import EntrustedBids, Keeper
-from backend.nodes import ANVIL_CHAIN_ID, ANVIL_FUNDED_KEY, anvil
+from devnet.nodes import ANVIL_CHAIN_ID, ANVIL_FUNDED_KEY, anvil
 from backend_fakes import FakeUpstream
 from backend_probe import PROBE_INIT
 from market_script import PERIOD_LENGTH, MarketScript, Prosumer

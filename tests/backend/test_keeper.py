@@ -13,7 +13,7 @@ from eth_account import Account
 from backend.chain import Deployment, MarketParameters
 from backend.chain_access import MarketEventLog, open_deployed_market, start_embedded_market
 from backend.keeper import EntrustedBid, EntrustedBids, Keeper, KeeperAction, TooManyEntrusted
-from backend.nodes import free_port
+from devnet.nodes import free_port
 from market_script import (
     PERIOD_LENGTH,
     READINGS_WH,

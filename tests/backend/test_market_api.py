@@ -15,7 +15,7 @@ from backend.chain import Deployment, MarketHandle, MarketParameters, embedded_d
 from backend.chain_access import start_embedded_market
 from backend.keeper import EntrustedBid, entrust_message
 from backend.market_api import ENTRUSTED_EXTENSION, KEEPER_EXTENSION, MAX_PERIODS
-from backend.nodes import free_port
+from devnet.nodes import free_port
 from market_script import (
     AVERAGE_PRICE,
     BIDS,

@@ -8,7 +8,7 @@ from web3 import HTTPProvider, Web3
 
 from backend import create_app
 from backend.chain import Deployment, MarketSchedule, deploy_market
-from backend.nodes import ANVIL_FUNDED_KEY
+from devnet.nodes import ANVIL_FUNDED_KEY
 
 
 @pytest.fixture(scope="module")

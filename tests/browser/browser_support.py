@@ -20,7 +20,7 @@ from eth_account.signers.local import LocalAccount
 from web3 import HTTPProvider, Web3
 
 from backend.chain import send, transfer
-from backend.nodes import free_port
+from devnet.nodes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "browser"

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from backend.reference import Order, clear
+from sim.reference import Order, clear
 from conftest import MILLI_ETHER, PARAMETERS, assert_conserved
 
 ROLES = [(producer, green) for producer in (True, False) for green in (True, False)]

@@ -5,7 +5,7 @@ from eth_account import Account
 from web3 import Web3
 
 from backend.chain import MarketSchedule
-from backend.nodes import ANVIL_FUNDED_KEY, anvil
+from devnet.nodes import ANVIL_FUNDED_KEY, anvil
 from integration_period import ANVIL_GRID_KEY, ChainClock, assert_period_cleared_and_settled, run_trading_period
 
 SCHEDULE = MarketSchedule.scaled(60)

@@ -6,7 +6,7 @@ import json
 from eth_account import Account
 
 from backend.chain import MarketSchedule
-from backend.nodes import ANVIL_FUNDED_KEY, anvil
+from devnet.nodes import ANVIL_FUNDED_KEY, anvil
 from integration_period import ANVIL_GRID_KEY
 from integration_platform import assert_settled_through_platform, run_period_through_platform
 

@@ -10,7 +10,7 @@ from eth_account import Account
 from web3 import Web3
 
 from backend.chain import Deployment, market_at
-from backend.nodes import ANVIL_FUNDED_KEY, anvil
+from devnet.nodes import ANVIL_FUNDED_KEY, anvil
 
 ROOT = Path(__file__).resolve().parents[2]
 APE = Path(sys.executable).with_name("ape")

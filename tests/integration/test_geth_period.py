@@ -4,7 +4,7 @@ whole platform: backend and keeper, meter bridge and simulated meters (integrati
 Two nodes, node 1 mining; the backend talks to node 2 only, so every transaction travels to the
 miner over p2p and comes back in a mined block. Block time is the wall clock here: the period
 is two minutes, and the test takes about eight, plus the ethash DAGs on a machine that has never
-made them (see backend/geth.py). Skipped, saying why, when Geth cannot be installed.
+made them (see devnet/geth/__init__.py). Skipped, saying why, when Geth cannot be installed.
 
 The measurements (DAG preparation, block time, submission-to-inclusion latency) are printed and
 written to test-artifacts/integration/geth_period.json.
@@ -20,7 +20,7 @@ import pytest
 from web3 import Web3
 
 from backend.chain import MarketSchedule
-from backend.geth import GETH_VERSION, GethUnavailable, dag_dir, geth_binary, geth_private_network, prepare_dags, rpc
+from devnet.geth import GETH_VERSION, GethUnavailable, dag_dir, geth_binary, geth_private_network, prepare_dags, rpc
 from integration_platform import assert_settled_through_platform, run_period_through_platform
 
 pytestmark = pytest.mark.slow

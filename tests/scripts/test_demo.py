@@ -7,9 +7,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-from backend.nodes import free_port
+from devnet.nodes import free_port
 
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "demo.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "demo.py"
 PERIOD = 30
 
 
