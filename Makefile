@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 APE := $(VENV)/bin/ape
 SOLIDITY := $(shell find contracts -name '*.sol')
-ARTIFACT := build/contracts/EnergyMarket.json
+ARTIFACT := p2pkit/artifacts/EnergyMarket.json
 
 .PHONY: setup chromium geth demo test test-contracts test-python bench clean
 

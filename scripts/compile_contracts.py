@@ -1,7 +1,8 @@
-"""Compile the market contracts with the pinned solc into ``build/contracts/``.
+"""Compile the market contracts with the pinned solc into the toolkit's ``p2pkit/artifacts/``.
 
-Every part of the platform (backend, meter bridge, page, scripts) reads the ABI and bytecode
-from ``build/contracts/<Name>.json``; this script is the one place that writes them.
+Every part of the platform (backend, meter bridge, page, scripts, and Ape's contract tests and
+deploy script) reads the ABI and bytecode from ``p2pkit/artifacts/<Name>.json``, which the
+toolkit ships as package data; this script is the one place that writes them.
 
 The compiler is chosen once, in this order:
 
@@ -29,7 +30,7 @@ SOLC_VERSION = "0.8.28"
 # Paris: the newest EVM that a Geth 1.11 proof-of-work chain runs (no PUSH0).
 EVM_VERSION = "paris"
 CONTRACTS_DIR = ROOT / "contracts"
-BUILD_DIR = ROOT / "build" / "contracts"
+BUILD_DIR = ROOT / "p2pkit" / "artifacts"
 WRAPPER_JS = ROOT / "scripts" / "solcjs-wrapper.js"
 # Contracts that get an artifact: the deployable ones (libraries are inlined).
 DEPLOYABLE = ("EnergyMarket",)

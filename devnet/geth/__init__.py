@@ -39,8 +39,8 @@ from eth_account.signers.local import LocalAccount
 from eth_keys import keys as eth_keys
 from eth_utils import keccak, to_checksum_address
 
-from backend.chain import WEI_PER_ETHER
 from devnet.nodes import free_port, stop_processes, wait_for_rpc
+from p2pkit.market import WEI_PER_ETHER
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]

@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 from web3 import HTTPProvider, Web3
 
-from backend.chain_access import InProcessUpstream, start_embedded_chain
 from backend_probe import PROBE_INIT, PROBE_REVERT_DATA
+
+from backend.upstreams import InProcessUpstream
+from devnet.embedded import start_embedded_chain
 
 
 @pytest.fixture

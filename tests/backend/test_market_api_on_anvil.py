@@ -7,14 +7,15 @@ from eth_account import Account
 from web3 import HTTPProvider, Web3
 
 from backend import create_app
-from backend.chain import Deployment, MarketSchedule, deploy_market
+from p2pkit.market import Deployment, deploy_market
+from p2pkit.schedule import Schedule
 from devnet.nodes import ANVIL_FUNDED_KEY
 
 
 @pytest.fixture(scope="module")
 def deployment(anvil_url, tmp_path_factory) -> Deployment:
     w3 = Web3(HTTPProvider(anvil_url))
-    contract = deploy_market(w3, Account.from_key(ANVIL_FUNDED_KEY), Account.create().address, MarketSchedule.scaled(60))
+    contract = deploy_market(w3, Account.from_key(ANVIL_FUNDED_KEY), Account.create().address, Schedule.scaled(60))
     return Deployment.of(w3, contract)
 
 

@@ -6,9 +6,11 @@ from __future__ import annotations
 import pytest
 from eth_account import Account
 
-from backend.chain import Deployment
-from backend.chain_access import BlockTicker, MarketEventLog, MarketNotDeployed, open_deployed_market
 from backend.config import ConfigError
+from backend.upstreams import MarketNotDeployed, open_deployed_market
+from devnet.embedded import BlockTicker
+from p2pkit.events import MarketEventLog
+from p2pkit.market import Deployment
 
 
 def pending_time(market) -> int:

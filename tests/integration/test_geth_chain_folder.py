@@ -6,7 +6,7 @@ import stat
 
 import pytest
 
-from backend.chain import WEI_PER_ETHER
+from p2pkit.market import WEI_PER_ETHER
 from devnet.geth import GENESIS_TEMPLATE, GETH_VERSION, ChainFolder, GethUnavailable, geth_binary, write_node_config
 
 

@@ -19,15 +19,16 @@ from pathlib import Path
 import pytest
 from web3 import Web3
 
-from backend.chain import MarketSchedule
-from devnet.geth import GETH_VERSION, GethUnavailable, dag_dir, geth_binary, geth_private_network, prepare_dags, rpc
 from integration_platform import assert_settled_through_platform, run_period_through_platform
+
+from devnet.geth import GETH_VERSION, GethUnavailable, dag_dir, geth_binary, geth_private_network, prepare_dags, rpc
+from p2pkit.schedule import Schedule
 
 pytestmark = pytest.mark.slow
 
 # Two minutes, with a reveal window of 40 s: blocks come every few seconds, but a wait of 15 s
 # for one is not rare on a busy CPU (the paper's proportions would leave 16 s).
-SCHEDULE = MarketSchedule(period_length=120, commit_end=30, reveal_end=70, settle_start=90, reading_grace=120)
+SCHEDULE = Schedule(period_length=120, commit_end=30, reveal_end=70, settle_start=90, reading_grace=120)
 # Funding, deployment, four batches of setup and the commits, before period 0's commit closes.
 SETUP_SECONDS = 90
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "integration"
