@@ -17,9 +17,9 @@ import csv
 import random
 import time
 
-from backend.chain import MarketParameters
-from sim.reference import Order, clear
 from bench.common import RESULTS, machine, markdown_table, write_csv
+from p2pkit.market import MarketParameters
+from sim.reference import Order, clear
 
 MILLI_ETHER = 10**15
 WALLET = 10**20

@@ -18,6 +18,7 @@ from pathlib import Path
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.contract import Contract
+from web3.contract.contract import ContractConstructor
 
 from p2pkit.artifacts import load_artifact
 from p2pkit.schedule import Schedule
@@ -141,6 +142,15 @@ def attach(w3: Web3, address: str, abi: list | None = None) -> Contract:
     )
 
 
+def market_constructor(
+    w3: Web3, grid: str, schedule: Schedule = Schedule(), parameters: MarketParameters = MarketParameters()
+) -> ContractConstructor:
+    """The deployment of a fresh market, to be signed by its operator."""
+    artifact = load_artifact()
+    factory = w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
+    return factory.constructor(grid, schedule.as_abi(), parameters.as_abi())
+
+
 def deploy_market(
     w3: Web3,
     operator: LocalAccount,
@@ -149,7 +159,5 @@ def deploy_market(
     parameters: MarketParameters = MarketParameters(),
 ) -> Contract:
     """Deploy a fresh market; ``operator`` signs and becomes the operator."""
-    artifact = load_artifact()
-    factory = w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
-    receipt = send(w3, factory.constructor(grid, schedule.as_abi(), parameters.as_abi()), operator)
+    receipt = send(w3, market_constructor(w3, grid, schedule, parameters), operator)
     return attach(w3, receipt["contractAddress"])

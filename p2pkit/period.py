@@ -28,7 +28,7 @@ from typing import Any, Protocol
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.contract import Contract
-from web3.contract.contract import ContractFunction
+from web3.contract.contract import ContractConstructor, ContractFunction
 from web3.exceptions import TransactionNotFound
 from web3.types import TxReceipt
 
@@ -77,21 +77,26 @@ class Reading:
 
 @dataclass(frozen=True)
 class Transaction:
-    """One transaction to send: a contract call, or with ``call`` None plain ether to ``to``."""
+    """One transaction to send: a contract call (or a deployment), or with ``call`` None plain
+    ether to ``to``."""
 
     signer: LocalAccount
-    call: ContractFunction | None = None
+    call: ContractFunction | ContractConstructor | None = None
     value: int = 0
     to: str | None = None
 
     @property
     def name(self) -> str:
-        return self.call.fn_name if self.call is not None else "transfer"
+        if self.call is None:
+            return "transfer"
+        return "constructor" if isinstance(self.call, ContractConstructor) else self.call.fn_name
 
     def fields(self) -> dict[str, Any]:
         """``to``, ``data`` and ``value`` of the transaction, nothing estimated or signed."""
         if self.call is None:
             return {"to": self.to, "data": "0x", "value": self.value}
+        if isinstance(self.call, ContractConstructor):
+            return {"data": self.call.data_in_transaction, "value": self.value}
         return {"to": self.call.address, "data": self.call._encode_transaction_data(), "value": self.value}
 
 
@@ -309,11 +314,11 @@ class PeriodDriver:
     def forfeit_call(self, account: str) -> ContractFunction:
         return self.contract.functions.forfeitUnrevealed(account)
 
-    def match_call(self, delivery_period: int) -> ContractFunction:
-        return self.contract.functions.matchBids(delivery_period, self.batch)
+    def match_call(self, delivery_period: int, batch: int | None = None) -> ContractFunction:
+        return self.contract.functions.matchBids(delivery_period, batch or self.batch)
 
-    def settle_call(self, delivery_period: int) -> ContractFunction:
-        return self.contract.functions.settle(delivery_period, self.batch)
+    def settle_call(self, delivery_period: int, batch: int | None = None) -> ContractFunction:
+        return self.contract.functions.settle(delivery_period, batch or self.batch)
 
     # ---------------------------------------------------------------- enrolment
 
@@ -321,9 +326,9 @@ class PeriodDriver:
         """Plain ether from `funder` to each (address, wei): gas money."""
         return self.send([Transaction(funder, to=address, value=value) for address, value in amounts])
 
-    def enrol(self, prosumers: Sequence[Prosumer]) -> list[int]:
+    def enrol(self, prosumers: Sequence[Prosumer]) -> None:
         """Register each prosumer, authorize it, bind its meter (if it has one) and make its
-        deposit (if any); returns their account ids. Each prosumer needs gas money already."""
+        deposit (if any). Each prosumer needs gas money already."""
         functions = self.contract.functions
         self.send([Transaction(p.key, functions.register(p.name, p.producer, p.green)) for p in prosumers])
         self.send(
@@ -335,6 +340,8 @@ class PeriodDriver:
             ]
             + [Transaction(p.key, functions.deposit(), value=p.deposit) for p in prosumers if p.deposit]
         )
+
+    def account_ids(self, prosumers: Sequence[Prosumer]) -> list[int]:
         return [self.account(p.address).id for p in prosumers]
 
     # ---------------------------------------------------------------- one delivery period
@@ -375,11 +382,12 @@ class PeriodDriver:
     def _reveal(self, bid: Bid, hint: int) -> Transaction:
         return Transaction(bid.prosumer.key, self.reveal_call(bid, hint))
 
-    def match(self, delivery_period: int) -> list[TxReceipt]:
-        """``matchBids`` in batches until the book is done; the receipts."""
+    def match(self, delivery_period: int, batch: int | None = None) -> list[TxReceipt]:
+        """``matchBids`` in batches (of `batch` auction steps, else the driver's) until the book
+        is done; the receipts."""
         receipts = []
         while self.book(delivery_period).stage != Stage.DONE:
-            receipts += self.send([Transaction(self.operator, self.match_call(delivery_period))])
+            receipts += self.send([Transaction(self.operator, self.match_call(delivery_period, batch))])
         return receipts
 
     def post_readings(self, readings: Sequence[Reading], delivery_period: int) -> list[TxReceipt]:
@@ -388,13 +396,13 @@ class PeriodDriver:
             [Transaction(r.meter, functions.submitReading(delivery_period, r.meter_number, r.energy_wh)) for r in readings]
         )
 
-    def settle(self, delivery_period: int) -> list[TxReceipt]:
-        """``settle`` in batches until every bid is settled, or a batch settles nothing (it
-        waits for a missing reading); the receipts."""
+    def settle(self, delivery_period: int, batch: int | None = None) -> list[TxReceipt]:
+        """``settle`` in batches (of `batch` prosumers, else the driver's) until every bid is
+        settled, or a batch settles nothing (it waits for a missing reading); the receipts."""
         receipts = []
         book = self.book(delivery_period)
         while book.settledCount < book.bidCount:
-            receipts += self.send([Transaction(self.operator, self.settle_call(delivery_period))])
+            receipts += self.send([Transaction(self.operator, self.settle_call(delivery_period, batch))])
             settled_before, book = book.settledCount, self.book(delivery_period)
             if book.settledCount == settled_before:
                 break

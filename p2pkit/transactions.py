@@ -16,7 +16,7 @@ from eth_abi import decode
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3 import Web3
-from web3.contract.contract import ContractFunction
+from web3.contract.contract import ContractConstructor, ContractFunction
 from web3.exceptions import ContractCustomError, ContractLogicError
 from web3.types import TxReceipt
 
@@ -42,7 +42,9 @@ class TransactionReverted(Exception):
     gas and mining it."""
 
 
-def send(w3: Web3, call: ContractFunction, signer: LocalAccount, *, value: int = 0, gas: int | None = None) -> TxReceipt:
+def send(
+    w3: Web3, call: ContractFunction | ContractConstructor, signer: LocalAccount, *, value: int = 0, gas: int | None = None
+) -> TxReceipt:
     """Sign ``call`` with ``signer``, send it raw and wait for its receipt.
 
     Raises ``ContractRefused`` when the contract refuses the call while its gas is estimated,
@@ -56,13 +58,13 @@ def send(w3: Web3, call: ContractFunction, signer: LocalAccount, *, value: int =
     return w3.eth.wait_for_transaction_receipt(tx_hash)
 
 
-def build(call: ContractFunction, params: dict[str, Any]) -> dict[str, Any]:
+def build(call: ContractFunction | ContractConstructor, params: dict[str, Any]) -> dict[str, Any]:
     """The transaction of ``call`` (gas estimated unless given); ``ContractRefused`` if the
     contract refuses it."""
     try:
         return call.build_transaction(params)
     except Exception as error:
-        refusal = refusal_of(error, call.contract_abi)
+        refusal = refusal_of(error, call.abi if isinstance(call, ContractConstructor) else call.contract_abi)
         if refusal is None:
             raise
         raise refusal from None

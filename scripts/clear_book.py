@@ -134,7 +134,9 @@ def clear_book(margin: int, bids: list[dict]) -> dict:
     for i, bid in enumerate(bids):
         bid["prosumer"] = prosumer = Prosumer(bid["id"], bid["producer"], bid["green"], Account.create(), deposit=bid["deposit"])
         driver.fund(funders[i % len(funders)], [(prosumer.address, bid["deposit"] + GAS_MONEY)])
-    ids = dict(zip(driver.enrol([bid["prosumer"] for bid in bids]), (bid["id"] for bid in bids)))
+    prosumers = [bid["prosumer"] for bid in bids]
+    driver.enrol(prosumers)
+    ids = dict(zip(driver.account_ids(prosumers), (bid["id"] for bid in bids)))
 
     delivery_period = driver.next_auction()
     committed = []

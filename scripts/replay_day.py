@@ -177,7 +177,7 @@ def replay(chain: Chain, schedule: Schedule, periods: int, seed: int):
     sender = RecordingSender(chain.w3)
     driver, prosumers = set_up(chain, schedule, sender)
     market, schedule = driver.contract, driver.schedule
-    ids = {p.address: driver.account(p.address).id for p in prosumers}
+    ids = dict(zip((p.address for p in prosumers), driver.account_ids(prosumers)))
     profiles = {p.name: day(PAPER_PROSUMERS[i], seed) for i, p in enumerate(prosumers)}
     first = market.functions.currentPeriod().call() + 1
     rows, trades = [], []

@@ -112,7 +112,8 @@ def run_trading_period(
         + [Transaction(operator, to=p.meter.address, value=GAS_MONEY) for p in prosumers]
         + [Transaction(grid, market.functions.deposit(), GRID_DEPOSIT)]
     )
-    ids = driver.enrol(prosumers)
+    driver.enrol(prosumers)
+    ids = driver.account_ids(prosumers)
 
     if w3.eth.get_block("latest")["timestamp"] >= schedule.genesis_time + schedule.commit_end:
         raise AssertionError(f"setup outlasted period 0's commit phase; raise setup_seconds ({setup_seconds})")
