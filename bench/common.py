@@ -6,7 +6,7 @@ import csv
 import os
 import platform
 from collections.abc import Iterable, Sequence
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +46,7 @@ PUBLISHED = [
 ]
 
 
-@lru_cache(maxsize=None)
+@cache
 def machine() -> str:
     """Cores, memory, CPU model and the load when first asked, which each benchmark does as it
     starts (other work on the machine makes figures noisier; the load average says how much

@@ -143,7 +143,7 @@ class BlockWatcher:
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="block-watcher", daemon=True)
 
-    def __enter__(self) -> "BlockWatcher":
+    def __enter__(self) -> BlockWatcher:
         self._thread.start()
         return self
 

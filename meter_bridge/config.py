@@ -10,10 +10,11 @@ password comes from ``password_file`` or from the variable named by ``password_e
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
+
+import tomllib
 
 from meter_bridge.codec import address_to_wire
 from meter_bridge.data_items import FORWARD_ACTIVE_ENERGY, REVERSE_ACTIVE_ENERGY

@@ -142,8 +142,12 @@ def attach(w3: Web3, address: str, abi: list | None = None) -> Contract:
     )
 
 
+PAPER_SCHEDULE = Schedule()
+DEFAULT_PARAMETERS = MarketParameters()
+
+
 def market_constructor(
-    w3: Web3, grid: str, schedule: Schedule = Schedule(), parameters: MarketParameters = MarketParameters()
+    w3: Web3, grid: str, schedule: Schedule = PAPER_SCHEDULE, parameters: MarketParameters = DEFAULT_PARAMETERS
 ) -> ContractConstructor:
     """The deployment of a fresh market, to be signed by its operator."""
     artifact = load_artifact()
@@ -155,8 +159,8 @@ def deploy_market(
     w3: Web3,
     operator: LocalAccount,
     grid: str,
-    schedule: Schedule = Schedule(),
-    parameters: MarketParameters = MarketParameters(),
+    schedule: Schedule = PAPER_SCHEDULE,
+    parameters: MarketParameters = DEFAULT_PARAMETERS,
 ) -> Contract:
     """Deploy a fresh market; ``operator`` signs and becomes the operator."""
     receipt = send(w3, market_constructor(w3, grid, schedule, parameters), operator)

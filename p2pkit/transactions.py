@@ -106,9 +106,9 @@ def revert_data(error: Exception) -> bytes | None:
     py-evm's ``Revert``, which holds the bytes; both are found by walking the exception chain,
     so this module need not import the test chain.
     """
-    if isinstance(error, (ContractCustomError, ContractLogicError)) and isinstance(error.data, str):
-        if error.data.startswith("0x") and len(error.data) >= 10:
-            return bytes.fromhex(error.data[2:])
+    data = getattr(error, "data", None) if isinstance(error, (ContractCustomError, ContractLogicError)) else None
+    if isinstance(data, str) and data.startswith("0x") and len(data) >= 10:
+        return bytes.fromhex(data[2:])
     for cause in _chain(error):
         for argument in cause.args:
             if isinstance(argument, bytes):

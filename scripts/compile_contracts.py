@@ -9,7 +9,7 @@ The compiler is chosen once, in this order:
 1. a native ``solc`` of the pinned version in py-solc-x's install folder or on ``PATH``;
 2. otherwise the npm ``solc`` package (solcjs, the same compiler built to wasm), behind
    ``scripts/solcjs-wrapper.js``, which is installed into py-solc-x's folder as
-   ``solc-v<version>`` so that Ape's solidity plugin finds it too.
+   ``solc-v<version>``.
 
 Run by ``make setup``; safe to run again (it rewrites only what changed).
 """

@@ -31,6 +31,7 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from eth_account import Account
@@ -192,7 +193,7 @@ def replay(chain: Chain, schedule: Schedule, periods: int, seed: int):
         if settling is not None:
             sender.quarter = settling
             readings = [Reading(p.meter, p.meter_number, profiles[p.name][settling].actual_wh) for p in prosumers]
-            each(lambda reading: driver.post_readings(reading, delivery(settling)), readings)
+            each(partial(driver.post_readings, delivery_period=delivery(settling)), readings)
         bids = []
         if bidding is not None:
             sender.quarter = bidding
@@ -201,7 +202,8 @@ def replay(chain: Chain, schedule: Schedule, periods: int, seed: int):
                 bids.append(Bid(p, SealedBid(quarter.declared_wh, quarter.price_wei_per_kwh)))
             each(driver.commit, bids)
         chain.wait_until(begin + schedule.commit_end)
-        each(lambda bid: driver.reveal(bid, delivery(bidding)), bids)
+        if bids:
+            each(partial(driver.reveal, delivery_period=delivery(bidding)), bids)
         chain.wait_until(begin + schedule.reveal_end)
         if bidding is not None:
             try:

@@ -10,7 +10,7 @@ tests and deploy script read the same files (``ape_contract_type``), so there is
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 ARTIFACT_DIR = Path(__file__).resolve().parent
@@ -30,7 +30,7 @@ def load_artifact(name: str = MARKET, directory: Path | None = None) -> dict:
     return _read(artifact_path(name, directory))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _read(path: Path) -> dict:
     if not path.exists():
         raise ArtifactMissing(f"{path} is missing: run `make setup` to compile the contracts")

@@ -10,12 +10,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from eth_account import Account
-from web3 import Web3
-
 from backend_fakes import FakeUpstream
 from backend_probe import PROBE_INIT
+from eth_account import Account
 from market_script import PERIOD_LENGTH, MarketScript, Trader
+from web3 import Web3
 
 from backend import create_app
 from backend.entrusted import EntrustedBids

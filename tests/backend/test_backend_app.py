@@ -15,7 +15,6 @@ from backend.upstreams import HttpUpstream, InProcessUpstream, open_deployed_mar
 from devnet.embedded import EMBEDDED_GRID_DEPOSIT, dev_accounts
 from p2pkit.market import Deployment
 
-
 # An embedded app whose clock and keeper stand still, so no thread outlives its test.
 STILL_EMBEDDED = {"CHAIN": "embedded", "EMBEDDED_BLOCK_INTERVAL": 0, "KEEPER": False}
 # Seconds a ticking chain gets to mine two blocks (its blocks are a second apart).

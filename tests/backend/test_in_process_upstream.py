@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from web3 import HTTPProvider, Web3
-
 from backend_probe import PROBE_INIT, PROBE_REVERT_DATA
+from web3 import HTTPProvider, Web3
 
 from backend.upstreams import InProcessUpstream
 from devnet.embedded import start_embedded_chain

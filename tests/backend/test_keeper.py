@@ -9,15 +9,6 @@ from dataclasses import dataclass
 
 import pytest
 from eth_account import Account
-
-from backend.entrusted import EntrustedBids, EntrustOutcome, TooManyEntrusted
-from backend.keeper import Keeper, KeeperOutcome
-from backend.upstreams import open_deployed_market
-from devnet.embedded import start_embedded_market
-from devnet.nodes import free_port
-from p2pkit.bids import EntrustedBid
-from p2pkit.events import MarketEventLog
-from p2pkit.market import Deployment, MarketParameters, Stage
 from market_script import (
     PERIOD_LENGTH,
     READINGS_WH,
@@ -28,6 +19,15 @@ from market_script import (
     period_with_readings,
     run_keeper,
 )
+
+from backend.entrusted import EntrustedBids, EntrustOutcome, TooManyEntrusted
+from backend.keeper import Keeper, KeeperOutcome
+from backend.upstreams import open_deployed_market
+from devnet.embedded import start_embedded_market
+from devnet.nodes import free_port
+from p2pkit.bids import EntrustedBid
+from p2pkit.events import MarketEventLog
+from p2pkit.market import Deployment, MarketParameters, Stage
 
 WAIT_FOR_THREAD = 30.0  # seconds a background keeper gets to do what a test waits for
 

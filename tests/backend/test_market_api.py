@@ -9,14 +9,6 @@ import pytest
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from flask.testing import FlaskClient
-
-from backend import create_app, entrusted_of, keeper_of
-from backend.market_api import MAX_PERIODS
-from devnet.embedded import dev_accounts, start_embedded_market
-from devnet.nodes import free_port
-from p2pkit.bids import EntrustedBid, entrust_message
-from p2pkit.market import Deployment, MarketHandle, MarketParameters
-from p2pkit.period import Prosumer
 from market_script import (
     AVERAGE_PRICE,
     BIDS,
@@ -30,6 +22,14 @@ from market_script import (
     period_with_readings,
     run_keeper,
 )
+
+from backend import create_app, entrusted_of, keeper_of
+from backend.market_api import MAX_PERIODS
+from devnet.embedded import dev_accounts, start_embedded_market
+from devnet.nodes import free_port
+from p2pkit.bids import EntrustedBid, entrust_message
+from p2pkit.market import Deployment, MarketHandle, MarketParameters
+from p2pkit.period import Prosumer
 
 APP_CONFIG = {"TESTING": True, "KEEPER": False, "KEEPER_DB": ":memory:"}
 

@@ -85,7 +85,7 @@ def test_market_on_a_node_is_found_from_its_deployment_file(tmp_path):
 
 
 def test_market_without_a_deployment_file_is_not_deployed(tmp_path):
-    with pytest.raises(MarketNotDeployed, match="deployment.json"):
+    with pytest.raises(MarketNotDeployed, match=r"deployment\.json"):
         open_deployed_market("http://127.0.0.1:8545", tmp_path / "deployment.json", 1.0, None)
 
 

@@ -12,8 +12,8 @@ from werkzeug.serving import make_server
 
 from backend import create_app
 from devnet.embedded import start_embedded_chain
-from p2pkit.market import Deployment
 from devnet.nodes import ANVIL_CHAIN_ID, free_port, wait_for_rpc
+from p2pkit.market import Deployment
 
 
 @pytest.fixture

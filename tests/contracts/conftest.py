@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import ClassVar
 
 import pytest
 from ape.contracts import ContractContainer
@@ -130,7 +131,7 @@ def enroll(market, operator, accounts):
 class Clock:
     """Moves block time to a phase of a period of the market's schedule."""
 
-    PHASE_OFFSETS = {
+    PHASE_OFFSETS: ClassVar[dict[str, int]] = {
         "commit": 0,
         "reveal": SCHEDULE.commit_end,
         "matching": SCHEDULE.reveal_end,

@@ -28,10 +28,6 @@ import requests
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
-from web3 import Web3
-from web3.contract import Contract
-from werkzeug.serving import WSGIRequestHandler, make_server
-
 from integration_period import (
     DEPOSIT,
     EXPECTED_TRADES,
@@ -42,6 +38,8 @@ from integration_period import (
     paper_prosumers,
     statistics_of,
 )
+from web3 import Web3
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from backend import create_app, keeper_of
 from meter_bridge.simulator import BusThread, PowerProfile, SimulatedBus, VirtualMeter

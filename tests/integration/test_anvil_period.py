@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 from eth_account import Account
-from web3 import Web3
-
 from integration_period import ANVIL_GRID_KEY, assert_period_cleared_and_settled, run_trading_period
+from web3 import Web3
 
 from devnet.nodes import ANVIL_FUNDED_KEY, AnvilTime, anvil
 from p2pkit.schedule import Schedule

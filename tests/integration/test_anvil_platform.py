@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 
 from eth_account import Account
-
 from integration_period import ANVIL_GRID_KEY
 from integration_platform import assert_settled_through_platform, run_period_through_platform
 

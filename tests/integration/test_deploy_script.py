@@ -9,8 +9,8 @@ from pathlib import Path
 from eth_account import Account
 from web3 import Web3
 
-from p2pkit.market import Deployment, attach
 from devnet.nodes import ANVIL_FUNDED_KEY, anvil
+from p2pkit.market import Deployment, attach
 
 ROOT = Path(__file__).resolve().parents[2]
 APE = Path(sys.executable).with_name("ape")

@@ -11,15 +11,15 @@ written to test-artifacts/integration/geth_period.json.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import statistics
 import time
 from pathlib import Path
 
 import pytest
-from web3 import Web3
-
 from integration_platform import assert_settled_through_platform, run_period_through_platform
+from web3 import Web3
 
 from devnet.geth import GETH_VERSION, GethUnavailable, dag_dir, geth_binary, geth_private_network, prepare_dags, rpc
 from p2pkit.schedule import Schedule
@@ -79,7 +79,7 @@ def test_period_through_backend_keeper_and_meter_bridge_on_geth_pow(network, mea
     blocks = [node.eth.get_block(n) for n in range(first_block, node.eth.block_number + 1)]
     assert all(block["difficulty"] >= 0x20000 for block in blocks)  # sealed by proof of work
     assert {block["miner"] for block in blocks} == {network.operator.address}
-    intervals = [b["timestamp"] - a["timestamp"] for a, b in zip(blocks, blocks[1:])]
+    intervals = [b["timestamp"] - a["timestamp"] for a, b in itertools.pairwise(blocks)]
     measurements.update(
         test_seconds=round(time.monotonic() - started, 1),
         blocks=len(blocks),

@@ -63,5 +63,5 @@ def test_meter_address_must_be_bcd(tmp_path):
 
 
 def test_override_of_the_wrong_type_is_named(tmp_path):
-    with pytest.raises(ConfigError, match="bus.retries must be int"):
+    with pytest.raises(ConfigError, match=r"bus\.retries must be int"):
         load_config(config_file(tmp_path, MINIMAL), environ={"METER_BRIDGE_BUS_RETRIES": "many"})
