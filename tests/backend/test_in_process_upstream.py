@@ -37,6 +37,12 @@ def test_revert_during_gas_estimation_carries_the_revert_data(upstream, probe_ad
     assert (error["code"], error["data"]) == (3, PROBE_REVERT_DATA)
 
 
+def test_revert_of_a_call_carries_the_revert_data(upstream, probe_address):
+    error = ask(upstream, "eth_call", {"to": probe_address, "data": "0x01"}, "latest")["error"]
+
+    assert (error["code"], error["data"]) == (3, PROBE_REVERT_DATA)
+
+
 def test_input_eth_tester_refuses_is_invalid_input(upstream):
     error = ask(upstream, "eth_getBalance", "0xnot-an-address", "latest")["error"]
 
