@@ -21,7 +21,7 @@ from web3.contract import Contract
 from web3.contract.contract import ContractConstructor
 
 from p2pkit.artifacts import load_artifact
-from p2pkit.schedule import Schedule
+from p2pkit.schedule import Schedule, from_struct
 from p2pkit.transactions import send
 
 WEI_PER_ETHER = 10**18
@@ -57,17 +57,9 @@ class MarketParameters:
         return astuple(self)
 
     @classmethod
-    def from_record(cls, record) -> MarketParameters:
-        """From the contract's ``Parameters`` struct, decoded by name."""
-        return cls(
-            shortfall_factor_bps=record.shortfallFactorBps,
-            surplus_factor_bps=record.surplusFactorBps,
-            reward_factor_bps=record.rewardFactorBps,
-            penalty_factor_bps=record.penaltyFactorBps,
-            forfeit_bps=record.forfeitBps,
-            margin=record.margin,
-            reference_price=record.referencePrice,
-        )
+    def of(cls, contract: Contract) -> MarketParameters:
+        """The parameters a deployed market holds now."""
+        return from_struct(cls, contract.functions.parameters().call())
 
 
 @dataclass(frozen=True)

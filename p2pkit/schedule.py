@@ -13,13 +13,27 @@ page has its own copy in ``frontend/clock.js``.
 
 from __future__ import annotations
 
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, fields
 from enum import IntEnum
-from typing import Any
+from typing import Any, TypeVar
 
 # The paper's 15-minute period: commit in minutes 0-3, reveal 3-5, matching 5-10, settlement
 # from minute 10; readings for a period accepted during the whole next period.
 PAPER_PERIOD = 900
+
+
+Record = TypeVar("Record")
+
+
+def from_struct(kind: type[Record], struct: Any) -> Record:
+    """A dataclass from the contract's struct of the same fields, decoded by name: each field
+    `some_name` from the struct's `someName`."""
+
+    def camel(name: str) -> str:
+        first, *rest = name.split("_")
+        return first + "".join(word.capitalize() for word in rest)
+
+    return kind(**{field.name: getattr(struct, camel(field.name)) for field in fields(kind)})
 
 
 class Phase(IntEnum):
@@ -66,21 +80,9 @@ class Schedule:
         )
 
     @classmethod
-    def from_record(cls, record: Any) -> Schedule:
-        """From the contract's ``Schedule`` struct, decoded by name."""
-        return cls(
-            period_length=record.periodLength,
-            commit_end=record.commitEnd,
-            reveal_end=record.revealEnd,
-            settle_start=record.settleStart,
-            reading_grace=record.readingGrace,
-            genesis_time=record.genesisTime,
-        )
-
-    @classmethod
     def of(cls, contract: Any) -> Schedule:
         """The schedule of a deployed market (a contract attached with ``p2pkit.market.attach``)."""
-        return cls.from_record(contract.functions.schedule().call())
+        return from_struct(cls, contract.functions.schedule().call())
 
     def as_abi(self) -> tuple:
         """The constructor's ``Schedule`` argument, in the struct's field order."""

@@ -134,18 +134,6 @@ class RecordingSender:
 STEP_FAILED = (ContractRefused, TransactionReverted, NotSent)
 
 
-@dataclass(frozen=True)
-class User:
-    """A prosumer of the replay and its account id."""
-
-    prosumer: Prosumer
-    id: int
-
-    @property
-    def name(self) -> str:
-        return self.prosumer.name
-
-
 def set_up(chain: Chain, schedule: Schedule, sender: RecordingSender) -> tuple[PeriodDriver, list[Prosumer]]:
     """The market deployed and the paper's four prosumers enrolled, each with a meter."""
     w3, funder = chain.w3, chain.funder()
@@ -221,16 +209,16 @@ def replay(chain: Chain, schedule: Schedule, periods: int, seed: int):
             settled = [log.args for r in receipts for log in market.events.Settled().process_receipt(r, errors=DISCARD)]
             rows.append((settling, driver.book(delivery(settling)), {args.prosumerId: args for args in settled}))
         print(f"period {k + 1}/{periods + 2} done", file=sys.stderr, flush=True)
-    return driver, [User(p, ids[p.address]) for p in prosumers], rows, trades, sender.log
+    return driver, prosumers, ids, rows, trades, sender.log
 
 
 def clock(quarter: int) -> str:
     return f"{quarter // 4:02d}:{quarter % 4 * 15:02d}"
 
 
-def write_outputs(out: Path, users, rows, trades, log: list[Sent], charts: bool) -> None:
+def write_outputs(out: Path, users: list[Prosumer], ids: dict[str, int], rows, trades, log: list[Sent], charts: bool) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    names = {u.id: u.name for u in users}
+    names = {ids[u.address]: u.name for u in users}
     sent_by_quarter: dict[int, list[Sent]] = {}
     for s in log:
         sent_by_quarter.setdefault(s.quarter, []).append(s)
@@ -250,7 +238,7 @@ def write_outputs(out: Path, users, rows, trades, log: list[Sent], charts: bool)
                    len(sent), sum(not s.ok for s in sent), sum(s.retries for s in sent),
                    round(statistics.mean(s.latency_s for s in sent), 3) if sent else ""]
             for u in users:
-                s = settled.get(u.id)
+                s = settled.get(ids[u.address])
                 row += [s.declaredWh / 1000, s.clearedWh / 1000, s.actualWh / 1000,
                         round(s.balancing / MILLI_ETHER, 6), round(s.reward / MILLI_ETHER, 6)] if s else [""] * 5
             writer.writerow(row)
@@ -268,10 +256,10 @@ def write_outputs(out: Path, users, rows, trades, log: list[Sent], charts: bool)
             writer.writerow([f"{block * 4:02d}:00-{block * 4 + 4:02d}:00", len(sent), sum(s.ok for s in sent),
                              sum(not s.ok for s in sent), sum(s.retries for s in sent)])
     if charts:
-        draw_charts(out, users, rows)
+        draw_charts(out, users, ids, rows)
 
 
-def draw_charts(out: Path, users, rows) -> None:
+def draw_charts(out: Path, users: list[Prosumer], ids: dict[str, int], rows) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -281,7 +269,8 @@ def draw_charts(out: Path, users, rows) -> None:
     hours = [q / 4 for q in quarters]
 
     def series(user, field_name):
-        return [(s[user.id][field_name] / 1000 if user.id in s else float("nan")) for _, _, s in rows]
+        account = ids[user.address]
+        return [(s[account][field_name] / 1000 if account in s else float("nan")) for _, _, s in rows]
 
     load = next(u for u in users if u.name == "ordinary load")
     for name, (first, second), title in (
@@ -329,8 +318,8 @@ def main(argv: list[str] | None = None) -> int:
 
     chain = Chain(args.chain)
     schedule = Schedule.scaled(args.period_length)
-    driver, users, rows, trades, log = replay(chain, schedule, args.periods, args.seed)
-    write_outputs(args.out, users, rows, trades, log, not args.no_charts)
+    driver, users, ids, rows, trades, log = replay(chain, schedule, args.periods, args.seed)
+    write_outputs(args.out, users, ids, rows, trades, log, not args.no_charts)
 
     latencies = sorted(s.latency_s for s in log if s.ok)
     cleared = sum(1 for _, book, _ in rows if book.stage == Stage.DONE and book.settledCount == book.bidCount)
