@@ -34,7 +34,7 @@ from p2pkit.bids import SealedBid
 from p2pkit.market import attach
 from p2pkit.period import Bid, PeriodDriver, Prosumer
 from p2pkit.schedule import Phase
-from p2pkit.transactions import ContractRefused
+from p2pkit.transactions import ContractRefused, TransactionReverted
 from sim.profiles import PAPER_PROSUMERS, PERIODS_PER_DAY, day
 
 ETHER = 10**18
@@ -93,7 +93,7 @@ def bid_every_period(driver: PeriodDriver, prosumer: Prosumer, quarters: list, s
             elif now.phase == Phase.REVEAL and sealed.get(now.period):
                 bid, sealed[now.period] = sealed[now.period], None
                 driver.reveal([bid], now.period + 1)
-        except ContractRefused as refusal:
+        except (ContractRefused, TransactionReverted) as refusal:  # e.g. mined just after its window closed
             print(f"{prosumer.name}: {refusal}", file=sys.stderr)
         except (RequestException, Web3Exception) as error:  # e.g. a timeout under heavy load
             print(f"{prosumer.name}: the chain did not take this step ({error}); going on", file=sys.stderr)
