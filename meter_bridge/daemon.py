@@ -106,7 +106,8 @@ class Daemon:
         self._schedule: Schedule | None = None
 
     def run(self, stop: threading.Event, tick: float = 2.0) -> None:
-        """Step every ``tick`` seconds until ``stop`` is set."""
+        """Step every ``tick`` seconds until ``stop`` is set, or until the outbox fails
+        (OutboxUnavailable: no step can keep its readings then)."""
         while not stop.is_set():
             self.step(self._clock())
             stop.wait(tick)
