@@ -88,7 +88,9 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(str(error))
 
 
-def announce(app: Flask, address: tuple[str, Any], chain: str, deployment_out: Path | None, keys_out: Path | None) -> None:
+def announce(
+    app: Flask, address: tuple[str, Any], chain: str, deployment_out: Path | None, keys_out: Path | None
+) -> None:
     """Write what was asked for, then say where the server answers and what it serves."""
     market = market_of(app)
     if (deployment_out or keys_out) and market is None:

@@ -204,7 +204,8 @@ class Keeper:
                     raise self._failure(
                         "step",
                         None,
-                        f"the node's chain id {w3.eth.chain_id} is not the deployment's {self._market.deployment.chain_id}",
+                        f"the node's chain id {w3.eth.chain_id} is not the deployment's "
+                        f"{self._market.deployment.chain_id}",
                     )
                 self._schedule = self._driver.schedule
             block = w3.eth.get_block("latest")
@@ -283,7 +284,9 @@ class Keeper:
             (receipt,) = self._driver.send([Transaction(self._market.operator, call)])
         except ContractRefused as refusal:
             if refusal.name in WORK_ALREADY_DONE:
-                return self._record(KeeperAction(name, period, KeeperOutcome.ALREADY_DONE, refusal.name, account=account))
+                return self._record(
+                    KeeperAction(name, period, KeeperOutcome.ALREADY_DONE, refusal.name, account=account)
+                )
             if name == "revealFor":
                 raise
             raise self._failure(name, period, refusal, account=account) from None
@@ -301,11 +304,15 @@ class Keeper:
             self._actions.append(action)
         return action
 
-    def _failure(self, name: str, period: int | None, error: Exception | str, account: str | None = None) -> KeeperFailure:
+    def _failure(
+        self, name: str, period: int | None, error: Exception | str, account: str | None = None
+    ) -> KeeperFailure:
         self._record_failure(name, period, error, account)
         return KeeperFailure(f"{name}: {error}")
 
-    def _record_failure(self, name: str, period: int | None, error: Exception | str, account: str | None = None) -> None:
+    def _record_failure(
+        self, name: str, period: int | None, error: Exception | str, account: str | None = None
+    ) -> None:
         """Keep the failure for `status` by its name alone (a refusal's arguments can hold a
         bid's values, an exception's text the node's URL); the whole of it goes to the log."""
         log.warning("keeper %s for delivery period %s (account %s) failed: %s", name, period, account, error)

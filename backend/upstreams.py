@@ -76,9 +76,7 @@ class HttpUpstream:
         try:
             reply = self._session.post(self.url, json=batch, timeout=self.timeout)
         except requests.Timeout:
-            raise UpstreamUnavailable(
-                f"node at {self.node} did not answer within {self.timeout:g} s"
-            ) from None
+            raise UpstreamUnavailable(f"node at {self.node} did not answer within {self.timeout:g} s") from None
         except requests.RequestException:
             raise UpstreamUnavailable(f"node unreachable at {self.node}") from None
         if reply.status_code != 200:
@@ -264,7 +262,9 @@ def _log_matches(log: dict[str, Any], addresses: set[str], topics: list[list[str
         return False
     if len(topics) > len(log["topics"]):
         return False
-    return all(wanted is None or actual in {topic.lower() for topic in wanted} for wanted, actual in zip(topics, log["topics"]))
+    return all(
+        wanted is None or actual in {topic.lower() for topic in wanted} for wanted, actual in zip(topics, log["topics"])
+    )
 
 
 def node_address(url: str) -> str:
@@ -356,5 +356,3 @@ def upstream_for(market: MarketHandle, rpc_timeout: float, embedded_time_limit: 
     if is_embedded(market.w3):
         return InProcessUpstream(market.w3, market.lock, embedded_time_limit)
     return connect_upstream(market.w3.provider.endpoint_uri, rpc_timeout)
-
-

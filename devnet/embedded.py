@@ -101,9 +101,7 @@ class BlockTicker:
     node with `interval`-second blocks.
     """
 
-    def __init__(
-        self, w3: Web3, lock: TurnLock, interval: float, wall_clock: Callable[[], float] = time.time
-    ) -> None:
+    def __init__(self, w3: Web3, lock: TurnLock, interval: float, wall_clock: Callable[[], float] = time.time) -> None:
         self._tester = w3.provider.ethereum_tester
         self._lock = lock
         self._interval = interval

@@ -45,9 +45,7 @@ class MarketEventLog:
     def __init__(self, market: MarketHandle, max_block_range: int) -> None:
         self._market = market
         self._max_block_range = max_block_range
-        self._event_by_topic = {
-            event_abi_to_log_topic(event.abi): event for event in market.contract.all_events()
-        }
+        self._event_by_topic = {event_abi_to_log_topic(event.abi): event for event in market.contract.all_events()}
         self._forget()
 
     def _forget(self) -> None:
@@ -94,21 +92,15 @@ class MarketEventLog:
         if event.delivery_period is not None:
             self._by_period[event.delivery_period].append(event)
 
-    def events(
-        self, *names: str, upto: int, delivery_period: int | None = None, after: int = -1
-    ) -> list[MarketEvent]:
+    def events(self, *names: str, upto: int, delivery_period: int | None = None, after: int = -1) -> list[MarketEvent]:
         """Events named `names` (all, without names) in the blocks after `after` up to `upto`,
         in chain order; only those of `delivery_period` when given."""
         with self._market.lock:
             source = self._events if delivery_period is None else self._by_period.get(delivery_period, [])
             first = bisect.bisect_right(source, after, key=lambda event: event.block)
-            return [
-                event for event in source[first:] if event.block <= upto and (not names or event.name in names)
-            ]
+            return [event for event in source[first:] if event.block <= upto and (not names or event.name in names)]
 
     def delivery_periods(self, upto: int) -> list[int]:
         """Every delivery period some event up to block `upto` belongs to, ascending."""
         with self._market.lock:
-            return sorted(
-                period for period, events in self._by_period.items() if events and events[0].block <= upto
-            )
+            return sorted(period for period, events in self._by_period.items() if events and events[0].block <= upto)

@@ -11,6 +11,7 @@ on 127.0.0.1 only: the embedded chain is for this machine. Ctrl-C stops everythi
 
     .venv/bin/python scripts/demo.py [--port 8000] [--period-length 60]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,8 +46,17 @@ METER_PASSWORD = "demo meter key"
 REFERENCE_PERIOD = 900  # profiles are in quarter hours
 
 
-def start_meter_box(folder: Path, rpc_url: str, market: str, name: str, number: int, key, producer: bool,
-                    quarter_kwh: list[float], speed: float) -> list[subprocess.Popen]:
+def start_meter_box(
+    folder: Path,
+    rpc_url: str,
+    market: str,
+    name: str,
+    number: int,
+    key,
+    producer: bool,
+    quarter_kwh: list[float],
+    speed: float,
+) -> list[subprocess.Popen]:
     """A simulated meter on its own pty and a meter bridge daemon polling it (its log in
     ``folder/<name>.log``)."""
     address = f"{number:012d}"
@@ -54,9 +64,19 @@ def start_meter_box(folder: Path, rpc_url: str, market: str, name: str, number: 
     power = "/".join(f"{(-1 if producer else 1) * kwh * 4:.3f}" for kwh in quarter_kwh)
     register = "reverse" if producer else "forward"
     simulator = subprocess.Popen(
-        [sys.executable, "-m", "meter_bridge", "simulate", "--create-pty",
-         "--meter", f"{address},{register}=1000,power={power},step={REFERENCE_PERIOD}", "--speed", str(speed)],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "meter_bridge",
+            "simulate",
+            "--create-pty",
+            "--meter",
+            f"{address},{register}=1000,power={power},step={REFERENCE_PERIOD}",
+            "--speed",
+            str(speed),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     pty = simulator.stdout.readline().strip()
     keystore = folder / f"{name}.json"
@@ -72,8 +92,11 @@ def start_meter_box(folder: Path, rpc_url: str, market: str, name: str, number: 
         f'keystore = "{keystore}"\npassword_file = "{folder / (name + ".password")}"\n'
     )
     with open(folder / f"{name}.log", "w") as log:
-        daemon = subprocess.Popen([sys.executable, "-m", "meter_bridge", "run", "--config", str(config)],
-                                  stdout=subprocess.DEVNULL, stderr=log)
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "meter_bridge", "run", "--config", str(config)],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
     return [simulator, daemon]
 
 
@@ -82,9 +105,24 @@ def start_backend(folder: Path, host: str, port: int, period_length: int) -> sub
     operator's and the grid's keys to ``folder`` and its log to ``folder/backend.log``."""
     with open(folder / "backend.log", "w") as log:
         backend = subprocess.Popen(
-            [sys.executable, "-m", "backend", "serve", "--chain", "embedded", "--host", host, "--port", str(port),
-             "--keys-out", str(folder)],
-            env={**os.environ, "P2P_PERIOD_LENGTH": str(period_length)}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "backend",
+                "serve",
+                "--chain",
+                "embedded",
+                "--host",
+                host,
+                "--port",
+                str(port),
+                "--keys-out",
+                str(folder),
+            ],
+            env={**os.environ, "P2P_PERIOD_LENGTH": str(period_length)},
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     try:
         wait_for_rpc(f"http://{host}:{port}/rpc", backend, timeout=120)
@@ -119,8 +157,11 @@ def bid_every_period(driver: PeriodDriver, prosumer: Prosumer, quarters: list, s
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--host", default="127.0.0.1",
-                        help="address to listen on (default: %(default)s; elsewhere anyone who reaches it shares the chain)")
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: %(default)s; elsewhere anyone who reaches it shares the chain)",
+    )
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--period-length", type=int, default=60, help="seconds per trading period (default 60)")
     args = parser.parse_args()
@@ -135,30 +176,52 @@ def main() -> int:
         rpc_url = page + "rpc"
         operator = Account.from_key((folder / "operator.key").read_text().strip())
         # Everything below reaches the chain as a prosumer's page does: through the backend's /rpc.
-        market = attach(Web3(Web3.HTTPProvider(rpc_url)), requests.get(page + "api/contract", timeout=30).json()["address"])
+        market = attach(
+            Web3(Web3.HTTPProvider(rpc_url)), requests.get(page + "api/contract", timeout=30).json()["address"]
+        )
         driver = PeriodDriver(market, operator)
         users = []
         speed = REFERENCE_PERIOD / args.period_length
         for number, profile in enumerate(PAPER_PROSUMERS, start=161):
-            prosumer = Prosumer(profile.name, profile.producer, profile.green, Account.create(), Account.create(), number,
-                                deposit=DEPOSIT)
+            prosumer = Prosumer(
+                profile.name,
+                profile.producer,
+                profile.green,
+                Account.create(),
+                Account.create(),
+                number,
+                deposit=DEPOSIT,
+            )
             driver.fund(operator, [(prosumer.address, DEPOSIT + GAS_MONEY), (prosumer.meter.address, GAS_MONEY)])
             driver.enrol([prosumer])
             quarters = day(profile)
             name = profile.name.split()[0].lower()
-            processes += start_meter_box(folder, rpc_url, market.address, name, number, prosumer.meter, profile.producer,
-                                         [q.actual_wh / 1000 for q in quarters], speed)
+            processes += start_meter_box(
+                folder,
+                rpc_url,
+                market.address,
+                name,
+                number,
+                prosumer.meter,
+                profile.producer,
+                [q.actual_wh / 1000 for q in quarters],
+                speed,
+            )
             users.append(prosumer)
-            bidders.append(threading.Thread(target=bid_every_period, args=(driver, prosumer, quarters, stop), daemon=True))
+            bidders.append(
+                threading.Thread(target=bid_every_period, args=(driver, prosumer, quarters, stop), daemon=True)
+            )
             write_private_file(folder / f"{name}.key", prosumer.key.key.to_0x_hex())
 
         for bidder in bidders:
             bidder.start()
         print(f"\nThe market is live at {page}")
         print(f"Period length {args.period_length} s; the paper's four prosumers bid every period.")
-        print(f"Keys to import into the page, new for this run (logs beside them): {folder}/<name>.key for the "
-              f"prosumers ({', '.join(user.name.split()[0].lower() for user in users)}), "
-              f"{folder}/operator.key for the operator view, {folder}/grid.key for the grid")
+        print(
+            f"Keys to import into the page, new for this run (logs beside them): {folder}/<name>.key for the "
+            f"prosumers ({', '.join(user.name.split()[0].lower() for user in users)}), "
+            f"{folder}/operator.key for the operator view, {folder}/grid.key for the grid"
+        )
         print(f"The backend listens on {args.host}; an embedded chain is meant for this machine alone.")
         print("Ctrl-C stops everything.\n", flush=True)
         while not stop.wait(1):

@@ -35,7 +35,12 @@ GAS = 1_000_000
 # name -> (producer, green)
 ROLES = {"wind": (True, True), "controllable": (True, False), "ev": (False, True), "load": (False, False)}
 # name -> (Wh, wei per kWh)
-BIDS = {"wind": (1000, 6 * 10**14), "controllable": (700, 5 * 10**14), "ev": (800, 8 * 10**14), "load": (500, 7 * 10**14)}
+BIDS = {
+    "wind": (1000, 6 * 10**14),
+    "controllable": (700, 5 * 10**14),
+    "ev": (800, 8 * 10**14),
+    "load": (500, 7 * 10**14),
+}
 READINGS_WH = {"wind": 950, "controllable": 700, "ev": 820, "load": 480}
 AVERAGE_PRICE = 661538461538461
 
@@ -200,11 +205,17 @@ def period_with_readings(script: MarketScript, traders: list[Trader], keeper: Ke
 
 
 def entrust_body(
-    script: MarketScript, prosumer: Trader, delivery_period: int, signer: LocalAccount | None = None, changes: dict | None = None
+    script: MarketScript,
+    prosumer: Trader,
+    delivery_period: int,
+    signer: LocalAccount | None = None,
+    changes: dict | None = None,
 ) -> dict:
     """The page's request entrusting `prosumer`'s bid, signed by `signer` (the prosumer unless
     given), with `changes` made after signing."""
-    bid = EntrustedBid(prosumer.address, delivery_period, prosumer.bid.quantity_wh, prosumer.bid.price, prosumer.bid.salt)
+    bid = EntrustedBid(
+        prosumer.address, delivery_period, prosumer.bid.quantity_wh, prosumer.bid.price, prosumer.bid.salt
+    )
     deployment = script.market.deployment
     message = encode_defunct(text=entrust_message(deployment.market, deployment.chain_id, bid))
     signature = (signer or prosumer.key).sign_message(message).signature

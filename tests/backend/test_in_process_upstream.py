@@ -84,7 +84,13 @@ def pinged(embedded_chain, probe_address):
 
 @pytest.mark.parametrize(
     ("topics", "found"),
-    [([PING_TOPIC], 2), ([[PING_TOPIC, "0x" + "00" * 32]], 2), ([None], 2), (["0x" + "00" * 32], 0), ([PING_TOPIC, None], 0)],
+    [
+        ([PING_TOPIC], 2),
+        ([[PING_TOPIC, "0x" + "00" * 32]], 2),
+        ([None], 2),
+        (["0x" + "00" * 32], 0),
+        ([PING_TOPIC, None], 0),
+    ],
     ids=["the topic", "one of two", "any", "another topic", "a second topic it has not"],
 )
 def test_log_query_by_topic_finds_the_logs_that_carry_it(upstream, pinged, topics, found):

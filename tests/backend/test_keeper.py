@@ -306,7 +306,9 @@ def test_wrong_entrusted_bid_does_not_stop_anothers(script, wind, controllable, 
     assert [event.args.account for event in script.events("BidRevealed", delivery_period)] == [controllable.address]
 
 
-def test_entrusted_bid_without_a_commitment_is_refused_without_a_transaction(script, wind, controllable, keeper, entrusted):
+def test_entrusted_bid_without_a_commitment_is_refused_without_a_transaction(
+    script, wind, controllable, keeper, entrusted
+):
     delivery_period = bid_and_reveal(script, [controllable], revealing=[])
     bid = entrust(entrusted, wind, delivery_period)
 

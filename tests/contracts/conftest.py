@@ -7,6 +7,7 @@ Roles follow the paper's case study: the operator, the public grid, wind (green 
 controllable source (producer), an EV charger (green consumer), an ordinary load (consumer), and
 one smart meter account per prosumer.
 """
+
 from __future__ import annotations
 
 import os

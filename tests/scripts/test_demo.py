@@ -1,5 +1,6 @@
 """make demo's script: the platform comes up on its own, under keys of its own, and trades, with
 meters reporting."""
+
 import json
 import re
 import signal
@@ -40,7 +41,9 @@ def demo(tmp_path_factory):
     with open(tmp_path_factory.mktemp("demo") / "demo.err", "w") as errors:
         process = subprocess.Popen(
             [sys.executable, str(SCRIPT), "--port", str(port), "--period-length", str(PERIOD)],
-            stdout=subprocess.PIPE, stderr=errors, text=True,
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            text=True,
         )
     banner = []
     while len(banner) < BANNER_LINES and not any("Ctrl-C" in line for line in banner):
@@ -55,7 +58,10 @@ def test_demo_prints_an_operator_key_of_its_own_readable_by_its_owner_only(demo)
     [key_file] = re.findall(r"(\S+/operator\.key)", demo.banner)
 
     operator = get(f"http://127.0.0.1:{demo.port}/api/contract")["operator"]
-    assert (Account.from_key(Path(key_file).read_text().strip()).address, stat.S_IMODE(Path(key_file).stat().st_mode)) == (
+    assert (
+        Account.from_key(Path(key_file).read_text().strip()).address,
+        stat.S_IMODE(Path(key_file).stat().st_mode),
+    ) == (
         operator,
         0o600,
     )

@@ -7,12 +7,11 @@ bidder made no commitment without asking the chain."""
 from dataclasses import dataclass
 
 import pytest
-
-from backend import create_app, keeper_of
-from p2pkit.bids import SealedBid
-from devnet.embedded import start_embedded_market
 from market_script import PERIOD_LENGTH, MarketScript, Trader, entrust_body, registered_accounts
 
+from backend import create_app, keeper_of
+from devnet.embedded import start_embedded_market
+from p2pkit.bids import SealedBid
 from p2pkit.period import Prosumer
 
 JUNK_ACCOUNTS = 40
@@ -42,8 +41,12 @@ def flood(junk_accounts) -> Flood:
     script.commit(victim)
     statuses = [
         [
-            client.post("/api/entrust", json=entrust_body(
-                script, Trader(Prosumer("junk", True, True, key, key, 0), SealedBid(1 + n, 1)), delivery_period)).status_code
+            client.post(
+                "/api/entrust",
+                json=entrust_body(
+                    script, Trader(Prosumer("junk", True, True, key, key, 0), SealedBid(1 + n, 1)), delivery_period
+                ),
+            ).status_code
             for n in range(JUNK_BIDS_EACH)
         ]
         for key in junk

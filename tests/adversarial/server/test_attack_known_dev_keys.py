@@ -29,7 +29,13 @@ def send_signed(client, market, key, call) -> None:
     (or refused) by the time this returns."""
     nonce = int(rpc(client, "eth_getTransactionCount", key.address, "pending")["result"], 16)
     transaction = call.build_transaction(
-        {"from": key.address, "nonce": nonce, "gas": 300_000, "gasPrice": market.w3.eth.gas_price, "chainId": market.w3.eth.chain_id}
+        {
+            "from": key.address,
+            "nonce": nonce,
+            "gas": 300_000,
+            "gasPrice": market.w3.eth.gas_price,
+            "chainId": market.w3.eth.chain_id,
+        }
     )
     rpc(client, "eth_sendRawTransaction", Web3.to_hex(key.sign_transaction(transaction).raw_transaction))
 
