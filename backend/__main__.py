@@ -21,11 +21,11 @@ from typing import Any
 from flask import Flask
 from werkzeug.serving import make_server
 
-from backend import create_app
-from backend.chain_access import node_address
-from backend.config import ConfigError, load_config, write_private_file
-from backend.market_api import MARKET_EXTENSION, MARKET_MISSING_EXTENSION
+from backend import create_app, market_of, missing_market_reason
+from backend.config import ConfigError, load_config
 from backend.serving import BackendServer
+from backend.upstreams import node_address
+from p2pkit.keyfiles import write_private_file
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -88,11 +88,13 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(str(error))
 
 
-def announce(app: Flask, address: tuple[str, Any], chain: str, deployment_out: Path | None, keys_out: Path | None) -> None:
+def announce(
+    app: Flask, address: tuple[str, Any], chain: str, deployment_out: Path | None, keys_out: Path | None
+) -> None:
     """Write what was asked for, then say where the server answers and what it serves."""
-    market = app.extensions[MARKET_EXTENSION]
+    market = market_of(app)
     if (deployment_out or keys_out) and market is None:
-        raise ConfigError(f"no market to write out: {app.extensions[MARKET_MISSING_EXTENSION]}")
+        raise ConfigError(f"no market to write out: {missing_market_reason(app)}")
     if deployment_out:
         market.deployment.save(deployment_out)
     if keys_out:
@@ -101,7 +103,7 @@ def announce(app: Flask, address: tuple[str, Any], chain: str, deployment_out: P
     host, port = address
     print(f"serving on http://{host}:{port} (chain: {chain})", flush=True)
     if market is None:
-        print(f"no market: {app.extensions[MARKET_MISSING_EXTENSION]}; only /rpc is useful", flush=True)
+        print(f"no market: {missing_market_reason(app)}; only /rpc is useful", flush=True)
     else:
         keeper = "running" if app.config["KEEPER"] and market.operator else "off"
         print(f"market {market.contract.address} (operator {market.deployment.operator}); keeper {keeper}", flush=True)

@@ -160,15 +160,6 @@ def read_secret(name: str, environ: Mapping[str, str] | None = None) -> str | No
     return environ.get(variable)
 
 
-def write_private_file(path: Path, text: str) -> None:
-    """Write `text` to `path` readable and writable by its owner only (0600), from the moment
-    the file exists: a key, a keystore's password, a database of salts."""
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as file:
-        os.fchmod(descriptor, 0o600)  # a file that existed before keeps its mode otherwise
-        file.write(text)
-
-
 def read_operator_key(environ: Mapping[str, str] | None = None) -> LocalAccount | None:
     """The operator's signing key from `P2P_OPERATOR_KEY[_FILE]`, or None when it is not set.
 

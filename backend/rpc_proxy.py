@@ -22,8 +22,8 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from backend.chain_access import CALL_METHODS, LIMIT_EXCEEDED, Upstream, UpstreamUnavailable
 from backend.json_body import BodyRefused, read_json_body
+from backend.upstreams import CALL_METHODS, LIMIT_EXCEEDED, Upstream, UpstreamUnavailable
 
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
@@ -161,9 +161,7 @@ def read_call(item: Any) -> Call:
 
 
 def is_valid_id(value: Any) -> bool:
-    return value is None or isinstance(value, str) or (
-        isinstance(value, (int, float)) and not isinstance(value, bool)
-    )
+    return value is None or isinstance(value, str) or (isinstance(value, (int, float)) and not isinstance(value, bool))
 
 
 def bound_log_queries(calls: list[Call], upstream: Upstream, max_range: int) -> None:

@@ -1,48 +1,42 @@
 // The operator's view, shown when the open account is the market's operator: every account with
 // its authorization, meter binding, the market parameters and the keeper's health.
+import { roleOf } from "./account.js";
+import { timeOfDay } from "./clock.js";
+import { ethers } from "./market.js";
+import { $, action, getJson, state, transact } from "./shared.js";
 import {
-  MAX_UINT32,
-  MAX_UINT64,
-  Refusal,
-  ethers,
   ether,
   kW,
+  MAX_UINT32,
+  MAX_UINT64,
   milliEtherPerKWh,
   parseEther,
   parseKW,
   parseMilliEtherPerKWh,
   shortAddress,
-  timeOfDay,
-} from "./market.js";
+} from "./units.js";
+import { Refusal } from "./words.js";
 
-const $ = (id) => document.getElementById(id);
 const BPS = 10_000;
 
 let wired = false;
 
-/** Redraws the operator's view; `tools` are the page's transaction and message helpers. */
-export async function showOperator(page, tools) {
+/** Redraws the operator's view. */
+export async function showOperator() {
   if (!wired) {
-    wire(page, tools);
-    fillParameters(page.parameters);
+    wireOperator();
+    fillParameters(state.parameters);
     wired = true;
   }
-  await Promise.all([showAccounts(page, tools), showKeeper()]);
+  await Promise.all([showAccounts(), showKeeper()]);
 }
 
-async function getJson(path) {
-  const reply = await fetch(path);
-  const answer = await reply.json().catch(() => ({}));
-  if (!reply.ok) throw new Error(answer.error ?? `${path} answered HTTP ${reply.status}`);
-  return answer;
-}
-
-async function showAccounts(page, { transact, action }) {
+async function showAccounts() {
   const { accounts } = await getJson("/api/accounts");
   const rows = accounts.map((account) => {
     const row = document.createElement("tr");
     row.dataset.address = account.address;
-    const kind = account.is_grid ? "public grid" : `${account.green ? "green " : ""}${account.producer ? "producer" : "consumer"}`;
+    const kind = account.is_grid ? "public grid" : roleOf(account);
     const meter = account.meter_number
       ? `no. ${account.meter_number}, ${kW(account.rated_power_w)} kW (${shortAddress(account.meter)})`
       : "–";
@@ -62,7 +56,7 @@ async function showAccounts(page, { transact, action }) {
       "click",
       action(() =>
         transact(`${account.authorized ? "Revoking" : "Authorizing"} ${account.name}`, () =>
-          page.account.market.setAuthorization(account.address, !account.authorized),
+          state.account.market.setAuthorization(account.address, !account.authorized),
         ),
       ),
     );
@@ -137,7 +131,7 @@ function readAddress(id, label) {
   return ethers.getAddress(text);
 }
 
-function wire(page, { transact, action }) {
+function wireOperator() {
   $("meter-form").addEventListener(
     "submit",
     action(async () => {
@@ -147,10 +141,10 @@ function wire(page, { transact, action }) {
       if (!/^[1-9]\d*$/.test(number) || BigInt(number) >= 2n ** 64n) throw new Refusal("The meter number must be a whole number above zero.");
       const ratedPowerW = parseKW($("meter-rated-kw").value);
       if (ratedPowerW === 0n || ratedPowerW > MAX_UINT32) throw new Refusal("The rated power must be above zero and below 4,294,967 kW.");
-      const record = await page.market.contract.accountOf(prosumer);
+      const record = await state.market.contract.accountOf(prosumer);
       if (record.id === 0n) throw new Refusal("That prosumer address is not registered.");
       await transact(`Binding meter no. ${number} (${kW(ratedPowerW)} kW) to ${record.name}`, () =>
-        page.account.market.bindMeter(prosumer, meter, BigInt(number), ratedPowerW),
+        state.account.market.bindMeter(prosumer, meter, BigInt(number), ratedPowerW),
       );
       $("meter-form").reset();
     }),
@@ -177,7 +171,7 @@ function wire(page, { transact, action }) {
         priceFloor,
         priceCap,
       };
-      await transact("Setting the market parameters", () => page.account.market.setParameters(parameters));
+      await transact("Setting the market parameters", () => state.account.market.setParameters(parameters));
     }),
   );
 }

@@ -31,6 +31,7 @@ from typing import TypeVar
 
 from meter_bridge.errors import OutboxUnavailable
 from meter_bridge.period_energy import RegisterReading
+from p2pkit.schedule import Schedule
 
 PENDING = "pending"
 SIGNED = "signed"
@@ -57,13 +58,17 @@ CREATE TABLE IF NOT EXISTS registers (
     period INTEGER NOT NULL,
     kwh TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS clock (
+CREATE TABLE IF NOT EXISTS schedule (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     genesis_time INTEGER NOT NULL,
     period_length INTEGER NOT NULL,
+    commit_end INTEGER NOT NULL,
+    reveal_end INTEGER NOT NULL,
+    settle_start INTEGER NOT NULL,
     reading_grace INTEGER NOT NULL
 );
 """
+SCHEDULE_FIELDS = ("genesis_time", "period_length", "commit_end", "reveal_end", "settle_start", "reading_grace")
 
 
 DAMAGED = (
@@ -207,7 +212,8 @@ class Outbox:
             )
             if energy_wh is not None:
                 self._db.execute(
-                    "INSERT OR IGNORE INTO readings (meter, period, energy_wh, state, updated_at) VALUES (?, ?, ?, ?, ?)",
+                    "INSERT OR IGNORE INTO readings (meter, period, energy_wh, state, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?)",
                     (meter, period, energy_wh, PENDING, time.time()),
                 )
 
@@ -248,15 +254,16 @@ class Outbox:
     # ---------------------------------------------------------------- market clock
 
     @_reads
-    def saved_clock(self) -> tuple[int, int, int] | None:
-        """(genesis time, period length, reading grace) last seen on the chain."""
-        return self._db.execute("SELECT genesis_time, period_length, reading_grace FROM clock").fetchone()
+    def saved_schedule(self) -> Schedule | None:
+        """The market's clock last seen on the chain."""
+        row = self._db.execute(f"SELECT {', '.join(SCHEDULE_FIELDS)} FROM schedule").fetchone()
+        return Schedule(**dict(zip(SCHEDULE_FIELDS, row))) if row else None
 
     @_writes
-    def save_clock(self, genesis_time: int, period_length: int, reading_grace: int) -> None:
+    def save_schedule(self, schedule: Schedule) -> None:
+        values = [getattr(schedule, name) for name in SCHEDULE_FIELDS]
         self._db.execute(
-            "INSERT OR REPLACE INTO clock (id, genesis_time, period_length, reading_grace) VALUES (1, ?, ?, ?)",
-            (genesis_time, period_length, reading_grace),
+            f"INSERT OR REPLACE INTO schedule (id, {', '.join(SCHEDULE_FIELDS)}) VALUES (1, ?, ?, ?, ?, ?, ?)", values
         )
 
     # ---------------------------------------------------------------- plumbing

@@ -45,6 +45,7 @@ arrive any more, and adds per revealed bid::
 ``GRID_DEPOSIT`` wei to pay its side. With any of these keys, every entry under ``refused`` says
 ``"what"`` was refused: ``"bid"`` (at commit or reveal) or ``"reading"``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,32 +56,22 @@ from decimal import Decimal
 from pathlib import Path
 
 from eth_account import Account
-from web3 import EthereumTesterProvider, Web3
 from web3.logs import DISCARD
 
-from backend.chain import (
-    ContractRefused,
-    MarketParameters,
-    MarketSchedule,
-    SealedBid,
-    account_record,
-    deploy_market,
-    embedded_dev_accounts,
-    embedded_time_travel,
-    send,
-    transfer,
-)
+from devnet.embedded import TimeTravel, dev_accounts, start_embedded_chain
+from p2pkit.bids import SealedBid
+from p2pkit.market import MAX_UINT32, MAX_UINT64, MarketParameters, deploy_market
+from p2pkit.period import Bid, PeriodDriver, Prosumer, Reading, Transaction
+from p2pkit.schedule import SECONDS_PER_HOUR, Schedule
+from p2pkit.transactions import ContractRefused
 
 UNIT_WEI = 10**12
 WH_PER_KWH = 1000
 W_PER_KW = 1000
-SECONDS_PER_HOUR = 3600
-MAX_UINT32 = 2**32 - 1
-MAX_UINT64 = 2**64 - 1
 # Every transaction on the embedded chain mines a block one second after the last, so a long
 # period keeps thousands of bids inside its commit and reveal windows (a book that settles runs
 # periods of its own delivery period's length instead).
-AUCTION_SCHEDULE = MarketSchedule.scaled(86_400)
+AUCTION_SCHEDULE = Schedule.scaled(86_400)
 DEFAULT_PERIOD_HOURS = Decimal("0.25")
 DEFAULT_RATED_KW = 1_000_000
 REFERENCE_PRICE = MarketParameters().reference_price
@@ -109,12 +100,17 @@ class Book:
     extended: bool = field(default=False)
 
     @property
-    def schedule(self) -> MarketSchedule:
+    def schedule(self) -> Schedule:
         if self.period_seconds is None:
             return AUCTION_SCHEDULE
         length = self.period_seconds
-        return MarketSchedule(length, commit_end=length * 45 // 100, reveal_end=length * 90 // 100,
-                              settle_start=length * 95 // 100, reading_grace=length)
+        return Schedule(
+            length,
+            commit_end=length * 45 // 100,
+            reveal_end=length * 90 // 100,
+            settle_start=length * 95 // 100,
+            reading_grace=length,
+        )
 
 
 def exact(value, scale: int, where: str, positive: bool, limit: int | None = None) -> int:
@@ -160,8 +156,10 @@ def parse_book(text: str) -> Book:
             raise BookError(f"period_hours: must be at least 1/60 h (60 s), not {hours}")
         fits = book.schedule.commit_end - 2
         if len(book.bids) > fits:
-            raise BookError(f"period_hours: a {hours} h period holds at most {fits} bids on the embedded chain"
-                            f" (one transaction a second), not {len(book.bids)}")
+            raise BookError(
+                f"period_hours: a {hours} h period holds at most {fits} bids on the embedded chain"
+                f" (one transaction a second), not {len(book.bids)}"
+            )
     if "readings" in raw:
         book.readings = parse_readings(raw["readings"], {bid["id"] for bid in book.bids})
     return book
@@ -185,16 +183,23 @@ def parse_bids(raw_bids: list) -> list[dict]:
             raise BookError(f'{where}.side: must be "sell" or "buy"')
         if not isinstance(bid.get("green", False), bool):
             raise BookError(f"{where}.green: must be true or false")
-        bids.append({
-            "id": bid_id,
-            "producer": bid["side"] == "sell",
-            "green": bid.get("green", False),
-            "wh": exact(bid.get("kwh"), WH_PER_KWH, f"{where}.kwh", positive=True),
-            "price": exact(bid.get("price"), UNIT_WEI, f"{where}.price", positive=True),
-            "deposit": exact(bid.get("deposit", 0), UNIT_WEI, f"{where}.deposit", positive=False),
-            "rated_w": exact(bid.get("rated_kw", DEFAULT_RATED_KW), W_PER_KW, f"{where}.rated_kw", positive=True,
-                             limit=MAX_UINT32),
-        })
+        bids.append(
+            {
+                "id": bid_id,
+                "producer": bid["side"] == "sell",
+                "green": bid.get("green", False),
+                "wh": exact(bid.get("kwh"), WH_PER_KWH, f"{where}.kwh", positive=True),
+                "price": exact(bid.get("price"), UNIT_WEI, f"{where}.price", positive=True),
+                "deposit": exact(bid.get("deposit", 0), UNIT_WEI, f"{where}.deposit", positive=False),
+                "rated_w": exact(
+                    bid.get("rated_kw", DEFAULT_RATED_KW),
+                    W_PER_KW,
+                    f"{where}.rated_kw",
+                    positive=True,
+                    limit=MAX_UINT32,
+                ),
+            }
+        )
     return bids
 
 
@@ -222,23 +227,23 @@ def units(wei: int) -> int | float:
 
 def clear_book(book: Book) -> dict:
     """Run one period of the market contract on the book and report what happened."""
-    w3 = Web3(EthereumTesterProvider())
-    operator, grid, *funders = embedded_dev_accounts(w3)
-    schedule, bids = book.schedule, book.bids
+    w3 = start_embedded_chain()
+    operator, grid, *funders = dev_accounts(w3)
+    bids = book.bids
     parameters = MarketParameters(
         margin=book.margin,
         reference_price=min(max(REFERENCE_PRICE, book.price_floor), book.price_cap),
         price_floor=book.price_floor,
         price_cap=book.price_cap,
     )
-    market = deploy_market(w3, operator, grid.address, schedule, parameters)
-    send(w3, market.functions.deposit(), grid, value=GRID_DEPOSIT)
-
+    market = deploy_market(w3, operator, grid.address, book.schedule, parameters)
+    driver = PeriodDriver(market, operator, wait_until=TimeTravel(w3).wait_until, batch=BATCH)
+    driver.send([Transaction(grid, market.functions.deposit(), GRID_DEPOSIT)])
     refused = []
 
-    def attempt(bid: dict, what: str, call, signer) -> bool:
+    def attempt(bid: dict, what: str, step, item) -> bool:
         try:
-            send(w3, call, signer)
+            step([item])
             return True
         except ContractRefused as refusal:
             entry = {"id": bid["id"], "what": what} if book.extended else {"id": bid["id"]}
@@ -246,75 +251,74 @@ def clear_book(book: Book) -> dict:
             return False
 
     for i, bid in enumerate(bids):
-        bid["account"] = account = Account.create()
-        bid["meter"], bid["meter_number"] = Account.create(), i + 1
-        transfer(w3, funders[i % len(funders)], account.address, bid["deposit"] + GAS_MONEY)
-        transfer(w3, funders[i % len(funders)], bid["meter"].address, GAS_MONEY)
-        send(w3, market.functions.register(bid["id"], bid["producer"], bid["green"]), account)
-        send(w3, market.functions.setAuthorization(account.address, True), operator)
-        send(w3, market.functions.bindMeter(account.address, bid["meter"].address, i + 1, bid["rated_w"]), operator)
-        if bid["deposit"]:
-            send(w3, market.functions.deposit(), account, value=bid["deposit"])
+        bid["prosumer"] = prosumer = Prosumer(
+            bid["id"],
+            bid["producer"],
+            bid["green"],
+            Account.create(),
+            Account.create(),
+            meter_number=i + 1,
+            deposit=bid["deposit"],
+            rated_power_w=bid["rated_w"],
+        )
+        funder = funders[i % len(funders)]
+        driver.fund(funder, [(prosumer.address, bid["deposit"] + GAS_MONEY), (prosumer.meter.address, GAS_MONEY)])
+    prosumers = [bid["prosumer"] for bid in bids]
+    driver.enrol(prosumers)
+    ids = dict(zip(driver.account_ids(prosumers), (bid["id"] for bid in bids)))
 
-    period = market.functions.currentPeriod().call() + 1
-    start = market.functions.periodStart(period).call()
-    delivery = period + 1
-    embedded_time_travel(w3, start + 1)
+    delivery_period = driver.next_auction()
     committed = []
     for bid in bids:
-        bid["sealed"] = sealed = SealedBid(bid["wh"], bid["price"])
-        if attempt(bid, "bid", market.functions.commit(sealed.commitment(bid["account"].address)), bid["account"]):
+        bid["sealed"] = SealedBid(bid["wh"], bid["price"])
+        if attempt(bid, "bid", driver.commit, Bid(bid["prosumer"], bid["sealed"])):
             committed.append(bid)
-    embedded_time_travel(w3, start + schedule.commit_end)
-    revealed = []
+    driver.wait_until(driver.schedule.reveal_opens(delivery_period))
     for bid in committed:
-        sealed = bid["sealed"]
-        hint = market.functions.insertionHint(delivery, bid["producer"], bid["green"], sealed.price).call()
-        if attempt(bid, "bid", market.functions.reveal(sealed.quantity_wh, sealed.price, sealed.salt, hint), bid["account"]):
-            revealed.append(bid)
+        attempt(
+            bid, "bid", lambda revealed: driver.reveal(revealed, delivery_period), Bid(bid["prosumer"], bid["sealed"])
+        )
 
-    embedded_time_travel(w3, start + schedule.reveal_end)
-    trade_logs = []
-    while market.functions.bookOf(delivery).call()[1] != 2:  # Stage.Done
-        receipt = send(w3, market.functions.matchBids(delivery, BATCH), operator)
-        trade_logs += market.events.Trade().process_receipt(receipt, errors=DISCARD)
-
-    id_of = {account_record(market, b["account"].address)["id"]: b["id"] for b in bids}
+    driver.wait_until(driver.schedule.auction_closes(delivery_period))
+    trade_logs = [
+        log
+        for receipt in driver.match(delivery_period)
+        for log in market.events.Trade().process_receipt(receipt, errors=DISCARD)
+    ]
     trades = [
         {
-            "seller": id_of[log.args.sellerId],
-            "buyer": id_of[log.args.buyerId],
+            "seller": ids[log.args.sellerId],
+            "buyer": ids[log.args.buyerId],
             "kwh": number(Decimal(log.args.quantityWh) / WH_PER_KWH),
             "price": units(log.args.price),
         }
         for log in trade_logs
     ]
-    result = {"trades": trades, "average_price": units(market.functions.bookOf(delivery).call()[5]) if trades else None}
+    result = {"trades": trades, "average_price": units(driver.book(delivery_period).averagePrice) if trades else None}
     if book.readings is not None:
-        result["settlement"] = settle(w3, market, schedule, delivery, book.readings, bids, attempt, id_of, operator)
-    result["balances"] = {b["id"]: units(account_record(market, b["account"].address)["wallet"]) for b in bids}
+        result["settlement"] = settle(driver, delivery_period, book.readings, bids, attempt, ids)
+    result["balances"] = {bid["id"]: units(driver.account(bid["prosumer"].address).wallet) for bid in bids}
     result["refused"] = refused
     return result
 
 
-def settle(w3, market, schedule, delivery, readings, bids, attempt, id_of, keeper) -> dict:
+def settle(driver: PeriodDriver, delivery_period: int, readings: dict[str, int], bids, attempt, ids) -> dict:
     """Post the readings through each bid's meter once the period is over, settle it once no
     reading can arrive any more, and report each revealed bid's settlement."""
-    next_start = market.functions.periodStart(delivery + 1).call()
-    embedded_time_travel(w3, next_start + 1)
+    driver.wait_until(driver.schedule.delivery_ends(delivery_period) + 1)
     for bid in bids:
         if bid["id"] in readings:
-            call = market.functions.submitReading(delivery, bid["meter_number"], readings[bid["id"]])
-            attempt(bid, "reading", call, bid["meter"])
-    embedded_time_travel(w3, next_start + schedule.reading_grace)
-    settled = []
-    while True:
-        receipt = send(w3, market.functions.settle(delivery, BATCH), keeper)
-        settled += market.events.Settled().process_receipt(receipt, errors=DISCARD)
-        if market.events.SettlementCompleted().process_receipt(receipt, errors=DISCARD):
-            break
+            prosumer = bid["prosumer"]
+            reading = Reading(prosumer.meter, prosumer.meter_number, readings[bid["id"]])
+            attempt(bid, "reading", lambda posted: driver.post_readings(posted, delivery_period), reading)
+    driver.wait_until(driver.schedule.readings_close(delivery_period))
+    settled = [
+        log
+        for receipt in driver.settle(delivery_period)
+        for log in driver.contract.events.Settled().process_receipt(receipt, errors=DISCARD)
+    ]
     return {
-        id_of[log.args.prosumerId]: {
+        ids[log.args.prosumerId]: {
             "metered": log.args.metered,
             "balancing": units(log.args.balancing),
             "reward": units(log.args.reward),

@@ -11,6 +11,7 @@ on 127.0.0.1 only: the embedded chain is for this machine. Ctrl-C stops everythi
 
     .venv/bin/python scripts/demo.py [--port 8000] [--period-length 60]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,10 +28,15 @@ from eth_account import Account
 from web3 import Web3
 from web3.exceptions import Web3Exception
 
-from backend.chain import ContractRefused, SealedBid, market_at, send, transfer
-from backend.config import write_private_file
-from backend.nodes import stop_processes, wait_for_rpc
-from backend.profiles import PAPER_PROSUMERS, PERIODS_PER_DAY, day, rated_power_for_period
+from devnet.nodes import stop_processes, wait_for_rpc
+from p2pkit.artifacts import artifact_path
+from p2pkit.bids import SealedBid
+from p2pkit.keyfiles import write_private_file
+from p2pkit.market import attach
+from p2pkit.period import Bid, PeriodDriver, Prosumer
+from p2pkit.schedule import Phase
+from p2pkit.transactions import ContractRefused, TransactionReverted
+from sim.profiles import PAPER_PROSUMERS, PERIODS_PER_DAY, day, rated_power_for_period
 
 ROOT = Path(__file__).resolve().parent.parent
 ETHER = 10**18
@@ -41,8 +47,17 @@ REFERENCE_PERIOD = 900  # profiles are in quarter hours
 MAX_READING_DELAY = 20  # seconds after a period starts within which a meter box reads its meter
 
 
-def start_meter_box(folder: Path, rpc_url: str, market: str, name: str, number: int, key, producer: bool,
-                    quarter_kwh: list[float], speed: float) -> list[subprocess.Popen]:
+def start_meter_box(
+    folder: Path,
+    rpc_url: str,
+    market: str,
+    name: str,
+    number: int,
+    key,
+    producer: bool,
+    quarter_kwh: list[float],
+    speed: float,
+) -> list[subprocess.Popen]:
     """A simulated meter on its own pty and a meter bridge daemon polling it (its log in
     ``folder/<name>.log``)."""
     address = f"{number:012d}"
@@ -50,9 +65,19 @@ def start_meter_box(folder: Path, rpc_url: str, market: str, name: str, number: 
     power = "/".join(f"{(-1 if producer else 1) * kwh * 4:.3f}" for kwh in quarter_kwh)
     register = "reverse" if producer else "forward"
     simulator = subprocess.Popen(
-        [sys.executable, "-m", "meter_bridge", "simulate", "--create-pty",
-         "--meter", f"{address},{register}=1000,power={power},step={REFERENCE_PERIOD}", "--speed", str(speed)],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "meter_bridge",
+            "simulate",
+            "--create-pty",
+            "--meter",
+            f"{address},{register}=1000,power={power},step={REFERENCE_PERIOD}",
+            "--speed",
+            str(speed),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     pty = simulator.stdout.readline().strip()
     keystore = folder / f"{name}.json"
@@ -62,14 +87,18 @@ def start_meter_box(folder: Path, rpc_url: str, market: str, name: str, number: 
     config.write_text(
         f'[bus]\nport = "{pty}"\n\n'
         f'[chain]\nrpc_url = "{rpc_url}"\nmarket_address = "{market}"\n'
-        f'artifact = "{ROOT / "build" / "contracts" / "EnergyMarket.json"}"\n\n'
-        f'[daemon]\ndatabase = "{folder / (name + ".sqlite3")}"\nmax_reading_delay = {MAX_READING_DELAY}.0\ntick = 1.0\n\n'
+        f'artifact = "{artifact_path()}"\n\n'
+        f'[daemon]\ndatabase = "{folder / (name + ".sqlite3")}"\n'
+        f"max_reading_delay = {MAX_READING_DELAY}.0\ntick = 1.0\n\n"
         f'[[meters]]\nname = "{name}"\naddress = "{address}"\nmeter_number = {number}\nregister = "{register}"\n'
         f'keystore = "{keystore}"\npassword_file = "{folder / (name + ".password")}"\n'
     )
     with open(folder / f"{name}.log", "w") as log:
-        daemon = subprocess.Popen([sys.executable, "-m", "meter_bridge", "run", "--config", str(config)],
-                                  stdout=subprocess.DEVNULL, stderr=log)
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "meter_bridge", "run", "--config", str(config)],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
     return [simulator, daemon]
 
 
@@ -78,9 +107,24 @@ def start_backend(folder: Path, host: str, port: int, period_length: int) -> sub
     operator's and the grid's keys to ``folder`` and its log to ``folder/backend.log``."""
     with open(folder / "backend.log", "w") as log:
         backend = subprocess.Popen(
-            [sys.executable, "-m", "backend", "serve", "--chain", "embedded", "--host", host, "--port", str(port),
-             "--keys-out", str(folder)],
-            env={**os.environ, "P2P_PERIOD_LENGTH": str(period_length)}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "backend",
+                "serve",
+                "--chain",
+                "embedded",
+                "--host",
+                host,
+                "--port",
+                str(port),
+                "--keys-out",
+                str(folder),
+            ],
+            env={**os.environ, "P2P_PERIOD_LENGTH": str(period_length)},
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     try:
         wait_for_rpc(f"http://{host}:{port}/rpc", backend, timeout=120)
@@ -90,35 +134,36 @@ def start_backend(folder: Path, host: str, port: int, period_length: int) -> sub
     return backend
 
 
-def bid_every_period(w3: Web3, market, user: dict, stop: threading.Event) -> None:
+def bid_every_period(driver: PeriodDriver, prosumer: Prosumer, quarters: list, stop: threading.Event) -> None:
     """One simulated prosumer: commits in the commit window, reveals in the reveal window.
 
     Each step is tried once a period: a refusal or a lost connection is reported and the
     prosumer goes on with the next phase (a commit retried with a new salt could not be
     revealed if the first one was mined after all)."""
-    sealed: dict[int, SealedBid] = {}
+    sealed: dict[int, Bid | None] = {}
     while not stop.wait(0.5):
         try:
-            period, phase, _ = market.functions.currentPhase().call()
-            if phase == 0 and period not in sealed:
-                quarter = user["day"][period % PERIODS_PER_DAY]
-                sealed[period] = bid = SealedBid(quarter.declared_wh, quarter.price_wei_per_kwh)
-                send(w3, market.functions.commit(bid.commitment(user["key"].address)), user["key"])
-            elif phase == 1 and sealed.get(period):
-                bid = sealed[period]
-                sealed[period] = None
-                hint = market.functions.insertionHint(period + 1, user["producer"], user["green"], bid.price).call()
-                send(w3, market.functions.reveal(bid.quantity_wh, bid.price, bid.salt, hint), user["key"])
-        except ContractRefused as refusal:
-            print(f"{user['name']}: {refusal}", file=sys.stderr)
+            now = driver.contract.functions.currentPhase().call()
+            if now.phase == Phase.COMMIT and now.period not in sealed:
+                quarter = quarters[now.period % PERIODS_PER_DAY]
+                sealed[now.period] = bid = Bid(prosumer, SealedBid(quarter.declared_wh, quarter.price_wei_per_kwh))
+                driver.commit([bid])
+            elif now.phase == Phase.REVEAL and sealed.get(now.period):
+                bid, sealed[now.period] = sealed[now.period], None
+                driver.reveal([bid], now.period + 1)
+        except (ContractRefused, TransactionReverted) as refusal:  # e.g. mined just after its window closed
+            print(f"{prosumer.name}: {refusal}", file=sys.stderr)
         except (requests.RequestException, Web3Exception) as error:  # e.g. a timeout under heavy load
-            print(f"{user['name']}: the chain did not take this step ({error}); going on", file=sys.stderr)
+            print(f"{prosumer.name}: the chain did not take this step ({error}); going on", file=sys.stderr)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--host", default="127.0.0.1",
-                        help="address to listen on (default: %(default)s; elsewhere anyone who reaches it shares the chain)")
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: %(default)s; elsewhere anyone who reaches it shares the chain)",
+    )
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--period-length", type=int, default=60, help="seconds per trading period (default 60)")
     args = parser.parse_args()
@@ -131,38 +176,56 @@ def main() -> int:
     try:
         page = f"http://{args.host}:{args.port}/"
         rpc_url = page + "rpc"
-        w3 = Web3(Web3.HTTPProvider(rpc_url))
         operator = Account.from_key((folder / "operator.key").read_text().strip())
-        market = market_at(w3, requests.get(page + "api/contract", timeout=30).json()["address"])
+        # Everything below reaches the chain as a prosumer's page does: through the backend's /rpc.
+        market = attach(
+            Web3(Web3.HTTPProvider(rpc_url)), requests.get(page + "api/contract", timeout=30).json()["address"]
+        )
+        driver = PeriodDriver(market, operator)
         users = []
         speed = REFERENCE_PERIOD / args.period_length
         for number, profile in enumerate(PAPER_PROSUMERS, start=161):
-            key, meter = Account.create(), Account.create()
-            transfer(w3, operator, key.address, DEPOSIT + GAS_MONEY)
-            transfer(w3, operator, meter.address, GAS_MONEY)
-            send(w3, market.functions.register(profile.name, profile.producer, profile.green), key)
-            send(w3, market.functions.setAuthorization(key.address, True), operator)
-            # The simulated meter plays a quarter hour of the day in each (shorter) period.
-            rated = rated_power_for_period(profile, args.period_length, MAX_READING_DELAY)
-            send(w3, market.functions.bindMeter(key.address, meter.address, number, rated), operator)
-            send(w3, market.functions.deposit(), key, value=DEPOSIT)
+            prosumer = Prosumer(
+                profile.name,
+                profile.producer,
+                profile.green,
+                Account.create(),
+                Account.create(),
+                number,
+                deposit=DEPOSIT,
+                # The simulated meter plays a quarter hour of the day in each (shorter) period.
+                rated_power_w=rated_power_for_period(profile, args.period_length, MAX_READING_DELAY),
+            )
+            driver.fund(operator, [(prosumer.address, DEPOSIT + GAS_MONEY), (prosumer.meter.address, GAS_MONEY)])
+            driver.enrol([prosumer])
             quarters = day(profile)
             name = profile.name.split()[0].lower()
-            processes += start_meter_box(folder, rpc_url, market.address, name, number, meter, profile.producer,
-                                         [q.actual_wh / 1000 for q in quarters], speed)
-            users.append({"name": profile.name, "key": key, "producer": profile.producer, "green": profile.green,
-                          "day": quarters})
-            write_private_file(folder / f"{name}.key", key.key.to_0x_hex())
+            processes += start_meter_box(
+                folder,
+                rpc_url,
+                market.address,
+                name,
+                number,
+                prosumer.meter,
+                profile.producer,
+                [q.actual_wh / 1000 for q in quarters],
+                speed,
+            )
+            users.append(prosumer)
+            bidders.append(
+                threading.Thread(target=bid_every_period, args=(driver, prosumer, quarters, stop), daemon=True)
+            )
+            write_private_file(folder / f"{name}.key", prosumer.key.key.to_0x_hex())
 
-        bidders = [threading.Thread(target=bid_every_period, args=(w3, market, user, stop), daemon=True)
-                   for user in users]
         for bidder in bidders:
             bidder.start()
         print(f"\nThe market is live at {page}")
         print(f"Period length {args.period_length} s; the paper's four prosumers bid every period.")
-        print(f"Keys to import into the page, new for this run (logs beside them): {folder}/<name>.key for the "
-              f"prosumers ({', '.join(user['name'].split()[0].lower() for user in users)}), "
-              f"{folder}/operator.key for the operator view, {folder}/grid.key for the grid")
+        print(
+            f"Keys to import into the page, new for this run (logs beside them): {folder}/<name>.key for the "
+            f"prosumers ({', '.join(user.name.split()[0].lower() for user in users)}), "
+            f"{folder}/operator.key for the operator view, {folder}/grid.key for the grid"
+        )
         print(f"The backend listens on {args.host}; an embedded chain is meant for this machine alone.")
         print("Ctrl-C stops everything.\n", flush=True)
         while not stop.wait(1):

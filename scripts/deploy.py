@@ -11,17 +11,22 @@ first test account (on anvil, anvil's first funded account: both use the same mn
 grid defaults to Ape's second test account. The deployment file (chain id, market, operator,
 grid, block) is what the backend and the meter bridge read to find the market.
 """
+
 from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
 
 import click
-from ape import accounts, project
+from ape import accounts
 from ape.cli import ConnectedProviderCommand, ape_cli_context
+from ape.contracts import ContractContainer
 from ape_accounts import KeyfileAccount
+from ethpm_types import ContractType
 
-from backend.chain import WEI_PER_ETHER, Deployment, MarketParameters, MarketSchedule
+from p2pkit.artifacts import ape_contract_type
+from p2pkit.market import WEI_PER_ETHER, Deployment, MarketParameters
+from p2pkit.schedule import Schedule
 
 DEFAULTS = MarketParameters()
 
@@ -43,28 +48,53 @@ def operator_account(keystore: Path | None, password_file: Path | None):
 
 @click.command(cls=ConnectedProviderCommand, short_help="Deploy the EnergyMarket")
 @ape_cli_context()
-@click.option("--keystore", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Operator's encrypted keystore (default: Ape's first test account).")
-@click.option("--password-file", envvar="P2P_OPERATOR_PASSWORD_FILE",
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="File holding the keystore's password [env P2P_OPERATOR_PASSWORD_FILE].")
+@click.option(
+    "--keystore",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Operator's encrypted keystore (default: Ape's first test account).",
+)
+@click.option(
+    "--password-file",
+    envvar="P2P_OPERATOR_PASSWORD_FILE",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="File holding the keystore's password [env P2P_OPERATOR_PASSWORD_FILE].",
+)
 @click.option("--grid", help="The public grid's address (default: Ape's second test account).")
-@click.option("--period-length", default=900, show_default=True, type=click.IntRange(min=10),
-              help="Seconds per market period; the phases scale with it.")
-@click.option("--margin", default="0.001", show_default=True,
-              help="Ether locked per open bid.")
-@click.option("--price-floor", default=str(Decimal(DEFAULTS.price_floor) / WEI_PER_ETHER), show_default=True,
-              help="Lowest price a bid may name, ether per kWh.")
-@click.option("--price-cap", default=str(Decimal(DEFAULTS.price_cap) / WEI_PER_ETHER), show_default=True,
-              help="Highest price a bid may name, ether per kWh.")
-@click.option("--output", default="deployment.json", show_default=True,
-              type=click.Path(dir_okay=False, path_type=Path), help="Deployment file to write.")
+@click.option(
+    "--period-length",
+    default=900,
+    show_default=True,
+    type=click.IntRange(min=10),
+    help="Seconds per market period; the phases scale with it.",
+)
+@click.option("--margin", default="0.001", show_default=True, help="Ether locked per open bid.")
+@click.option(
+    "--price-floor",
+    default=str(Decimal(DEFAULTS.price_floor) / WEI_PER_ETHER),
+    show_default=True,
+    help="Lowest price a bid may name, ether per kWh.",
+)
+@click.option(
+    "--price-cap",
+    default=str(Decimal(DEFAULTS.price_cap) / WEI_PER_ETHER),
+    show_default=True,
+    help="Highest price a bid may name, ether per kWh.",
+)
+@click.option(
+    "--output",
+    default="deployment.json",
+    show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Deployment file to write.",
+)
 def cli(cli_ctx, keystore, password_file, grid, period_length, margin, price_floor, price_cap, output):
     operator = operator_account(keystore, password_file)
     grid = grid or accounts.test_accounts[1].address
-    schedule = MarketSchedule.scaled(period_length)
+    schedule = Schedule.scaled(period_length)
     parameters = MarketParameters(margin=wei(margin), price_floor=wei(price_floor), price_cap=wei(price_cap))
-    market = project.EnergyMarket.deploy(grid, schedule.as_abi(), parameters.as_abi(), sender=operator)
+    # The build every part of the platform uses (p2pkit/artifacts), not one of Ape's own.
+    energy_market = ContractContainer(ContractType.model_validate(ape_contract_type()))
+    market = energy_market.deploy(grid, schedule.as_abi(), parameters.as_abi(), sender=operator)
     deployment = Deployment(
         chain_id=cli_ctx.chain_manager.chain_id,
         market=market.address,

@@ -69,7 +69,7 @@ def test_secret_set_both_ways_is_refused(tmp_path):
 def test_secret_file_that_cannot_be_read_is_reported(tmp_path):
     missing = tmp_path / "missing.key"
 
-    with pytest.raises(ConfigError, match="missing.key"):
+    with pytest.raises(ConfigError, match=r"missing\.key"):
         read_secret("OPERATOR_KEY", environ={"P2P_OPERATOR_KEY_FILE": str(missing)})
 
 
@@ -87,7 +87,9 @@ def test_block_interval_of_zero_is_allowed():
     assert load_config(environ={"P2P_EMBEDDED_BLOCK_INTERVAL": "0"})["EMBEDDED_BLOCK_INTERVAL"] == 0
 
 
-@pytest.mark.parametrize(("name", "value"), [("EMBEDDED_BLOCK_INTERVAL", "-1"), ("PERIOD_LENGTH", "5"), ("KEEPER_BATCH", "0")])
+@pytest.mark.parametrize(
+    ("name", "value"), [("EMBEDDED_BLOCK_INTERVAL", "-1"), ("PERIOD_LENGTH", "5"), ("KEEPER_BATCH", "0")]
+)
 def test_value_out_of_range_is_refused(name, value):
     with pytest.raises(ConfigError, match=f"P2P_{name}"):
         load_config(environ={f"P2P_{name}": value})

@@ -4,10 +4,11 @@ queries read from py-evm."""
 from __future__ import annotations
 
 import pytest
+from backend_probe import PING_TOPIC, PROBE_INIT, PROBE_REVERT_DATA
 from web3 import HTTPProvider, Web3
 
-from backend.chain_access import InProcessUpstream, start_embedded_chain
-from backend_probe import PING_TOPIC, PROBE_INIT, PROBE_REVERT_DATA
+from backend.upstreams import InProcessUpstream
+from devnet.embedded import start_embedded_chain
 
 
 @pytest.fixture
@@ -33,6 +34,12 @@ def ask(upstream, method, *params):
 
 def test_revert_during_gas_estimation_carries_the_revert_data(upstream, probe_address):
     error = ask(upstream, "eth_estimateGas", {"to": probe_address, "data": "0x01"})["error"]
+
+    assert (error["code"], error["data"]) == (3, PROBE_REVERT_DATA)
+
+
+def test_revert_of_a_call_carries_the_revert_data(upstream, probe_address):
+    error = ask(upstream, "eth_call", {"to": probe_address, "data": "0x01"}, "latest")["error"]
 
     assert (error["code"], error["data"]) == (3, PROBE_REVERT_DATA)
 
@@ -77,7 +84,13 @@ def pinged(embedded_chain, probe_address):
 
 @pytest.mark.parametrize(
     ("topics", "found"),
-    [([PING_TOPIC], 2), ([[PING_TOPIC, "0x" + "00" * 32]], 2), ([None], 2), (["0x" + "00" * 32], 0), ([PING_TOPIC, None], 0)],
+    [
+        ([PING_TOPIC], 2),
+        ([[PING_TOPIC, "0x" + "00" * 32]], 2),
+        ([None], 2),
+        (["0x" + "00" * 32], 0),
+        ([PING_TOPIC, None], 0),
+    ],
     ids=["the topic", "one of two", "any", "another topic", "a second topic it has not"],
 )
 def test_log_query_by_topic_finds_the_logs_that_carry_it(upstream, pinged, topics, found):
@@ -90,3 +103,13 @@ def test_log_query_by_another_address_finds_nothing(upstream, pinged):
     logs = ask(upstream, "eth_getLogs", {"fromBlock": "earliest", "address": "0x" + "12" * 20})["result"]
 
     assert logs == []
+
+
+def test_log_query_over_more_blocks_than_its_time_allows_is_stopped(embedded_chain):
+    # Reading 500 blocks takes about 0.1 s here, five times the upstream's limit.
+    embedded_chain.provider.ethereum_tester.mine_blocks(500)
+    upstream = InProcessUpstream(embedded_chain, time_limit=0.02)
+
+    error = ask(upstream, "eth_getLogs", {"fromBlock": "earliest", "toBlock": "latest"})["error"]
+
+    assert (error["code"], error["message"].startswith("eth_getLogs stopped")) == (-32005, True)

@@ -8,13 +8,6 @@ from dataclasses import dataclass
 import pytest
 from eth_account import Account
 from flask.testing import FlaskClient
-
-from backend import create_app
-from backend.chain import Deployment, MarketHandle, MarketParameters, account_record
-from backend.chain_access import start_embedded_market
-from backend.keeper import EntrustedBid
-from backend.market_api import ENTRUSTED_EXTENSION, KEEPER_EXTENSION, MAX_PERIODS
-from backend.nodes import free_port
 from market_script import (
     AVERAGE_PRICE,
     BIDS,
@@ -24,12 +17,20 @@ from market_script import (
     READINGS_WH,
     ROLES,
     MarketScript,
-    Prosumer,
+    Trader,
     bid_and_reveal,
     entrust_body,
     period_with_readings,
     run_keeper,
 )
+
+from backend import create_app, entrusted_of, keeper_of
+from backend.market_api import MAX_PERIODS
+from devnet.embedded import start_embedded_market
+from devnet.nodes import free_port
+from p2pkit.bids import EntrustedBid
+from p2pkit.market import Deployment, MarketHandle, MarketParameters
+from p2pkit.period import Prosumer
 
 APP_CONFIG = {"TESTING": True, "KEEPER": False, "KEEPER_DB": ":memory:"}
 
@@ -40,7 +41,7 @@ class SettledPeriod:
 
     client: FlaskClient
     script: MarketScript
-    prosumers: dict[str, Prosumer]
+    prosumers: dict[str, Trader]
     delivery_period: int
 
     def get(self, path: str) -> dict:
@@ -58,10 +59,12 @@ def settled() -> SettledPeriod:
     script = MarketScript(market)
     prosumers = [script.join(name) for name in ROLES]
     app = create_app(APP_CONFIG, market=market)
-    keeper = app.extensions[KEEPER_EXTENSION]
+    keeper = keeper_of(app)
     delivery_period = period_with_readings(script, prosumers, keeper)
     run_keeper(keeper)
-    return SettledPeriod(app.test_client(), script, {prosumer.name: prosumer for prosumer in prosumers}, delivery_period)
+    return SettledPeriod(
+        app.test_client(), script, {prosumer.name: prosumer for prosumer in prosumers}, delivery_period
+    )
 
 
 @pytest.fixture
@@ -98,7 +101,11 @@ def test_contract_carries_the_abi_for_the_page(settled):
 def test_contract_gives_schedule_and_parameters_with_wei_as_strings(settled):
     answer = settled.get("/api/contract")
 
-    assert (answer["schedule"]["period_length"], answer["parameters"]["margin_wei"], answer["parameters"]["shortfall_factor_bps"]) == (
+    assert (
+        answer["schedule"]["period_length"],
+        answer["parameters"]["margin_wei"],
+        answer["parameters"]["shortfall_factor_bps"],
+    ) == (
         PERIOD_LENGTH,
         str(10**15),
         11_000,
@@ -121,13 +128,19 @@ def test_status_gives_the_current_period_phase_and_block(settled):
     answer = settled.get("/api/status")
 
     w3, contract = settled.script.w3, settled.script.contract
-    period, phase, seconds_left = contract.functions.currentPhase().call()
-    assert (answer["period"], answer["phase"], answer["seconds_left"], answer["block"], answer["auction_delivery_period"]) == (
-        period,
-        ["commit", "reveal", "matching", "settlement"][phase],
-        seconds_left,
+    now = contract.functions.currentPhase().call()
+    assert (
+        answer["period"],
+        answer["phase"],
+        answer["seconds_left"],
+        answer["block"],
+        answer["auction_delivery_period"],
+    ) == (
+        now.period,
+        ["commit", "reveal", "matching", "settlement"][now.phase],
+        now.secondsLeft,
         w3.eth.block_number,
-        period + 1,
+        now.period + 1,
     )
 
 
@@ -142,7 +155,9 @@ def test_status_reports_what_the_keeper_did(settled):
 
 
 def test_status_without_an_operator_key_says_there_is_no_keeper(market):
-    client = create_app(APP_CONFIG, market=MarketHandle(market.w3, market.contract, market.deployment, lock=market.lock)).test_client()
+    client = create_app(
+        APP_CONFIG, market=MarketHandle(market.w3, market.contract, market.deployment, lock=market.lock)
+    ).test_client()
 
     keeper = client.get("/api/status").get_json()["keeper"]
 
@@ -212,7 +227,7 @@ def test_period_without_trades_has_no_average_price(settled):
 def test_period_matched_without_trades_settles_at_the_reference_price(app, script, client, wind):
     delivery_period = bid_and_reveal(script, [wind])
     script.to_auction_close(delivery_period)
-    run_keeper(app.extensions[KEEPER_EXTENSION])
+    run_keeper(keeper_of(app))
 
     answer = client.get(f"/api/periods/{delivery_period}").get_json()
 
@@ -266,11 +281,17 @@ def test_account_record_shows_its_wallet_as_the_contract_does(settled):
 
     answer = settled.get(f"/api/accounts/{ev.address}")
 
-    record = account_record(settled.script.contract, ev.address)
-    assert (answer["id"], answer["wallet_wei"], answer["free_balance_wei"], answer["meter"], answer["rated_power_w"]) == (
-        record["id"],
-        str(record["wallet"]),
-        str(record["freeBalance"]),
+    record = settled.script.contract.functions.accountOf(ev.address).call()
+    assert (
+        answer["id"],
+        answer["wallet_wei"],
+        answer["free_balance_wei"],
+        answer["meter"],
+        answer["rated_power_w"],
+    ) == (
+        record.id,
+        str(record.wallet),
+        str(record.freeBalance),
         ev.meter.address,
         RATED_POWER_W,
     )
@@ -279,7 +300,7 @@ def test_account_record_shows_its_wallet_as_the_contract_does(settled):
 def test_account_record_shows_sale_proceeds_locked_until_settlement(app, script, client, wind, ev):
     delivery_period = bid_and_reveal(script, [wind, ev])
     script.to_auction_close(delivery_period)
-    run_keeper(app.extensions[KEEPER_EXTENSION])
+    run_keeper(keeper_of(app))
 
     answer = client.get(f"/api/accounts/{wind.address}").get_json()
 
@@ -342,7 +363,11 @@ def test_entrusted_bid_is_accepted_with_the_secrecy_it_gives_up(script, client, 
     reply = client.post("/api/entrust", json=entrust_body(script, controllable, delivery_period))
 
     answer = reply.get_json()
-    assert (reply.status_code, answer["delivery_period"], "operator" in answer["secrecy"]) == (202, delivery_period, True)
+    assert (reply.status_code, answer["delivery_period"], "operator" in answer["secrecy"]) == (
+        202,
+        delivery_period,
+        True,
+    )
 
 
 def test_entrusted_bid_says_when_it_becomes_public(script, client, controllable):
@@ -350,7 +375,7 @@ def test_entrusted_bid_says_when_it_becomes_public(script, client, controllable)
 
     answer = client.post("/api/entrust", json=entrust_body(script, controllable, delivery_period)).get_json()
 
-    assert answer["public_from"] == script.clock.auction_opens(delivery_period) + script.clock.commit_end
+    assert answer["public_from"] == script.schedule.reveal_opens(delivery_period)
 
 
 def test_the_same_bid_entrusted_again_is_accepted_as_already_there(script, client, controllable):
@@ -367,7 +392,7 @@ def test_entrusted_bid_is_kept_for_the_keeper(app, script, client, controllable)
 
     client.post("/api/entrust", json=entrust_body(script, controllable, delivery_period))
 
-    kept = app.extensions[ENTRUSTED_EXTENSION].untried(delivery_period)
+    kept = entrusted_of(app).untried(delivery_period)
     assert kept == [
         EntrustedBid(controllable.address, delivery_period, *BIDS["controllable"], controllable.bid.salt, kept[0].id)
     ]
@@ -379,7 +404,7 @@ def test_bid_entrusted_through_the_api_is_revealed_by_the_keeper(app, script, cl
     client.post("/api/entrust", json=entrust_body(script, controllable, delivery_period))
     script.to_reveal_window(delivery_period)
 
-    run_keeper(app.extensions[KEEPER_EXTENSION])
+    run_keeper(keeper_of(app))
 
     assert [event.args.account for event in script.events("BidRevealed", delivery_period)] == [controllable.address]
 
@@ -389,7 +414,7 @@ def test_entrusted_bids_outcome_is_shown_without_its_values(app, script, client,
     script.commit(controllable)
     client.post("/api/entrust", json=entrust_body(script, controllable, delivery_period))
     script.to_reveal_window(delivery_period)
-    run_keeper(app.extensions[KEEPER_EXTENSION])
+    run_keeper(keeper_of(app))
 
     [entry] = client.get(f"/api/entrust/{controllable.address}").get_json()["entrusted"]
 
@@ -423,17 +448,19 @@ def test_bid_entrusted_with_someone_elses_signature_is_refused(app, script, clie
     reply = client.post("/api/entrust", json=entrust_body(script, controllable, delivery_period, signer=wind.key))
 
     assert (reply.status_code, "signature" in reply.get_json()["error"]) == (403, True)
-    assert app.extensions[ENTRUSTED_EXTENSION].untried(delivery_period) == []
+    assert entrusted_of(app).untried(delivery_period) == []
 
 
 def test_bid_changed_after_signing_is_refused(app, script, client, controllable):
     delivery_period = script.next_auction()
-    changed = entrust_body(script, controllable, delivery_period, changes={"price_wei": str(controllable.bid.price + 1)})
+    changed = entrust_body(
+        script, controllable, delivery_period, changes={"price_wei": str(controllable.bid.price + 1)}
+    )
 
     reply = client.post("/api/entrust", json=changed)
 
     assert (reply.status_code, "signature" in reply.get_json()["error"]) == (403, True)
-    assert app.extensions[ENTRUSTED_EXTENSION].untried(delivery_period) == []
+    assert entrusted_of(app).untried(delivery_period) == []
 
 
 @pytest.mark.parametrize(
@@ -473,7 +500,7 @@ def test_entrusted_bid_missing_a_value_is_refused(script, client, controllable):
 
 def test_entrusted_bid_of_an_unregistered_bidder_is_refused(script, client, controllable):
     delivery_period = script.next_auction()
-    stranger = Prosumer("stranger", Account.create(), Account.create(), 1, controllable.bid)
+    stranger = Trader(Prosumer("stranger", False, False, Account.create(), Account.create(), 1), controllable.bid)
 
     reply = client.post("/api/entrust", json=entrust_body(script, stranger, delivery_period))
 
@@ -510,7 +537,9 @@ def test_api_whose_node_is_down_answers_503(tmp_path):
     Deployment(chain_id=1, market="0x" + "11" * 20, operator="0x" + "33" * 20, grid="0x" + "22" * 20, block=0).save(
         deployment_file
     )
-    app = create_app({"CHAIN": f"http://127.0.0.1:{free_port()}", "DEPLOYMENT": str(deployment_file), "RPC_TIMEOUT": 0.5})
+    app = create_app(
+        {"CHAIN": f"http://127.0.0.1:{free_port()}", "DEPLOYMENT": str(deployment_file), "RPC_TIMEOUT": 0.5}
+    )
 
     reply = app.test_client().get("/api/status")
 

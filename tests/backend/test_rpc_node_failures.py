@@ -10,7 +10,7 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Response
 
 from backend import create_app
-from backend.chain_access import HttpUpstream
+from backend.upstreams import HttpUpstream
 
 NODE_TIMEOUT = 0.5
 
@@ -131,7 +131,9 @@ def test_node_answering_something_other_than_json_is_reported(serve_node):
 
     response = client_for(url).post("/rpc", json=rpc("eth_blockNumber")).get_json()
 
-    assert response["error"]["message"] == f"node at {url.removeprefix('http://')} answered with a body that is not JSON"
+    assert (
+        response["error"]["message"] == f"node at {url.removeprefix('http://')} answered with a body that is not JSON"
+    )
 
 
 def test_node_refusing_the_whole_batch_is_reported_with_its_reason(serve_node):

@@ -11,15 +11,15 @@ import time
 
 import pytest
 import requests
-from werkzeug.serving import make_server
-
 from eth_account import Account
 from web3 import HTTPProvider, Web3
+from werkzeug.serving import make_server
 
 from backend import create_app
-from backend.chain import Deployment, MarketSchedule, deploy_market
-from backend.chain_access import start_embedded_chain
-from backend.nodes import ANVIL_CHAIN_ID, ANVIL_FUNDED_KEY, free_port, stop_processes, wait_for_rpc
+from devnet.embedded import start_embedded_chain
+from devnet.nodes import ANVIL_CHAIN_ID, ANVIL_FUNDED_KEY, free_port, stop_processes, wait_for_rpc
+from p2pkit.market import Deployment, deploy_market
+from p2pkit.schedule import Schedule
 
 
 @pytest.fixture
@@ -120,17 +120,23 @@ def test_serve_command_writes_the_embedded_markets_keys_for_their_owner_only(bac
 
     contract = requests.get(url.removesuffix("/rpc") + "/api/contract", timeout=10).json()
     keys = {role: tmp_path / "keys" / f"{role}.key" for role in ("operator", "grid")}
-    assert {role: (Account.from_key(path.read_text().strip()).address, stat.S_IMODE(path.stat().st_mode))
-            for role, path in keys.items()} == {role: (contract[role], 0o600) for role in keys}
+    assert {
+        role: (Account.from_key(path.read_text().strip()).address, stat.S_IMODE(path.stat().st_mode))
+        for role, path in keys.items()
+    } == {role: (contract[role], 0o600) for role in keys}
 
 
 def test_serve_command_in_front_of_a_node_runs_one_keeper_among_its_workers(backend_command, anvil_url, tmp_path):
     w3 = Web3(HTTPProvider(anvil_url))
     operator = Account.from_key(ANVIL_FUNDED_KEY)
     deployment_file = tmp_path / "deployment.json"
-    Deployment.of(w3, deploy_market(w3, operator, Account.create().address, MarketSchedule.scaled(60))).save(deployment_file)
-    settings = {"WORKERS": "3", "DEPLOYMENT": str(deployment_file), "OPERATOR_KEY": ANVIL_FUNDED_KEY,
-                "KEEPER_DB": str(tmp_path / "keeper.sqlite3")}
+    Deployment.of(w3, deploy_market(w3, operator, Account.create().address, Schedule.scaled(60))).save(deployment_file)
+    settings = {
+        "WORKERS": "3",
+        "DEPLOYMENT": str(deployment_file),
+        "OPERATOR_KEY": ANVIL_FUNDED_KEY,
+        "KEEPER_DB": str(tmp_path / "keeper.sqlite3"),
+    }
 
     backend_command("--chain", anvil_url, settings=settings)
 

@@ -20,8 +20,9 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import HTTPProvider, Web3
 
-from backend.chain import send, transfer
-from backend.nodes import free_port
+from devnet.nodes import free_port
+from p2pkit.market import attach
+from p2pkit.transactions import send, transfer
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
@@ -72,8 +73,7 @@ class MarketServer:
     def transact(self, call_of, signer: LocalAccount) -> None:
         """``call_of(market functions)`` signed by ``signer`` and sent raw through /rpc."""
         w3 = self.web3()
-        contract = self.json("/api/contract")
-        market = w3.eth.contract(address=contract["address"], abi=contract["abi"])
+        market = attach(w3, self.json("/api/contract")["address"])
         assert send(w3, call_of(market.functions), signer)["status"] == 1
 
     def authorize(self, address: str) -> None:
@@ -82,7 +82,9 @@ class MarketServer:
 
     def bind_meter(self, address: str, meter: str, meter_number: int, rated_power_w: int) -> None:
         """What the operator does from its page (the first test does it there)."""
-        self.transact(lambda f: f.bindMeter(address, meter, meter_number, rated_power_w), Account.from_key(self.operator_key))
+        self.transact(
+            lambda f: f.bindMeter(address, meter, meter_number, rated_power_w), Account.from_key(self.operator_key)
+        )
 
     def post_reading(self, meter: LocalAccount, meter_number: int, delivery_period: int, energy_wh: int) -> None:
         """What a smart meter's bridge does: its reading of a delivery period, signed with the

@@ -1,27 +1,43 @@
 """Fixtures for the contract tests (run by `ape test` on Ape's embedded eth-tester chain).
 
+The market is the very build every other part uses (`p2pkit/artifacts`, written by
+`make setup`), handed to Ape as a contract container: Ape compiles nothing itself.
+
 Roles follow the paper's case study: the operator, the public grid, wind (green producer), a
 controllable source (producer), an EV charger (green consumer), an ordinary load (consumer), and
 one smart meter account per prosumer, bound before it bids.
 """
+
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, replace
+from typing import ClassVar
 
 import pytest
+from ape.contracts import ContractContainer
+from ethpm_types import ContractType
 
-from backend.chain import MarketParameters, MarketSchedule, commitment
+from p2pkit.artifacts import ape_contract_type
+from p2pkit.bids import commitment
+from p2pkit.market import MarketParameters
+from p2pkit.schedule import Schedule
 
 ETHER = 10**18
 MILLI_ETHER = 10**15
-SCHEDULE = MarketSchedule()
+SCHEDULE = Schedule()
 # The default parameters with a price cap of 0.1 ether/kWh, so that the round prices of these
 # tests (up to 50e-3 ether/kWh) are admitted; the bounds themselves are tested on their own.
 PARAMETERS = replace(MarketParameters(), price_cap=10**17)
 # 1 MW: 250 kWh in a 15-minute period, more than any bid or reading here unless a test says so.
 RATED_POWER_W = 1_000_000
 METER_NUMBERS = {"wind": 1001, "controllable": 1002, "ev": 1003, "load": 1004}
+
+
+@pytest.fixture(scope="session")
+def energy_market() -> ContractContainer:
+    """The compiled EnergyMarket, ready for Ape to deploy."""
+    return ContractContainer(ContractType.model_validate(ape_contract_type()))
 
 
 @pytest.fixture(scope="session")
@@ -81,8 +97,8 @@ def ev_meter(accounts):
 
 
 @pytest.fixture
-def market(project, operator, grid):
-    return project.EnergyMarket.deploy(grid, SCHEDULE.as_abi(), PARAMETERS.as_abi(), sender=operator)
+def market(energy_market, operator, grid):
+    return energy_market.deploy(grid, SCHEDULE.as_abi(), PARAMETERS.as_abi(), sender=operator)
 
 
 @dataclass
@@ -143,7 +159,7 @@ def enroll(market, operator, accounts):
 class Clock:
     """Moves block time to a phase of a period of the market's schedule."""
 
-    PHASE_OFFSETS = {
+    PHASE_OFFSETS: ClassVar[dict[str, int]] = {
         "commit": 0,
         "reveal": SCHEDULE.commit_end,
         "matching": SCHEDULE.reveal_end,

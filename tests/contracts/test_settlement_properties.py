@@ -1,5 +1,5 @@
 """On random books, readings and withdrawal orders, the contract admits, clears and settles
-exactly like the plain-Python reference (``backend.reference``), and after every step:
+exactly like the plain-Python reference (``sim.reference``), and after every step:
 
 * money is conserved to the wei;
 * no seller takes out more than it held before its sale: its proceeds stay until settlement;
@@ -9,13 +9,14 @@ Readings may be missing or above what the meter can measure (refused, so missing
 outside the price bounds or above the meter's capacity (refused at reveal, then forfeited); the
 grid may withdraw part of its wallet, so that what it owes is capped.
 """
+
 import ape
 import pytest
+from conftest import MILLI_ETHER, PARAMETERS, SCHEDULE, assert_conserved
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from backend.reference import Factors, Ledger, Order, capacity_wh, clear, forfeit, refusal_at_reveal
-from conftest import MILLI_ETHER, PARAMETERS, SCHEDULE, assert_conserved
+from sim.reference import Factors, Ledger, Order, capacity_wh, clear, forfeit, refusal_at_reveal
 
 ROLES = [(producer, green) for producer in (True, False) for green in (True, False)]
 TRADERS_PER_ROLE = 2
@@ -30,7 +31,9 @@ PRICES = [
     PARAMETERS.price_cap + 1,  # refused: above the cap
 ]
 FACTORS = Factors(
-    PARAMETERS.shortfall_factor_bps, PARAMETERS.surplus_factor_bps, PARAMETERS.reward_factor_bps,
+    PARAMETERS.shortfall_factor_bps,
+    PARAMETERS.surplus_factor_bps,
+    PARAMETERS.reward_factor_bps,
     PARAMETERS.penalty_factor_bps,
 )
 GRID_DEPOSIT = 2 * MILLI_ETHER
@@ -42,8 +45,12 @@ def traders(enroll, market, grid):
     market.deposit(sender=grid, value=GRID_DEPOSIT)
     return {
         role: [
-            enroll(f"{'p' if role[0] else 'c'}{'g' if role[1] else 'o'}{i}", *role, deposit=PARAMETERS.margin,
-                   rated_power_w=RATED_POWERS_W[i])
+            enroll(
+                f"{'p' if role[0] else 'c'}{'g' if role[1] else 'o'}{i}",
+                *role,
+                deposit=PARAMETERS.margin,
+                rated_power_w=RATED_POWERS_W[i],
+            )
             for i in range(TRADERS_PER_ROLE)
         ]
         for role in ROLES
@@ -99,8 +106,12 @@ def try_withdraw(market, ledger, who, share, grid):
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
-    book=bids, metered=readings, early=withdrawals, late=withdrawals,
-    match_batch=st.integers(1, 6), settle_batch=st.integers(1, 4),
+    book=bids,
+    metered=readings,
+    early=withdrawals,
+    late=withdrawals,
+    match_batch=st.integers(1, 6),
+    settle_batch=st.integers(1, 4),
 )
 def test_contract_settles_like_the_reference(
     chain, market, grid, traders, enroll, auction, book, metered, early, late, match_batch, settle_batch
@@ -126,8 +137,14 @@ def test_contract_settles_like_the_reference(
         for account in accounts:
             order = orders[account.address]
             wallet = market.accountOf(account).wallet
-            refusal = refusal_at_reveal(order, wallet, PARAMETERS.margin, PARAMETERS.price_floor,
-                                        PARAMETERS.price_cap, capacity[account.address])
+            refusal = refusal_at_reveal(
+                order,
+                wallet,
+                PARAMETERS.margin,
+                PARAMETERS.price_floor,
+                PARAMETERS.price_cap,
+                capacity[account.address],
+            )
             if refusal is None:
                 auction.reveal(account)
                 admitted.append(account)
@@ -194,11 +211,27 @@ def test_contract_settles_like_the_reference(
                 order = orders[owner]
                 # Until its own settlement, no seller got out more than it held before its sale.
                 assert withdrawn[owner] <= held_before_sale[owner]
-                want = ledger.settle(order, expected.cleared_wh[owner], actual.get(owner), capacity[owner], average, FACTORS)
-                got = (event.declaredWh, event.clearedWh, event.actualWh, event.metered, event.balancing,
-                       event.reward, event.walletChange)
-                assert got == (want.declared_wh, want.cleared_wh, want.actual_wh, want.metered, want.balancing,
-                               want.reward, want.wallet_change)
+                want = ledger.settle(
+                    order, expected.cleared_wh[owner], actual.get(owner), capacity[owner], average, FACTORS
+                )
+                got = (
+                    event.declaredWh,
+                    event.clearedWh,
+                    event.actualWh,
+                    event.metered,
+                    event.balancing,
+                    event.reward,
+                    event.walletChange,
+                )
+                assert got == (
+                    want.declared_wh,
+                    want.cleared_wh,
+                    want.actual_wh,
+                    want.metered,
+                    want.balancing,
+                    want.reward,
+                    want.wallet_change,
+                )
                 settled.append(owner)
             assert_conserved(market)
             withdraw_some(late[:2])
@@ -209,4 +242,3 @@ def test_contract_settles_like_the_reference(
         assert all(market.accountOf(a).lockedProceeds == 0 for a in admitted)
     finally:
         chain.restore(snapshot)
-

@@ -1,4 +1,5 @@
 """`ape run deploy` against a real anvil: the market is there and the deployment file says where."""
+
 from __future__ import annotations
 
 import json
@@ -9,8 +10,8 @@ from pathlib import Path
 from eth_account import Account
 from web3 import Web3
 
-from backend.chain import Deployment, market_at, named
-from backend.nodes import ANVIL_FUNDED_KEY, anvil
+from devnet.nodes import ANVIL_FUNDED_KEY, anvil
+from p2pkit.market import Deployment, attach
 
 ROOT = Path(__file__).resolve().parents[2]
 APE = Path(sys.executable).with_name("ape")
@@ -24,19 +25,42 @@ def test_deploy_script_writes_the_deployment_file(tmp_path):
     output = tmp_path / "deployment.json"
     with anvil() as url:
         subprocess.run(
-            [str(APE), "run", "deploy", "--network", f"ethereum:anvil:{url}", "--keystore", str(keystore),
-             "--password-file", str(password), "--grid", GRID, "--period-length", "120", "--margin", "0.002",
-             "--price-floor", "0.0001", "--price-cap", "0.002", "--output", str(output)],
-            cwd=ROOT, check=True, capture_output=True, timeout=300,
+            [
+                str(APE),
+                "run",
+                "deploy",
+                "--network",
+                f"ethereum:anvil:{url}",
+                "--keystore",
+                str(keystore),
+                "--password-file",
+                str(password),
+                "--grid",
+                GRID,
+                "--period-length",
+                "120",
+                "--margin",
+                "0.002",
+                "--price-floor",
+                "0.0001",
+                "--price-cap",
+                "0.002",
+                "--output",
+                str(output),
+            ],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            timeout=300,
         )
         deployment = Deployment.load(output)
         w3 = Web3(Web3.HTTPProvider(url))
-        market = market_at(w3, deployment.market)
+        market = attach(w3, deployment.market)
         assert deployment.chain_id == 31337
         assert (deployment.operator, deployment.grid) == (Account.from_key(ANVIL_FUNDED_KEY).address, GRID)
         assert market.functions.operator().call() == deployment.operator
-        assert market.functions.schedule().call()[1] == 120
-        parameters = named(market, "parameters", market.functions.parameters().call())
-        assert (parameters["margin"], parameters["priceFloor"], parameters["priceCap"]) == (2 * 10**15, 10**14, 2 * 10**15)
+        assert market.functions.schedule().call().periodLength == 120
+        parameters = market.functions.parameters().call()
+        assert (parameters.margin, parameters.priceFloor, parameters.priceCap) == (2 * 10**15, 10**14, 2 * 10**15)
         assert w3.eth.get_transaction_count(deployment.operator) == 1
         assert deployment.block == 1

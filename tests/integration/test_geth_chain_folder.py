@@ -1,4 +1,5 @@
 """The Geth private chain's folder: genesis, keys and node configuration, before any node runs."""
+
 from __future__ import annotations
 
 import json
@@ -6,8 +7,8 @@ import stat
 
 import pytest
 
-from backend.chain import WEI_PER_ETHER
-from backend.geth import GENESIS_TEMPLATE, GETH_VERSION, ChainFolder, GethUnavailable, geth_binary, write_node_config
+from devnet.geth import GENESIS_TEMPLATE, GETH_VERSION, ChainFolder, GethUnavailable, geth_binary, write_node_config
+from p2pkit.market import WEI_PER_ETHER
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,10 @@ from eth_account import Account
 from eth_utils import keccak
 from web3.exceptions import Web3RPCError
 
-from backend.chain import ContractRefused
-from backend.reference import capacity_wh
-from meter_bridge.chain import MarketClock
+from meter_bridge.chain import MeterBinding
 from meter_bridge.errors import NoReplyError
+from p2pkit.schedule import Schedule
+from p2pkit.transactions import ContractRefused
 
 
 class InjectedCrash(BaseException):
@@ -26,9 +26,10 @@ class FakeMarket:
     keeps sent transactions in a mempool until ``mine()``.
     """
 
-    def __init__(self, clock: MarketClock, bindings: dict[str, tuple[int, int, int]]):
-        self.market_clock = clock
-        self.bindings = bindings  # meter account -> (prosumer id, meter number, rated power W)
+    def __init__(self, schedule: Schedule, bindings: dict[str, tuple[int, int, int]]):
+        self.market_schedule = schedule
+        # meter account -> (prosumer id, meter number, rated power W)
+        self.bindings = {meter: MeterBinding(*binding) for meter, binding in bindings.items()}
         self.readings: dict[tuple[int, int], int] = {}
         self.now = 0.0
         self.online = True
@@ -42,13 +43,13 @@ class FakeMarket:
 
     # ---------------------------------------------------------------- MarketChain interface
 
-    def clock(self) -> MarketClock:
+    def schedule(self) -> Schedule:
         self._reachable()
-        return self.market_clock
+        return self.market_schedule
 
-    def meter_of(self, meter: str) -> tuple[int, int, int]:
+    def meter_of(self, meter: str) -> MeterBinding:
         self._reachable()
-        return self.bindings.get(meter, (0, 0, 0))
+        return self.bindings.get(meter, MeterBinding(0, 0, 0))
 
     def reading_of(self, prosumer_id: int, period: int) -> int | None:
         self._reachable()
@@ -93,7 +94,7 @@ class FakeMarket:
             if self._refusal(sender, period, number, energy_wh):
                 self.receipts[tx_hash] = 0
                 continue
-            prosumer_id = self.bindings[sender][0]
+            prosumer_id = self.bindings[sender].prosumer_id
             self.readings[(prosumer_id, period)] = energy_wh
             self.applied.append((prosumer_id, period, energy_wh))
             self.receipts[tx_hash] = 1
@@ -101,17 +102,18 @@ class FakeMarket:
     def _refusal(self, meter: str, period: int, meter_number: int, energy_wh: int) -> ContractRefused | None:
         if meter not in self.bindings:
             return ContractRefused("MeterNotBound", (meter,))
-        prosumer_id, bound_number, rated_power_w = self.bindings[meter]
-        if bound_number != meter_number:
-            return ContractRefused("MeterNumberMismatch", (bound_number, meter_number))
-        capacity = capacity_wh(rated_power_w, self.market_clock.period_length)
+        binding = self.bindings[meter]
+        prosumer_id = binding.prosumer_id
+        if binding.meter_number != meter_number:
+            return ContractRefused("MeterNumberMismatch", (binding.meter_number, meter_number))
+        capacity = self.market_schedule.meter_capacity_wh(binding.rated_power_w)
         if energy_wh > capacity:
             return ContractRefused("ReadingAboveCapacity", (energy_wh, capacity))
-        ends = self.market_clock.period_start(period + 1)
+        ends = self.market_schedule.delivery_ends(period)
         if self.now < ends:
             return ContractRefused("ReadingTooEarly", (period, ends))
-        if self.now >= ends + self.market_clock.reading_grace:
-            return ContractRefused("ReadingTooLate", (period, ends + self.market_clock.reading_grace))
+        if self.now >= ends + self.market_schedule.reading_grace:
+            return ContractRefused("ReadingTooLate", (period, ends + self.market_schedule.reading_grace))
         if (prosumer_id, period) in self.readings:
             return ContractRefused("ReadingAlreadyPosted", (period, prosumer_id))
         return None

@@ -6,11 +6,11 @@ The bridge knows the rated power the meter is bound with on the chain: it refuse
 energy above what the meter can measure in a period, logs it with a count, and sends nothing.
 The real parts: a simulated DL/T 645 meter on a pseudo-terminal, the serial poller, the daemon
 with its SQLite outbox, and the market contract on an embedded chain."""
+
 from decimal import Decimal
 
 from conftest import ETHER
 
-from backend.chain import load_artifact
 from meter_bridge.chain import MarketChain
 from meter_bridge.daemon import BridgedMeter, Daemon
 from meter_bridge.data_items import REVERSE_ACTIVE_ENERGY
@@ -19,6 +19,7 @@ from meter_bridge.poller import Poller
 from meter_bridge.signing import MeterKey
 from meter_bridge.simulator import BusThread, PowerProfile, SimulatedBus, VirtualMeter
 from meter_bridge.transport import SerialSettings, SerialTransport
+from p2pkit.artifacts import load_artifact
 
 ADDRESS = "000000000161"
 
@@ -37,11 +38,11 @@ def test_register_jump_is_not_queued_as_energy(market, tmp_path, caplog):
         period = market.contract.functions.currentPeriod().call() + 1
         for step, register in ((period, "100.00"), (period + 1, "999999.99")):
             meter.reverse_kwh = Decimal(register)
-            market.travel_to(market.clock.start(step))
+            market.travel_to(market.schedule.start(step))
             daemon.step(market.now())
 
-    wind_id = market.record(wind)["id"]
-    assert market.contract.functions.readingOf(wind_id, period).call() == [False, 0]
+    wind_id = market.record(wind).id
+    assert market.contract.functions.readingOf(wind_id, period).call().present is False
     assert market.contract.events.ReadingPosted().get_logs(from_block=0) == []
     assert daemon.outbox.all() == []
     assert daemon.above_capacity == {"wind": 1}

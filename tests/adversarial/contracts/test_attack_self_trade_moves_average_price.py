@@ -4,8 +4,10 @@ honest prosumer's deviations are settled, to ~9e18 wei per kWh; the payment come
 
 Bids outside the operator's price bounds are refused at reveal: the average price, and what
 the honest prosumers pay, are the same as if the attacker had stayed away."""
-from backend.chain import MarketParameters
+
 from conftest import ETHER, AttackedMarket
+
+from p2pkit.market import MarketParameters
 
 HONEST = {  # name: (producer, green, Wh, wei per kWh, metered Wh)
     "wind": (True, True, 1000, 6 * 10**14, 950),
@@ -23,14 +25,16 @@ def run_period(market, attack: bool) -> tuple[int, dict, list]:
     bids = [(people[name], spec[2], spec[3]) for name, spec in HONEST.items()]
     if attack:
         seller = market.join("attacker's seller", producer=True, green=True, deposit=10 * ETHER)
-        buyer = market.join("attacker's buyer", producer=False, green=True, deposit=SELF_TRADE_WH * (2**64 - 1) // 1000 + ETHER)
+        buyer = market.join(
+            "attacker's buyer", producer=False, green=True, deposit=SELF_TRADE_WH * (2**64 - 1) // 1000 + ETHER
+        )
         bids += [(seller, SELF_TRADE_WH, 1), (buyer, SELF_TRADE_WH, 2**64 - 1)]
     delivery, refused = market.bid(bids)
     for name, spec in HONEST.items():
         market.post(people[name], delivery, spec[4])
     settled = market.settle(delivery)
-    average = market.contract.functions.bookOf(delivery).call()[5]
-    return average, {name: settled[market.record(p)["id"]] for name, p in people.items()}, [r.name for _, r in refused]
+    average = market.contract.functions.bookOf(delivery).call().averagePrice
+    return average, {name: settled[market.record(p).id] for name, p in people.items()}, [r.name for _, r in refused]
 
 
 def test_self_trade_at_an_absurd_price_cannot_move_the_average_price(market):

@@ -3,6 +3,7 @@ reading, hoping to be settled as if nothing had happened and to walk away with t
 
 Without a reading it is settled as having delivered nothing: it pays the shortfall and the
 penalty out of its wallet, the sale included, and ends with less than it deposited."""
+
 from conftest import ETHER
 
 MARGIN = 10**15
@@ -16,9 +17,9 @@ def test_unmetered_seller_cannot_keep_what_it_sold(market):
     assert refused == []
     market.post(buyer, delivery, SOLD_WH)  # the buyer's meter: it used what it bought
 
-    settled = market.settle(delivery)[market.record(seller)["id"]]
+    settled = market.settle(delivery)[market.record(seller).id]
 
     assert not settled["metered"] and settled["balancing"] < 0
     record = market.record(seller)
-    assert record["freeBalance"] == record["wallet"] < 2 * MARGIN
+    assert record.freeBalance == record.wallet < 2 * MARGIN
     market.assert_conserved()

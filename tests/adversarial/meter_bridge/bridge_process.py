@@ -11,7 +11,7 @@ from pathlib import Path
 
 from eth_account import Account
 
-from backend.nodes import free_port
+from devnet.nodes import free_port
 
 REPOSITORY = Path(__file__).resolve().parents[3]
 KEYSTORE_PASSWORD = "meter box"
@@ -38,7 +38,7 @@ port = "{port}"
 reply_timeout = 0.3
 [chain]
 rpc_url = "http://127.0.0.1:{free_port()}/rpc"
-market_address = "0x{'11' * 20}"
+market_address = "0x{"11" * 20}"
 rpc_timeout = 1
 [daemon]
 database = "{database}"

@@ -21,11 +21,11 @@ ROOT = Path(__file__).resolve().parents[3]
 # The attacks play the market with the backend tests' helpers (market_script, backend_fakes).
 sys.path.insert(0, str(ROOT / "tests" / "backend"))
 
-from backend import create_app  # noqa: E402
-from backend.chain_access import start_embedded_market  # noqa: E402
-from backend.market_api import KEEPER_EXTENSION  # noqa: E402
-from backend.nodes import free_port, stop_processes  # noqa: E402
 from market_script import PERIOD_LENGTH, MarketScript  # noqa: E402
+
+from backend import create_app, keeper_of  # noqa: E402
+from devnet.embedded import start_embedded_market  # noqa: E402
+from devnet.nodes import free_port, stop_processes  # noqa: E402
 
 APP_CONFIG = {"TESTING": True, "KEEPER": False, "KEEPER_DB": ":memory:"}
 SERVER_START_SECONDS = 90
@@ -53,7 +53,7 @@ def client(app):
 
 @pytest.fixture
 def keeper(app):
-    return app.extensions[KEEPER_EXTENSION]
+    return keeper_of(app)
 
 
 @pytest.fixture
@@ -92,7 +92,11 @@ def serve_backend(tmp_path) -> Iterator:
         with log.open("w") as output:
             process = subprocess.Popen(
                 [sys.executable, "-m", "backend", "serve", "--chain", "embedded", "--port", str(port)],
-                cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, preexec_fn=limit,
+                cwd=ROOT,
+                env=env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                preexec_fn=limit,
             )
         started.append(process)
         backend = ServedBackend(f"http://127.0.0.1:{port}", port, process, log)

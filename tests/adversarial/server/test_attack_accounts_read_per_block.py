@@ -2,12 +2,14 @@
 call each: with many accounts a client polling it kept the chain busy. A record is now read again
 only when an event since says it changed."""
 
+from typing import ClassVar
+
 import pytest
+from market_script import ETHER, registered_accounts
 from web3 import Web3
 from web3.middleware import Web3Middleware
 
 from backend import create_app
-from market_script import ETHER, registered_accounts
 
 ACCOUNTS = 30
 ACCOUNT_OF = Web3.keccak(text="accountOf(address)")[:4].to_0x_hex()
@@ -16,7 +18,7 @@ ACCOUNT_OF = Web3.keccak(text="accountOf(address)")[:4].to_0x_hex()
 class CallLog(Web3Middleware):
     """Keeps the selector of every eth_call the backend makes."""
 
-    selectors: list[str] = []
+    selectors: ClassVar[list[str]] = []  # web3 makes a middleware per request: one log for all
 
     def request_processor(self, method, params):
         if method == "eth_call":

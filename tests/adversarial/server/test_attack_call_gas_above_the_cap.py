@@ -3,9 +3,9 @@ held the embedded chain for 24 s; behind anvil a call with 2^48 gas pinned a cor
 proxy had given up. Calls may now use at most MAX_CALL_GAS, by default the block gas limit."""
 
 import pytest
+from backend_fakes import FakeUpstream
 
 from backend import create_app
-from backend_fakes import FakeUpstream
 
 BLOCK_GAS_LIMIT = 30_000_000
 LOOP = "0x5b600056"  # JUMPDEST PUSH1 0 JUMP: spins until out of gas

@@ -25,7 +25,7 @@ def post_chunked(port: int, path: str, body: bytes) -> bytes:
                 "Transfer-Encoding: chunked\r\n\r\n".encode()
             )
             for start in range(0, len(body), CHUNK):
-                part = body[start:start + CHUNK]
+                part = body[start : start + CHUNK]
                 connection.sendall(b"%x\r\n" % len(part) + part + b"\r\n")
             connection.sendall(b"0\r\n\r\n")
         except OSError:

@@ -24,7 +24,8 @@ def pairing_input(pairs: int) -> str:
 @pytest.fixture
 def rpc(market):
     client = create_app(
-        {"TESTING": True, "KEEPER": False, "KEEPER_DB": ":memory:", "EMBEDDED_RPC_TIME_LIMIT": TIME_LIMIT}, market=market
+        {"TESTING": True, "KEEPER": False, "KEEPER_DB": ":memory:", "EMBEDDED_RPC_TIME_LIMIT": TIME_LIMIT},
+        market=market,
     ).test_client()
     return lambda body: client.post("/rpc", json=body).get_json()
 
@@ -46,6 +47,8 @@ def test_pairing_precompile_is_stopped_at_the_time_limit(rpc):
 
 
 def test_requests_of_a_batch_past_the_time_limit_are_not_run(rpc):
-    replies = rpc([call({"data": LOOP, "gas": hex(10_000_000)}, 1), {"jsonrpc": "2.0", "id": 2, "method": "eth_blockNumber"}])
+    replies = rpc(
+        [call({"data": LOOP, "gas": hex(10_000_000)}, 1), {"jsonrpc": "2.0", "id": 2, "method": "eth_blockNumber"}]
+    )
 
     assert [reply["id"] for reply in replies if reply.get("error", {}).get("code") == -32005] == [1, 2]

@@ -7,12 +7,12 @@ bidder made no commitment without asking the chain."""
 from dataclasses import dataclass
 
 import pytest
+from market_script import PERIOD_LENGTH, MarketScript, Trader, entrust_body, registered_accounts
 
-from backend import create_app
-from backend.chain import SealedBid
-from backend.chain_access import start_embedded_market
-from backend.market_api import KEEPER_EXTENSION
-from market_script import PERIOD_LENGTH, MarketScript, Prosumer, entrust_body, registered_accounts
+from backend import create_app, keeper_of
+from devnet.embedded import start_embedded_market
+from p2pkit.bids import SealedBid
+from p2pkit.period import Prosumer
 
 JUNK_ACCOUNTS = 40
 JUNK_BIDS_EACH = 8
@@ -22,7 +22,7 @@ JUNK_BIDS_EACH = 8
 class Flood:
     script: MarketScript
     keeper: object
-    victim: Prosumer
+    victim: Trader
     delivery_period: int
     statuses_per_account: list[list[int]]  # of the junk bids
     victim_status: int
@@ -41,14 +41,18 @@ def flood(junk_accounts) -> Flood:
     script.commit(victim)
     statuses = [
         [
-            client.post("/api/entrust", json=entrust_body(
-                script, Prosumer("junk", key, key, 0, SealedBid(1 + n, 1)), delivery_period)).status_code
+            client.post(
+                "/api/entrust",
+                json=entrust_body(
+                    script, Trader(Prosumer("junk", True, True, key, key, 0), SealedBid(1 + n, 1)), delivery_period
+                ),
+            ).status_code
             for n in range(JUNK_BIDS_EACH)
         ]
         for key in junk
     ]
     victim_status = client.post("/api/entrust", json=entrust_body(script, victim, delivery_period)).status_code
-    return Flood(script, app.extensions[KEEPER_EXTENSION], victim, delivery_period, statuses, victim_status)
+    return Flood(script, keeper_of(app), victim, delivery_period, statuses, victim_status)
 
 
 def registered_only(script):

@@ -11,5 +11,5 @@ def test_entrusted_bid_is_said_to_become_public_when_the_reveal_window_opens(scr
 
     answer = client.post("/api/entrust", json=entrust_body(script, wind, delivery_period)).get_json()
 
-    reveal_opens_at = script.clock.auction_opens(delivery_period) + script.clock.commit_end
+    reveal_opens_at = script.schedule.reveal_opens(delivery_period)
     assert (answer.get("public_from"), "until the auction closes" in answer["secrecy"]) == (reveal_opens_at, False)

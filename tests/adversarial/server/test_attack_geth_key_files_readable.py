@@ -6,7 +6,7 @@ import stat
 
 import pytest
 
-from backend.geth import GETH_VERSION, ChainFolder, GethUnavailable, geth_binary
+from devnet.geth import GETH_VERSION, ChainFolder, GethUnavailable, geth_binary
 
 
 @pytest.fixture

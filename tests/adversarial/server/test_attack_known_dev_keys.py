@@ -6,9 +6,9 @@ import pytest
 from eth_account import Account
 from web3 import Web3
 
-from backend import create_app
-from backend.chain import MarketParameters, embedded_dev_accounts
-from backend.market_api import MARKET_EXTENSION
+from backend import create_app, market_of
+from devnet.embedded import dev_accounts
+from p2pkit.market import MarketParameters
 
 KNOWN_KEYS = [Account.from_key(number.to_bytes(32, "big")) for number in (1, 2)]  # eth-tester's first two
 
@@ -17,7 +17,7 @@ KNOWN_KEYS = [Account.from_key(number.to_bytes(32, "big")) for number in (1, 2)]
 def embedded():
     """The backend as `serve --chain embedded` builds it."""
     app = create_app({"TESTING": True, "CHAIN": "embedded", "EMBEDDED_BLOCK_INTERVAL": 0, "KEEPER": False})
-    return app.test_client(), app.extensions[MARKET_EXTENSION]
+    return app.test_client(), market_of(app)
 
 
 def rpc(client, method, *params):
@@ -29,7 +29,13 @@ def send_signed(client, market, key, call) -> None:
     (or refused) by the time this returns."""
     nonce = int(rpc(client, "eth_getTransactionCount", key.address, "pending")["result"], 16)
     transaction = call.build_transaction(
-        {"from": key.address, "nonce": nonce, "gas": 300_000, "gasPrice": market.w3.eth.gas_price, "chainId": market.w3.eth.chain_id}
+        {
+            "from": key.address,
+            "nonce": nonce,
+            "gas": 300_000,
+            "gasPrice": market.w3.eth.gas_price,
+            "chainId": market.w3.eth.chain_id,
+        }
     )
     rpc(client, "eth_sendRawTransaction", Web3.to_hex(key.sign_transaction(transaction).raw_transaction))
 
@@ -37,17 +43,17 @@ def send_signed(client, market, key, call) -> None:
 def test_operator_and_grid_are_none_of_the_dev_accounts(embedded):
     _, market = embedded
 
-    dev_accounts = {account.address for account in embedded_dev_accounts(market.w3)}
-    assert {market.deployment.operator, market.deployment.grid} & dev_accounts == set()
+    known = {account.address for account in dev_accounts(market.w3)}
+    assert {market.deployment.operator, market.deployment.grid} & known == set()
 
 
 def test_grid_wallet_cannot_be_withdrawn_with_the_known_key(embedded):
     client, market = embedded
-    grid_wallet = market.contract.functions.accountOf(market.deployment.grid).call()[8]
+    grid_wallet = market.contract.functions.accountOf(market.deployment.grid).call().wallet
 
     send_signed(client, market, KNOWN_KEYS[1], market.contract.functions.withdraw(grid_wallet))
 
-    assert market.contract.functions.accountOf(market.deployment.grid).call()[8] == grid_wallet
+    assert market.contract.functions.accountOf(market.deployment.grid).call().wallet == grid_wallet
 
 
 def test_parameters_cannot_be_set_with_the_known_key(embedded):

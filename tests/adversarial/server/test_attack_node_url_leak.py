@@ -8,10 +8,9 @@ import time
 import pytest
 from eth_account import Account
 
-from backend import create_app
-from backend.chain import Deployment
-from backend.chain_access import open_deployed_market
-from backend.market_api import KEEPER_EXTENSION
+from backend import create_app, keeper_of
+from backend.upstreams import open_deployed_market
+from p2pkit.market import Deployment
 
 SECRETS = ("operator:", "s3cr3t", "API-KEY-0123456789", "token=")
 KEEPER_WAIT = 20.0  # seconds for the keeper to fail against the closed port
@@ -39,14 +38,16 @@ def app(node_url, tmp_path):
 
 
 def test_rpc_error_names_the_node_by_host_and_port_only(app, node_url):
-    reply = app.test_client().post("/rpc", json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"}).get_data(as_text=True)
+    reply = (
+        app.test_client().post("/rpc", json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"}).get_data(as_text=True)
+    )
 
     host_port = node_url.split("@")[1].split("/")[0]
     assert (host_port in reply, [secret for secret in SECRETS if secret in reply]) == (True, [])
 
 
 def test_keeper_failure_reported_for_the_status_page_does_not_carry_the_node_url(app):
-    keeper = app.extensions[KEEPER_EXTENSION]
+    keeper = keeper_of(app)
     keeper.start()
     try:
         deadline = time.monotonic() + KEEPER_WAIT

@@ -2,9 +2,10 @@
 batch of 100 queries over the widest range held the embedded chain for 8 s. The queries of one
 body now share the range."""
 
+from backend_fakes import FakeUpstream
+
 from backend import create_app
 from backend.config import SETTINGS
-from backend_fakes import FakeUpstream
 
 MAX_LOG_BLOCK_RANGE = SETTINGS["MAX_LOG_BLOCK_RANGE"][1]
 

@@ -5,9 +5,9 @@ now a parse error, and every answer is strict JSON."""
 import json
 
 import pytest
+from backend_fakes import FakeUpstream
 
 from backend import create_app
-from backend_fakes import FakeUpstream
 
 
 def strict_json(text: str):

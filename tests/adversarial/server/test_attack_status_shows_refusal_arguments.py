@@ -3,9 +3,9 @@ refusals: an entrusted bid refused with InsufficientFunds(spendable, required) t
 quantity x price before the auction closed. A refusal is now given by its name alone."""
 
 import pytest
-
-from backend.chain import SealedBid
 from market_script import DEPOSIT, entrust_body
+
+from p2pkit.bids import SealedBid
 
 
 @pytest.fixture

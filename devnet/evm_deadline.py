@@ -1,4 +1,5 @@
-"""A deadline for contract code the embedded chain runs for a `/rpc` client.
+"""A deadline for contract code the embedded chain runs for a `/rpc` client (the backend's
+`InProcessUpstream` sets it).
 
 py-evm runs the EVM in this process, under the embedded chain's one lock, at about a million gas
 a second: a call given the block gas limit could hold the chain, and with it the read API and
@@ -22,7 +23,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import Any
+from typing import Any, ClassVar
 
 from eth.vm.forks.prague import PragueVM
 from eth.vm.forks.prague.computation import PragueComputation
@@ -89,11 +90,11 @@ def _trace_deadline(frame: FrameType, event: str, arg: Any) -> None:
 
 
 class _DeadlineComputation(PragueComputation):
-    opcodes = {
+    opcodes: ClassVar[dict[int, Any]] = {
         code: _CheckedOpcode(opcode) if code in CHECKED_OPCODES else opcode
         for code, opcode in PragueComputation.opcodes.items()
     }
-    _precompiles = {
+    _precompiles: ClassVar[dict[bytes, Callable[[Any], Any]]] = {
         address: _checked_precompile(precompile) for address, precompile in PragueComputation.get_precompiles().items()
     }
 
@@ -106,4 +107,3 @@ class EmbeddedVM(PragueVM):
     """Prague, with the deadline checks."""
 
     _state_class = _DeadlineState
-

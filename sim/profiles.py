@@ -9,6 +9,7 @@ matter. Prices sit in the paper's range, 0.45e-3 to 0.85e-3 ether per kWh. Each 
 has a rated power that fits its day; what it meters never exceeds what that meter can measure in a
 quarter hour. Deterministic for a given seed.
 """
+
 from __future__ import annotations
 
 import math

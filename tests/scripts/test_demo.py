@@ -1,5 +1,6 @@
 """make demo's script: the platform comes up on its own, under keys of its own, and trades, with
 meters reporting."""
+
 import json
 import re
 import signal
@@ -14,9 +15,9 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
-from backend.nodes import free_port
+from devnet.nodes import free_port
 
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "demo.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "demo.py"
 PERIOD = 30
 BANNER_LINES = 10  # what the demo prints before it says Ctrl-C stops it
 
@@ -37,10 +38,13 @@ class Demo:
 def demo(tmp_path_factory):
     """The demo running, once for the module; the last test stops it with Ctrl-C."""
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, str(SCRIPT), "--port", str(port), "--period-length", str(PERIOD)],
-        stdout=subprocess.PIPE, stderr=open(tmp_path_factory.mktemp("demo") / "demo.err", "w"), text=True,
-    )
+    with open(tmp_path_factory.mktemp("demo") / "demo.err", "w") as errors:
+        process = subprocess.Popen(
+            [sys.executable, str(SCRIPT), "--port", str(port), "--period-length", str(PERIOD)],
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            text=True,
+        )
     banner = []
     while len(banner) < BANNER_LINES and not any("Ctrl-C" in line for line in banner):
         banner.append(process.stdout.readline())
@@ -54,7 +58,10 @@ def test_demo_prints_an_operator_key_of_its_own_readable_by_its_owner_only(demo)
     [key_file] = re.findall(r"(\S+/operator\.key)", demo.banner)
 
     operator = get(f"http://127.0.0.1:{demo.port}/api/contract")["operator"]
-    assert (Account.from_key(Path(key_file).read_text().strip()).address, stat.S_IMODE(Path(key_file).stat().st_mode)) == (
+    assert (
+        Account.from_key(Path(key_file).read_text().strip()).address,
+        stat.S_IMODE(Path(key_file).stat().st_mode),
+    ) == (
         operator,
         0o600,
     )

@@ -6,7 +6,6 @@ random books), so both follow the same written rules (``docs/mechanism.md``):
 * Admission at reveal: quantity above zero, price within the operator's bounds, quantity within
   what the bidder's meter can measure in a period (rated power x period length); a producer's
   wallet covers the margin, a consumer's wallet less the margin covers quantity x price.
-
 * Queues: green producers and other producers by price ascending; green consumers and other
   consumers by price descending; equal prices in reveal order (the order of ``orders``).
 * Green pass: green asks against green bids while the best ask <= the best bid. Full pass: every
@@ -26,6 +25,7 @@ random books), so both follow the same written rules (``docs/mechanism.md``):
 
 Written for clarity, not speed; energy in Wh, prices in wei per kWh, money in wei.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -157,8 +157,10 @@ def clear(orders: list[Order], wallets: dict[str, int], margin: int) -> Clearing
                 queues[bid_queue].pop(0)
 
     run(lambda: "green asks", lambda: "green bids")
-    run(lambda: better("green asks", "other asks", ascending=True),
-        lambda: better("green bids", "other bids", ascending=False))
+    run(
+        lambda: better("green asks", "other asks", ascending=True),
+        lambda: better("green bids", "other bids", ascending=False),
+    )
     return result
 
 
@@ -259,7 +261,7 @@ class Ledger:
     locked_proceeds: Counter
 
     @classmethod
-    def after_matching(cls, clearing: Clearing, grid_wallet: int, margin: int) -> "Ledger":
+    def after_matching(cls, clearing: Clearing, grid_wallet: int, margin: int) -> Ledger:
         proceeds = Counter()
         for trade in clearing.trades:
             proceeds[trade.seller] += trade.cost
@@ -278,7 +280,12 @@ class Ledger:
         return True
 
     def settle(
-        self, order: Order, cleared_wh: int, actual_wh: int | None, capacity: int, average_price: int,
+        self,
+        order: Order,
+        cleared_wh: int,
+        actual_wh: int | None,
+        capacity: int,
+        average_price: int,
         factors: Factors = Factors(),
     ) -> Settled:
         """Settle `order`'s bid: with a reading, or as the worst reading when `actual_wh` is None;

@@ -3,7 +3,7 @@
 One chain lives in one folder::
 
     chain/
-      genesis.json        scripts/geth/genesis.json with the operator and the grid funded
+      genesis.json        devnet/geth/genesis.json with the operator and the grid funded
       keys/               operator.json and grid.json (encrypted keystores) and their password;
                           made here, never committed
       node1/ node2/ ...   each node's datadir, with its config.toml (p2p on loopback, the other
@@ -12,7 +12,7 @@ One chain lives in one folder::
 
 Node 1 mines into the operator's account; every node serves JSON-RPC (eth, net and web3 only) on
 127.0.0.1. The nodes find each other as static peers, never by discovery. Geth is v1.11.6, the
-last release that mines ethash; ``scripts/geth/install_geth.sh`` builds it into ``.tools/bin``.
+last release that mines ethash; ``devnet/geth/install_geth.sh`` builds it into ``.tools/bin``.
 
 A miner needs the ethash DAG of the current 30,000-block epoch (about 1 GB, minutes to make), and
 makes the next epoch's in the background as soon as it starts. Both are made once into a shared
@@ -20,6 +20,7 @@ folder (``P2P_ETHASH_DIR``, default ``~/.ethash``) so that later starts take sec
 
 Settings: ``P2P_GETH`` (the geth binary, default ``.tools/bin/geth``), ``P2P_ETHASH_DIR``.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -39,14 +40,15 @@ from eth_account.signers.local import LocalAccount
 from eth_keys import keys as eth_keys
 from eth_utils import keccak, to_checksum_address
 
-from backend.chain import WEI_PER_ETHER
-from backend.config import write_private_file
-from backend.nodes import free_port, stop_processes, wait_for_rpc
+from devnet.nodes import free_port, stop_processes, wait_for_rpc
+from p2pkit.keyfiles import write_private_file
+from p2pkit.market import WEI_PER_ETHER
 
-ROOT = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
 GETH_VERSION = "1.11.6"
-INSTALL_SCRIPT = ROOT / "scripts" / "geth" / "install_geth.sh"
-GENESIS_TEMPLATE = ROOT / "scripts" / "geth" / "genesis.json"
+INSTALL_SCRIPT = HERE / "install_geth.sh"
+GENESIS_TEMPLATE = HERE / "genesis.json"
 DEFAULT_GETH = ROOT / ".tools" / "bin" / "geth"
 DEFAULT_DAG_DIR = Path.home() / ".ethash"
 
@@ -142,7 +144,9 @@ class ChainFolder:
 
     @property
     def chain_id(self) -> int:
-        return json.loads((self.genesis if self.genesis.exists() else GENESIS_TEMPLATE).read_text())["config"]["chainId"]
+        return json.loads((self.genesis if self.genesis.exists() else GENESIS_TEMPLATE).read_text())["config"][
+            "chainId"
+        ]
 
     def address(self, role: str) -> str:
         """The operator's or the grid's address, read without the password."""
@@ -218,18 +222,35 @@ def node_command(
     """The command line of node ``index``. Its p2p address and peers are in its config.toml."""
     command = [
         str(geth),
-        "--datadir", str(folder.node_dir(index)),
-        "--config", str(folder.node_dir(index) / "config.toml"),
-        "--networkid", str(folder.chain_id),
+        "--datadir",
+        str(folder.node_dir(index)),
+        "--config",
+        str(folder.node_dir(index) / "config.toml"),
+        "--networkid",
+        str(folder.chain_id),
         "--nodiscover",
-        "--nat", "none",
-        "--syncmode", "full",
-        "--http", "--http.addr", "127.0.0.1", "--http.port", str(http_port), "--http.api", "eth,net,web3",
+        "--nat",
+        "none",
+        "--syncmode",
+        "full",
+        "--http",
+        "--http.addr",
+        "127.0.0.1",
+        "--http.port",
+        str(http_port),
+        "--http.api",
+        "eth,net,web3",
         # The engine API serves proof-of-stake consensus clients; here it only needs a free port.
-        "--authrpc.addr", "127.0.0.1", "--authrpc.port", str(auth_port),
-        "--ethash.dagdir", str(dags),
-        "--miner.gaslimit", str(GAS_LIMIT),
-        "--verbosity", "3",
+        "--authrpc.addr",
+        "127.0.0.1",
+        "--authrpc.port",
+        str(auth_port),
+        "--ethash.dagdir",
+        str(dags),
+        "--miner.gaslimit",
+        str(GAS_LIMIT),
+        "--verbosity",
+        "3",
     ]
     if mining:
         command += ["--mine", "--miner.threads", "1", "--miner.etherbase", folder.address("operator")]
@@ -253,7 +274,9 @@ def write_node_config(folder: ChainFolder, index: int, p2p_ports: list[int]) -> 
 
 def rpc(url: str, method: str, *params) -> object:
     """One JSON-RPC call; a node's error reply raises RuntimeError with its message."""
-    response = requests.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}, timeout=10)
+    response = requests.post(
+        url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}, timeout=10
+    )
     reply = response.json()
     if "error" in reply:
         raise RuntimeError(f"{method} at {url}: {reply['error']}")
@@ -310,12 +333,18 @@ def geth_private_network(
             wait_for_rpc(url, process, timeout=60)
         _wait_until(
             lambda: all(int(rpc(url, "net_peerCount"), 16) >= nodes - 1 for url in urls),
-            "the nodes did not all connect to each other", 60, processes, logs,
+            "the nodes did not all connect to each other",
+            60,
+            processes,
+            logs,
         )
         start = max(int(rpc(url, "eth_blockNumber"), 16) for url in urls)
         _wait_until(
             lambda: all(int(rpc(url, "eth_blockNumber"), 16) > start for url in urls),
-            "no new block was mined and shared", 120, processes, logs,
+            "no new block was mined and shared",
+            120,
+            processes,
+            logs,
         )
         yield PrivateNetwork(chain, chain.chain_id, urls, processes)
     finally:

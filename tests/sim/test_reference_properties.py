@@ -2,10 +2,11 @@
 check that the contract computes the same figures): a missing reading is never better than any
 reading the meter could have posted, the average price stays within the bounds, and no order of
 withdrawals takes a seller's proceeds out before its bid is settled; money is conserved."""
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backend.reference import (
+from sim.reference import (
     Factors,
     Ledger,
     Order,
@@ -21,15 +22,22 @@ prices = st.integers(1, 2**64 - 1)
 
 @settings(max_examples=300)
 @given(
-    producer=st.booleans(), declared=st.integers(1, 2_000), cleared_share=st.integers(0, 100),
-    capacity=st.integers(0, 2_000), average=prices, factors=factors,
-    wallet=st.integers(0, 10**22), grid=st.integers(0, 10**22),
+    producer=st.booleans(),
+    declared=st.integers(1, 2_000),
+    cleared_share=st.integers(0, 100),
+    capacity=st.integers(0, 2_000),
+    average=prices,
+    factors=factors,
+    wallet=st.integers(0, 10**22),
+    grid=st.integers(0, 10**22),
 )
 def test_missing_reading_is_no_better_than_any_reading(
     producer, declared, cleared_share, capacity, average, factors, wallet, grid
 ):
     cleared = declared * cleared_share // 100
-    missing = wallet_change(sum(unmetered_settlement(producer, declared, cleared, capacity, average, factors)), wallet, grid)
+    missing = wallet_change(
+        sum(unmetered_settlement(producer, declared, cleared, capacity, average, factors)), wallet, grid
+    )
     for reading in range(capacity + 1):
         posted = sum(settlement(producer, declared, cleared, reading, average, factors))
         assert missing <= wallet_change(posted, wallet, grid), reading
@@ -59,7 +67,9 @@ def test_average_price_stays_within_the_price_bounds(data, floor):
 @given(
     data=st.data(),
     margin=st.integers(0, 10**16),
-    steps=st.lists(st.tuples(st.sampled_from(["withdraw", "settle"]), st.integers(0, 9), st.integers(0, 150)), max_size=25),
+    steps=st.lists(
+        st.tuples(st.sampled_from(["withdraw", "settle"]), st.integers(0, 9), st.integers(0, 150)), max_size=25
+    ),
 )
 def test_no_withdrawal_order_takes_proceeds_out_before_settlement(data, margin, steps):
     orders, wallets = data.draw(books(10**13, 10**16))
@@ -68,7 +78,7 @@ def test_no_withdrawal_order_takes_proceeds_out_before_settlement(data, margin, 
     clearing = clear(orders, wallets, margin)
     ledger = Ledger.after_matching(clearing, grid_wallet=10**18, margin=margin)
     held_before_sale = {owner: wallet - margin for owner, wallet in wallets.items()}
-    withdrawn = {owner: 0 for owner in wallets}
+    withdrawn = dict.fromkeys(wallets, 0)
     unsettled = list(orders)
     for action, index, share in steps:
         if action == "withdraw":
@@ -86,4 +96,3 @@ def test_no_withdrawal_order_takes_proceeds_out_before_settlement(data, margin, 
         for order in unsettled:
             assert withdrawn[order.owner] <= held_before_sale[order.owner]
         assert sum(ledger.wallets.values()) + ledger.grid_wallet + sum(withdrawn.values()) == deposited
-

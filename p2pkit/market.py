@@ -1,0 +1,224 @@
+"""The market contract from Python: deploying it, attaching to it, and what it is described by.
+
+Every Python part of the platform (server, keeper, meter bridge, scripts, tests) reaches the
+contract through ``attach``, which decodes the contract's structs by name: ``accountOf`` gives a
+record with ``.wallet`` and ``.isGrid``, ``bookOf`` one with ``.stage`` and ``.averagePrice``;
+nothing reads a record by position. Transactions are signed locally (``p2pkit.transactions``),
+on the embedded chain as on a real node, so nothing depends on an unlocked node account.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import deque
+from dataclasses import asdict, astuple, dataclass, field
+from enum import IntEnum
+from pathlib import Path
+
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+from web3.contract import Contract
+from web3.contract.contract import ContractConstructor
+
+from p2pkit.artifacts import load_artifact
+from p2pkit.schedule import Schedule, from_struct
+from p2pkit.transactions import send
+
+WEI_PER_ETHER = 10**18
+# Widths of the contract's integers, for checking input before it reaches the chain.
+MAX_UINT32 = 2**32 - 1
+MAX_UINT40 = 2**40 - 1
+MAX_UINT64 = 2**64 - 1
+ZERO_ADDRESS = "0x" + "00" * 20
+
+
+class Stage(IntEnum):
+    """The contract's ``Stage``: how far matching of a delivery period's book has gone."""
+
+    GREEN_PASS = 0
+    FULL_PASS = 1
+    DONE = 2
+
+
+@dataclass(frozen=True)
+class MarketParameters:
+    """Operator parameters. Defaults are the paper's factors (W' 1.1, W'' 0.9, M' 0.01,
+    M'' 0.05); margin 1e-3 ether; reference price 0.7e-3 ether/kWh, near the paper's prices;
+    bids between 0.01e-3 and 10e-3 ether/kWh, which leaves the paper's 0.45e-3 to 0.85e-3 a
+    wide range either side while keeping a self-trade at an absurd price out."""
+
+    shortfall_factor_bps: int = 11_000
+    surplus_factor_bps: int = 9_000
+    reward_factor_bps: int = 100
+    penalty_factor_bps: int = 500
+    forfeit_bps: int = 5_000
+    margin: int = 10**15
+    reference_price: int = 7 * 10**14
+    price_floor: int = 10**13
+    price_cap: int = 10**16
+
+    def as_abi(self) -> tuple:
+        return astuple(self)
+
+    @classmethod
+    def of(cls, contract: Contract) -> MarketParameters:
+        """The parameters a deployed market holds now."""
+        return from_struct(cls, contract.functions.parameters().call())
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """Where the market lives on a chain: written by the deploy script, read by the backend,
+    the keeper and the meter bridge (``deployment.json``)."""
+
+    chain_id: int
+    market: str
+    operator: str
+    grid: str
+    block: int
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self), indent=1) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> Deployment:
+        try:
+            fields = json.loads(Path(path).read_text())
+            return cls(**{name: fields[name] for name in cls.__dataclass_fields__})
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise ValueError(f"{path}: not a deployment file ({error})") from None
+
+    @classmethod
+    def of(cls, w3: Web3, market: Contract) -> Deployment:
+        return cls(
+            chain_id=w3.eth.chain_id,
+            market=market.address,
+            operator=market.functions.operator().call(),
+            grid=market.functions.grid().call(),
+            block=deployment_block(w3, market.address),
+        )
+
+
+def deployment_block(w3: Web3, address: str) -> int:
+    """The block in which the contract at ``address`` was created: the first with its code."""
+    low, high = 0, w3.eth.block_number
+    while low < high:
+        middle = (low + high) // 2
+        if w3.eth.get_code(address, middle):
+            high = middle
+        else:
+            low = middle + 1
+    return low
+
+
+class TurnLock:
+    """A reentrant lock its waiters get in the order they asked for it.
+
+    ``threading.RLock`` lets the thread that releases it take it straight back before a waiting
+    thread wakes up, so a client sending request after request could keep the keeper off an
+    embedded chain for as long as it likes; here each waiter gets its turn.
+    """
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._owner: int | None = None
+        self._depth = 0
+        self._waiting: deque[tuple[int, threading.Lock]] = deque()
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        me = threading.get_ident()
+        with self._guard:
+            if self._owner == me:
+                self._depth += 1
+                return True
+            if self._owner is None:
+                self._owner, self._depth = me, 1
+                return True
+            if not blocking:
+                return False
+            turn = threading.Lock()
+            turn.acquire()
+            self._waiting.append((me, turn))
+        if turn.acquire(timeout=timeout):
+            return True  # handed over by release(), which made this thread the owner
+        with self._guard:
+            if (me, turn) in self._waiting:
+                self._waiting.remove((me, turn))
+                return False
+            return True  # handed over just as the wait timed out
+
+    def release(self) -> None:
+        with self._guard:
+            if self._owner != threading.get_ident():
+                raise RuntimeError("release of a TurnLock this thread does not hold")
+            self._depth -= 1
+            if self._depth:
+                return
+            if self._waiting:
+                self._owner, turn = self._waiting.popleft()
+                self._depth = 1
+                turn.release()
+            else:
+                self._owner = None
+
+    def __enter__(self) -> TurnLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exception: object) -> None:
+        self.release()
+
+
+@dataclass
+class MarketHandle:
+    """The deployed market as the parts of one process share it.
+
+    ``operator`` is the only key a server signs with: the keeper's and the embedded setup's
+    transactions. ``grid_key`` is only there for a market deployed on an embedded chain, under a
+    key made for that chain, to be handed to whoever plays the grid. ``lock`` serialises every use
+    of an embedded (in-process, not thread-safe) chain; with a node it is uncontended.
+    """
+
+    w3: Web3
+    contract: Contract
+    deployment: Deployment
+    operator: LocalAccount | None = None
+    grid_key: LocalAccount | None = None
+    lock: TurnLock = field(default_factory=TurnLock)
+
+    @classmethod
+    def attach(cls, w3: Web3, deployment: Deployment, operator: LocalAccount | None = None) -> MarketHandle:
+        return cls(w3, attach(w3, deployment.market), deployment, operator)
+
+
+def attach(w3: Web3, address: str, abi: list | None = None) -> Contract:
+    """The market deployed at ``address``, its structs decoded by name."""
+    return w3.eth.contract(
+        address=Web3.to_checksum_address(address), abi=abi or load_artifact()["abi"], decode_tuples=True
+    )
+
+
+PAPER_SCHEDULE = Schedule()
+DEFAULT_PARAMETERS = MarketParameters()
+
+
+def market_constructor(
+    w3: Web3, grid: str, schedule: Schedule = PAPER_SCHEDULE, parameters: MarketParameters = DEFAULT_PARAMETERS
+) -> ContractConstructor:
+    """The deployment of a fresh market, to be signed by its operator."""
+    artifact = load_artifact()
+    factory = w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
+    return factory.constructor(grid, schedule.as_abi(), parameters.as_abi())
+
+
+def deploy_market(
+    w3: Web3,
+    operator: LocalAccount,
+    grid: str,
+    schedule: Schedule = PAPER_SCHEDULE,
+    parameters: MarketParameters = DEFAULT_PARAMETERS,
+) -> Contract:
+    """Deploy a fresh market; ``operator`` signs and becomes the operator."""
+    receipt = send(w3, market_constructor(w3, grid, schedule, parameters), operator)
+    return attach(w3, receipt["contractAddress"])
