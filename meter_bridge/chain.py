@@ -72,7 +72,12 @@ class MarketChain:
         """The unsigned ``submitReading`` transaction; raises ContractRefused if it would revert."""
         call = self.market.functions.submitReading(period, meter_number, energy_wh)
         try:
-            gas = call.estimate_gas({"from": meter})
+            # Against the latest block, not the node's default (Geth: pending). Geth rebuilds the
+            # pending block, with a new timestamp, between an estimate's trial runs: a reading that
+            # becomes allowed meanwhile fails the cheap trials, the estimate climbs to the gas cap,
+            # and the signed transaction exceeds the block gas limit, holding the meter's later
+            # nonces. A reading the latest block allows stays allowed until its deadline.
+            gas = call.estimate_gas({"from": meter}, block_identifier="latest")
         except Exception as error:  # a node's revert, the embedded chain's; or no chain at all
             refusal = refusal_of(error, self._abi)
             if refusal is None and isinstance(error, ContractLogicError):
