@@ -190,7 +190,7 @@ def send(w3: Web3, call: ContractFunction, signer: LocalAccount, *, value: int =
     """Sign ``call`` with ``signer``, send it raw and wait for its receipt.
 
     Raises ``ContractRefused`` when the contract refuses the call while its gas is estimated,
-    before anything is sent.
+    before anything is sent; the refusal is decoded with the called contract's ABI.
     """
     params = {"from": signer.address, "value": value, "nonce": w3.eth.get_transaction_count(signer.address, "pending")}
     if gas is not None:
@@ -201,10 +201,16 @@ def send(w3: Web3, call: ContractFunction, signer: LocalAccount, *, value: int =
         data = revert_data(error)
         if data is None:
             raise
-        raise ContractRefused(*decode_error(data)) from None
+        raise ContractRefused(*decode_error(data, _abi_of(call))) from None
     signed = signer.sign_transaction(tx)
     tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
     return w3.eth.wait_for_transaction_receipt(tx_hash)
+
+
+def _abi_of(call: ContractFunction) -> list | None:
+    """The whole ABI of the contract a function call or constructor belongs to."""
+    abi = getattr(call, "contract_abi", None) or getattr(call, "abi", None)
+    return abi if isinstance(abi, list) else None
 
 
 def deploy_market(
@@ -222,7 +228,7 @@ def deploy_market(
 
 
 class ContractRefused(Exception):
-    """The market refused a call with one of its custom errors (see IEnergyMarket.sol)."""
+    """A contract refused a call with one of its custom errors (e.g. IEnergyMarket.sol)."""
 
     def __init__(self, name: str, arguments: tuple) -> None:
         super().__init__(f"{name}({', '.join(map(str, arguments))})")

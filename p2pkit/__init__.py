@@ -1,0 +1,1 @@
+"""The platform's Python toolkit for its contracts: deployment, calls, headers and proofs."""
