@@ -1,10 +1,11 @@
 """Every benchmark, as `make bench` runs them, then a summary beside the published figures.
 
-    .venv/bin/python -m bench [--only gas,reference,budget,embedded,load] [--quick]
+    .venv/bin/python -m bench [--only gas,reference,budget,embedded,load,sister] [--quick]
 
 Each part runs in a process of its own and prints its tables: gas per function and per period
 (``bench/gas.py``), the off-chain reference clearing, the 15-minute period budget, the embedded
-chain, and the load test (anvil, and Geth when installed). Then ``bench/results/summary.md``
+chain, the load test (anvil, and Geth when installed), and the sister chains' lock
+(``bench/sister_gas.py``). Then ``bench/results/summary.md``
 puts the project's headline figures beside the published ones, each with its source. Parts left
 out keep their last results, if any. ``--quick`` runs every part small, to check the benchmarks
 themselves in a few minutes; its figures are not the reference ones.
@@ -28,6 +29,7 @@ PARTS = {
     "budget": ["-m", "bench.period_budget"],
     "embedded": ["-m", "bench.embedded"],
     "load": ["-m", "bench.load"],
+    "sister": ["-m", "bench.sister_gas"],
 }
 QUICK = {
     "gas": ["--sizes", "10,100"],
@@ -36,6 +38,7 @@ QUICK = {
     "embedded": ["--sizes", "10"],
     "load": ["--rates", "100,1000", "--phase-seconds", "2", "--max-prosumers", "2000",
              "--large-blocks-rates", "2000", "--geth", "off"],
+    "sister": ["--block-sizes", "1,10"],
 }
 
 
@@ -134,7 +137,8 @@ def summary() -> str:
     if largest:
         lines += ["Largest number of prosumers whose 15-minute period fits 30M-gas blocks (period_budget.md): "
                   + ", ".join(f"{int(n):,} with {float(t):g} s blocks" for t, n in largest.items()) + ".", ""]
-    lines += ["Details: gas.md, reference_clearing.md, period_budget.md, embedded.md, throughput.md (and .csv, throughput.png)."]
+    lines += ["Details: gas.md, reference_clearing.md, period_budget.md, embedded.md, throughput.md (and .csv, throughput.png),"
+              " sister_gas.md."]
     return "\n".join(lines) + "\n"
 
 

@@ -8,10 +8,11 @@ secret sits in the configuration. See ``relayer.example.toml``.
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
+
+import tomllib
 
 ENV_PREFIX = "RELAYER_"
 

@@ -173,7 +173,7 @@ class Relayer:
         while not stop.wait(delay):
             try:
                 actions = self.step()
-            except Exception as error:  # a node down, a timeout...: report, wait, try again
+            except Exception as error:  # noqa: BLE001 - a node down, a timeout...: report, wait, try again
                 failures += 1
                 delay = min(self._poll_interval * 2**failures, MAX_RETRY_DELAY)
                 log.warning("step failed (%s: %s); next try in %.0f s", type(error).__name__, error, delay)

@@ -83,7 +83,7 @@ class SisterDeployment:
         Path(path).write_text(json.dumps(asdict(self), indent=1) + "\n")
 
     @classmethod
-    def load(cls, path: Path) -> "SisterDeployment":
+    def load(cls, path: Path) -> SisterDeployment:
         try:
             document = json.loads(Path(path).read_text())
             return cls(**{name: SisterSide(**document[name]) for name in (TRADING, SCHEDULING)})
@@ -91,7 +91,7 @@ class SisterDeployment:
             raise ValueError(f"{path}: not a sister-chain deployment file ({error})") from None
 
     @classmethod
-    def of(cls, trading: SisterChain, scheduling: SisterChain) -> "SisterDeployment":
+    def of(cls, trading: SisterChain, scheduling: SisterChain) -> SisterDeployment:
         return cls(trading=_side(trading), scheduling=_side(scheduling))
 
 

@@ -4,10 +4,10 @@ contracts deployed on both, with the user funded on both chains."""
 from __future__ import annotations
 
 import pytest
+from sister_support import SCHEDULING_CHAIN_ID, TRADING_CHAIN_ID, USER_FUNDS, deploy_test_pair
 
 from backend.chain import embedded_dev_accounts, send
 from devnet.embedded import embedded_chain
-from sister_support import SCHEDULING_CHAIN_ID, TRADING_CHAIN_ID, USER_FUNDS, deploy_test_pair
 
 
 @pytest.fixture

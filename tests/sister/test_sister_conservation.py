@@ -16,14 +16,13 @@ from __future__ import annotations
 from fractions import Fraction
 
 import pytest
-
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
+from sister_support import CONFIRMATIONS, SUPPLY, deploy_test_pair, lock, mine
 
 from backend.chain import ContractRefused, send
 from relayer.relayer import RelayAction, Relayer
-from sister_support import CONFIRMATIONS, SUPPLY, deploy_test_pair, lock, mine
 
 TRADING_RATE = Fraction(1, 2)  # trading units released per scheduling unit locked
 SCHEDULING_RATE = Fraction(2)  # scheduling units released per trading unit locked

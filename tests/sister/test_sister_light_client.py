@@ -9,10 +9,10 @@ import rlp
 from eth_utils import keccak
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sister_support import call_refusal, refusal, synthetic_chain, synthetic_header
 
 from backend.chain import ContractRefused, send
 from p2pkit.sister.lock import deploy_light_client
-from sister_support import call_refusal, refusal, synthetic_chain, synthetic_header
 
 CHECKPOINT_NUMBER = 100
 CHECKPOINT = synthetic_header(b"\x01" * 32, CHECKPOINT_NUMBER)

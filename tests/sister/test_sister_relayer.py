@@ -4,10 +4,10 @@ chain it must follow without unlocking the lock that lost."""
 from __future__ import annotations
 
 import pytest
+from sister_support import CONFIRMATIONS, USER_FUNDS, balance, deploy_test_pair, lock, mine
 
 from backend.chain import send
 from relayer.relayer import RelayAction, Relayer
-from sister_support import CONFIRMATIONS, USER_FUNDS, balance, deploy_test_pair, lock, mine
 
 
 def new_relayer(pair, account) -> Relayer:
@@ -134,7 +134,7 @@ def test_the_relayer_follows_a_fork_and_never_unlocks_the_lock_that_lost(pair, r
         actions += relay.step()
         mine(pair.trading, 1)
     client = pair.scheduling.light_client
-    best_hash, best_number, _ = client.functions.bestHeader().call()
+    _, best_number, _ = client.functions.bestHeader().call()
     assert client.functions.canonicalHashAt(lost.block_number).call() != lost.block_hash
     assert best_number - lost.block_number > CONFIRMATIONS
     assert not unlocked(pair.scheduling, lost)

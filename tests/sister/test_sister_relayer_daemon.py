@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 from eth_account import Account
+from sister_support import CONFIRMATIONS, RESERVE, SUPPLY, lock
 from web3 import Web3
 
 from backend.chain import WEI_PER_ETHER, send, transfer
 from backend.nodes import ANVIL_FUNDED_KEY, anvil
 from p2pkit.sister.lock import LockTerms, deploy_pair
-from sister_support import CONFIRMATIONS, RESERVE, SUPPLY, lock
 
 pytestmark = pytest.mark.slow
 

@@ -9,12 +9,6 @@ from fractions import Fraction
 import pytest
 import rlp
 from eth_utils import keccak
-
-from backend.chain import embedded_dev_accounts, send
-from devnet.embedded import embedded_chain
-from p2pkit.sister.lock import LockTerms, SisterChain, deploy_light_client, deploy_lock, latest_header
-from p2pkit.sister.proofs import ReceiptProof, block_receipt_trie, proof_nodes, receipt_proof
-from p2pkit.sister.relay import LockEvent, unlock_proof
 from sister_support import (
     CONFIRMATIONS,
     RESERVE,
@@ -30,6 +24,12 @@ from sister_support import (
     refusal,
     relay_headers,
 )
+
+from backend.chain import embedded_dev_accounts, send
+from devnet.embedded import embedded_chain
+from p2pkit.sister.lock import LockTerms, SisterChain, deploy_light_client, deploy_lock, latest_header
+from p2pkit.sister.proofs import ReceiptProof, block_receipt_trie, proof_nodes, receipt_proof
+from p2pkit.sister.relay import LockEvent, unlock_proof
 
 
 def confirm(pair_side: SisterChain, destination: SisterChain, relayer, blocks: int = CONFIRMATIONS) -> None:
@@ -206,7 +206,7 @@ def test_a_proof_for_a_transaction_the_block_does_not_have_is_refused(pair, crow
 
 
 def test_a_receipt_without_logs_is_refused(pair, crowded_lock, user, relayer):
-    receipts, event = crowded_lock
+    _, event = crowded_lock
     confirm(pair.trading, pair.scheduling, relayer)
     proof = unlock_proof(pair.trading.w3, event)
     trie = block_receipt_trie(pair.trading.w3, pair.trading.w3.eth.get_block(event.block_number))
@@ -215,7 +215,7 @@ def test_a_receipt_without_logs_is_refused(pair, crowded_lock, user, relayer):
 
 
 def test_a_log_that_is_not_a_lock_event_is_refused(pair, crowded_lock, user, relayer):
-    receipts, event = crowded_lock
+    receipts, _ = crowded_lock
     confirm(pair.trading, pair.scheduling, relayer)
     transfer_log = receipts[5]["logs"][0]  # the trading lock's own Transfer event
     proof = receipt_proof(pair.trading.w3, receipts[5]["transactionHash"], transfer_log["logIndex"])
