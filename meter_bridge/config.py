@@ -10,21 +10,21 @@ password comes from ``password_file`` or from the variable named by ``password_e
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from meter_bridge.codec import address_to_wire
 from meter_bridge.data_items import FORWARD_ACTIVE_ENERGY, REVERSE_ACTIVE_ENERGY
 from meter_bridge.errors import Dlt645Error
+from p2pkit.settings import SettingsError, read_toml, settings_table
 
 ENV_PREFIX = "METER_BRIDGE_"
 REGISTERS = {"forward": FORWARD_ACTIVE_ENERGY, "reverse": REVERSE_ACTIVE_ENERGY}
 
 
-class ConfigError(Exception):
-    """The configuration cannot be used; the message names the setting."""
+# The configuration cannot be used; the message names the setting.
+ConfigError = SettingsError
 
 
 @dataclass(frozen=True)
@@ -80,17 +80,11 @@ class Config:
 
 
 def load_config(path: str, environ: Mapping[str, str] = os.environ) -> Config:
-    try:
-        with open(path, "rb") as file:
-            document = tomllib.load(file)
-    except OSError as error:
-        raise ConfigError(f"cannot read {path}: {error.strerror}") from None
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{path} is not valid TOML: {error}") from None
+    document = read_toml(path)
     config = Config(
-        bus=_table(BusConfig, "bus", document.get("bus", {}), environ),
-        chain=_table(ChainConfig, "chain", document.get("chain", {}), environ),
-        daemon=_table(DaemonConfig, "daemon", document.get("daemon", {}), environ),
+        bus=settings_table(BusConfig, "bus", document.get("bus", {}), environ, ENV_PREFIX),
+        chain=settings_table(ChainConfig, "chain", document.get("chain", {}), environ, ENV_PREFIX),
+        daemon=settings_table(DaemonConfig, "daemon", document.get("daemon", {}), environ, ENV_PREFIX),
         meters=tuple(_meter(entry) for entry in document.get("meters", [])),
     )
     if not config.chain.market_address:
@@ -101,28 +95,6 @@ def load_config(path: str, environ: Mapping[str, str] = os.environ) -> Config:
     if len(set(names)) != len(names):
         raise ConfigError(f"meter names must be unique: {names}")
     return config
-
-
-def _table(kind: type, table: str, values: dict[str, Any], environ: Mapping[str, str]) -> Any:
-    known = {field.name: field for field in fields(kind)}
-    unknown = set(values) - set(known)
-    if unknown:
-        raise ConfigError(f"unknown setting(s) in [{table}]: {', '.join(sorted(unknown))}")
-    settings = dict(values)
-    for name, field in known.items():
-        variable = f"{ENV_PREFIX}{table.upper()}_{name.upper()}"
-        if variable in environ:
-            settings[name] = environ[variable]
-        if name in settings:
-            settings[name] = _typed(settings[name], type(field.default), f"{table}.{name}")
-    return kind(**settings)
-
-
-def _typed(value: Any, kind: type, setting: str) -> Any:
-    try:
-        return kind(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{setting} must be {kind.__name__}, not {value!r}") from None
 
 
 def _meter(entry: dict[str, Any]) -> MeterConfig:

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
-import tomllib
+from p2pkit.settings import SettingsError, read_toml, settings_table
 
 ENV_PREFIX = "RELAYER_"
 
 
-class ConfigError(Exception):
-    """The configuration cannot be used; the message names the setting."""
+# The configuration cannot be used; the message names the setting.
+ConfigError = SettingsError
 
 
 @dataclass(frozen=True)
@@ -50,19 +50,12 @@ TABLES = {"relayer": RelayerSettings, "trading": ChainSettings, "scheduling": Ch
 
 
 def load_config(path: str | None, environ: Mapping[str, str] = os.environ) -> Config:
-    document: dict[str, Any] = {}
-    if path:
-        try:
-            with open(path, "rb") as file:
-                document = tomllib.load(file)
-        except OSError as error:
-            raise ConfigError(f"cannot read {path}: {error.strerror}") from None
-        except tomllib.TOMLDecodeError as error:
-            raise ConfigError(f"{path} is not valid TOML: {error}") from None
+    document: dict[str, Any] = read_toml(path) if path else {}
     unknown = set(document) - set(TABLES)
     if unknown:
         raise ConfigError(f"unknown table(s): {', '.join(sorted(unknown))}")
-    config = Config(**{table: _settings(kind, table, document.get(table, {}), environ) for table, kind in TABLES.items()})
+    config = Config(**{table: settings_table(kind, table, document.get(table, {}), environ, ENV_PREFIX)
+                       for table, kind in TABLES.items()})
     missing = [
         f"{table}.{name}"
         for table, names in (("relayer", ("keystore", "password_file")), ("trading", ("rpc_url", "lock")),
@@ -75,22 +68,3 @@ def load_config(path: str | None, environ: Mapping[str, str] = os.environ) -> Co
     if not 1 <= config.relayer.header_batch <= 64:
         raise ConfigError(f"relayer.header_batch must be 1 to 64, not {config.relayer.header_batch}")
     return config
-
-
-def _settings(kind: type, table: str, values: dict[str, Any], environ: Mapping[str, str]) -> Any:
-    known = {field.name: type(field.default) for field in fields(kind)}
-    unknown = set(values) - set(known)
-    if unknown:
-        raise ConfigError(f"unknown setting(s) in [{table}]: {', '.join(sorted(unknown))}")
-    chosen = dict(values)
-    for name in known:
-        variable = f"{ENV_PREFIX}{table.upper()}_{name.upper()}"
-        if variable in environ:
-            chosen[name] = environ[variable]
-    typed = {}
-    for name, value in chosen.items():
-        try:
-            typed[name] = known[name](value)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{table}.{name} must be {known[name].__name__}, not {value!r}") from None
-    return kind(**typed)

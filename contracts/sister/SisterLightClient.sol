@@ -17,9 +17,11 @@ import {BlockHeader} from "./libraries/BlockHeader.sol";
 ///      that arises). Chains whose headers carry difficulty 0 (anvil, eth-tester, proof of
 ///      stake) or a constant follow the longest chain.
 contract SisterLightClient is ISisterLightClient {
+    /// @notice Headers one `submitHeaders` call takes.
     uint256 public constant MAX_HEADERS_PER_CALL = 64;
     /// @notice Heights of the best chain one new best header may rewrite (its reorg depth).
     uint256 public constant MAX_REORG_DEPTH = 256;
+    /// @notice Relayers a light client can name (one bit each in a header's vouchers).
     uint256 public constant MAX_RELAYERS = 32;
 
     /// @dev Two slots: parentHash | totalDifficulty 128, number 64, vouchers 32, held 8 (232 bits).
@@ -33,7 +35,9 @@ contract SisterLightClient is ISisterLightClient {
         bool held;
     }
 
+    /// @inheritdoc ISisterLightClient
     bytes32 public immutable checkpoint;
+    /// @inheritdoc ISisterLightClient
     uint256 public immutable threshold;
 
     address[] private _relayers;

@@ -19,22 +19,32 @@ import {ReceiptLog} from "./libraries/ReceiptLog.sol";
 ///      against that header's receiptsRoot, and the log must be a `Locked` event emitted by the
 ///      other chain's lock contract naming this chain.
 contract SisterLock is ISisterLock {
+    /// @notice The light client of the other chain that unlocks are proven against.
     ISisterLightClient public immutable lightClient;
+    /// @notice The deployer: sets the rate, moves the reserve, names the remote lock once.
     address public immutable operator;
+    /// @notice The other chain, named as target in every lock made here.
     uint256 public immutable remoteChainId;
+    /// @notice Headers above a lock's block on the light client's best chain before it unlocks.
     uint256 public immutable confirmationsRequired;
+    /// @notice This chain's value, fixed: sum of balances + reserve.
     uint256 public immutable totalSupply;
     /// @notice The block this contract was created in: where its `Locked` events start.
     uint256 public immutable startBlock;
 
     /// @dev One slot: remoteLock 160 | lockCount 64.
+    /// @notice The other chain's lock contract: the only emitter whose locks are released here.
     address public remoteLock;
+    /// @notice Locks made here so far (the last lock's number).
     uint64 public lockCount;
     /// @dev One slot: numerator 128 | denominator 128.
     uint128 private _rateNumerator;
     uint128 private _rateDenominator;
+    /// @inheritdoc ISisterLock
     uint256 public reserve;
+    /// @inheritdoc ISisterLock
     mapping(address => uint256) public balanceOf;
+    /// @inheritdoc ISisterLock
     mapping(bytes32 => bool) public isUnlocked;
 
     /// @notice Deployed by the operator, who receives totalSupply - reserve.

@@ -9,9 +9,6 @@ Geth is installed.
 """
 from __future__ import annotations
 
-import contextlib
-import subprocess
-
 import pytest
 import rlp
 from eth_account import Account
@@ -22,7 +19,7 @@ from web3.middleware import ExtraDataToPOAMiddleware
 
 from backend.chain import embedded_dev_accounts
 from backend.geth import GethUnavailable, geth_binary
-from backend.nodes import ANVIL_FUNDED_KEY, anvil, free_port, stop_processes, wait_for_rpc
+from backend.nodes import ANVIL_FUNDED_KEY, anvil, free_port, node_process
 from devnet.embedded import embedded_chain
 from p2pkit.sister.headers import HeaderMismatch, encode_header
 from p2pkit.sister.proofs import ReceiptsMismatch, block_receipt_trie, encode_receipt, proof_nodes, receipt_key
@@ -168,26 +165,18 @@ def test_anvil_block_with_many_transactions_rebuilds():
         assert block_receipt_trie(w3, block).root_hash == bytes(block["receiptsRoot"])
 
 
-@contextlib.contextmanager
 def geth_dev(tmp_path):
     try:
         geth = geth_binary()
     except GethUnavailable as error:
         pytest.skip(f"Geth is not installed and cannot be installed here: {error}")
     port = free_port()
-    process = subprocess.Popen(
+    return node_process(
         [str(geth), "--dev", "--datadir", str(tmp_path / "geth"), "--http", "--http.addr", "127.0.0.1",
          "--http.port", str(port), "--http.api", "eth,net,web3", "--authrpc.port", str(free_port()),
          "--port", "0", "--nodiscover", "--maxpeers", "0", "--ipcdisable", "--verbosity", "1"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        f"http://127.0.0.1:{port}",
     )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_rpc(url, process)
-        yield url
-    finally:
-        stop_processes([process])
 
 
 def test_geth_dev_headers_and_receipts_rebuild(tmp_path):
