@@ -99,7 +99,11 @@ class Relayer:
 
     def step(self) -> list[RelayAction]:
         """Headers in both directions, then the unlocks that are due in both directions."""
-        actions = [action for source, destination in self.directions() if (action := self.relay_headers(source, destination))]
+        actions = []
+        for source, destination in self.directions():
+            action = self.relay_headers(source, destination)
+            if action is not None:
+                actions.append(action)
         for source, destination in self.directions():
             actions += self.relay_unlocks(source, destination)
         return actions

@@ -1,28 +1,50 @@
-"""Fixtures for the sister-chain tests: two embedded chains with their own chain ids, the roles
-(the operator, who is the energy company on both chains; relayers; a user; a stranger) and the
-contracts deployed on both, with the user funded on both chains."""
+"""Fixtures for the sister-chain tests: the two chains (anvil nodes with chain ids of their own,
+one pair for the session, each test's blocks undone after it), the roles (the operator, who is
+the energy company on both chains; relayers; a user; a stranger: anvil's dev accounts, the same
+on both chains) and the contracts deployed on both, with the user funded on both chains."""
 from __future__ import annotations
 
 import pytest
-from sister_support import SCHEDULING_CHAIN_ID, TRADING_CHAIN_ID, USER_FUNDS, deploy_test_pair
+from eth_account import Account
+from sister_support import SCHEDULING_CHAIN_ID, TRADING_CHAIN_ID, USER_FUNDS, deploy_test_pair, revert, snapshot
+from web3 import Web3
 
-from backend.chain import embedded_dev_accounts, send
-from devnet.embedded import embedded_chain
+from backend.chain import send
+from backend.nodes import anvil
+
+# anvil's default dev accounts: funded with 10,000 ether on every anvil node.
+ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
+DEV_ACCOUNTS = 10
+
+
+@pytest.fixture(scope="session")
+def anvil_urls():
+    with anvil("--chain-id", str(TRADING_CHAIN_ID)) as trading, anvil("--chain-id", str(SCHEDULING_CHAIN_ID)) as scheduling:
+        yield trading, scheduling
+
+
+def _isolated(url: str):
+    w3 = Web3(Web3.HTTPProvider(url))
+    start = snapshot(w3)
+    yield w3
+    revert(w3, start)
 
 
 @pytest.fixture
-def trading_w3():
-    return embedded_chain(TRADING_CHAIN_ID)
+def trading_w3(anvil_urls):
+    yield from _isolated(anvil_urls[0])
 
 
 @pytest.fixture
-def scheduling_w3():
-    return embedded_chain(SCHEDULING_CHAIN_ID)
+def scheduling_w3(anvil_urls):
+    yield from _isolated(anvil_urls[1])
 
 
-@pytest.fixture
-def dev_accounts(trading_w3):
-    return embedded_dev_accounts(trading_w3)
+@pytest.fixture(scope="session")
+def dev_accounts():
+    Account.enable_unaudited_hdwallet_features()
+    return [Account.from_mnemonic(ANVIL_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}")
+            for index in range(DEV_ACCOUNTS)]
 
 
 @pytest.fixture

@@ -1,8 +1,9 @@
-"""The two sister chains in one test process, and what the tests do with them.
+"""The two sister chains in one test, and what the tests do with them.
 
-Both chains are embedded eth-tester chains with ids of their own (``devnet.embedded``); every
-transaction mines a block, and ``mine`` adds empty ones, so a test decides how many
-confirmations a lock has. The same dev accounts exist on both chains.
+The chains are anvil nodes started with chain ids of their own, or embedded eth-tester chains
+(``devnet.embedded``); either way every transaction mines a block and ``mine`` adds empty ones,
+so a test decides how many confirmations a lock has, and ``snapshot``/``revert`` let it build a
+competing branch. The same dev accounts exist on both chains.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from web3 import Web3
 from web3.contract.contract import ContractFunction
 
 from backend.chain import ContractRefused, decode_error, revert_data, send
+from backend.chain_access import is_embedded
 from p2pkit.sister.lock import LockTerms, SisterChain, deploy_pair
 from p2pkit.sister.relay import LockEvent, lock_events, missing_headers
 
@@ -58,7 +60,25 @@ def deploy_test_pair(
 
 def mine(chain: SisterChain | Web3, blocks: int) -> None:
     w3 = chain.w3 if isinstance(chain, SisterChain) else chain
-    w3.provider.ethereum_tester.mine_blocks(blocks)
+    if is_embedded(w3):
+        w3.provider.ethereum_tester.mine_blocks(blocks)
+    else:
+        w3.provider.make_request("anvil_mine", [hex(blocks)])
+
+
+def snapshot(w3: Web3):
+    """A point to come back to with ``revert`` (anvil forgets it once used)."""
+    if is_embedded(w3):
+        return w3.provider.ethereum_tester.take_snapshot()
+    return w3.provider.make_request("evm_snapshot", [])["result"]
+
+
+def revert(w3: Web3, point) -> None:
+    """Back to ``point``: the blocks since are gone, and new ones make a competing branch."""
+    if is_embedded(w3):
+        w3.provider.ethereum_tester.revert_to_snapshot(point)
+    else:
+        assert w3.provider.make_request("evm_revert", [point])["result"]
 
 
 def relay_headers(source: SisterChain, destination: SisterChain, relayer: LocalAccount, batch: int = 64) -> int:
@@ -79,23 +99,32 @@ def relay_headers(source: SisterChain, destination: SisterChain, relayer: LocalA
 def mine_together(w3: Web3, transactions: list[tuple[ContractFunction | dict, LocalAccount]]) -> list[dict]:
     """Mine every (call or plain transaction, signer) into one block, in order; their receipts.
 
-    eth-tester's own pending block takes one transaction per sender, so the transactions go to
-    its py-evm chain directly, which then mines them together."""
-    tester = w3.provider.ethereum_tester
+    eth-tester's own pending block takes one transaction per sender, so there the transactions
+    go to its py-evm chain directly, which then mines them together."""
     nonces: dict[str, int] = {}
-    hashes = []
+    raw = []
     for transaction, signer in transactions:
         nonce = nonces.get(signer.address, w3.eth.get_transaction_count(signer.address))
         nonces[signer.address] = nonce + 1
         fields = {"nonce": nonce, "gas": 500_000, "chainId": w3.eth.chain_id,
-                  "maxFeePerGas": 2 * w3.eth.gas_price, "maxPriorityFeePerGas": 1}
+                  "maxFeePerGas": 2 * w3.eth.gas_price + 10**9, "maxPriorityFeePerGas": 1}
         if isinstance(transaction, dict):
             tx = {**fields, **transaction}
         else:
             tx = transaction.build_transaction({**fields, "from": signer.address})
-        hashes.append(tester.backend.send_raw_transaction(bytes(signer.sign_transaction(tx).raw_transaction)))
-    tester.mine_blocks(1)
-    return [w3.eth.get_transaction_receipt(tx_hash) for tx_hash in hashes]
+        raw.append(bytes(signer.sign_transaction(tx).raw_transaction))
+    if is_embedded(w3):
+        tester = w3.provider.ethereum_tester
+        hashes = [tester.backend.send_raw_transaction(tx) for tx in raw]
+        tester.mine_blocks(1)
+    else:
+        w3.provider.make_request("evm_setAutomine", [False])
+        try:
+            hashes = [w3.eth.send_raw_transaction(tx) for tx in raw]
+            mine(w3, 1)
+        finally:
+            w3.provider.make_request("evm_setAutomine", [True])
+    return [w3.eth.wait_for_transaction_receipt(tx_hash) for tx_hash in hashes]
 
 
 def lock(chain: SisterChain, account: LocalAccount, amount: int, recipient: str | None = None) -> LockEvent:

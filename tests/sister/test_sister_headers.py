@@ -108,11 +108,16 @@ def test_receipt_bloom_is_computed_from_the_logs():
     assert bloom.bit_count() in range(4, 7)  # 3 bits each for the address and the topic
 
 
-def test_embedded_chain_headers_and_receipts_rebuild(trading_w3):
-    operator = embedded_dev_accounts(trading_w3)[0]
-    fill_blocks(trading_w3, signed_sender(trading_w3, operator.key))
-    assert assert_every_block_encodes(trading_w3) == 21
-    assert trading_w3.eth.chain_id == 46601
+@pytest.fixture
+def embedded_w3():
+    return embedded_chain(46601)
+
+
+def test_embedded_chain_headers_and_receipts_rebuild(embedded_w3):
+    operator = embedded_dev_accounts(embedded_w3)[0]
+    fill_blocks(embedded_w3, signed_sender(embedded_w3, operator.key))
+    assert assert_every_block_encodes(embedded_w3) == 21
+    assert embedded_w3.eth.chain_id == 46601
 
 
 def test_plain_eth_tester_reports_a_padded_extra_data_the_encoder_notices():
@@ -121,13 +126,13 @@ def test_plain_eth_tester_reports_a_padded_extra_data_the_encoder_notices():
         encode_header(w3.eth.get_block(0))
 
 
-def test_receipts_that_do_not_rebuild_the_root_are_refused(trading_w3):
-    operator = embedded_dev_accounts(trading_w3)[0]
-    fill_blocks(trading_w3, signed_sender(trading_w3, operator.key))
-    block = dict(trading_w3.eth.get_block(trading_w3.eth.block_number))
+def test_receipts_that_do_not_rebuild_the_root_are_refused(embedded_w3):
+    operator = embedded_dev_accounts(embedded_w3)[0]
+    fill_blocks(embedded_w3, signed_sender(embedded_w3, operator.key))
+    block = dict(embedded_w3.eth.get_block(embedded_w3.eth.block_number))
     block["receiptsRoot"] = EMPTY_TRIE_ROOT
     with pytest.raises(ReceiptsMismatch):
-        block_receipt_trie(trading_w3, block)
+        block_receipt_trie(embedded_w3, block)
 
 
 def test_proof_nodes_prove_each_receipt_of_a_large_trie():

@@ -1,12 +1,25 @@
-"""The relayer between two embedded chains, stepped by the test: whole transfers both ways, the
-wait for confirmations, restarts, several relayers, m-of-n vouching, and a fork of the source
-chain it must follow without unlocking the lock that lost."""
+"""The relayer between two chains, stepped by the test: whole transfers both ways (between anvil
+nodes, and between two embedded chains), the wait for confirmations, restarts, several relayers,
+m-of-n vouching, and a fork of the source chain it must follow without unlocking the lock that
+lost."""
 from __future__ import annotations
 
 import pytest
-from sister_support import CONFIRMATIONS, USER_FUNDS, balance, deploy_test_pair, lock, mine
+from sister_support import (
+    CONFIRMATIONS,
+    SCHEDULING_CHAIN_ID,
+    TRADING_CHAIN_ID,
+    USER_FUNDS,
+    balance,
+    deploy_test_pair,
+    lock,
+    mine,
+    revert,
+    snapshot,
+)
 
-from backend.chain import send
+from backend.chain import embedded_dev_accounts, send
+from devnet.embedded import embedded_chain
 from relayer.relayer import RelayAction, Relayer
 
 
@@ -50,6 +63,18 @@ def test_a_transfer_goes_through_in_both_directions(pair, relay, user):
     assert (unlocks_of(pair.scheduling, to_scheduling), unlocks_of(pair.trading, to_trading)) == (1, 1)
 
 
+def test_a_transfer_goes_through_between_two_embedded_chains():
+    trading_w3, scheduling_w3 = embedded_chain(TRADING_CHAIN_ID), embedded_chain(SCHEDULING_CHAIN_ID)
+    operator, relayer, user = embedded_dev_accounts(trading_w3)[:3]
+    pair = deploy_test_pair(trading_w3, scheduling_w3, operator, [relayer.address])
+    send(trading_w3, pair.trading.lock.functions.transfer(user.address, 100), operator)
+    event = lock(pair.trading, user, 100)
+    mine(pair.trading, CONFIRMATIONS)
+    step_until(new_relayer(pair, relayer), lambda: unlocked(pair.scheduling, event))
+    assert balance(pair.scheduling, user.address) == 100
+    assert balance(pair.trading, user.address) == 0
+
+
 def test_the_relayer_waits_for_the_confirmations(pair, relay, user):
     event = lock(pair.trading, user, 100)
     mine(pair.trading, CONFIRMATIONS - 2)
@@ -60,6 +85,8 @@ def test_the_relayer_waits_for_the_confirmations(pair, relay, user):
     actions = relay.step()
     assert [a.lock_id for a in actions if a.kind == "unlock"] == ["0x" + event.lock_id.hex()]
     assert unlocked(pair.scheduling, event)
+    reported = relay.status()["actions"]
+    assert reported[-1]["kind"] == "unlock" and reported[-1]["outcome"] == RelayAction.SENT
 
 
 def test_a_relayer_restarted_after_the_headers_finishes_the_transfer_once(pair, relayer, user):
@@ -121,13 +148,12 @@ def test_with_two_vouches_required_one_relayer_alone_unlocks_nothing(trading_w3,
 
 
 def test_the_relayer_follows_a_fork_and_never_unlocks_the_lock_that_lost(pair, relay, user):
-    tester = pair.trading.w3.provider.ethereum_tester
-    fork_point = tester.take_snapshot()
+    fork_point = snapshot(pair.trading.w3)
     lost = lock(pair.trading, user, 100)
     mine(pair.trading, CONFIRMATIONS - 3)
     relay.step()  # the branch with the lock reaches the light client
     assert pair.scheduling.light_client.functions.headerOf(lost.block_hash).call()[4]
-    tester.revert_to_snapshot(fork_point)
+    revert(pair.trading.w3, fork_point)
     mine(pair.trading, CONFIRMATIONS + 4)  # a longer branch without the lock
     actions = []
     for _ in range(6):

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from p2pkit.keys import KeyFileError, create_keystore, load_account
+from p2pkit.sister.lock import SisterDeployment, attach
 from relayer.cli import main
 from relayer.config import ConfigError, load_config
 
@@ -110,3 +111,21 @@ def test_the_module_runs_as_a_command():
     result = subprocess.run([sys.executable, "-m", "relayer", "--help"], cwd=ROOT, capture_output=True, text=True, check=False,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert result.returncode == 0 and "run" in result.stdout
+
+
+def test_a_deployment_file_names_both_sides_and_attaches_them(pair, operator, tmp_path):
+    path = tmp_path / "sister-deployment.json"
+    SisterDeployment.of(pair.trading, pair.scheduling).save(path)
+    deployment = SisterDeployment.load(path)
+    assert deployment.scheduling.chain_id == pair.scheduling.chain_id
+    assert deployment.trading.operator == operator.address
+    assert deployment.trading.start_block == pair.trading.lock.functions.startBlock().call() > 0
+    attached = attach("trading", pair.trading.w3, deployment.trading.lock)
+    assert attached.light_client.address == pair.trading.light_client.address == deployment.trading.light_client
+
+
+def test_a_file_that_is_not_a_deployment_is_refused(tmp_path):
+    path = tmp_path / "other.json"
+    path.write_text('{"trading": {}}')
+    with pytest.raises(ValueError, match="not a sister-chain deployment file"):
+        SisterDeployment.load(path)

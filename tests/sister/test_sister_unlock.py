@@ -23,9 +23,11 @@ from sister_support import (
     mine_together,
     refusal,
     relay_headers,
+    revert,
+    snapshot,
 )
 
-from backend.chain import embedded_dev_accounts, send
+from backend.chain import WEI_PER_ETHER, embedded_dev_accounts, send, transfer
 from devnet.embedded import embedded_chain
 from p2pkit.sister.lock import LockTerms, SisterChain, deploy_light_client, deploy_lock, latest_header
 from p2pkit.sister.proofs import ReceiptProof, block_receipt_trie, proof_nodes, receipt_proof
@@ -119,7 +121,7 @@ def test_a_typed_and_a_legacy_lock_transaction_both_prove(pair, user, relayer):
         {"from": user.address, "nonce": pair.trading.w3.eth.get_transaction_count(user.address), "gas": 200_000,
          "gasPrice": 2 * pair.trading.w3.eth.gas_price})
     tx_hash = pair.trading.w3.eth.send_raw_transaction(user.sign_transaction(legacy_tx).raw_transaction)
-    legacy = pair.trading.w3.eth.get_transaction_receipt(tx_hash)
+    legacy = pair.trading.w3.eth.wait_for_transaction_receipt(tx_hash)
     assert legacy["type"] == 0
     typed = lock(pair.trading, user, 7)
     confirm(pair.trading, pair.scheduling, relayer)
@@ -154,12 +156,11 @@ def test_a_lock_whose_headers_were_not_relayed_is_refused(pair, user):
 
 
 def test_a_lock_on_a_branch_that_lost_is_refused(pair, user, relayer):
-    tester = pair.trading.w3.provider.ethereum_tester
-    fork_point = tester.take_snapshot()
+    fork_point = snapshot(pair.trading.w3)
     event = lock(pair.trading, user, 100)
     proof = unlock_proof(pair.trading.w3, event)
     confirm(pair.trading, pair.scheduling, relayer)
-    tester.revert_to_snapshot(fork_point)
+    revert(pair.trading.w3, fork_point)
     mine(pair.trading, CONFIRMATIONS + 3)  # a longer branch without the lock
     relay_headers(pair.trading, pair.scheduling, relayer)
     winner = bytes(pair.trading.w3.eth.get_block(event.block_number)["hash"])
@@ -244,8 +245,10 @@ def test_a_lock_unlocked_before_is_refused(pair, user, relayer):
 
 
 def test_a_lock_proven_on_a_chain_it_does_not_name_is_refused(pair, operator, user, relayer):
-    third_w3 = embedded_chain(THIRD_CHAIN_ID)
+    third_w3 = embedded_chain(THIRD_CHAIN_ID)  # an embedded chain beside the two anvil nodes
     third_operator = embedded_dev_accounts(third_w3)[0]
+    for account in (relayer, user):
+        transfer(third_w3, third_operator, account.address, WEI_PER_ETHER)
     client = deploy_light_client(third_w3, third_operator, latest_header(pair.trading.w3), [relayer.address], 1)
     third_lock = deploy_lock(third_w3, third_operator, client.address, pair.trading.chain_id, LockTerms(SUPPLY, RESERVE))
     send(third_w3, third_lock.functions.setRemoteLock(pair.trading.lock.address), third_operator)
