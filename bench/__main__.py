@@ -1,11 +1,11 @@
 """Every benchmark, as `make bench` runs them, then a summary beside the published figures.
 
-    .venv/bin/python -m bench [--only gas,reference,budget,embedded,load,sister] [--quick]
+    .venv/bin/python -m bench [--only gas,reference,budget,embedded,load,codec,sister] [--quick]
 
 Each part runs in a process of its own and prints its tables: gas per function and per period
 (``bench/gas.py``), the off-chain reference clearing, the 15-minute period budget, the embedded
-chain, the load test (anvil, and Geth when installed), and the sister chains' lock
-(``bench/sister_gas.py``). Then ``bench/results/summary.md``
+chain, the load test (anvil, and Geth when installed), the meter bridge's DL/T 645 codec and the
+sister chains' lock (``bench/sister_gas.py``). Then ``bench/results/summary.md``
 puts the project's headline figures beside the published ones, each with its source. Parts left
 out keep their last results, if any. ``--quick`` runs every part small, to check the benchmarks
 themselves in a few minutes; its figures are not the reference ones.
@@ -29,6 +29,7 @@ PARTS = {
     "budget": ["-m", "bench.period_budget"],
     "embedded": ["-m", "bench.embedded"],
     "load": ["-m", "bench.load"],
+    "codec": ["-m", "bench.codec"],
     "sister": ["-m", "bench.sister_gas"],
 }
 QUICK = {
@@ -38,6 +39,7 @@ QUICK = {
     "embedded": ["--sizes", "10"],
     "load": ["--rates", "100,1000", "--phase-seconds", "2", "--max-prosumers", "2000",
              "--large-blocks-rates", "2000", "--geth", "off"],
+    "codec": ["--frames", "2000"],
     "sister": ["--block-sizes", "1,10"],
 }
 

@@ -13,6 +13,7 @@ gas from receipts:
 Prints Markdown tables and writes ``bench/results/sister_gas.md`` and ``sister_gas.csv``
 (measure,detail,gas,per_header,proof_nodes,proof_bytes).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,11 +21,11 @@ import argparse
 from eth_account import Account
 from web3 import Web3
 
-from backend.chain import send
-from backend.nodes import ANVIL_FUNDED_KEY, anvil
 from bench.common import RESULTS, machine, markdown_table, write_csv
+from devnet.nodes import ANVIL_FUNDED_KEY, anvil
 from p2pkit.sister.lock import LockTerms, SisterChain, deploy_light_client, deploy_pair, latest_header
 from p2pkit.sister.relay import lock_events, missing_headers, unlock_proof
+from p2pkit.transactions import send
 
 CONFIRMATIONS = 6
 TARGET_UNLOCK_GAS = 400_000
@@ -51,8 +52,9 @@ def header_rows(hardfork: str, operator) -> list[tuple]:
         for batch in (1, 16, 64):
             headers = missing_headers(source, client, batch)
             gas = send(w3, client.functions.submitHeaders(headers), operator)["gasUsed"]
-            rows.append(("submitHeaders", f"{batch} {hardfork} header(s) of {len(headers[0])} bytes", gas,
-                         gas // batch, "", ""))
+            rows.append(
+                ("submitHeaders", f"{batch} {hardfork} header(s) of {len(headers[0])} bytes", gas, gas // batch, "", "")
+            )
     return rows
 
 
@@ -67,13 +69,15 @@ def crowded_unlock(pair: tuple[SisterChain, SisterChain], operator, size: int) -
     for index in range(size - 1):
         if index % 2:
             tx = trading.lock.functions.transfer(stranger, 1).build_transaction(
-                {"from": operator.address, "nonce": nonce, "gas": 100_000, **fees})
+                {"from": operator.address, "nonce": nonce, "gas": 100_000, **fees}
+            )
         else:
             tx = {"to": stranger, "value": 1, "gas": 21_000, "nonce": nonce, **fees}
         w3.eth.send_raw_transaction(operator.sign_transaction(tx).raw_transaction)
         nonce += 1
     lock_tx = trading.lock.functions.lock(1000, operator.address).build_transaction(
-        {"from": operator.address, "nonce": nonce, "gas": 200_000, **fees})
+        {"from": operator.address, "nonce": nonce, "gas": 200_000, **fees}
+    )
     lock_hash = w3.eth.send_raw_transaction(operator.sign_transaction(lock_tx).raw_transaction)
     mine(w3, 1)
     w3.provider.make_request("evm_setAutomine", [True])
@@ -84,8 +88,14 @@ def crowded_unlock(pair: tuple[SisterChain, SisterChain], operator, size: int) -
     relay(trading, scheduling, operator)
     proof = unlock_proof(w3, event)
     gas = send(scheduling.w3, scheduling.lock.functions.unlock(*proof.as_args()), operator)["gasUsed"]
-    return ("unlock", f"lock last of {size} transaction(s) in its block", gas, "", len(proof.nodes),
-            sum(len(node) for node in proof.nodes) + len(proof.header))
+    return (
+        "unlock",
+        f"lock last of {size} transaction(s) in its block",
+        gas,
+        "",
+        len(proof.nodes),
+        sum(len(node) for node in proof.nodes) + len(proof.header),
+    )
 
 
 def measure(block_sizes: list[int]) -> list[tuple]:
@@ -98,10 +108,26 @@ def measure(block_sizes: list[int]) -> list[tuple]:
         pair = deploy_pair((trading_w3, operator, TERMS), (scheduling_w3, operator, TERMS), [operator.address])
         trading = pair[0]
         stranger = Account.create().address
-        rows.append(("transfer", "ledger transfer to a new account", send(
-            trading_w3, trading.lock.functions.transfer(stranger, 1), operator)["gasUsed"], "", "", ""))
-        rows.append(("lock", "lock for an account on the other chain", send(
-            trading_w3, trading.lock.functions.lock(10, operator.address), operator)["gasUsed"], "", "", ""))
+        rows.append(
+            (
+                "transfer",
+                "ledger transfer to a new account",
+                send(trading_w3, trading.lock.functions.transfer(stranger, 1), operator)["gasUsed"],
+                "",
+                "",
+                "",
+            )
+        )
+        rows.append(
+            (
+                "lock",
+                "lock for an account on the other chain",
+                send(trading_w3, trading.lock.functions.lock(10, operator.address), operator)["gasUsed"],
+                "",
+                "",
+                "",
+            )
+        )
         for size in block_sizes:
             rows.append(crowded_unlock(pair, operator, size))
     return rows
@@ -116,20 +142,26 @@ def main() -> None:
     header = ("measure", "detail", "gas", "per_header", "proof_nodes", "proof_bytes")
     write_csv(RESULTS / "sister_gas.csv", header, rows)
     worst_unlock = max(row[2] for row in rows if row[0] == "unlock")
-    table = markdown_table(["measure", "detail", "gas", "gas per header", "proof nodes", "proof + header bytes"],
-                           [(m, d, f"{g:,}", f"{p:,}" if p != "" else "", n, b) for m, d, g, p, n, b in rows],
-                           numeric_from=2)
-    report = "\n".join([
-        "# Gas of the sister chains' transaction lock",
-        "",
-        f"Machine: {started_on}. Two anvil nodes; gas from receipts (the same on any EVM of paris or later).",
-        "",
-        table,
-        "",
-        (f"Largest unlock: {worst_unlock:,} gas (target <= {TARGET_UNLOCK_GAS:,}:"
-         f" {'met' if worst_unlock <= TARGET_UNLOCK_GAS else 'NOT met'})."),
-        "",
-    ])
+    table = markdown_table(
+        ["measure", "detail", "gas", "gas per header", "proof nodes", "proof + header bytes"],
+        [(m, d, f"{g:,}", f"{p:,}" if p != "" else "", n, b) for m, d, g, p, n, b in rows],
+        numeric_from=2,
+    )
+    report = "\n".join(
+        [
+            "# Gas of the sister chains' transaction lock",
+            "",
+            f"Machine: {started_on}. Two anvil nodes; gas from receipts (the same on any EVM of paris or later).",
+            "",
+            table,
+            "",
+            (
+                f"Largest unlock: {worst_unlock:,} gas (target <= {TARGET_UNLOCK_GAS:,}:"
+                f" {'met' if worst_unlock <= TARGET_UNLOCK_GAS else 'NOT met'})."
+            ),
+            "",
+        ]
+    )
     (RESULTS / "sister_gas.md").write_text(report)
     print(report)
     print(f"written to {RESULTS}/sister_gas.md and sister_gas.csv")

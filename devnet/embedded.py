@@ -1,29 +1,147 @@
-"""Embedded eth-tester chains that can stand for two different networks in one process.
+"""The embedded chain: eth-tester with py-evm in this process, for first runs, demos and tests.
 
-eth-tester fixes every chain's id at 131277322940537 and reports a block's extraData padded to
-32 bytes, which a light client would see as another header. ``embedded_chain`` gives the chain
-an id of its own (in transactions, in the CHAINID opcode and in ``eth_chainId``) and mines every
-block with 32 bytes of extraData, so that the header web3 reports is the header that was hashed.
+``start_embedded_market`` deploys a fresh market on a fresh chain (what the backend's
+``CHAIN=embedded`` runs), ``BlockTicker`` keeps its clock following the wall clock, and
+``TimeTravel`` moves it ahead for scripts and tests that do not want to wait. eth-tester mines a
+block only when a transaction arrives, and calls see the last block's time.
 
-It also estimates gas in two runs of the transaction instead of py-evm's binary search (a dozen
-runs), which matters for the light client's header batches: py-evm interprets every opcode in
-Python.
+``embedded_chain(chain_id)`` is a chain that can stand for one of two networks in one process
+(the sister chains' trading and scheduling chain): eth-tester fixes every chain's id at
+131277322940537 and reports a block's extraData padded to 32 bytes, which a light client would
+see as another header, so it gets an id of its own (in transactions, in the CHAINID opcode and
+in ``eth_chainId``) and every block is mined with 32 bytes of extraData: the header web3 reports
+is the header that was hashed. It also estimates gas in two runs of the transaction instead of
+py-evm's binary search (a dozen runs), which matters for the light client's header batches:
+py-evm interprets every opcode in Python. eth-tester and py-evm are imported where a chain is
+started, so that a server on a node, which imports this module, never loads them.
 """
+
 from __future__ import annotations
 
-from eth.estimators.gas import binary_gas_search_intrinsic_tolerance
-from eth.vm.spoof import SpoofTransaction
-from eth_tester import EthereumTester, PyEVMBackend
-from web3 import EthereumTesterProvider, Web3
-from web3.providers.eth_tester.defaults import API_ENDPOINTS, static_return
+import threading
+import time
+from collections.abc import Callable
 
-EXTRA_DATA = bytes(32)
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from web3 import EthereumTesterProvider, Web3
+
+from p2pkit.market import WEI_PER_ETHER, Deployment, MarketHandle, deploy_market
+from p2pkit.schedule import Schedule
+from p2pkit.transactions import send
+
+# The grid pays balancing and rewards from its market wallet, so the embedded market starts
+# with enough there for a long demo.
+EMBEDDED_GRID_DEPOSIT = 1000 * WEI_PER_ETHER
+
+
+def start_embedded_chain() -> Web3:
+    """Start a fresh eth-tester chain in this process, with eth-tester's funded dev accounts."""
+    return Web3(EthereumTesterProvider())
+
+
+def is_embedded(w3: Web3) -> bool:
+    return isinstance(w3.provider, EthereumTesterProvider)
+
+
+def dev_accounts(w3: Web3) -> list[LocalAccount]:
+    """The funded accounts of an embedded chain, as local signing keys (private keys 1, 2, 3...)."""
+    keys = w3.provider.ethereum_tester.backend.account_keys
+    return [Account.from_key(key.to_bytes()) for key in keys]
+
+
+def start_embedded_market(period_length: int) -> MarketHandle:
+    """A fresh embedded chain with the market deployed and ready to trade.
+
+    The operator is the first dev account and the grid the second (registered as account 1 by
+    the contract), with `EMBEDDED_GRID_DEPOSIT` in its market wallet. Phases are the paper's,
+    scaled to `period_length` seconds. The handle holds the operator's key.
+    """
+    w3 = start_embedded_chain()
+    operator, grid = dev_accounts(w3)[:2]
+    contract = deploy_market(w3, operator, grid.address, Schedule.scaled(period_length))
+    send(w3, contract.functions.deposit(), grid, value=EMBEDDED_GRID_DEPOSIT)
+    return MarketHandle(w3, contract, Deployment.of(w3, contract), operator)
+
+
+class TimeTravel:
+    """Moves an embedded chain's clock ahead; time never goes back."""
+
+    def __init__(self, w3: Web3, lock: threading.RLock | None = None) -> None:
+        self.w3 = w3
+        self.lock = lock or threading.RLock()
+
+    def now(self) -> int:
+        return self.w3.eth.get_block("latest")["timestamp"]
+
+    def next_block_at(self, timestamp: int) -> None:
+        """The next transaction's block is mined at `timestamp` (eth-tester mines an empty block
+        one second before it, which calls then see)."""
+        with self.lock:
+            if timestamp > self.now():
+                self.w3.provider.ethereum_tester.time_travel(timestamp)
+
+    def wait_until(self, timestamp: int) -> None:
+        """The latest block, which calls see, is at `timestamp` or later."""
+        self.next_block_at(timestamp + 1)
+
+
+class BlockTicker:
+    """Mines an empty block on an embedded chain whenever the wall clock reaches the next
+    block's time, looking every `interval` seconds.
+
+    eth-tester only mines when a transaction arrives, and calls at "latest" see the last
+    block's time, so without it the market's clock (phases, countdowns, what the keeper may do)
+    would stand still between transactions. With it chain time follows the wall clock like a
+    node with `interval`-second blocks.
+    """
+
+    def __init__(
+        self, w3: Web3, lock: threading.RLock, interval: float, wall_clock: Callable[[], float] = time.time
+    ) -> None:
+        self._tester = w3.provider.ethereum_tester
+        self._lock = lock
+        self._interval = interval
+        self._wall_clock = wall_clock
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="p2p-block-ticker", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join()
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def tick(self) -> bool:
+        """Mine a block if its time has come; True if one was mined."""
+        with self._lock:
+            # The pending block's time is fixed when the block before it is mined; mining it
+            # only once the wall clock is there keeps chain time from running ahead.
+            if self._wall_clock() < self._tester.get_block_by_number("pending")["timestamp"]:
+                return False
+            self._tester.mine_blocks(1)
+            return True
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self._interval):
+            self.tick()
+
+
+SISTER_EXTRA_DATA = bytes(32)
 
 
 def estimate_in_two_runs(state, transaction) -> int:
     """Run at the block's gas limit (raising what it fails with), then check the gas it used
     plus what the 63/64 rule withholds from calls; fall back to py-evm's binary search if that
     is still not enough."""
+    from eth.estimators.gas import binary_gas_search_intrinsic_tolerance
+    from eth.vm.spoof import SpoofTransaction
+
     snapshot = state.snapshot()
     try:
         computation = state.apply_transaction(SpoofTransaction(transaction, gas=state.gas_limit, gas_price=0))
@@ -43,19 +161,22 @@ def estimate_in_two_runs(state, transaction) -> int:
 
 def embedded_chain(chain_id: int) -> Web3:
     """A fresh eth-tester chain in this process answering as chain ``chain_id``, with
-    eth-tester's funded dev accounts (``backend.chain.embedded_dev_accounts``)."""
-    backend = PyEVMBackend(genesis_parameters=PyEVMBackend.generate_genesis_params({"extra_data": EXTRA_DATA}))
+    eth-tester's funded dev accounts (``dev_accounts``)."""
+    from eth_tester import EthereumTester, PyEVMBackend
+    from web3.providers.eth_tester.defaults import API_ENDPOINTS, static_return
+
+    evm = PyEVMBackend(genesis_parameters=PyEVMBackend.generate_genesis_params({"extra_data": SISTER_EXTRA_DATA}))
     # setup_tester_chain defines a chain class for every backend, so changing it changes this
     # chain only.
-    chain_class = type(backend.chain)
+    chain_class = type(evm.chain)
     chain_class.chain_id = chain_id
     create_header = chain_class.create_header_from_parent
 
     def create_header_with_extra_data(chain, parent_header, **header_params):
-        return create_header(chain, parent_header, **{"extra_data": EXTRA_DATA, **header_params})
+        return create_header(chain, parent_header, **{"extra_data": SISTER_EXTRA_DATA, **header_params})
 
     chain_class.create_header_from_parent = create_header_with_extra_data
-    backend.chain.gas_estimator = estimate_in_two_runs
-    backend.chain.header = backend.chain.header.copy(extra_data=EXTRA_DATA)
+    evm.chain.gas_estimator = estimate_in_two_runs
+    evm.chain.header = evm.chain.header.copy(extra_data=SISTER_EXTRA_DATA)
     endpoints = {**API_ENDPOINTS, "eth": {**API_ENDPOINTS["eth"], "chainId": static_return(chain_id)}}
-    return Web3(EthereumTesterProvider(EthereumTester(backend), api_endpoints=endpoints))
+    return Web3(EthereumTesterProvider(EthereumTester(evm), api_endpoints=endpoints))

@@ -5,7 +5,7 @@ eth_estimateGas, eth_gasPrice, eth_chainId, eth_getTransactionCount, eth_sendRaw
 eth_getTransactionReceipt. So the bridge works against a node as well as against the backend.
 Transactions arrive here already signed (see ``signing``).
 
-A call the contract refuses raises ``backend.chain.ContractRefused`` with the custom error
+A call the contract refuses raises ``p2pkit.transactions.ContractRefused`` with the custom error
 decoded by name (MeterNotBound, MeterNumberMismatch, ReadingTooEarly, ReadingTooLate,
 ReadingAlreadyPosted), whether web3 talks to a node or to an embedded eth-tester chain.
 A chain that cannot be reached raises one of ``CHAIN_UNREACHABLE``; a node that answers with
@@ -14,9 +14,6 @@ an error, a ``Web3RPCError`` (both together: ``CHAIN_UNAVAILABLE``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from eth_tester.exceptions import TransactionFailed
 from web3 import Web3
 from web3.exceptions import (
     ContractLogicError,
@@ -26,7 +23,9 @@ from web3.exceptions import (
     Web3RPCError,
 )
 
-from backend.chain import ContractRefused, decode_error, revert_data
+from p2pkit.market import attach
+from p2pkit.schedule import Schedule
+from p2pkit.transactions import ContractRefused, refusal_of
 
 # Nothing answers: OSError covers refused connections and HTTP errors (requests' exceptions
 # derive from it).
@@ -37,50 +36,39 @@ CHAIN_UNAVAILABLE = (*CHAIN_UNREACHABLE, Web3RPCError)
 GAS_MARGIN = 1.2  # the estimate can shift between estimation and mining (storage warm or cold)
 
 
-@dataclass(frozen=True)
-class MarketClock:
-    """The contract's period clock: period p starts at genesis_time + p x period_length."""
-
-    genesis_time: int
-    period_length: int
-    reading_grace: int
-
-    def period_at(self, timestamp: float) -> int:
-        return max(0, int(timestamp - self.genesis_time) // self.period_length)
-
-    def period_start(self, period: int) -> int:
-        return self.genesis_time + period * self.period_length
-
-
 class MarketChain:
     """Reading-related calls of the market contract at ``market_address``, through ``w3``."""
 
     def __init__(self, w3: Web3, market_address: str, abi: list):
         self.w3 = w3
         self._abi = abi
-        self.market = w3.eth.contract(address=Web3.to_checksum_address(market_address), abi=abi)
+        self.market = attach(w3, market_address, abi)
 
-    def clock(self) -> MarketClock:
-        genesis, length, _, _, _, grace = self.market.functions.schedule().call()
-        return MarketClock(genesis, length, grace)
+    def schedule(self) -> Schedule:
+        return Schedule.of(self.market)
 
     def meter_of(self, meter: str) -> tuple[int, int]:
         """(prosumer id, meter number) the meter account is bound to; (0, 0) when unbound."""
-        prosumer_id, meter_number = self.market.functions.meterOf(meter).call()
-        return prosumer_id, meter_number
+        binding = self.market.functions.meterOf(meter).call()
+        return binding.prosumerId, binding.meterNumber
 
     def reading_of(self, prosumer_id: int, period: int) -> int | None:
         """The energy (Wh) the contract holds for a prosumer and period, None when none."""
-        present, energy_wh = self.market.functions.readingOf(prosumer_id, period).call()
-        return energy_wh if present else None
+        reading = self.market.functions.readingOf(prosumer_id, period).call()
+        return reading.energyWh if reading.present else None
 
     def submission(self, meter: str, period: int, meter_number: int, energy_wh: int, nonce: int) -> dict:
         """The unsigned ``submitReading`` transaction; raises ContractRefused if it would revert."""
         call = self.market.functions.submitReading(period, meter_number, energy_wh)
         try:
             gas = call.estimate_gas({"from": meter})
-        except (ContractLogicError, TransactionFailed) as error:  # a node's revert, eth-tester's
-            raise self._refusal(error) from None
+        except Exception as error:  # a node's revert, the embedded chain's; or no chain at all
+            refusal = refusal_of(error, self._abi)
+            if refusal is None and isinstance(error, ContractLogicError):
+                refusal = ContractRefused("Reverted", (str(error),))
+            if refusal is None:
+                raise
+            raise refusal from None
         return call.build_transaction(
             {
                 "from": meter,
@@ -103,12 +91,3 @@ class MarketChain:
             return self.w3.eth.get_transaction_receipt(tx_hash)["status"]
         except TransactionNotFound:
             return None
-
-    def _refusal(self, error: Exception) -> ContractRefused:
-        data = revert_data(error)
-        if data:
-            try:
-                return ContractRefused(*decode_error(data, self._abi))
-            except ValueError:  # not one of the market's errors
-                pass
-        return ContractRefused("Reverted", (str(error),))

@@ -1,7 +1,8 @@
 """``python -m meter_bridge``: decode and build frames, read a meter, simulate meters, run the daemon.
 
 Exit status: 0 success, 1 the meter or chain did not cooperate, 2 bad input (malformed frame,
-bad arguments, unusable configuration).
+bad arguments, unusable configuration), 74 the outbox cannot be opened, read or written (``run``
+only; the file is left as it is, and the systemd unit does not restart the bridge on this status).
 """
 
 from __future__ import annotations
@@ -31,14 +32,19 @@ from meter_bridge.codec import (
     encode_frame,
     read_request,
 )
+from meter_bridge.config import BYTE_SIZE, PARITY, STOP_BITS, Config, ConfigError, load_config
 from meter_bridge.data_items import FORWARD_ACTIVE_ENERGY, DataValue, decode_value
-from meter_bridge.errors import Dlt645Error
+from meter_bridge.errors import Dlt645Error, OutboxUnavailable
 from meter_bridge.poller import Poller
 from meter_bridge.simulator import Fault, PowerProfile, PseudoTerminal, SimulatedBus, VirtualMeter
 from meter_bridge.transport import SerialSettings, SerialTransport
+from p2pkit.settings import Parser
 
 BAD_INPUT = 2
 NOT_COOPERATING = 1
+# sysexits.h's EX_IOERR. Distinct so that systemd can tell it apart (RestartPreventExitStatus=74):
+# restarting cannot mend a damaged file, a full disk or a read-only file system.
+OUTBOX_UNAVAILABLE = 74
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,9 +102,21 @@ def _parser() -> argparse.ArgumentParser:
 def _add_line_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", required=True, help="serial device, pty path or pyserial URL (socket://...)")
     parser.add_argument("--baudrate", type=int, default=2400)
-    parser.add_argument("--bytesize", type=int, default=8)
-    parser.add_argument("--parity", default="E", choices="NEOMS")
-    parser.add_argument("--stopbits", type=float, default=1)
+    parser.add_argument("--bytesize", type=_argument(BYTE_SIZE), default=8)
+    parser.add_argument("--parity", type=_argument(PARITY), default="E", help="N, E, O, M or S")
+    parser.add_argument("--stopbits", type=_argument(STOP_BITS), default=1, help="1, 1.5 or 2")
+
+
+def _argument(parse: Parser):
+    """An argparse type from a setting's parser, so the command line refuses what the file does."""
+
+    def convert(text: str):
+        try:
+            return parse(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(f"{error}, not {text!r}") from None
+
+    return convert
 
 
 def _fail(message: str, status: int) -> int:
@@ -287,11 +305,6 @@ def _kwh(text: str, name: str) -> Decimal:
 
 
 def _run(args: argparse.Namespace) -> int:
-    # Imported here: web3 takes a second to import, which decode and encode-read do not need.
-    from meter_bridge.config import ConfigError, load_config
-    from meter_bridge.daemon import build_daemon
-    from meter_bridge.signing import KeystoreError
-
     try:
         config = load_config(args.config)
     except ConfigError as error:
@@ -301,8 +314,22 @@ def _run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
+        return _serve(config, stop)
+    except OutboxUnavailable as error:  # at start or at any step: the same message and status
+        return _fail(str(error), OUTBOX_UNAVAILABLE)
+
+
+def _serve(config: Config, stop: threading.Event) -> int:
+    # Imported here: web3 takes a second to import, which decode and encode-read do not need.
+    from meter_bridge.daemon import build_daemon
+    from meter_bridge.signing import KeystoreError
+
+    try:
         daemon = build_daemon(config)
     except (KeystoreError, OSError) as error:
         return _fail(f"cannot start: {error}", BAD_INPUT)
-    daemon.run(stop, tick=config.daemon.tick)
+    try:
+        daemon.run(stop, tick=config.daemon.tick)
+    finally:
+        daemon.outbox.close()
     return 0

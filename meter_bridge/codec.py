@@ -44,6 +44,7 @@ ADDRESS_SIZE = 6
 HEADER_SIZE = 10  # 68 + address + 68 + C + L
 FRAME_OVERHEAD = HEADER_SIZE + 2  # + CS + 16
 MAX_DATA_LENGTH = 200  # the standard caps read data at 200 bytes
+MAX_FRAME_SIZE = FRAME_OVERHEAD + MAX_DATA_LENGTH
 DI_SIZE = 4
 
 WILDCARD_ADDRESS = "AAAAAAAAAAAA"  # "whichever meter is on the line"; answered with its real address
@@ -256,8 +257,8 @@ class FrameDecoder:
             if len(self._buffer) > 7 and self._buffer[7] != START:
                 del self._buffer[:1]  # a 68H in noise, not followed by a second 68H after six bytes
                 continue
-            try:
-                frame, size = _parse_frame_at(bytes(self._buffer), complete=False)
+            try:  # a frame is at most MAX_FRAME_SIZE bytes: copying more would make a burst quadratic
+                frame, size = _parse_frame_at(bytes(self._buffer[:MAX_FRAME_SIZE]), complete=False)
             except Dlt645Error:
                 del self._buffer[:1]
                 raise

@@ -5,66 +5,106 @@ Any scalar setting of the ``[bus]``, ``[chain]`` and ``[daemon]`` tables can be 
 Meters are listed as ``[[meters]]`` tables. Secrets never sit in the file: each keystore's
 password comes from ``password_file`` or from the variable named by ``password_env``. See
 ``meter-bridge.example.toml`` for every setting.
+
+Every setting has its own parser, declared beside its default (``p2pkit.settings``): it takes the
+value as TOML gives it or as text from a variable, and refuses anything outside what the setting
+can mean (a stop bit count of 3, a parity of "X", a negative timeout, ``true`` for a number) with
+a ConfigError that names the setting, the value and where the value came from.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, fields
 from typing import Any
 
 from meter_bridge.codec import address_to_wire
 from meter_bridge.data_items import FORWARD_ACTIVE_ENERGY, REVERSE_ACTIVE_ENERGY
 from meter_bridge.errors import Dlt645Error
-from p2pkit.settings import SettingsError, read_toml, settings_table
+from p2pkit.settings import (
+    LOG_LEVEL,
+    SettingsError,
+    contract_address,
+    http_url,
+    one_of,
+    optional_text,
+    parsed,
+    read_toml,
+    seconds,
+    setting,
+    settings_table,
+    text,
+    whole_number,
+    word_of,
+)
 
 ENV_PREFIX = "METER_BRIDGE_"
 REGISTERS = {"forward": FORWARD_ACTIVE_ENERGY, "reverse": REVERSE_ACTIVE_ENERGY}
-
+TABLES = ("bus", "chain", "daemon", "meters")
 
 # The configuration cannot be used; the message names the setting.
 ConfigError = SettingsError
 
 
+# ---------------------------------------------------------------- parsers
+
+
+def meter_address(value: Any) -> str:
+    try:
+        address_to_wire(value if isinstance(value, str) else "")
+    except Dlt645Error:
+        raise ValueError("must be the 12 digits of the nameplate address") from None
+    return value
+
+
+# The serial line's settings, shared with the command line's --bytesize, --parity, --stopbits.
+BYTE_SIZE = one_of(5, 6, 7, 8, whole=True)
+PARITY = word_of({"N": "none", "E": "even", "O": "odd", "M": "mark", "S": "space"})
+STOP_BITS = one_of(1, 1.5, 2)
+
+
+# ---------------------------------------------------------------- settings
+
+
 @dataclass(frozen=True)
 class BusConfig:
-    port: str = "/dev/ttyUSB0"
-    baudrate: int = 2400
-    bytesize: int = 8
-    parity: str = "E"
-    stopbits: float = 1
-    reply_timeout: float = 1.0
-    retries: int = 2
-    backoff: float = 0.5
-    silent_interval: float = 0.05
+    port: str = setting(text, "/dev/ttyUSB0")
+    baudrate: int = setting(whole_number(1), 2400)
+    bytesize: int = setting(BYTE_SIZE, 8)
+    parity: str = setting(PARITY, "E")
+    stopbits: float = setting(STOP_BITS, 1)
+    reply_timeout: float = setting(seconds(zero_allowed=False), 1.0)
+    retries: int = setting(whole_number(0), 2)
+    backoff: float = setting(seconds(zero_allowed=True), 0.5)
+    silent_interval: float = setting(seconds(zero_allowed=True), 0.05)
 
 
 @dataclass(frozen=True)
 class ChainConfig:
-    rpc_url: str = "http://127.0.0.1:5000/rpc"
-    market_address: str = ""
-    artifact: str = ""  # EnergyMarket.json with the ABI; empty: the build directory of the repo
-    rpc_timeout: float = 10.0
+    rpc_url: str = setting(http_url, "http://127.0.0.1:5000/rpc")
+    market_address: str = setting(contract_address, "")
+    artifact: str = setting(optional_text, "")  # EnergyMarket.json with the ABI; empty: the repo's build directory
+    rpc_timeout: float = setting(seconds(zero_allowed=False), 10.0)
 
 
 @dataclass(frozen=True)
 class DaemonConfig:
-    database: str = "/var/lib/meter-bridge/outbox.sqlite3"
-    max_reading_delay: float = 60.0
-    tick: float = 2.0
-    log_level: str = "INFO"
+    database: str = setting(text, "/var/lib/meter-bridge/outbox.sqlite3")
+    max_reading_delay: float = setting(seconds(zero_allowed=False), 60.0)
+    tick: float = setting(seconds(zero_allowed=False), 2.0)
+    log_level: str = setting(LOG_LEVEL, "INFO")
 
 
 @dataclass(frozen=True)
 class MeterConfig:
-    name: str
-    address: str
-    meter_number: int
-    keystore: str
-    register: str = "forward"  # "forward" (energy used) or "reverse" (energy produced)
-    password_file: str = ""
-    password_env: str = ""
+    name: str = setting(text)
+    address: str = setting(meter_address)
+    meter_number: int = setting(whole_number(1))
+    keystore: str = setting(text)
+    register: str = setting(word_of({"forward": "energy used", "reverse": "energy produced"}), "forward")
+    password_file: str = setting(optional_text, "")
+    password_env: str = setting(optional_text, "")
 
     @property
     def register_di(self) -> int:
@@ -80,12 +120,15 @@ class Config:
 
 
 def load_config(path: str, environ: Mapping[str, str] = os.environ) -> Config:
-    document = read_toml(path)
+    document = read_toml(path, TABLES)
+    meters = document.get("meters", [])
+    if not isinstance(meters, list) or not all(isinstance(entry, dict) for entry in meters):
+        raise ConfigError(f"{path}: meters must be [[meters]] tables")
     config = Config(
-        bus=settings_table(BusConfig, "bus", document.get("bus", {}), environ, ENV_PREFIX),
-        chain=settings_table(ChainConfig, "chain", document.get("chain", {}), environ, ENV_PREFIX),
-        daemon=settings_table(DaemonConfig, "daemon", document.get("daemon", {}), environ, ENV_PREFIX),
-        meters=tuple(_meter(entry) for entry in document.get("meters", [])),
+        bus=settings_table(BusConfig, "bus", document, environ, ENV_PREFIX),
+        chain=settings_table(ChainConfig, "chain", document, environ, ENV_PREFIX),
+        daemon=settings_table(DaemonConfig, "daemon", document, environ, ENV_PREFIX),
+        meters=tuple(_meter(entry) for entry in meters),
     )
     if not config.chain.market_address:
         raise ConfigError("chain.market_address is not set (file or METER_BRIDGE_CHAIN_MARKET_ADDRESS)")
@@ -99,18 +142,14 @@ def load_config(path: str, environ: Mapping[str, str] = os.environ) -> Config:
 
 def _meter(entry: dict[str, Any]) -> MeterConfig:
     where = f"meter {entry.get('name', '(no name)')!r}"
-    try:
-        meter = MeterConfig(**entry)
-    except TypeError as error:
-        raise ConfigError(f"{where}: {error}") from None
-    if not isinstance(meter.meter_number, int) or meter.meter_number <= 0:
-        raise ConfigError(f"{where}: meter_number must be a positive integer, not {meter.meter_number!r}")
-    try:
-        address_to_wire(meter.address)
-    except Dlt645Error as error:
-        raise ConfigError(f"{where}: {error}") from None
-    if meter.register not in REGISTERS:
-        raise ConfigError(f"{where}: register must be one of {sorted(REGISTERS)}, not {meter.register!r}")
+    known = {spec.name: spec for spec in fields(MeterConfig)}
+    unknown = set(entry) - set(known)
+    if unknown:
+        raise ConfigError(f"{where}: unknown setting(s) {', '.join(sorted(unknown))}")
+    missing = [name for name, spec in known.items() if spec.default is MISSING and name not in entry]
+    if missing:
+        raise ConfigError(f"{where}: {', '.join(missing)} not set")
+    meter = MeterConfig(**{name: parsed(known[name], value, f"{where}: {name}", "") for name, value in entry.items()})
     if not (meter.password_file or meter.password_env):
         raise ConfigError(f"{where}: set password_file or password_env for its keystore")
     return meter

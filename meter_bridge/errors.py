@@ -1,4 +1,4 @@
-"""Errors of the DL/T 645-2007 codec and of a meter exchange.
+"""Errors of the DL/T 645-2007 codec, of a meter exchange, and of the bridge's outbox.
 
 Every error says in its message what is wrong with the bytes, so that a log line or the
 ``decode`` command alone is enough to see why a frame was refused::
@@ -12,7 +12,14 @@ Every error says in its message what is wrong with the bytes, so that a log line
     ├── AddressMismatchError    a reply from another meter than the one asked
     ├── IdentifierMismatchError a reply for another data identifier than the one asked
     ├── AbnormalReplyError      the meter refused (D1H ...), with the decoded reasons
+    ├── FollowUpLimitError      the meter kept answering "more frames follow" past the bound
     └── NoReplyError            no valid reply within the timeout, after every retry
+
+    OutboxUnavailable           the outbox database cannot be read or written: the daemon stops
+
+A ``Dlt645Error`` concerns one meter and one read: the daemon logs it and goes on with the next
+meter. ``OutboxUnavailable`` concerns every reading, so it is deliberately not a ``Dlt645Error``
+(nor an ``OSError``, which the daemon treats as a serial line or chain that will come back).
 """
 
 from __future__ import annotations
@@ -77,5 +84,37 @@ class AbnormalReplyError(Dlt645Error):
         self.reasons = reasons
 
 
+class FollowUpLimitError(Dlt645Error):
+    """A reply still said "more frames follow" after the most follow-up frames one read may take."""
+
+    def __init__(self, address: str, di: int, frames: int, payload_bytes: int):
+        super().__init__(
+            f"meter {address} still answers {di:08X} with 'more frames follow' after {frames} frames "
+            f"({payload_bytes} bytes); read given up, nothing of it kept"
+        )
+        self.address = address
+        self.di = di
+        self.frames = frames
+
+
 class NoReplyError(Dlt645Error):
     """No valid reply arrived in time, after every retry."""
+
+
+class OutboxUnavailable(Exception):
+    """The outbox database at ``path`` cannot be opened, read or written.
+
+    ``action`` says which ("opened", "read", "written"), ``cause`` gives SQLite's reason and
+    ``remedy`` what the field engineer does about it. On the way out the file is neither changed
+    nor removed: the readings already queued in it stay there.
+    """
+
+    def __init__(self, path: str, action: str, cause: str, remedy: str):
+        super().__init__(
+            f"outbox {path} cannot be {action}: {cause}. The bridge stops and leaves the file as it "
+            f"is, so no reading queued in it is lost. {remedy} Then start the bridge again."
+        )
+        self.path = path
+        self.action = action
+        self.cause = cause
+        self.remedy = remedy

@@ -10,18 +10,28 @@ The signed raw transaction and its nonce are written *before* the transaction is
 after a crash the very same transaction is sent again: it can take effect at most once. The last
 register value of every meter is kept here too, in the same database transaction as the reading
 it produced, so that a restart computes the next period from where the last one ended.
+
+An outbox that cannot be opened, read or written (a damaged file, a full disk, a read-only file
+or file system) raises ``OutboxUnavailable`` from whichever method met the failure, and the
+daemon stops on it. Nothing here ever deletes, truncates or recreates the file: a damaged outbox
+still holds the readings queued before the damage, for the field engineer to recover.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import wraps
+from pathlib import Path
+from typing import TypeVar
 
+from meter_bridge.errors import OutboxUnavailable
 from meter_bridge.period_energy import RegisterReading
+from p2pkit.schedule import Schedule
 
 PENDING = "pending"
 SIGNED = "signed"
@@ -48,13 +58,67 @@ CREATE TABLE IF NOT EXISTS registers (
     period INTEGER NOT NULL,
     kwh TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS clock (
+CREATE TABLE IF NOT EXISTS schedule (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     genesis_time INTEGER NOT NULL,
     period_length INTEGER NOT NULL,
+    commit_end INTEGER NOT NULL,
+    reveal_end INTEGER NOT NULL,
+    settle_start INTEGER NOT NULL,
     reading_grace INTEGER NOT NULL
 );
 """
+SCHEDULE_FIELDS = ("genesis_time", "period_length", "commit_end", "reveal_end", "settle_start", "reading_grace")
+
+
+DAMAGED = (
+    "The file is damaged: recover what it holds into a new file with `sqlite3 {path} .recover | "
+    "sqlite3 {path}.recovered` (Debian package sqlite3), then move the damaged file aside and the "
+    "recovered one in its place; if nothing can be recovered, move the damaged file aside alone "
+    "and the bridge starts with an empty outbox."
+)
+NOT_WRITABLE = (
+    "Check that the folder {folder} exists and that the bridge's user may write it and the file "
+    "(SQLite keeps -wal and -shm files beside it), on a file system mounted read-write (one with "
+    "disk errors may have been remounted read-only: see `dmesg`)."
+)
+LOCKED = "Another process holds it locked: run one bridge per outbox (`fuser {path}`)."
+# What the field engineer does, by SQLite's primary result code (SQLITE_IOERR for SQLITE_IOERR_WRITE).
+REMEDIES = {
+    "SQLITE_CORRUPT": DAMAGED,
+    "SQLITE_NOTADB": DAMAGED,
+    "SQLITE_FULL": "Its file system is full: free space there (`df -h {folder}`).",
+    "SQLITE_IOERR": "The disk failed a read or a write: check its free space (`df -h {folder}`) and `dmesg`.",
+    "SQLITE_READONLY": NOT_WRITABLE,
+    "SQLITE_CANTOPEN": NOT_WRITABLE,
+    "SQLITE_PERM": NOT_WRITABLE,
+    "SQLITE_BUSY": LOCKED,
+    "SQLITE_LOCKED": LOCKED,
+}
+CHECK_IT = "Check it with `sqlite3 {path} 'PRAGMA integrity_check'`."
+
+Method = TypeVar("Method", bound=Callable)
+
+
+def _reads(method: Method) -> Method:
+    return _guarded(method, "read")
+
+
+def _writes(method: Method) -> Method:
+    return _guarded(method, "written")
+
+
+def _guarded(method: Method, action: str) -> Method:
+    """``method`` with SQLite's errors turned into OutboxUnavailable (``action``: read, written)."""
+
+    @wraps(method)
+    def guarded(self: Outbox, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as error:
+            raise self._unavailable(action, error) from error
+
+    return guarded  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -72,24 +136,71 @@ class QueuedReading:
     reason: str
 
 
+def _connect(path: str) -> sqlite3.Connection:
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        db.executescript(SCHEMA)
+        # A file the bridge may read but not write fails here rather than at the first reading.
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("ROLLBACK")
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
 class Outbox:
     """The SQLite file at ``path``; every change is committed before the method returns."""
 
     def __init__(self, path: str):
-        self._db = sqlite3.connect(path, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(SCHEMA)
+        self.path = path
+        self._refuse_damaged()
+        try:
+            self._db = _connect(path)
+        except sqlite3.Error as error:
+            raise self._unavailable("opened", error) from error
 
     def close(self) -> None:
         self._db.close()
 
+    def _refuse_damaged(self) -> None:
+        """Check an existing file through a read-only connection before anything may write to it.
+
+        SQLite would otherwise write into a file it only partly understands (switching it to WAL
+        mode rewrites its header; an insert may land on a damaged page).
+        """
+        file = Path(self.path)
+        if not file.exists():
+            return
+        try:
+            with closing(sqlite3.connect(f"{file.absolute().as_uri()}?mode=ro", uri=True)) as db:
+                problems = [row[0] for row in db.execute("PRAGMA quick_check")]
+        except sqlite3.Error as error:
+            raise self._unavailable("opened", error) from error
+        if problems != ["ok"]:  # the first problem, without its "*** in database main ***" line
+            cause = f"SQLite's integrity check fails ({problems[0].splitlines()[-1]})"
+            raise OutboxUnavailable(self.path, "opened", cause, self._remedy(DAMAGED))
+
+    def _unavailable(self, action: str, error: sqlite3.Error) -> OutboxUnavailable:
+        """The OutboxUnavailable for ``error``, with what to do about it."""
+        name = getattr(error, "sqlite_errorname", None) or type(error).__name__  # none on a misuse
+        code = "_".join(name.split("_")[:2])  # SQLITE_IOERR_SHMSIZE: SQLITE_IOERR
+        cause = f"{error} ({name})"
+        return OutboxUnavailable(self.path, action, cause, self._remedy(REMEDIES.get(code, CHECK_IT)))
+
+    def _remedy(self, template: str) -> str:
+        return template.format(path=self.path, folder=Path(self.path).absolute().parent)
+
     # ---------------------------------------------------------------- registers and readings
 
+    @_reads
     def last_register(self, meter: str) -> RegisterReading | None:
         row = self._db.execute("SELECT address, period, kwh FROM registers WHERE meter = ?", (meter,)).fetchone()
         return RegisterReading(row[0], row[1], Decimal(row[2])) if row else None
 
+    @_writes
     def record(self, meter: str, register: RegisterReading, energy_wh: int | None, period: int) -> None:
         """Keep ``register`` as the meter's last value and, if known, queue the period's energy."""
         with self._transaction():
@@ -105,13 +216,16 @@ class Outbox:
                     (meter, period, energy_wh, PENDING, time.time()),
                 )
 
+    @_reads
     def waiting(self) -> list[QueuedReading]:
         """Readings not yet done or failed, oldest first."""
         return self._select("WHERE state IN (?, ?) ORDER BY period, id", (PENDING, SIGNED))
 
+    @_reads
     def all(self) -> list[QueuedReading]:
         return self._select("ORDER BY period, id", ())
 
+    @_reads
     def highest_nonce(self, meter: str) -> int | None:
         """The highest nonce of a transaction signed for ``meter`` and not yet settled."""
         row = self._db.execute(
@@ -119,29 +233,36 @@ class Outbox:
         ).fetchone()
         return row[0]
 
+    @_writes
     def mark_signed(self, reading_id: int, nonce: int, raw_tx: bytes, tx_hash: str) -> None:
         self._update(reading_id, state=SIGNED, nonce=nonce, raw_tx=raw_tx, tx_hash=tx_hash)
 
+    @_writes
     def mark_unsigned(self, reading_id: int, reason: str) -> None:
         """Forget a signed transaction whose nonce was used by another one; sign it afresh."""
         self._update(reading_id, state=PENDING, nonce=None, raw_tx=None, tx_hash=None, reason=reason)
 
+    @_writes
     def mark_done(self, reading_id: int, reason: str = "") -> None:
         self._update(reading_id, state=DONE, reason=reason)
 
+    @_writes
     def mark_failed(self, reading_id: int, reason: str) -> None:
         self._update(reading_id, state=FAILED, reason=reason)
 
     # ---------------------------------------------------------------- market clock
 
-    def saved_clock(self) -> tuple[int, int, int] | None:
-        """(genesis time, period length, reading grace) last seen on the chain."""
-        return self._db.execute("SELECT genesis_time, period_length, reading_grace FROM clock").fetchone()
+    @_reads
+    def saved_schedule(self) -> Schedule | None:
+        """The market's clock last seen on the chain."""
+        row = self._db.execute(f"SELECT {', '.join(SCHEDULE_FIELDS)} FROM schedule").fetchone()
+        return Schedule(**dict(zip(SCHEDULE_FIELDS, row))) if row else None
 
-    def save_clock(self, genesis_time: int, period_length: int, reading_grace: int) -> None:
+    @_writes
+    def save_schedule(self, schedule: Schedule) -> None:
+        values = [getattr(schedule, name) for name in SCHEDULE_FIELDS]
         self._db.execute(
-            "INSERT OR REPLACE INTO clock (id, genesis_time, period_length, reading_grace) VALUES (1, ?, ?, ?)",
-            (genesis_time, period_length, reading_grace),
+            f"INSERT OR REPLACE INTO schedule (id, {', '.join(SCHEDULE_FIELDS)}) VALUES (1, ?, ?, ?, ?, ?, ?)", values
         )
 
     # ---------------------------------------------------------------- plumbing
@@ -167,6 +288,7 @@ class Outbox:
         try:
             yield
         except BaseException:
-            self._db.execute("ROLLBACK")
+            if self._db.in_transaction:  # SQLite rolls back by itself on a full disk or an I/O error
+                self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")

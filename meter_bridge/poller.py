@@ -11,6 +11,11 @@ the end of the previous frame. A failed attempt (no reply, corrupt reply, reply 
 meter or for another identifier) is retried with a doubling backoff; an abnormal reply is the
 meter's answer and is not retried. Several meters on one bus are polled in turn through the same
 poller, one exchange at a time.
+
+Every wait is bounded: an attempt by ``reply_timeout`` and ``MAX_REPLY_BYTES``, an exchange by
+``retries`` and the backoff, a read by ``MAX_FOLLOW_UPS`` follow-up exchanges after the first.
+So a meter that never stops answering, or never answers, holds the bus for a known time and
+then gives way to the next.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import logging
 import time
 from collections.abc import Callable
 from decimal import Decimal
+from functools import partial
 from typing import Protocol, TypeVar
 
 from meter_bridge.codec import (
@@ -34,9 +40,22 @@ from meter_bridge.codec import (
     read_request,
 )
 from meter_bridge.data_items import decode_value
-from meter_bridge.errors import AbnormalReplyError, Dlt645Error, NoReplyError
+from meter_bridge.errors import AbnormalReplyError, Dlt645Error, FollowUpLimitError, NoReplyError
 
 log = logging.getLogger(__name__)
+
+# Follow-up frames one read may take after its first frame. A reply frame carries at most 200
+# data bytes, 195 or 196 of them value bytes, so the largest blocks of DL/T 645-2007 (maximum
+# demand with its time, for the total and 63 tariffs: 64 x 8 = 512 bytes) take three frames, and
+# every register the bridge reads fits in one. Four follow-ups (five frames, at most 976 value
+# bytes) leave room; a meter still saying "more frames follow" after them is faulty or hostile.
+MAX_FOLLOW_UPS = 4
+
+# Bytes one attempt reads at most while waiting for a reply. A reply is at most 216 bytes (wake-up
+# bytes and a 212-byte frame) after the echo of our request, and a line at 19200 bit/s carries
+# under 2 KiB a second; more is a flood (through a network gateway), not a meter: the attempt
+# fails without decoding it.
+MAX_REPLY_BYTES = 8192
 
 Reply = TypeVar("Reply")
 
@@ -73,18 +92,23 @@ class Poller:
         self._bus_free_at = 0.0
 
     def read(self, address: str, di: int) -> DataReply:
-        """Read one identifier; a reply in several frames (more-follows bit) is joined into one."""
-        reply = self._exchange(read_request(address, di), lambda frame: parse_data_reply(frame, address, di))
+        """Read one identifier; a reply in several frames (more-follows bit) is joined into one.
+
+        Raises FollowUpLimitError, keeping nothing of the reply, when the frame after the last
+        allowed follow-up still says more frames follow.
+        """
+        accept = partial(parse_data_reply, expected_address=address, expected_di=di)
+        reply = self._exchange(read_request(address, di), accept)
         payload = reply.payload
-        sequence = 1
-        while reply.more_follows:
-            reply = self._exchange(
-                follow_up_request(address, di, sequence), lambda frame: parse_data_reply(frame, address, di)
-            )
+        for sequence in range(1, MAX_FOLLOW_UPS + 1):
+            if not reply.more_follows:
+                break
+            reply = self._exchange(follow_up_request(address, di, sequence), accept)
             if reply.sequence != sequence:
                 raise Dlt645Error(f"follow-up reply carries sequence {reply.sequence}, asked for {sequence}")
             payload += reply.payload
-            sequence = (sequence + 1) % 256
+        if reply.more_follows:
+            raise FollowUpLimitError(address, di, 1 + MAX_FOLLOW_UPS, len(payload))
         return DataReply(reply.address, di, payload, more_follows=False)
 
     def read_energy(self, address: str, di: int) -> Decimal:
@@ -131,8 +155,13 @@ class Poller:
         decoder = FrameDecoder()
         corrupt: Dlt645Error | None = None
         deadline = self._clock() + self.reply_timeout
+        received = 0
         while (remaining := deadline - self._clock()) > 0:
-            decoder.feed(self.pipe.receive(remaining))
+            chunk = self.pipe.receive(remaining)
+            received += len(chunk)
+            if received > MAX_REPLY_BYTES:
+                raise NoReplyError(f"{received} bytes and no valid reply: a flood, not a meter")
+            decoder.feed(chunk)
             while True:
                 try:
                     frame = decoder.next_frame()

@@ -11,8 +11,9 @@ the frames addressed to it:
 
 The energy registers grow with a power profile over a clock (wall time, or an accelerated or
 test-controlled clock). Faults can be injected per meter, for a number of replies or at random:
-no reply, garbled bytes, bad checksum, abnormal reply, noise before the reply; and the bus can
-echo every request as a two-wire adapter does.
+no reply, garbled bytes, bad checksum, abnormal reply, noise before the reply, a reply that says
+"more frames follow" however many follow-ups are read; and the bus can echo every request as a
+two-wire adapter does.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ class Fault(enum.Enum):
     BAD_CHECKSUM = "bad-checksum"
     ABNORMAL = "abnormal"
     NOISE = "noise"
+    ENDLESS_FOLLOW_UP = "endless-follow-up"  # a full frame flagged "more follows", to every read
 
 
 @dataclass(frozen=True)
@@ -178,6 +180,8 @@ class VirtualMeter:
             return bytes(self.rng.randrange(256) for _ in range(self.rng.randrange(4, 24)))
         if fault is Fault.ABNORMAL:
             reply = abnormal_reply(self.address, request.function, self.abnormal_error_byte)
+        elif fault is Fault.ENDLESS_FOLLOW_UP and request.function in (READ_DATA, READ_FOLLOW_UP):
+            reply = self._endless_part(request)
         else:
             reply = self._reply_to(request)
         wire = bytearray(PREAMBLE + encode_frame(reply))
@@ -186,6 +190,12 @@ class VirtualMeter:
         if fault is Fault.NOISE:
             wire[:0] = bytes(self.rng.choice([b for b in range(256) if b != START]) for _ in range(8))
         return bytes(wire)
+
+    def _endless_part(self, request: Frame) -> Frame:
+        """A frame of filler as long as a frame may be, saying that more frames follow."""
+        sequence = request.data[4] if request.function == READ_FOLLOW_UP else None
+        room = self.max_reply_data - 4 - (0 if sequence is None else 1)
+        return data_reply(self.address, di_from_wire(request.data), bytes(room), more_follows=True, sequence=sequence)
 
     def _reply_to(self, request: Frame) -> Frame:
         if request.function == READ_ADDRESS:

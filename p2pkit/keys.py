@@ -1,9 +1,12 @@
 """Signing keys from encrypted keystores, for the daemons that send transactions.
 
-A key lives in an Ethereum "v3" keystore file; its password in a file of its own (first line).
-Both must be readable by their owner only (mode 0600 or stricter): a daemon refuses to start
-with a key others could read.
+A key lives in an Ethereum "v3" keystore file. ``load_account`` (the relayer) takes its password
+from a file of its own (first line) and requires both files be readable by their owner only
+(mode 0600 or stricter): the daemon refuses to start with a key others could read.
+``decrypt_keystore`` decrypts a keystore whose password was found another way (the meter
+bridge's password file or variable).
 """
+
 from __future__ import annotations
 
 import json
@@ -29,14 +32,24 @@ def _private_file(path: str, what: str) -> bytes:
         raise KeyFileError(f"cannot read {what} {path}: {error.strerror}") from None
 
 
-def load_account(keystore: str, password_file: str) -> LocalAccount:
-    """The account of ``keystore``, decrypted with the password in ``password_file``."""
-    password = _private_file(password_file, "password file").decode().splitlines()
+def decrypt_keystore(keystore: str, password: str) -> LocalAccount:
+    """The account of the keystore file ``keystore``, decrypted with ``password``."""
     try:
-        document = json.loads(_private_file(keystore, "keystore"))
-        return Account.from_key(Account.decrypt(document, password[0] if password else ""))
+        document = json.loads(Path(keystore).read_text())
+    except (OSError, ValueError) as error:
+        raise KeyFileError(f"cannot read keystore {keystore}: {error}") from None
+    try:
+        return Account.from_key(Account.decrypt(document, password))
     except ValueError as error:
         raise KeyFileError(f"cannot decrypt keystore {keystore}: {error}") from None
+
+
+def load_account(keystore: str, password_file: str) -> LocalAccount:
+    """The account of ``keystore``, decrypted with the password in ``password_file``; both must
+    be private to their owner."""
+    password = _private_file(password_file, "password file").decode().splitlines()
+    _private_file(keystore, "keystore")
+    return decrypt_keystore(keystore, password[0] if password else "")
 
 
 def create_keystore(keystore: str, password_file: str) -> LocalAccount:

@@ -5,6 +5,7 @@
 
 Exit status: 0 stopped cleanly, 2 unusable configuration or key.
 """
+
 from __future__ import annotations
 
 import argparse

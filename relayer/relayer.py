@@ -16,6 +16,7 @@ every lock is known to be unlocked, so that a step does not rescan the whole his
 relayer starts from the lock's first block. Several relayers may run at once: a refusal saying
 the work is done (`NoNewHeaders`, `AlreadyUnlocked`) is expected then and harmless.
 """
+
 from __future__ import annotations
 
 import logging
@@ -29,9 +30,9 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.contract.contract import ContractFunction
 
-from backend.chain import ContractRefused, send
 from p2pkit.sister.lock import SisterChain
 from p2pkit.sister.relay import LockEvent, lock_events, missing_headers, unlock_proof
+from p2pkit.transactions import ContractRefused, send
 
 log = logging.getLogger("relayer")
 
@@ -119,7 +120,7 @@ class Relayer:
     def relay_unlocks(self, source: SisterChain, destination: SisterChain) -> list[RelayAction]:
         """Unlock on ``destination`` the source's locks that are due and not yet unlocked."""
         required = destination.lock.functions.confirmationsRequired().call()
-        _, best_number, _ = destination.light_client.functions.bestHeader().call()
+        best_number = destination.light_client.functions.bestHeader().call().number
         start = self._unlocked_below.get(source.name)
         if start is None:
             start = source.lock.functions.startBlock().call()
@@ -153,20 +154,47 @@ class Relayer:
         call = destination.lock.functions.unlock(*proof.as_args())
         return self._transact("unlock", source, destination, call, lock_id="0x" + event.lock_id.hex())
 
-    def _transact(self, kind: str, source: SisterChain, destination: SisterChain, call: ContractFunction,
-                  **about: Any) -> RelayAction:
+    def _transact(
+        self, kind: str, source: SisterChain, destination: SisterChain, call: ContractFunction, **about: Any
+    ) -> RelayAction:
         try:
             receipt = send(destination.w3, call, self._account)
         except ContractRefused as refusal:
-            outcome = (RelayAction.ALREADY_DONE if refusal.name in WORK_ALREADY_DONE
-                       else RelayAction.WAITING if refusal.name in NOT_YET else RelayAction.REFUSED)
+            outcome = (
+                RelayAction.ALREADY_DONE
+                if refusal.name in WORK_ALREADY_DONE
+                else RelayAction.WAITING
+                if refusal.name in NOT_YET
+                else RelayAction.REFUSED
+            )
             return self._record(RelayAction(kind, source.name, destination.name, outcome, str(refusal), **about))
         tx = receipt["transactionHash"].to_0x_hex()
         if receipt["status"] != 1:
-            return self._record(RelayAction(kind, source.name, destination.name, RelayAction.REFUSED,
-                                            f"transaction {tx} reverted", tx, receipt["blockNumber"], **about))
-        return self._record(RelayAction(kind, source.name, destination.name, RelayAction.SENT, None, tx,
-                                        receipt["blockNumber"], receipt["gasUsed"], **about))
+            return self._record(
+                RelayAction(
+                    kind,
+                    source.name,
+                    destination.name,
+                    RelayAction.REFUSED,
+                    f"transaction {tx} reverted",
+                    tx,
+                    receipt["blockNumber"],
+                    **about,
+                )
+            )
+        return self._record(
+            RelayAction(
+                kind,
+                source.name,
+                destination.name,
+                RelayAction.SENT,
+                None,
+                tx,
+                receipt["blockNumber"],
+                receipt["gasUsed"],
+                **about,
+            )
+        )
 
     # ------------------------------------------------------------------ running
 
@@ -177,7 +205,7 @@ class Relayer:
         while not stop.wait(delay):
             try:
                 actions = self.step()
-            except Exception as error:  # noqa: BLE001 - a node down, a timeout...: report, wait, try again
+            except Exception as error:
                 failures += 1
                 delay = min(self._poll_interval * 2**failures, MAX_RETRY_DELAY)
                 log.warning("step failed (%s: %s); next try in %.0f s", type(error).__name__, error, delay)
@@ -187,8 +215,15 @@ class Relayer:
 
     def _record(self, action: RelayAction) -> RelayAction:
         level = logging.INFO if action.outcome in (RelayAction.SENT, RelayAction.ALREADY_DONE) else logging.WARNING
-        log.log(level, "%s %s -> %s: %s%s", action.kind, action.source, action.destination, action.outcome,
-                f" ({action.detail})" if action.detail else f" {action.tx}")
+        log.log(
+            level,
+            "%s %s -> %s: %s%s",
+            action.kind,
+            action.source,
+            action.destination,
+            action.outcome,
+            f" ({action.detail})" if action.detail else f" {action.tx}",
+        )
         with self._status_lock:
             self._actions.append(action)
         return action

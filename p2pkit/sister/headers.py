@@ -7,6 +7,7 @@ London headers end at ``baseFeePerGas``; anvil and eth-tester add the Shanghai, 
 Prague fields). A field missing from the block ends the list. Because a mistake in any field
 changes the hash, ``encode_header`` checks the result against the block's own hash.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping

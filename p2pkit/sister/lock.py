@@ -5,6 +5,7 @@ chain's latest header when it is deployed) and a ``SisterLock`` whose ledger hol
 value. The two locks then name each other. ``SisterChain`` is one side as the relayer, the
 scripts and the tests use it; ``SisterDeployment`` is what a deployment leaves in a JSON file.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,9 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.contract import Contract
 
-from backend.chain import load_artifact, send
+from p2pkit.contracts import contract_at, deploy
 from p2pkit.sister.headers import encode_header
+from p2pkit.transactions import send
 
 TRADING = "trading"
 SCHEDULING = "scheduling"
@@ -106,25 +108,14 @@ def _side(chain: SisterChain) -> SisterSide:
     )
 
 
-def lock_at(w3: Web3, address: str) -> Contract:
-    return w3.eth.contract(address=Web3.to_checksum_address(address), abi=load_artifact("SisterLock")["abi"])
-
-
-def light_client_at(w3: Web3, address: str) -> Contract:
-    return w3.eth.contract(address=Web3.to_checksum_address(address), abi=load_artifact("SisterLightClient")["abi"])
+LOCK = "SisterLock"
+LIGHT_CLIENT = "SisterLightClient"
 
 
 def attach(name: str, w3: Web3, lock_address: str) -> SisterChain:
     """The side whose lock is at ``lock_address``, with the light client that lock uses."""
-    lock = lock_at(w3, lock_address)
-    return SisterChain(name, w3, lock, light_client_at(w3, lock.functions.lightClient().call()))
-
-
-def _deploy(w3: Web3, name: str, operator: LocalAccount, *args) -> Contract:
-    artifact = load_artifact(name)
-    factory = w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
-    receipt = send(w3, factory.constructor(*args), operator)
-    return w3.eth.contract(address=receipt["contractAddress"], abi=artifact["abi"])
+    lock = contract_at(w3, LOCK, lock_address)
+    return SisterChain(name, w3, lock, contract_at(w3, LIGHT_CLIENT, lock.functions.lightClient().call()))
 
 
 def deploy_light_client(
@@ -132,13 +123,15 @@ def deploy_light_client(
 ) -> Contract:
     """A light client of another chain, trusting ``checkpoint_header`` (RLP) and requiring
     ``threshold`` of ``relayers`` to submit each header."""
-    return _deploy(w3, "SisterLightClient", operator, checkpoint_header, relayers, threshold)
+    return deploy(w3, operator, LIGHT_CLIENT, checkpoint_header, relayers, threshold)
 
 
-def deploy_lock(w3: Web3, operator: LocalAccount, light_client: str, remote_chain_id: int, terms: LockTerms) -> Contract:
+def deploy_lock(
+    w3: Web3, operator: LocalAccount, light_client: str, remote_chain_id: int, terms: LockTerms
+) -> Contract:
     """A lock using ``light_client`` for proofs of chain ``remote_chain_id``; ``operator``
     receives the supply outside the reserve."""
-    return _deploy(w3, "SisterLock", operator, terms.as_abi(light_client, remote_chain_id))
+    return deploy(w3, operator, LOCK, terms.as_abi(light_client, remote_chain_id))
 
 
 def latest_header(w3: Web3) -> bytes:
@@ -156,7 +149,9 @@ def deploy_pair(
     locks naming each other. Each tuple: the chain, its operator, its lock's terms."""
     (trading_w3, trading_operator, trading_terms) = trading
     (scheduling_w3, scheduling_operator, scheduling_terms) = scheduling
-    trading_client = deploy_light_client(trading_w3, trading_operator, latest_header(scheduling_w3), relayers, threshold)
+    trading_client = deploy_light_client(
+        trading_w3, trading_operator, latest_header(scheduling_w3), relayers, threshold
+    )
     scheduling_client = deploy_light_client(
         scheduling_w3, scheduling_operator, latest_header(trading_w3), relayers, threshold
     )

@@ -7,6 +7,7 @@ type byte followed by that list for a typed one (EIP-2718: access-list, dynamic-
 set-code transactions). The trie is built with the ``trie`` library (py-evm's own); its root
 must equal the block's ``receiptsRoot``, which is checked before any proof leaves this module.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -59,7 +60,9 @@ def encode_receipt(receipt: Mapping[str, Any]) -> bytes:
         for topic in topics:
             bloom.add(topic)
         logs.append([address, topics, _bytes(log["data"])])
-    body = rlp.encode([int(receipt["status"]), int(receipt["cumulativeGasUsed"]), int(bloom).to_bytes(256, "big"), logs])
+    body = rlp.encode(
+        [int(receipt["status"]), int(receipt["cumulativeGasUsed"]), int(bloom).to_bytes(256, "big"), logs]
+    )
     kind = receipt.get("type", 0)
     kind = int(kind, 16) if isinstance(kind, str) else int(kind)
     return body if kind == 0 else bytes([kind]) + body

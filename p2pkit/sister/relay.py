@@ -2,6 +2,7 @@
 unlock is due, with their proofs. Nothing here is remembered: every answer comes from the
 chains as they are now.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -32,17 +33,33 @@ class LockEvent:
     tx_hash: bytes
     log_index: int  # block-wide, as the node reports it
 
+    @classmethod
+    def of(cls, log) -> LockEvent:
+        """The event of a decoded `Locked` log (from ``get_logs`` or ``process_receipt``)."""
+        arguments = log["args"]
+        return cls(
+            lock_id=bytes(arguments["lockId"]),
+            sender=arguments["sender"],
+            recipient=arguments["recipient"],
+            amount=arguments["amount"],
+            target_chain_id=arguments["targetChainId"],
+            block_number=log["blockNumber"],
+            block_hash=bytes(log["blockHash"]),
+            tx_hash=bytes(log["transactionHash"]),
+            log_index=log["logIndex"],
+        )
+
 
 def held_ancestor(source: Web3, light_client: Contract) -> int:
     """The number of the highest block of the source's canonical chain that ``light_client``
     holds: the submission of headers continues above it. Walks down from the client's best
     header (or the source's head, if lower) as far as the two disagree."""
-    best_hash, best_number, _ = light_client.functions.bestHeader().call()
-    number = min(best_number, source.eth.block_number)
+    best = light_client.functions.bestHeader().call()
+    number = min(best.number, source.eth.block_number)
     checkpoint = light_client.functions.headerOf(light_client.functions.checkpoint().call()).call()
-    while number >= checkpoint[1]:
+    while number >= checkpoint.number:
         block_hash = bytes(source.eth.get_block(number)["hash"])
-        if block_hash == bytes(best_hash) or light_client.functions.headerOf(block_hash).call()[4]:
+        if block_hash == bytes(best.hash) or light_client.functions.headerOf(block_hash).call().held:
             return number
         number -= 1
     raise CheckpointNotOnChain(f"light client {light_client.address}: its checkpoint is not on the source chain")
@@ -57,9 +74,11 @@ def missing_headers(source: Web3, light_client: Contract, limit: int, voucher: s
     head = source.eth.block_number
     if voucher is not None and light_client.functions.threshold().call() > 1:
         skipped = 0
-        while first <= head and skipped < limit and light_client.functions.hasVouched(
-            source.eth.get_block(first)["hash"], voucher
-        ).call():
+        while (
+            first <= head
+            and skipped < limit
+            and light_client.functions.hasVouched(source.eth.get_block(first)["hash"], voucher).call()
+        ):
             first, skipped = first + 1, skipped + 1
     last = min(head, first + limit - 1)
     return [encode_header(source.eth.get_block(number)) for number in range(first, last + 1)]
@@ -71,20 +90,7 @@ def lock_events(source: SisterChain, from_block: int, to_block: int, max_range: 
     events = []
     for start in range(from_block, to_block + 1, max_range):
         logs = source.lock.events.Locked.get_logs(from_block=start, to_block=min(to_block, start + max_range - 1))
-        events += [
-            LockEvent(
-                lock_id=bytes(log["args"]["lockId"]),
-                sender=log["args"]["sender"],
-                recipient=log["args"]["recipient"],
-                amount=log["args"]["amount"],
-                target_chain_id=log["args"]["targetChainId"],
-                block_number=log["blockNumber"],
-                block_hash=bytes(log["blockHash"]),
-                tx_hash=bytes(log["transactionHash"]),
-                log_index=log["logIndex"],
-            )
-            for log in logs
-        ]
+        events += [LockEvent.of(log) for log in logs]
     return events
 
 

@@ -2,6 +2,7 @@
 tested across two chains in tests/sister): deployment settings, transfers, locks, the rate and
 the reserve, each refusal with its custom error, and the ledger against a Python reference on
 random sequences."""
+
 from __future__ import annotations
 
 import ape
@@ -17,24 +18,50 @@ RESERVE = 4 * 10**5
 REMOTE_CHAIN_ID = 46602
 EIP170_LIMIT = 24_576
 EMPTY_ROOT = bytes.fromhex("56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421")
-CHECKPOINT = rlp.encode([b"\x01" * 32, keccak(rlp.encode([])), bytes(20), bytes(32), EMPTY_ROOT, EMPTY_ROOT,
-                         bytes(256), 0, 100, 30_000_000, 0, 1_700_000_000, b"", bytes(32), bytes(8), 7])
+CHECKPOINT = rlp.encode(
+    [
+        b"\x01" * 32,
+        keccak(rlp.encode([])),
+        bytes(20),
+        bytes(32),
+        EMPTY_ROOT,
+        EMPTY_ROOT,
+        bytes(256),
+        0,
+        100,
+        30_000_000,
+        0,
+        1_700_000_000,
+        b"",
+        bytes(32),
+        bytes(8),
+        7,
+    ]
+)
 
 
 @pytest.fixture
-def light_client(project, operator, stranger):
-    return project.SisterLightClient.deploy(CHECKPOINT, [stranger], 1, sender=operator)
+def light_client(sister_light_client_contract, operator, stranger):
+    return sister_light_client_contract.deploy(CHECKPOINT, [stranger], 1, sender=operator)
 
 
 def settings_for(light_client, **changes):
-    values = {"lightClient": light_client.address, "remoteChainId": REMOTE_CHAIN_ID, "confirmations": 6,
-              "totalSupply": SUPPLY, "reserve": RESERVE, "rateNumerator": 1, "rateDenominator": 1, **changes}
+    values = {
+        "lightClient": light_client.address,
+        "remoteChainId": REMOTE_CHAIN_ID,
+        "confirmations": 6,
+        "totalSupply": SUPPLY,
+        "reserve": RESERVE,
+        "rateNumerator": 1,
+        "rateDenominator": 1,
+        **changes,
+    }
     return tuple(values.values())
 
 
 @pytest.fixture
-def sister_lock(project, operator, light_client):
-    return project.SisterLock.deploy(settings_for(light_client), sender=operator)
+def sister_lock(sister_lock_contract, operator, light_client):
+    return sister_lock_contract.deploy(settings_for(light_client), sender=operator)
 
 
 def test_deployment_splits_the_supply_between_operator_and_reserve(sister_lock, operator):
@@ -45,25 +72,30 @@ def test_deployment_splits_the_supply_between_operator_and_reserve(sister_lock, 
     assert sister_lock.rate() == (1, 1)
 
 
-@pytest.mark.parametrize("change, setting", [
-    ({"remoteChainId": 0}, "remoteChainId"),
-    ({"confirmations": 0}, "confirmations"),
-    ({"reserve": SUPPLY + 1}, "totalSupply"),
-    ({"totalSupply": 2**128, "reserve": 0}, "totalSupply"),
-])
-def test_unusable_settings_are_refused(project, operator, light_client, change, setting):
-    with ape.reverts(project.SisterLock.InvalidSettings, setting=setting):
-        project.SisterLock.deploy(settings_for(light_client, **change), sender=operator)
+@pytest.mark.parametrize(
+    "change, setting",
+    [
+        ({"remoteChainId": 0}, "remoteChainId"),
+        ({"confirmations": 0}, "confirmations"),
+        ({"reserve": SUPPLY + 1}, "totalSupply"),
+        ({"totalSupply": 2**128, "reserve": 0}, "totalSupply"),
+    ],
+)
+def test_unusable_settings_are_refused(sister_lock_contract, operator, light_client, change, setting):
+    with ape.reverts(sister_lock_contract.InvalidSettings, setting=setting):
+        sister_lock_contract.deploy(settings_for(light_client, **change), sender=operator)
 
 
-def test_a_lock_trusting_its_own_chain_or_no_light_client_is_refused(project, chain, operator, light_client, stranger):
-    with ape.reverts(project.SisterLock.InvalidSettings, setting="remoteChainId"):
-        project.SisterLock.deploy(settings_for(light_client, remoteChainId=chain.chain_id), sender=operator)
-    with ape.reverts(project.SisterLock.InvalidSettings, setting="lightClient"):
-        project.SisterLock.deploy(settings_for(light_client, lightClient=stranger.address), sender=operator)
+def test_a_lock_trusting_its_own_chain_or_no_light_client_is_refused(
+    sister_lock_contract, chain, operator, light_client, stranger
+):
+    with ape.reverts(sister_lock_contract.InvalidSettings, setting="remoteChainId"):
+        sister_lock_contract.deploy(settings_for(light_client, remoteChainId=chain.chain_id), sender=operator)
+    with ape.reverts(sister_lock_contract.InvalidSettings, setting="lightClient"):
+        sister_lock_contract.deploy(settings_for(light_client, lightClient=stranger.address), sender=operator)
 
 
-def test_deployed_code_fits_the_contract_size_limit(project, sister_lock, light_client):
+def test_deployed_code_fits_the_contract_size_limit(sister_lock, light_client):
     assert len(sister_lock.code) < EIP170_LIMIT
     assert len(light_client.code) < EIP170_LIMIT
 
@@ -121,12 +153,15 @@ def test_a_rate_with_a_zero_part_is_refused(sister_lock, operator):
         sister_lock.setRate(1, 0, sender=operator)
 
 
-@pytest.mark.parametrize("call", [
-    lambda lock, who: lock.setRate(2, 1, sender=who),
-    lambda lock, who: lock.fundReserve(1, sender=who),
-    lambda lock, who: lock.withdrawReserve(1, sender=who),
-    lambda lock, who: lock.setRemoteLock(who, sender=who),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda lock, who: lock.setRate(2, 1, sender=who),
+        lambda lock, who: lock.fundReserve(1, sender=who),
+        lambda lock, who: lock.withdrawReserve(1, sender=who),
+        lambda lock, who: lock.setRemoteLock(who, sender=who),
+    ],
+)
 def test_only_the_operator_manages_the_lock(sister_lock, stranger, call):
     with ape.reverts(sister_lock.NotOperator, caller=stranger.address):
         call(sister_lock, stranger)
@@ -134,7 +169,9 @@ def test_only_the_operator_manages_the_lock(sister_lock, stranger, call):
 
 def test_the_operator_funds_and_withdraws_the_reserve(sister_lock, operator):
     assert sister_lock.fundReserve(1000, sender=operator).events == [sister_lock.ReserveChanged(1000, RESERVE + 1000)]
-    assert sister_lock.withdrawReserve(1500, sender=operator).events == [sister_lock.ReserveChanged(-1500, RESERVE - 500)]
+    assert sister_lock.withdrawReserve(1500, sender=operator).events == [
+        sister_lock.ReserveChanged(-1500, RESERVE - 500)
+    ]
     assert sister_lock.balanceOf(operator) == SUPPLY - RESERVE + 500
     with ape.reverts(sister_lock.InsufficientReserve, reserve=RESERVE - 500, needed=RESERVE):
         sister_lock.withdrawReserve(RESERVE, sender=operator)
@@ -149,22 +186,30 @@ def test_the_remote_lock_is_named_once(sister_lock, operator, wind, stranger):
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(amount=st.integers(0, 2**128 - 1), numerator=st.integers(1, 2**128 - 1),
-       denominator=st.integers(1, 2**128 - 1))
+@given(amount=st.integers(0, 2**128 - 1), numerator=st.integers(1, 2**128 - 1), denominator=st.integers(1, 2**128 - 1))
 def test_conversion_equals_the_reference_over_the_whole_range(sister_lock, operator, amount, numerator, denominator):
     sister_lock.setRate(numerator, denominator, sender=operator)
     assert sister_lock.convert(amount) == amount * numerator // denominator
 
 
-operations = st.lists(st.tuples(st.sampled_from(["transfer", "lock", "fund", "withdraw"]), st.integers(0, 3),
-                                st.integers(0, 3), st.integers(0, 400_000)), min_size=1, max_size=12)
+operations = st.lists(
+    st.tuples(
+        st.sampled_from(["transfer", "lock", "fund", "withdraw"]),
+        st.integers(0, 3),
+        st.integers(0, 3),
+        st.integers(0, 400_000),
+    ),
+    min_size=1,
+    max_size=12,
+)
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=operations)
-def test_the_ledger_equals_the_reference_and_keeps_its_supply(project, operator, light_client, wind, ev, load,
-                                                              steps):
-    ledger = project.SisterLock.deploy(settings_for(light_client), sender=operator)
+def test_the_ledger_equals_the_reference_and_keeps_its_supply(
+    sister_lock_contract, operator, light_client, wind, ev, load, steps
+):
+    ledger = sister_lock_contract.deploy(settings_for(light_client), sender=operator)
     people = [operator, wind, ev, load]
     balances = {person.address: 0 for person in people}
     balances[operator.address] = SUPPLY - RESERVE

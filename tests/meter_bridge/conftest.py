@@ -5,10 +5,8 @@ from decimal import Decimal
 
 import pytest
 
-from backend.chain import embedded_dev_accounts
-from backend.chain_access import start_embedded_chain
+from devnet.embedded import dev_accounts, start_embedded_chain
 from meter_bridge.simulator import PowerProfile, VirtualMeter
-
 
 
 class ManualClock:
@@ -58,19 +56,19 @@ def chain():
 
 @pytest.fixture
 def operator(chain):
-    return embedded_dev_accounts(chain)[0]
+    return dev_accounts(chain)[0]
 
 
 @pytest.fixture
 def grid(chain):
-    return embedded_dev_accounts(chain)[1]
+    return dev_accounts(chain)[1]
 
 
 @pytest.fixture
 def wind(chain):
-    return embedded_dev_accounts(chain)[2]
+    return dev_accounts(chain)[2]
 
 
 @pytest.fixture
 def ev(chain):
-    return embedded_dev_accounts(chain)[3]
+    return dev_accounts(chain)[3]

@@ -34,6 +34,11 @@ def test_decode_names_the_reason_of_an_abnormal_reply():
     assert decoded["reasons"] == ["no requested data"]
 
 
+def test_read_with_three_stop_bits_exits_2_naming_the_choices():
+    result = bridge_cli("read", "--port", "loop://", "--stopbits", "3")
+    assert result.returncode == 2 and "must be 1, 1.5 or 2, not '3'" in result.stderr
+
+
 def test_decode_of_a_bad_checksum_exits_2():
     assert bridge_cli("decode", "68610100000000681104333334333816").returncode == 2
 

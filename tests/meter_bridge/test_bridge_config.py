@@ -1,10 +1,11 @@
 """The configuration file, its environment overrides and the shipped example."""
 
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
-from meter_bridge.config import ConfigError, load_config
+from meter_bridge.config import BusConfig, ChainConfig, ConfigError, DaemonConfig, MeterConfig, load_config
 from meter_bridge.data_items import REVERSE_ACTIVE_ENERGY
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "meter_bridge" / "meter-bridge.example.toml"
@@ -63,5 +64,91 @@ def test_meter_address_must_be_bcd(tmp_path):
 
 
 def test_override_of_the_wrong_type_is_named(tmp_path):
-    with pytest.raises(ConfigError, match="bus.retries must be int"):
+    with pytest.raises(ConfigError, match=r"bus\.retries must be a whole number"):
         load_config(config_file(tmp_path, MINIMAL), environ={"METER_BRIDGE_BUS_RETRIES": "many"})
+
+
+def bus_of(tmp_path, bus_table: str = "", environ: dict | None = None):
+    return load_config(config_file(tmp_path, MINIMAL + "\n[bus]\n" + bus_table), environ=environ or {}).bus
+
+
+def test_one_and_a_half_stop_bits_load_as_one_and_a_half(tmp_path):
+    assert bus_of(tmp_path, "stopbits = 1.5\n").stopbits == 1.5
+
+
+def test_one_and_a_half_stop_bits_from_the_environment(tmp_path):
+    assert bus_of(tmp_path, environ={"METER_BRIDGE_BUS_STOPBITS": "1.5"}).stopbits == 1.5
+
+
+def test_three_stop_bits_are_refused_naming_the_setting(tmp_path):
+    with pytest.raises(ConfigError, match=r"bus.stopbits must be 1, 1.5 or 2, not 3"):
+        bus_of(tmp_path, "stopbits = 3\n")
+
+
+def test_parity_is_read_in_any_case(tmp_path):
+    assert bus_of(tmp_path, 'parity = "n"\n').parity == "N"
+
+
+def test_unknown_parity_is_refused_with_the_choices(tmp_path):
+    with pytest.raises(ConfigError, match=r"bus.parity must be one of N \(none\), E \(even\)"):
+        bus_of(tmp_path, 'parity = "X"\n')
+
+
+def test_byte_size_outside_five_to_eight_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="bus.bytesize must be 5, 6, 7 or 8, not 9"):
+        bus_of(tmp_path, "bytesize = 9\n")
+
+
+def test_fractional_retries_are_refused(tmp_path):
+    with pytest.raises(ConfigError, match="bus.retries must be a whole number"):
+        bus_of(tmp_path, "retries = 2.5\n")
+
+
+def test_true_is_not_a_number(tmp_path):
+    with pytest.raises(ConfigError, match="bus.retries"):
+        bus_of(tmp_path, "retries = true\n")
+
+
+def test_zero_reply_timeout_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="bus.reply_timeout must be a number of seconds, above 0"):
+        bus_of(tmp_path, "reply_timeout = 0\n")
+
+
+def test_infinite_timeout_from_the_environment_is_refused_naming_the_variable(tmp_path):
+    with pytest.raises(ConfigError, match="from METER_BRIDGE_BUS_REPLY_TIMEOUT"):
+        bus_of(tmp_path, environ={"METER_BRIDGE_BUS_REPLY_TIMEOUT": "inf"})
+
+
+def test_unknown_log_level_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="daemon.log_level"):
+        load_config(config_file(tmp_path, MINIMAL), environ={"METER_BRIDGE_DAEMON_LOG_LEVEL": "LOUD"})
+
+
+def test_malformed_market_address_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="chain.market_address must be 0x and 40 hex digits"):
+        load_config(config_file(tmp_path, MINIMAL.replace("00aa", "00zz")), environ={})
+
+
+def test_rpc_url_must_be_http(tmp_path):
+    with pytest.raises(ConfigError, match="chain.rpc_url must be an http"):
+        load_config(config_file(tmp_path, MINIMAL), environ={"METER_BRIDGE_CHAIN_RPC_URL": "127.0.0.1:5000"})
+
+
+def test_meter_number_true_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="meter 'wind': meter_number must be a whole number, 1 or more"):
+        load_config(config_file(tmp_path, MINIMAL.replace("meter_number = 161", "meter_number = true")), environ={})
+
+
+def test_meter_without_an_address_is_refused_naming_it(tmp_path):
+    with pytest.raises(ConfigError, match="meter 'wind': address not set"):
+        load_config(config_file(tmp_path, MINIMAL.replace('address = "000000000161"', "")), environ={})
+
+
+def test_misspelt_table_is_named(tmp_path):
+    with pytest.raises(ConfigError, match="unknown table.*deamon"):
+        load_config(config_file(tmp_path, MINIMAL + "\n[deamon]\ntick = 1\n"), environ={})
+
+
+@pytest.mark.parametrize("table", [BusConfig, ChainConfig, DaemonConfig, MeterConfig])
+def test_every_setting_has_a_parser(table):
+    assert [spec.name for spec in fields(table) if "parse" not in spec.metadata] == []

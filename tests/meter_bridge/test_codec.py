@@ -6,15 +6,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from meter_bridge.cli import describe_frame
 from meter_bridge.codec import (
     PREAMBLE,
     Frame,
+    FrameDecoder,
     abnormal_reply,
     address_reply,
     address_to_wire,
     data_reply,
     decode_frame,
     describe_error_byte,
+    di_to_wire,
     encode_frame,
     follow_up_request,
     parse_address_reply,
@@ -28,6 +31,7 @@ from meter_bridge.errors import (
     AddressMismatchError,
     BcdError,
     ChecksumError,
+    Dlt645Error,
     FramingError,
     IdentifierMismatchError,
     LengthError,
@@ -250,3 +254,31 @@ def test_any_abnormal_reply_raises_with_at_least_one_reason(address, error_byte)
 @given(addresses)
 def test_any_address_reply_gives_back_the_address(address):
     assert parse_address_reply(decode_frame(encode_frame(address_reply(address)))) == address
+
+
+# ---------------------------------------------------------------- hostile input: typed errors only
+
+# Every identifier whose value the bridge decodes, and any other.
+identifiers = st.sampled_from(
+    [0x00000000, 0x00010000, 0x00020000, 0x0001FF00, 0x0002040C, 0x02010100, 0x0201FF00, 0x02020100,
+     0x0203FF00, 0x02060000, 0x02800002, 0x04000401, 0x04000402]
+) | st.integers(min_value=0, max_value=2**32 - 1)
+
+
+@given(st.binary(max_size=300))
+def test_any_bytes_decode_to_frames_or_codec_errors_only(raw):
+    try:
+        decode_frame(raw)
+    except Dlt645Error:
+        pass
+    FrameDecoder().frames(raw)
+
+
+@given(addresses, controls, identifiers, st.binary(max_size=196))
+def test_any_checksum_valid_frame_describes_parses_and_decodes_or_raises_codec_errors_only(address, control, di, value):
+    frame = decode_frame(encode_frame(Frame(address, control, di_to_wire(di) + value)))
+    for path in (describe_frame, lambda frame: decode_value(di, parse_data_reply(frame, address, di).payload)):
+        try:
+            path(frame)
+        except Dlt645Error:
+            pass

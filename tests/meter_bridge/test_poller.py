@@ -6,8 +6,8 @@ import pytest
 
 from meter_bridge.codec import PREAMBLE, data_reply, encode_frame
 from meter_bridge.data_items import FORWARD_ACTIVE_ENERGY, FORWARD_ACTIVE_ENERGY_BLOCK, REVERSE_ACTIVE_ENERGY
-from meter_bridge.errors import AbnormalReplyError, NoReplyError
-from meter_bridge.poller import Poller
+from meter_bridge.errors import AbnormalReplyError, FollowUpLimitError, NoReplyError
+from meter_bridge.poller import MAX_FOLLOW_UPS, MAX_REPLY_BYTES, Poller
 from meter_bridge.simulator import BusThread, Fault, SimulatedBus
 from meter_bridge.transport import SerialSettings, SerialTransport
 
@@ -79,6 +79,29 @@ def test_long_reply_in_follow_up_frames_is_joined(ev_virtual_meter):
     assert len(reply.payload) == 20
 
 
+def test_reply_in_the_most_frames_a_read_may_take_is_joined(ev_virtual_meter):
+    ev_virtual_meter.max_reply_data = 4 + 1 + 4  # one 4-byte value per frame: the block of 5 takes 5 frames
+    reply = poll_over_pty(SimulatedBus([ev_virtual_meter]), lambda p: p.read(EV_METER_ADDRESS, FORWARD_ACTIVE_ENERGY_BLOCK))
+    assert (len(reply.payload), ev_virtual_meter.replies) == (20, 1 + MAX_FOLLOW_UPS)
+
+
+def test_meter_that_never_stops_following_raises_follow_up_limit(ev_virtual_meter):
+    ev_virtual_meter.fault_rates[Fault.ENDLESS_FOLLOW_UP] = 1.0
+    with pytest.raises(FollowUpLimitError, match="more frames follow"):
+        poll_over_pty(SimulatedBus([ev_virtual_meter]), lambda p: p.read_energy(EV_METER_ADDRESS, FORWARD_ACTIVE_ENERGY))
+
+
+def test_meter_that_never_stops_following_frees_the_bus_for_the_next(wind_virtual_meter, ev_virtual_meter):
+    ev_virtual_meter.fault_rates[Fault.ENDLESS_FOLLOW_UP] = 1.0
+
+    def endless_then_wind(poller):
+        with pytest.raises(FollowUpLimitError):
+            poller.read_energy(EV_METER_ADDRESS, FORWARD_ACTIVE_ENERGY)
+        return poller.read_energy(WIND_METER_ADDRESS, REVERSE_ACTIVE_ENERGY)
+
+    assert poll_over_pty(SimulatedBus([wind_virtual_meter, ev_virtual_meter]), endless_then_wind) == Decimal("5000.00")
+
+
 def test_meters_on_one_bus_are_polled_in_turn(wind_virtual_meter, ev_virtual_meter):
     def both(poller):
         return (
@@ -104,6 +127,24 @@ class ScriptedPipe:
 
     def receive(self, timeout: float) -> bytes:
         return self.replies.pop(0) if self.replies and len(self.sent) > 0 else b""
+
+    def discard_input(self) -> None:
+        pass
+
+
+class FloodingPipe:
+    """A byte pipe that answers every request with ``chunk`` on every read, without end."""
+
+    def __init__(self, chunk: bytes):
+        self.chunk = chunk
+        self.delivered = 0
+
+    def send(self, data: bytes) -> None:
+        pass
+
+    def receive(self, timeout: float) -> bytes:
+        self.delivered += len(self.chunk)
+        return self.chunk
 
     def discard_input(self) -> None:
         pass
@@ -150,6 +191,14 @@ def test_retries_back_off_doubling():
     with pytest.raises(NoReplyError):
         poller.read(EV_METER_ADDRESS, FORWARD_ACTIVE_ENERGY)
     assert [s for s in clock.sleeps if s >= 0.5] == [0.5, 1.0, 2.0]
+
+
+def test_flood_of_bytes_fails_the_attempt_after_the_byte_bound():
+    pipe = FloodingPipe(bytes(1000))
+    clock = SteppingClock(step=0.001)
+    with pytest.raises(NoReplyError, match="a flood, not a meter"):
+        Poller(pipe, retries=0, clock=clock, sleep=clock.sleep).read(EV_METER_ADDRESS, FORWARD_ACTIVE_ENERGY)
+    assert pipe.delivered < MAX_REPLY_BYTES + 1000  # stopped within one read past the bound
 
 
 def test_bus_stays_silent_between_exchanges():

@@ -2,6 +2,7 @@
 one pair for the session, each test's blocks undone after it), the roles (the operator, who is
 the energy company on both chains; relayers; a user; a stranger: anvil's dev accounts, the same
 on both chains) and the contracts deployed on both, with the user funded on both chains."""
+
 from __future__ import annotations
 
 import pytest
@@ -9,8 +10,8 @@ from eth_account import Account
 from sister_support import SCHEDULING_CHAIN_ID, TRADING_CHAIN_ID, USER_FUNDS, deploy_test_pair, revert, snapshot
 from web3 import Web3
 
-from backend.chain import send
-from backend.nodes import anvil
+from devnet.nodes import anvil
+from p2pkit.transactions import send
 
 # anvil's default dev accounts: funded with 10,000 ether on every anvil node.
 ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
@@ -19,7 +20,10 @@ DEV_ACCOUNTS = 10
 
 @pytest.fixture(scope="session")
 def anvil_urls():
-    with anvil("--chain-id", str(TRADING_CHAIN_ID)) as trading, anvil("--chain-id", str(SCHEDULING_CHAIN_ID)) as scheduling:
+    with (
+        anvil("--chain-id", str(TRADING_CHAIN_ID)) as trading,
+        anvil("--chain-id", str(SCHEDULING_CHAIN_ID)) as scheduling,
+    ):
         yield trading, scheduling
 
 
@@ -43,8 +47,9 @@ def scheduling_w3(anvil_urls):
 @pytest.fixture(scope="session")
 def dev_accounts():
     Account.enable_unaudited_hdwallet_features()
-    return [Account.from_mnemonic(ANVIL_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}")
-            for index in range(DEV_ACCOUNTS)]
+    return [
+        Account.from_mnemonic(ANVIL_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}") for index in range(DEV_ACCOUNTS)
+    ]
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ The chains are anvil nodes started with chain ids of their own, or embedded eth-
 so a test decides how many confirmations a lock has, and ``snapshot``/``revert`` let it build a
 competing branch. The same dev accounts exist on both chains.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -17,10 +18,10 @@ from eth_utils import keccak
 from web3 import Web3
 from web3.contract.contract import ContractFunction
 
-from backend.chain import ContractRefused, decode_error, revert_data, send
-from backend.chain_access import is_embedded
+from devnet.embedded import is_embedded
 from p2pkit.sister.lock import LockTerms, SisterChain, deploy_pair
 from p2pkit.sister.relay import LockEvent, lock_events, missing_headers
+from p2pkit.transactions import ContractRefused, refusal_of, send
 
 TRADING_CHAIN_ID = 46601
 SCHEDULING_CHAIN_ID = 46602
@@ -106,8 +107,13 @@ def mine_together(w3: Web3, transactions: list[tuple[ContractFunction | dict, Lo
     for transaction, signer in transactions:
         nonce = nonces.get(signer.address, w3.eth.get_transaction_count(signer.address))
         nonces[signer.address] = nonce + 1
-        fields = {"nonce": nonce, "gas": 500_000, "chainId": w3.eth.chain_id,
-                  "maxFeePerGas": 2 * w3.eth.gas_price + 10**9, "maxPriorityFeePerGas": 1}
+        fields = {
+            "nonce": nonce,
+            "gas": 500_000,
+            "chainId": w3.eth.chain_id,
+            "maxFeePerGas": 2 * w3.eth.gas_price + 10**9,
+            "maxPriorityFeePerGas": 1,
+        }
         if isinstance(transaction, dict):
             tx = {**fields, **transaction}
         else:
@@ -149,9 +155,9 @@ def call_refusal(call: ContractFunction) -> ContractRefused:
     """The custom error a view call is refused with."""
     with pytest.raises(Exception) as raised:
         call.call()
-    data = revert_data(raised.value)
-    assert data is not None, f"{call.fn_name} failed without a custom error: {raised.value!r}"
-    return ContractRefused(*decode_error(data, call.contract_abi))
+    refused = refusal_of(raised.value, call.contract_abi)
+    assert refused is not None, f"{call.fn_name} failed without a custom error: {raised.value!r}"
+    return refused
 
 
 def chain_state(chain: SisterChain, accounts: list[str], lock_ids: list[bytes] = ()) -> dict:
@@ -171,14 +177,31 @@ EMPTY_TRIE_ROOT = bytes.fromhex("56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc
 EMPTY_UNCLES = bytes.fromhex("1dcc4de8dec75d7aab85b567b6ccd41ad312451b948a7413f0a142fd40d49347")
 
 
-def synthetic_header(parent: bytes, number: int, difficulty: int = 0, receipts_root: bytes = EMPTY_TRIE_ROOT,
-                     branch: int = 0) -> bytes:
+def synthetic_header(
+    parent: bytes, number: int, difficulty: int = 0, receipts_root: bytes = EMPTY_TRIE_ROOT, branch: int = 0
+) -> bytes:
     """A London header of a chain that exists only in the test (the light client checks no seal),
     ``branch`` making headers of competing branches differ."""
-    return rlp.encode([
-        parent, EMPTY_UNCLES, bytes(20), bytes(32), EMPTY_TRIE_ROOT, receipts_root, bytes(256), difficulty, number,
-        30_000_000, 0, 1_700_000_000 + number, branch.to_bytes(8, "big"), bytes(32), bytes(8), 7,
-    ])
+    return rlp.encode(
+        [
+            parent,
+            EMPTY_UNCLES,
+            bytes(20),
+            bytes(32),
+            EMPTY_TRIE_ROOT,
+            receipts_root,
+            bytes(256),
+            difficulty,
+            number,
+            30_000_000,
+            0,
+            1_700_000_000 + number,
+            branch.to_bytes(8, "big"),
+            bytes(32),
+            bytes(8),
+            7,
+        ]
+    )
 
 
 def synthetic_chain(parent: bytes, first_number: int, length: int, difficulty: int = 0, branch: int = 0) -> list[bytes]:

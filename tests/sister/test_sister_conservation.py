@@ -11,6 +11,7 @@ After every step:
 - no lock is unlocked twice.
 At the end the relayers carry every lock over: nothing is lost.
 """
+
 from __future__ import annotations
 
 from fractions import Fraction
@@ -21,7 +22,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 from sister_support import CONFIRMATIONS, SUPPLY, deploy_test_pair, lock, mine, revert, snapshot
 
-from backend.chain import ContractRefused, send
+from p2pkit.transactions import ContractRefused, send
 from relayer.relayer import RelayAction, Relayer
 
 TRADING_RATE = Fraction(1, 2)  # trading units released per scheduling unit locked
@@ -30,10 +31,17 @@ STARTING_FUNDS = 500
 
 
 @pytest.mark.slow
-def test_value_is_conserved_across_both_chains(trading_w3, scheduling_w3, operator, relayer, other_relayers,
-                                               user, stranger):
-    pair = deploy_test_pair(trading_w3, scheduling_w3, operator, [relayer.address, other_relayers[0].address],
-                            trading_rate=TRADING_RATE, scheduling_rate=SCHEDULING_RATE)
+def test_value_is_conserved_across_both_chains(
+    trading_w3, scheduling_w3, operator, relayer, other_relayers, user, stranger
+):
+    pair = deploy_test_pair(
+        trading_w3,
+        scheduling_w3,
+        operator,
+        [relayer.address, other_relayers[0].address],
+        trading_rate=TRADING_RATE,
+        scheduling_rate=SCHEDULING_RATE,
+    )
     holders = [operator, user, stranger]
     for chain in (pair.trading, pair.scheduling):
         for holder in (user, stranger):
@@ -49,10 +57,14 @@ def test_value_is_conserved_across_both_chains(trading_w3, scheduling_w3, operat
             for name, point in start.items():
                 revert(chains[name].w3, point)
                 start[name] = snapshot(chains[name].w3)  # a node forgets a point it went back to
-            self.relayers = [Relayer((pair.trading, pair.scheduling), account, poll_interval=0)
-                             for account in relayer_accounts]
-            self.expected = {(name, h.address): chains[name].lock.functions.balanceOf(h.address).call()
-                             for name in chains for h in holders}
+            self.relayers = [
+                Relayer((pair.trading, pair.scheduling), account, poll_interval=0) for account in relayer_accounts
+            ]
+            self.expected = {
+                (name, h.address): chains[name].lock.functions.balanceOf(h.address).call()
+                for name in chains
+                for h in holders
+            }
             self.locks = []  # (source name, LockEvent)
             self.credited = set()
             self.initial_value = self.common_value()
@@ -75,8 +87,12 @@ def test_value_is_conserved_across_both_chains(trading_w3, scheduling_w3, operat
                     value += event.amount * scale[source]
             return value
 
-        @rule(source=st.sampled_from(["trading", "scheduling"]), sender=st.sampled_from([1, 2]),
-              recipient=st.sampled_from([1, 2]), amount=st.integers(1, 300))
+        @rule(
+            source=st.sampled_from(["trading", "scheduling"]),
+            sender=st.sampled_from([1, 2]),
+            recipient=st.sampled_from([1, 2]),
+            amount=st.integers(1, 300),
+        )
         def lock_value(self, source, sender, recipient, amount):
             chain, account = chains[source], holders[sender]
             if amount > self.expected[(source, account.address)]:
@@ -106,14 +122,19 @@ def test_value_is_conserved_across_both_chains(trading_w3, scheduling_w3, operat
         @precondition(lambda self: bool(self.credited))
         @rule(data=st.data())
         def replay_an_unlock(self, data):
-            source, event = data.draw(st.sampled_from([entry for entry in self.locks if entry[1].lock_id in self.credited]))
+            source, event = data.draw(
+                st.sampled_from([entry for entry in self.locks if entry[1].lock_id in self.credited])
+            )
             action = self.relayers[0].unlock(chains[source], chains[self.destination(source)], event)
             assert action.outcome == RelayAction.ALREADY_DONE
 
         def credit_unlocked(self):
             for source, event in self.locks:
                 destination = self.destination(source)
-                if event.lock_id not in self.credited and chains[destination].lock.functions.isUnlocked(event.lock_id).call():
+                if (
+                    event.lock_id not in self.credited
+                    and chains[destination].lock.functions.isUnlocked(event.lock_id).call()
+                ):
                     self.credited.add(event.lock_id)
                     self.expected[(destination, event.recipient)] += int(event.amount * rates[destination])
 
@@ -129,8 +150,11 @@ def test_value_is_conserved_across_both_chains(trading_w3, scheduling_w3, operat
 
         @invariant()
         def balances_equal_the_reference(self):
-            actual = {(name, h.address): chains[name].lock.functions.balanceOf(h.address).call()
-                      for name in chains for h in holders}
+            actual = {
+                (name, h.address): chains[name].lock.functions.balanceOf(h.address).call()
+                for name in chains
+                for h in holders
+            }
             assert actual == self.expected
 
         @invariant()
@@ -153,6 +177,10 @@ def test_value_is_conserved_across_both_chains(trading_w3, scheduling_w3, operat
 
     run_state_machine_as_test(
         Transfers,
-        settings=settings(max_examples=10, stateful_step_count=10, deadline=None,
-                          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]),
+        settings=settings(
+            max_examples=10,
+            stateful_step_count=10,
+            deadline=None,
+            suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+        ),
     )

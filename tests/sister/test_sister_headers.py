@@ -7,6 +7,7 @@ padded extraData the encoder must notice), anvil at its default hardfork and at 
 fields, as Geth 1.11), and `geth --dev` 1.11.6 (London clique headers, difficulty 1 and 2) when
 Geth is installed.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -17,10 +18,10 @@ from trie import HexaryTrie
 from web3 import EthereumTesterProvider, Web3
 from web3.middleware import ExtraDataToPOAMiddleware
 
-from backend.chain import embedded_dev_accounts
-from backend.geth import GethUnavailable, geth_binary
-from backend.nodes import ANVIL_FUNDED_KEY, anvil, free_port, node_process
+from devnet.embedded import dev_accounts as embedded_dev_accounts
 from devnet.embedded import embedded_chain
+from devnet.geth import GethUnavailable, geth_binary
+from devnet.nodes import ANVIL_FUNDED_KEY, anvil, free_port, node_process
 from p2pkit.sister.headers import HeaderMismatch, encode_header
 from p2pkit.sister.proofs import ReceiptsMismatch, block_receipt_trie, encode_receipt, proof_nodes, receipt_key
 
@@ -136,8 +137,9 @@ def test_receipts_that_do_not_rebuild_the_root_are_refused(embedded_w3):
 
 
 def test_proof_nodes_prove_each_receipt_of_a_large_trie():
-    receipts = [{"type": index % 3, "status": 1, "cumulativeGasUsed": 21_000 * (index + 1), "logs": []}
-                for index in range(300)]
+    receipts = [
+        {"type": index % 3, "status": 1, "cumulativeGasUsed": 21_000 * (index + 1), "logs": []} for index in range(300)
+    ]
     trie = HexaryTrie({})
     for index, receipt in enumerate(receipts):
         trie[receipt_key(index)] = encode_receipt(receipt)
@@ -177,9 +179,29 @@ def geth_dev(tmp_path):
         pytest.skip(f"Geth is not installed and cannot be installed here: {error}")
     port = free_port()
     return node_process(
-        [str(geth), "--dev", "--datadir", str(tmp_path / "geth"), "--http", "--http.addr", "127.0.0.1",
-         "--http.port", str(port), "--http.api", "eth,net,web3", "--authrpc.port", str(free_port()),
-         "--port", "0", "--nodiscover", "--maxpeers", "0", "--ipcdisable", "--verbosity", "1"],
+        [
+            str(geth),
+            "--dev",
+            "--datadir",
+            str(tmp_path / "geth"),
+            "--http",
+            "--http.addr",
+            "127.0.0.1",
+            "--http.port",
+            str(port),
+            "--http.api",
+            "eth,net,web3",
+            "--authrpc.port",
+            str(free_port()),
+            "--port",
+            "0",
+            "--nodiscover",
+            "--maxpeers",
+            "0",
+            "--ipcdisable",
+            "--verbosity",
+            "1",
+        ],
         f"http://127.0.0.1:{port}",
     )
 

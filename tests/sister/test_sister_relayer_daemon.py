@@ -1,6 +1,7 @@
 """`python -m relayer run` as an operator runs it, between two anvil nodes with their own chain
 ids and 1 s blocks: a transfer each way, then a clean stop on SIGTERM. The key is a keystore
 made by `python -m relayer new-key`; the settings are RELAYER_* variables."""
+
 from __future__ import annotations
 
 import os
@@ -15,9 +16,10 @@ from eth_account import Account
 from sister_support import CONFIRMATIONS, RESERVE, SUPPLY, lock
 from web3 import Web3
 
-from backend.chain import WEI_PER_ETHER, send, transfer
-from backend.nodes import ANVIL_FUNDED_KEY, anvil
+from devnet.nodes import ANVIL_FUNDED_KEY, anvil
+from p2pkit.market import WEI_PER_ETHER
 from p2pkit.sister.lock import LockTerms, deploy_pair
+from p2pkit.transactions import send, transfer
 
 pytestmark = pytest.mark.slow
 
@@ -40,17 +42,25 @@ def test_the_relayer_daemon_carries_a_transfer_each_way(tmp_path):
     password.write_text("relayer password\n")
     password.chmod(0o600)
     keystore = tmp_path / "relayer.json"
-    made = subprocess.run([sys.executable, "-m", "relayer", "new-key", "--keystore", str(keystore),
-                           "--password-file", str(password)], cwd=ROOT, capture_output=True, text=True, check=True)
+    made = subprocess.run(
+        [sys.executable, "-m", "relayer", "new-key", "--keystore", str(keystore), "--password-file", str(password)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     relayer_address = made.stdout.strip()
-    with anvil("--chain-id", "46611", "--block-time", "1") as trading_url, \
-            anvil("--chain-id", "46612", "--block-time", "1") as scheduling_url:
+    with (
+        anvil("--chain-id", "46611", "--block-time", "1") as trading_url,
+        anvil("--chain-id", "46612", "--block-time", "1") as scheduling_url,
+    ):
         trading_w3, scheduling_w3 = Web3(Web3.HTTPProvider(trading_url)), Web3(Web3.HTTPProvider(scheduling_url))
         operator = Account.from_key(ANVIL_FUNDED_KEY)
         user = Account.create()
         terms = LockTerms(SUPPLY, RESERVE, confirmations=CONFIRMATIONS)
-        trading, scheduling = deploy_pair((trading_w3, operator, terms), (scheduling_w3, operator, terms),
-                                          [relayer_address])
+        trading, scheduling = deploy_pair(
+            (trading_w3, operator, terms), (scheduling_w3, operator, terms), [relayer_address]
+        )
         for w3, chain in ((trading_w3, trading), (scheduling_w3, scheduling)):
             transfer(w3, operator, relayer_address, 10 * WEI_PER_ETHER)
             transfer(w3, operator, user.address, WEI_PER_ETHER)
@@ -67,15 +77,28 @@ def test_the_relayer_daemon_carries_a_transfer_each_way(tmp_path):
         }
         log = tmp_path / "relayer.log"
         with open(log, "w") as output:
-            process = subprocess.Popen([sys.executable, "-m", "relayer", "run"], cwd=ROOT, env=environment,
-                                       stdout=output, stderr=subprocess.STDOUT)
+            process = subprocess.Popen(
+                [sys.executable, "-m", "relayer", "run"],
+                cwd=ROOT,
+                env=environment,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
         try:
             there = lock(trading, user, 100)
-            wait_until(lambda: scheduling.lock.functions.isUnlocked(there.lock_id).call(),
-                       "the unlock on the scheduling chain", process, log)
+            wait_until(
+                lambda: scheduling.lock.functions.isUnlocked(there.lock_id).call(),
+                "the unlock on the scheduling chain",
+                process,
+                log,
+            )
             back = lock(scheduling, user, 30)
-            wait_until(lambda: trading.lock.functions.isUnlocked(back.lock_id).call(),
-                       "the unlock on the trading chain", process, log)
+            wait_until(
+                lambda: trading.lock.functions.isUnlocked(back.lock_id).call(),
+                "the unlock on the trading chain",
+                process,
+                log,
+            )
         finally:
             process.send_signal(signal.SIGTERM)
             returncode = process.wait(timeout=30)

@@ -1,4 +1,5 @@
 """The relayer's configuration, keys and command line."""
+
 from __future__ import annotations
 
 import json
@@ -50,23 +51,45 @@ def test_the_environment_overrides_the_file(tmp_path):
 
 
 def test_missing_settings_are_named():
-    with pytest.raises(ConfigError, match="trading.lock, scheduling.rpc_url"):
-        load_config(None, {k: v for k, v in COMPLETE.items()
-                           if k not in ("RELAYER_TRADING_LOCK", "RELAYER_SCHEDULING_RPC_URL")})
+    with pytest.raises(ConfigError, match=r"trading\.lock, scheduling\.rpc_url"):
+        load_config(
+            None, {k: v for k, v in COMPLETE.items() if k not in ("RELAYER_TRADING_LOCK", "RELAYER_SCHEDULING_RPC_URL")}
+        )
 
 
-@pytest.mark.parametrize("text, message", [
-    ("[chain]\n", "unknown table"),
-    ("[relayer]\nbatch = 3\n", "unknown setting"),
-    ("[relayer]\nheader_batch = 65\n", "1 to 64"),
-    ("[relayer]\nheader_batch = 'many'\n", "relayer.header_batch must be int"),
-    ("[relayer\n", "not valid TOML"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[chain]\n", "unknown table"),
+        ("[relayer]\nbatch = 3\n", "unknown setting"),
+        ("[relayer]\nheader_batch = 65\n", "relayer.header_batch must be a whole number from 1 to 64, not 65"),
+        ("[relayer]\nheader_batch = 'many'\n", "relayer.header_batch must be a whole number"),
+        ("[relayer]\npoll_interval = -1\n", "relayer.poll_interval must be a number of seconds, above 0"),
+        ("[relayer\n", "not valid TOML"),
+    ],
+)
 def test_an_unusable_file_is_refused(tmp_path, text, message):
     path = tmp_path / "relayer.toml"
     path.write_text(text)
     with pytest.raises(ConfigError, match=message):
         load_config(str(path), COMPLETE)
+
+
+@pytest.mark.parametrize(
+    "variable, value, message",
+    [
+        (
+            "RELAYER_TRADING_LOCK",
+            "0x12",
+            r"trading\.lock must be 0x and 40 hex digits, not '0x12' \(from RELAYER_TRADING_LOCK\)",
+        ),
+        ("RELAYER_SCHEDULING_RPC_URL", "file:///etc/passwd", r"scheduling\.rpc_url must be an http"),
+        ("RELAYER_RELAYER_LOG_LEVEL", "LOUD", r"relayer\.log_level must be one of DEBUG"),
+    ],
+)
+def test_an_unusable_variable_is_refused_and_named(variable, value, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, {**COMPLETE, variable: value})
 
 
 def test_a_new_keystore_is_private_and_loads(tmp_path, password_file):
@@ -108,8 +131,14 @@ def test_new_key_prints_the_address(tmp_path, password_file, capsys):
 
 
 def test_the_module_runs_as_a_command():
-    result = subprocess.run([sys.executable, "-m", "relayer", "--help"], cwd=ROOT, capture_output=True, text=True, check=False,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    result = subprocess.run(
+        [sys.executable, "-m", "relayer", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert result.returncode == 0 and "run" in result.stdout
 
 

@@ -1,6 +1,7 @@
 """Unlocks between the two chains, proven by hand (the relayer has its own tests): what an
 accepted proof releases, and every way an unlock is refused, each leaving both chains as they
 were."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -26,12 +27,15 @@ from sister_support import (
     revert,
     snapshot,
 )
+from web3.logs import DISCARD
 
-from backend.chain import WEI_PER_ETHER, embedded_dev_accounts, send, transfer
+from devnet.embedded import dev_accounts as embedded_dev_accounts
 from devnet.embedded import embedded_chain
+from p2pkit.market import WEI_PER_ETHER
 from p2pkit.sister.lock import LockTerms, SisterChain, deploy_light_client, deploy_lock, latest_header
 from p2pkit.sister.proofs import ReceiptProof, block_receipt_trie, proof_nodes, receipt_proof
 from p2pkit.sister.relay import LockEvent, unlock_proof
+from p2pkit.transactions import send, transfer
 
 
 def confirm(pair_side: SisterChain, destination: SisterChain, relayer, blocks: int = CONFIRMATIONS) -> None:
@@ -58,12 +62,8 @@ def crowded_lock(pair, user, operator, stranger):
             transactions.append(({"to": stranger.address, "value": 1, "gas": 21_000}, operator))
     receipts = mine_together(trading.w3, transactions)
     assert len({receipt["blockNumber"] for receipt in receipts}) == 1
-    (log,) = trading.lock.events.Locked().process_receipt(receipts[7])
-    return receipts, LockEvent(
-        lock_id=bytes(log["args"]["lockId"]), sender=log["args"]["sender"], recipient=log["args"]["recipient"],
-        amount=log["args"]["amount"], target_chain_id=log["args"]["targetChainId"], block_number=log["blockNumber"],
-        block_hash=bytes(log["blockHash"]), tx_hash=bytes(log["transactionHash"]), log_index=log["logIndex"],
-    )
+    (log,) = trading.lock.events.Locked().process_receipt(receipts[7], errors=DISCARD)
+    return receipts, LockEvent.of(log)
 
 
 def both_states(pair, accounts, lock_ids=()):
@@ -78,7 +78,7 @@ def test_a_proven_lock_releases_its_amount_once(pair, user, stranger, relayer):
     event = lock(pair.trading, user, 100, stranger.address)
     confirm(pair.trading, pair.scheduling, relayer)
     receipt = send(pair.scheduling.w3, unlock_call(pair.scheduling, unlock_proof(pair.trading.w3, event)), stranger)
-    (unlocked,) = pair.scheduling.lock.events.Unlocked().process_receipt(receipt)
+    (unlocked,) = pair.scheduling.lock.events.Unlocked().process_receipt(receipt, errors=DISCARD)
     assert unlocked["args"]["lockId"] == event.lock_id
     assert (unlocked["args"]["amount"], unlocked["args"]["released"]) == (100, 100)
     assert unlocked["args"]["sourceBlock"] == event.block_hash
@@ -92,8 +92,11 @@ def test_a_lock_names_the_other_chain_and_gets_a_unique_id(pair, user):
     first, second = lock(pair.trading, user, 1), lock(pair.trading, user, 1)
     assert first.target_chain_id == pair.scheduling.chain_id
     assert first.lock_id == keccak(
-        pair.trading.chain_id.to_bytes(32, "big") + bytes(12) + bytes.fromhex(pair.trading.lock.address[2:])
-        + (1).to_bytes(32, "big"))
+        pair.trading.chain_id.to_bytes(32, "big")
+        + bytes(12)
+        + bytes.fromhex(pair.trading.lock.address[2:])
+        + (1).to_bytes(32, "big")
+    )
     assert first.lock_id != second.lock_id
 
 
@@ -118,14 +121,23 @@ def test_the_rate_is_applied_and_rounded_down(trading_w3, scheduling_w3, operato
 
 def test_a_typed_and_a_legacy_lock_transaction_both_prove(pair, user, relayer):
     legacy_tx = pair.trading.lock.functions.lock(5, user.address).build_transaction(
-        {"from": user.address, "nonce": pair.trading.w3.eth.get_transaction_count(user.address), "gas": 200_000,
-         "gasPrice": 2 * pair.trading.w3.eth.gas_price})
+        {
+            "from": user.address,
+            "nonce": pair.trading.w3.eth.get_transaction_count(user.address),
+            "gas": 200_000,
+            "gasPrice": 2 * pair.trading.w3.eth.gas_price,
+        }
+    )
     tx_hash = pair.trading.w3.eth.send_raw_transaction(user.sign_transaction(legacy_tx).raw_transaction)
     legacy = pair.trading.w3.eth.wait_for_transaction_receipt(tx_hash)
     assert legacy["type"] == 0
     typed = lock(pair.trading, user, 7)
     confirm(pair.trading, pair.scheduling, relayer)
-    send(pair.scheduling.w3, unlock_call(pair.scheduling, receipt_proof(pair.trading.w3, tx_hash, legacy["logs"][0]["logIndex"])), user)
+    send(
+        pair.scheduling.w3,
+        unlock_call(pair.scheduling, receipt_proof(pair.trading.w3, tx_hash, legacy["logs"][0]["logIndex"])),
+        user,
+    )
     send(pair.scheduling.w3, unlock_call(pair.scheduling, unlock_proof(pair.trading.w3, typed)), user)
     assert balance(pair.scheduling, user.address) == USER_FUNDS + 12
 
@@ -145,8 +157,15 @@ def assert_refused(pair, proof, signer, accounts, name, arguments=None, lock_ids
 def test_a_lock_with_fewer_confirmations_is_refused(pair, user, relayer):
     event = lock(pair.trading, user, 100)
     confirm(pair.trading, pair.scheduling, relayer, blocks=CONFIRMATIONS - 1)
-    assert_refused(pair, unlock_proof(pair.trading.w3, event), user, [user], "NotEnoughConfirmations",
-                   (event.block_hash, CONFIRMATIONS - 1, CONFIRMATIONS), [event.lock_id])
+    assert_refused(
+        pair,
+        unlock_proof(pair.trading.w3, event),
+        user,
+        [user],
+        "NotEnoughConfirmations",
+        (event.block_hash, CONFIRMATIONS - 1, CONFIRMATIONS),
+        [event.lock_id],
+    )
 
 
 def test_a_lock_whose_headers_were_not_relayed_is_refused(pair, user):
@@ -224,16 +243,19 @@ def test_a_log_that_is_not_a_lock_event_is_refused(pair, crowded_lock, user, rel
 
 
 def test_a_lock_event_of_another_contract_is_refused(pair, operator, user, relayer):
-    impostor_client = deploy_light_client(pair.trading.w3, operator, latest_header(pair.scheduling.w3),
-                                          [relayer.address], 1)
-    impostor = deploy_lock(pair.trading.w3, operator, impostor_client.address, pair.scheduling.chain_id,
-                           LockTerms(SUPPLY, RESERVE))
+    impostor_client = deploy_light_client(
+        pair.trading.w3, operator, latest_header(pair.scheduling.w3), [relayer.address], 1
+    )
+    impostor = deploy_lock(
+        pair.trading.w3, operator, impostor_client.address, pair.scheduling.chain_id, LockTerms(SUPPLY, RESERVE)
+    )
     receipt = send(pair.trading.w3, impostor.functions.lock(1000, user.address), operator)
     log_index = receipt["logs"][0]["logIndex"]
     confirm(pair.trading, pair.scheduling, relayer)
     proof = receipt_proof(pair.trading.w3, receipt["transactionHash"], log_index)
-    assert_refused(pair, proof, user, [user], "NotFromRemoteLock",
-                   (impostor.address.lower(), pair.trading.lock.address.lower()))
+    assert_refused(
+        pair, proof, user, [user], "NotFromRemoteLock", (impostor.address.lower(), pair.trading.lock.address.lower())
+    )
 
 
 def test_a_lock_unlocked_before_is_refused(pair, user, relayer):
@@ -250,7 +272,9 @@ def test_a_lock_proven_on_a_chain_it_does_not_name_is_refused(pair, operator, us
     for account in (relayer, user):
         transfer(third_w3, third_operator, account.address, WEI_PER_ETHER)
     client = deploy_light_client(third_w3, third_operator, latest_header(pair.trading.w3), [relayer.address], 1)
-    third_lock = deploy_lock(third_w3, third_operator, client.address, pair.trading.chain_id, LockTerms(SUPPLY, RESERVE))
+    third_lock = deploy_lock(
+        third_w3, third_operator, client.address, pair.trading.chain_id, LockTerms(SUPPLY, RESERVE)
+    )
     send(third_w3, third_lock.functions.setRemoteLock(pair.trading.lock.address), third_operator)
     third = SisterChain("third", third_w3, third_lock, client)
     event = lock(pair.trading, user, 100)  # for the scheduling chain
@@ -283,8 +307,9 @@ def test_a_header_with_a_forged_receipts_root_is_unknown(pair, user, relayer):
     assert_refused(pair, forged, user, [user], "UnknownHeader", (keccak(forged_header),))
 
 
-def test_a_lock_vouched_for_by_fewer_relayers_than_required_is_refused(trading_w3, scheduling_w3, operator,
-                                                                        relayer, other_relayers, user):
+def test_a_lock_vouched_for_by_fewer_relayers_than_required_is_refused(
+    trading_w3, scheduling_w3, operator, relayer, other_relayers, user
+):
     pair = deploy_test_pair(trading_w3, scheduling_w3, operator, [relayer.address, other_relayers[0].address], 2)
     send(trading_w3, pair.trading.lock.functions.transfer(user.address, 100), operator)
     event = lock(pair.trading, user, 100)
