@@ -3,6 +3,7 @@
 The anvil binary comes from the npm package ``@foundry-rs/anvil-linux-amd64`` installed by
 ``make setup``; nodes listen on loopback only and stop with their context.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -72,8 +73,17 @@ def anvil(*extra_args: str, gas_limit: int = 30_000_000) -> Iterator[str]:
     if not ANVIL.exists():
         raise FileNotFoundError(f"anvil not found at {ANVIL}: run `make setup`")
     port = free_port()
-    command = [str(ANVIL), "--host", "127.0.0.1", "--port", str(port), "--gas-limit", str(gas_limit), "--silent",
-               *extra_args]
+    command = [
+        str(ANVIL),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--gas-limit",
+        str(gas_limit),
+        "--silent",
+        *extra_args,
+    ]
     with node_process(command, f"http://127.0.0.1:{port}") as url:
         yield url
 

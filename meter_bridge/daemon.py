@@ -150,7 +150,9 @@ class Daemon:
         try:
             kwh = self.poller.read_energy(meter.address, meter.register_di)
         except (Dlt645Error, OSError) as error:  # OSError: the serial line itself failed
-            log.warning("poll %s (meter %s) at start of period %d: failed: %s", meter.name, meter.address, period, error)
+            log.warning(
+                "poll %s (meter %s) at start of period %d: failed: %s", meter.name, meter.address, period, error
+            )
             return
         reading = RegisterReading(meter.address, period, kwh)
         energy = energy_between(last, reading)
@@ -158,10 +160,16 @@ class Daemon:
         if energy.energy_wh is None:
             result = energy.note
         else:
-            result = f"period {energy.period}: {energy.energy_wh} Wh queued" + (f" ({energy.note})" if energy.note else "")
+            result = f"period {energy.period}: {energy.energy_wh} Wh queued" + (
+                f" ({energy.note})" if energy.note else ""
+            )
         log.info(
             "poll %s (meter %s) at start of period %d: register %s kWh, %s",
-            meter.name, meter.address, period, kwh, result,
+            meter.name,
+            meter.address,
+            period,
+            kwh,
+            result,
         )
 
     # ---------------------------------------------------------------- submitting
@@ -179,15 +187,22 @@ class Daemon:
                     submission = self._submit(meter, queued)
             except CHAIN_UNREACHABLE as error:
                 submission = self._outcome(queued, Result.WAITING, f"chain unreachable: {error}")
-                log.warning("submit %s period %d %d Wh: %s", queued.meter, queued.period, queued.energy_wh, submission.detail)
+                log.warning(
+                    "submit %s period %d %d Wh: %s", queued.meter, queued.period, queued.energy_wh, submission.detail
+                )
                 submissions.append(submission)
                 break
             except Web3RPCError as error:  # this reading only: the next may well go through
                 submission = self._outcome(queued, Result.WAITING, f"node error: {error}")
             level = logging.INFO if submission.result in (Result.DONE, Result.SENT) else logging.WARNING
             log.log(
-                level, "submit %s period %d %d Wh: %s%s", queued.meter, queued.period, queued.energy_wh,
-                submission.result.value, f" ({submission.detail})" if submission.detail else "",
+                level,
+                "submit %s period %d %d Wh: %s%s",
+                queued.meter,
+                queued.period,
+                queued.energy_wh,
+                submission.result.value,
+                f" ({submission.detail})" if submission.detail else "",
             )
             submissions.append(submission)
         return submissions

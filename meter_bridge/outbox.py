@@ -212,7 +212,8 @@ class Outbox:
             )
             if energy_wh is not None:
                 self._db.execute(
-                    "INSERT OR IGNORE INTO readings (meter, period, energy_wh, state, updated_at) VALUES (?, ?, ?, ?, ?)",
+                    "INSERT OR IGNORE INTO readings (meter, period, energy_wh, state, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?)",
                     (meter, period, energy_wh, PENDING, time.time()),
                 )
 
