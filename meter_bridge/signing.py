@@ -14,7 +14,7 @@ from pathlib import Path
 
 from eth_account import Account
 
-from p2pkit.keys import KeyFileError, decrypt_keystore
+from p2pkit.keyfiles import KeyFileError, decrypt_keystore
 
 # A keystore or its password cannot be used; the message says which and why.
 KeystoreError = KeyFileError

@@ -13,6 +13,6 @@ load the same small set of modules:
 - ``p2pkit.bids``: sealed bids, their commitments and hints, and the entrust message;
 - ``p2pkit.events``: the market's event log;
 - ``p2pkit.period``: the period driver (enrol, commit, reveal, match, readings, settle);
-- ``p2pkit.settings`` and ``p2pkit.keys``: the daemons' settings files and keystores;
+- ``p2pkit.settings`` and ``p2pkit.keyfiles``: the daemons' settings files, files that hold secrets, and keystores;
 - ``p2pkit.sister``: the sister chains' headers, receipt proofs, deployment and relaying.
 """

@@ -6,7 +6,7 @@ Every setting has its own parser, declared beside its default with ``setting``: 
 value as TOML gives it or as text from a variable, and refuses anything outside what the setting
 can mean (a negative timeout, ``true`` for a number, an address of 39 hex digits) with a
 ``SettingsError`` that names the setting, the value and where the value came from. Secrets never
-sit in these files: keystores and password files do (``p2pkit.keys``).
+sit in these files: keystores and password files do (``p2pkit.keyfiles``).
 """
 
 from __future__ import annotations

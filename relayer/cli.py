@@ -14,7 +14,7 @@ import signal
 import sys
 import threading
 
-from p2pkit.keys import KeyFileError, create_keystore, load_account
+from p2pkit.keyfiles import KeyFileError, create_keystore, load_account
 from p2pkit.sister.lock import SCHEDULING, TRADING, attach
 from relayer.config import ConfigError, load_config
 from relayer.relayer import Relayer, connect

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from p2pkit.keys import KeyFileError, create_keystore, load_account
+from p2pkit.keyfiles import KeyFileError, create_keystore, load_account
 from p2pkit.sister.lock import SisterDeployment, attach
 from relayer.cli import main
 from relayer.config import ConfigError, load_config

@@ -1,8 +1,9 @@
-"""Signing keys from encrypted keystores, for the daemons that send transactions.
+"""Files that hold secrets (keys, keystores' passwords, databases of salts): readable and
+writable by their owner only, from the moment they exist; and the keystores the daemons sign with.
 
-A key lives in an Ethereum "v3" keystore file. ``load_account`` (the relayer) takes its password
-from a file of its own (first line) and requires both files be readable by their owner only
-(mode 0600 or stricter): the daemon refuses to start with a key others could read.
+A daemon's key lives in an Ethereum "v3" keystore file. ``load_account`` (the relayer) takes its
+password from a file of its own (first line) and refuses either file unless it is readable by its
+owner only (mode 0600 or stricter): the daemon does not start with a key others could read.
 ``decrypt_keystore`` decrypts a keystore whose password was found another way (the meter
 bridge's password file or variable).
 """
@@ -16,6 +17,15 @@ from pathlib import Path
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+
+
+def write_private_file(path: Path, text: str) -> None:
+    """Write `text` to `path` readable and writable by its owner only (0600), from the moment
+    the file exists: a key, a keystore's password, a database of salts."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        os.fchmod(descriptor, 0o600)  # a file that existed before keeps its mode otherwise
+        file.write(text)
 
 
 class KeyFileError(Exception):
