@@ -1,13 +1,14 @@
 """Every benchmark, as `make bench` runs them, then a summary beside the published figures.
 
-    .venv/bin/python -m bench [--only gas,reference,budget,embedded,load,codec] [--quick]
+    .venv/bin/python -m bench [--only gas,reference,budget,embedded,load,codec,sister] [--quick]
 
 Each part runs in a process of its own and prints its tables: gas per function and per period
 (``bench/gas.py``), the off-chain reference clearing, the 15-minute period budget, the embedded
-chain, the load test (anvil, and Geth when installed) and the meter bridge's DL/T 645 codec.
-Then ``bench/results/summary.md`` puts the project's headline figures beside the published ones,
-each with its source. Parts left out keep their last results, if any. ``--quick`` runs every part
-small, to check the benchmarks themselves in a few minutes; its figures are not the reference ones.
+chain, the load test (anvil, and Geth when installed), the meter bridge's DL/T 645 codec and the
+sister chains' lock (``bench/sister_gas.py``). Then ``bench/results/summary.md``
+puts the project's headline figures beside the published ones, each with its source. Parts left
+out keep their last results, if any. ``--quick`` runs every part small, to check the benchmarks
+themselves in a few minutes; its figures are not the reference ones.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ PARTS = {
     "embedded": ["-m", "bench.embedded"],
     "load": ["-m", "bench.load"],
     "codec": ["-m", "bench.codec"],
+    "sister": ["-m", "bench.sister_gas"],
 }
 QUICK = {
     "gas": ["--sizes", "10,100"],
@@ -49,6 +51,7 @@ QUICK = {
         "off",
     ],
     "codec": ["--frames", "2000"],
+    "sister": ["--block-sizes", "1,10"],
 }
 
 
@@ -171,7 +174,7 @@ def summary() -> str:
         ]
     lines += [
         "Details: gas.md, reference_clearing.md, period_budget.md, embedded.md,"
-        " throughput.md (and .csv, throughput.png)."
+        " throughput.md (and .csv, throughput.png), sister_gas.md."
     ]
     return "\n".join(lines) + "\n"
 

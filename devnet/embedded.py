@@ -4,6 +4,16 @@
 ``CHAIN=embedded`` runs), ``BlockTicker`` keeps its clock following the wall clock, and
 ``TimeTravel`` moves it ahead for scripts and tests that do not want to wait. eth-tester mines a
 block only when a transaction arrives, and calls see the last block's time.
+
+``embedded_chain(chain_id)`` is a chain that can stand for one of two networks in one process
+(the sister chains' trading and scheduling chain): eth-tester fixes every chain's id at
+131277322940537 and reports a block's extraData padded to 32 bytes, which a light client would
+see as another header, so it gets an id of its own (in transactions, in the CHAINID opcode and
+in ``eth_chainId``) and every block is mined with 32 bytes of extraData: the header web3 reports
+is the header that was hashed. It also estimates gas in two runs of the transaction instead of
+py-evm's binary search (a dozen runs), which matters for the light client's header batches:
+py-evm interprets every opcode in Python. eth-tester and py-evm are imported where a chain is
+started, so that a server on a node, which imports this module, never loads them.
 """
 
 from __future__ import annotations
@@ -133,3 +143,53 @@ class BlockTicker:
     def _run(self) -> None:
         while not self._stopping.wait(self._interval):
             self.tick()
+
+
+SISTER_EXTRA_DATA = bytes(32)
+
+
+def estimate_in_two_runs(state, transaction) -> int:
+    """Run at the block's gas limit (raising what it fails with), then check the gas it used
+    plus what the 63/64 rule withholds from calls; fall back to py-evm's binary search if that
+    is still not enough."""
+    from eth.estimators.gas import binary_gas_search_intrinsic_tolerance
+    from eth.vm.spoof import SpoofTransaction
+
+    snapshot = state.snapshot()
+    try:
+        computation = state.apply_transaction(SpoofTransaction(transaction, gas=state.gas_limit, gas_price=0))
+        if computation.is_error:
+            raise computation.error
+        used = computation.get_gas_used() + transaction.intrinsic_gas  # before refunds
+    finally:
+        state.revert(snapshot)
+    estimate = min(state.gas_limit, used * 64 // 63 + 10_000)
+    snapshot = state.snapshot()
+    try:
+        enough = not state.apply_transaction(SpoofTransaction(transaction, gas=estimate)).is_error
+    finally:
+        state.revert(snapshot)
+    return estimate if enough else binary_gas_search_intrinsic_tolerance(state, transaction)
+
+
+def embedded_chain(chain_id: int) -> Web3:
+    """A fresh eth-tester chain in this process answering as chain ``chain_id``, with
+    eth-tester's funded dev accounts (``dev_accounts``)."""
+    from eth_tester import EthereumTester, PyEVMBackend
+    from web3.providers.eth_tester.defaults import API_ENDPOINTS, static_return
+
+    evm = PyEVMBackend(genesis_parameters=PyEVMBackend.generate_genesis_params({"extra_data": SISTER_EXTRA_DATA}))
+    # setup_tester_chain defines a chain class for every backend, so changing it changes this
+    # chain only.
+    chain_class = type(evm.chain)
+    chain_class.chain_id = chain_id
+    create_header = chain_class.create_header_from_parent
+
+    def create_header_with_extra_data(chain, parent_header, **header_params):
+        return create_header(chain, parent_header, **{"extra_data": SISTER_EXTRA_DATA, **header_params})
+
+    chain_class.create_header_from_parent = create_header_with_extra_data
+    evm.chain.gas_estimator = estimate_in_two_runs
+    evm.chain.header = evm.chain.header.copy(extra_data=SISTER_EXTRA_DATA)
+    endpoints = {**API_ENDPOINTS, "eth": {**API_ENDPOINTS["eth"], "chainId": static_return(chain_id)}}
+    return Web3(EthereumTesterProvider(EthereumTester(evm), api_endpoints=endpoints))

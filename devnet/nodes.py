@@ -56,32 +56,36 @@ def stop_processes(processes: list[subprocess.Popen], timeout: float = 10.0) -> 
 
 
 @contextlib.contextmanager
-def anvil(*extra_args: str, gas_limit: int = 30_000_000) -> Iterator[str]:
-    """Run anvil on a free loopback port; yields its JSON-RPC URL."""
-    if not ANVIL.exists():
-        raise FileNotFoundError(f"anvil not found at {ANVIL}: run `make setup`")
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            str(ANVIL),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--gas-limit",
-            str(gas_limit),
-            "--silent",
-            *extra_args,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
+def node_process(command: list[str], url: str) -> Iterator[str]:
+    """Run a node with ``command`` until the context ends, once it answers at ``url``; yields
+    ``url``."""
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for_rpc(url, process)
         yield url
     finally:
         stop_processes([process])
+
+
+@contextlib.contextmanager
+def anvil(*extra_args: str, gas_limit: int = 30_000_000) -> Iterator[str]:
+    """Run anvil on a free loopback port; yields its JSON-RPC URL."""
+    if not ANVIL.exists():
+        raise FileNotFoundError(f"anvil not found at {ANVIL}: run `make setup`")
+    port = free_port()
+    command = [
+        str(ANVIL),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--gas-limit",
+        str(gas_limit),
+        "--silent",
+        *extra_args,
+    ]
+    with node_process(command, f"http://127.0.0.1:{port}") as url:
+        yield url
 
 
 class AnvilTime:

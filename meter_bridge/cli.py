@@ -32,12 +32,13 @@ from meter_bridge.codec import (
     encode_frame,
     read_request,
 )
-from meter_bridge.config import BYTE_SIZE, PARITY, STOP_BITS, Config, ConfigError, Parser, load_config
+from meter_bridge.config import BYTE_SIZE, PARITY, STOP_BITS, Config, ConfigError, load_config
 from meter_bridge.data_items import FORWARD_ACTIVE_ENERGY, DataValue, decode_value
 from meter_bridge.errors import Dlt645Error, OutboxUnavailable
 from meter_bridge.poller import Poller
 from meter_bridge.simulator import Fault, PowerProfile, PseudoTerminal, SimulatedBus, VirtualMeter
 from meter_bridge.transport import SerialSettings, SerialTransport
+from p2pkit.settings import Parser
 
 BAD_INPUT = 2
 NOT_COOPERATING = 1

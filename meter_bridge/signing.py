@@ -8,16 +8,16 @@ leaves this module.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from eth_account import Account
 
+from p2pkit.keyfiles import KeyFileError, decrypt_keystore
 
-class KeystoreError(Exception):
-    """A keystore or its password cannot be used; the message says which and why."""
+# A keystore or its password cannot be used; the message says which and why.
+KeystoreError = KeyFileError
 
 
 @dataclass(frozen=True)
@@ -51,14 +51,7 @@ class MeterKey:
 
     @classmethod
     def from_keystore(cls, keystore_path: str, password: str) -> MeterKey:
-        try:
-            keystore = json.loads(Path(keystore_path).read_text())
-        except (OSError, ValueError) as error:
-            raise KeystoreError(f"cannot read keystore {keystore_path}: {error}") from None
-        try:
-            return cls(Account.decrypt(keystore, password))
-        except ValueError as error:
-            raise KeystoreError(f"cannot decrypt keystore {keystore_path}: {error}") from None
+        return cls(decrypt_keystore(keystore_path, password).key)
 
     @property
     def address(self) -> str:

@@ -21,7 +21,8 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractConstructor
 
-from p2pkit.artifacts import load_artifact
+from p2pkit.artifacts import MARKET
+from p2pkit.contracts import constructor, contract_at
 from p2pkit.schedule import Schedule, from_struct
 from p2pkit.transactions import send
 
@@ -194,9 +195,7 @@ class MarketHandle:
 
 def attach(w3: Web3, address: str, abi: list | None = None) -> Contract:
     """The market deployed at ``address``, its structs decoded by name."""
-    return w3.eth.contract(
-        address=Web3.to_checksum_address(address), abi=abi or load_artifact()["abi"], decode_tuples=True
-    )
+    return contract_at(w3, MARKET, address, abi)
 
 
 PAPER_SCHEDULE = Schedule()
@@ -207,9 +206,7 @@ def market_constructor(
     w3: Web3, grid: str, schedule: Schedule = PAPER_SCHEDULE, parameters: MarketParameters = DEFAULT_PARAMETERS
 ) -> ContractConstructor:
     """The deployment of a fresh market, to be signed by its operator."""
-    artifact = load_artifact()
-    factory = w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
-    return factory.constructor(grid, schedule.as_abi(), parameters.as_abi())
+    return constructor(w3, MARKET, grid, schedule.as_abi(), parameters.as_abi())
 
 
 def deploy_market(

@@ -26,7 +26,8 @@ TRANSFER_GAS = 21_000
 
 
 class ContractRefused(Exception):
-    """The market refused a call with one of its custom errors (see IEnergyMarket.sol).
+    """A contract refused a call with one of its custom errors (IEnergyMarket.sol, the sister
+    chains' ISisterLock.sol and ISisterLightClient.sol), decoded with the called contract's ABI.
 
     ``Reverted`` stands for a revert without a custom error (its argument says what there was).
     """

@@ -1,6 +1,6 @@
 """Fixtures for the contract tests (run by `ape test` on Ape's embedded eth-tester chain).
 
-The market is the very build every other part uses (`p2pkit/artifacts`, written by
+The market and the sister chains' contracts are the very build every other part uses (`p2pkit/artifacts`, written by
 `make setup`), handed to Ape as a contract container: Ape compiles nothing itself.
 
 Roles follow the paper's case study: the operator, the public grid, wind (green producer), a
@@ -34,10 +34,24 @@ RATED_POWER_W = 1_000_000
 METER_NUMBERS = {"wind": 1001, "controllable": 1002, "ev": 1003, "load": 1004}
 
 
+def compiled(name: str) -> ContractContainer:
+    """The contract `name` from the one build, ready for Ape to deploy."""
+    return ContractContainer(ContractType.model_validate(ape_contract_type(name)))
+
+
 @pytest.fixture(scope="session")
 def energy_market() -> ContractContainer:
-    """The compiled EnergyMarket, ready for Ape to deploy."""
-    return ContractContainer(ContractType.model_validate(ape_contract_type()))
+    return compiled("EnergyMarket")
+
+
+@pytest.fixture(scope="session")
+def sister_light_client_contract() -> ContractContainer:
+    return compiled("SisterLightClient")
+
+
+@pytest.fixture(scope="session")
+def sister_lock_contract() -> ContractContainer:
+    return compiled("SisterLock")
 
 
 @pytest.fixture(scope="session")

@@ -98,6 +98,10 @@ def test_meter_bridge_daemon_loads_neither_the_server_nor_the_test_chain():
     assert loaded_by("import meter_bridge.daemon") & (SERVER | TEST_CHAIN | {"backend", "devnet"}) == set()
 
 
+def test_relayer_loads_neither_the_server_nor_the_test_chain():
+    assert loaded_by("import relayer.cli") & (SERVER | TEST_CHAIN | {"backend", "devnet"}) == set()
+
+
 def test_toolkit_loads_neither_the_server_nor_the_test_chain():
     assert loaded_by("import p2pkit.period, p2pkit.events") & (SERVER | TEST_CHAIN) == set()
 
