@@ -201,7 +201,7 @@ def send(w3: Web3, call: ContractFunction, signer: LocalAccount, *, value: int =
         data = revert_data(error)
         if data is None:
             raise
-        raise ContractRefused(*decode_error(data)) from None
+        raise ContractRefused(*decode_error(data, getattr(call, "contract_abi", None))) from None
     signed = signer.sign_transaction(tx)
     tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
     return w3.eth.wait_for_transaction_receipt(tx_hash)
@@ -222,7 +222,7 @@ def deploy_market(
 
 
 class ContractRefused(Exception):
-    """The market refused a call with one of its custom errors (see IEnergyMarket.sol)."""
+    """A contract refused a call with one of its custom errors (see its interface in contracts/)."""
 
     def __init__(self, name: str, arguments: tuple) -> None:
         super().__init__(f"{name}({', '.join(map(str, arguments))})")

@@ -32,7 +32,7 @@ CONTRACTS_DIR = ROOT / "contracts"
 BUILD_DIR = ROOT / "build" / "contracts"
 WRAPPER_JS = ROOT / "scripts" / "solcjs-wrapper.js"
 # Contracts that get an artifact: the deployable ones (libraries are inlined).
-DEPLOYABLE = ("EnergyMarket",)
+DEPLOYABLE = ("EnergyMarket", "RetailPlans", "BilateralContracts")
 
 
 def _reports_version(binary: Path | str) -> bool:

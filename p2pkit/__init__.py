@@ -1,0 +1,1 @@
+"""The contract toolkit every Python part of the platform uses to reach the contracts."""

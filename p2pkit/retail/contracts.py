@@ -1,0 +1,95 @@
+"""The retail contracts on a chain: deploying them beside a market, attaching to them, and
+enrolling a party (a market account with a bound meter, and a retail wallet).
+
+RetailPlans keeps retailers and their plans; BilateralContracts keeps the retail wallets, the
+meters' monthly readings and the contracts. Both read the EnergyMarket for accounts and meters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+from web3.contract import Contract
+
+from backend.chain import load_artifact, send
+from p2pkit.retail.clock import BillingClock
+
+
+@dataclass(frozen=True)
+class Retail:
+    plans: Contract
+    contracts: Contract
+
+
+def deploy_retail(
+    w3: Web3, operator: LocalAccount, market: Contract, clock: BillingClock, unrated_meter_power_w: int
+) -> Retail:
+    """Deploy RetailPlans and BilateralContracts for ``market`` (its operator admits retailers).
+
+    ``unrated_meter_power_w``: the rated power assumed for a meter the market reports without one.
+    """
+    plans = _deploy(w3, operator, "RetailPlans", market.address)
+    contracts = _deploy(w3, operator, "BilateralContracts", market.address, plans.address, clock.as_abi(), unrated_meter_power_w)
+    return Retail(plans, contracts)
+
+
+def retail_at(w3: Web3, contracts_address: str) -> Retail:
+    """The retail contracts, from the address of BilateralContracts."""
+    contracts = w3.eth.contract(address=Web3.to_checksum_address(contracts_address), abi=load_artifact("BilateralContracts")["abi"])
+    plans = w3.eth.contract(address=contracts.functions.plans().call(), abi=load_artifact("RetailPlans")["abi"])
+    return Retail(plans, contracts)
+
+
+def _deploy(w3: Web3, operator: LocalAccount, name: str, *arguments) -> Contract:
+    artifact = load_artifact(name)
+    factory = w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
+    receipt = send(w3, factory.constructor(*arguments), operator)
+    return w3.eth.contract(address=receipt["contractAddress"], abi=artifact["abi"])
+
+
+def bind_meter(
+    w3: Web3, market: Contract, operator: LocalAccount, prosumer: str, meter: str, meter_number: int, rated_power_w: int
+) -> None:
+    """Operator: bind a meter to a prosumer, with its rated power where the market takes one."""
+    takes_rating = any(e.get("name") == "bindMeter" and len(e["inputs"]) == 4 for e in market.abi)
+    rating = (rated_power_w,) if takes_rating else ()
+    send(w3, market.functions.bindMeter(prosumer, meter, meter_number, *rating), operator)
+
+
+@dataclass(frozen=True)
+class Party:
+    """An account of the market enrolled for retail: its key, its meter's key and number."""
+
+    account: LocalAccount
+    meter: LocalAccount
+    meter_number: int
+
+    @property
+    def address(self) -> str:
+        return self.account.address
+
+
+def enrol(
+    w3: Web3,
+    market: Contract,
+    retail: Retail,
+    operator: LocalAccount,
+    party: Party,
+    *,
+    name: str,
+    producer: bool,
+    rated_power_w: int,
+    retail_deposit: int = 0,
+    retailer: bool = False,
+) -> None:
+    """Register ``party`` in the market, authorize it, bind its meter, fund its retail wallet and,
+    for a retailer, admit it. The party's and the operator's accounts pay their own gas."""
+    send(w3, market.functions.register(name, producer, False), party.account)
+    send(w3, market.functions.setAuthorization(party.address, True), operator)
+    bind_meter(w3, market, operator, party.address, party.meter.address, party.meter_number, rated_power_w)
+    if retail_deposit:
+        send(w3, retail.contracts.functions.deposit(), party.account, value=retail_deposit)
+    if retailer:
+        send(w3, retail.plans.functions.setRetailer(party.address, True), operator)

@@ -1,0 +1,1 @@
+"""Reference models of the platform's rules, and simulations."""
