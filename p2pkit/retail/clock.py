@@ -57,7 +57,7 @@ class BillingClock:
     def month_start(self, month: int) -> int:
         if not self.is_calendar:
             return self.genesis_time + month * self.month_length
-        return int(datetime(1970 + month // 12, month % 12 + 1, 1, tzinfo=self._zone()).timestamp())
+        return max(0, int(datetime(1970 + month // 12, month % 12 + 1, 1, tzinfo=self._zone()).timestamp()))
 
     def month_end(self, month: int) -> int:
         return self.month_start(month + 1)

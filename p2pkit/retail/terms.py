@@ -57,6 +57,20 @@ class ContractState(IntEnum):
     CANCELLED = 5
 
 
+class TermField(IntEnum):
+    """IBilateralContracts.TermField: what an InvalidTerms refusal is about."""
+
+    PARTIES = 0
+    THIRD_PARTY = 1
+    MONTHLY_ENERGY = 2
+    PRICES = 3
+    BANDS = 4
+    EXCESS_FACTOR = 5
+    MONTHS = 6
+    FIRST_MONTH = 7
+    PLAN = 8
+
+
 @dataclass(frozen=True)
 class Terms:
     """What buyer and seller agree on; fields in the order of IBilateralContracts.Terms."""

@@ -13,7 +13,7 @@ import {IBilateralContracts} from "../interfaces/IBilateralContracts.sol";
 ///           [genesisTime + m x monthLength, genesisTime + (m + 1) x monthLength).
 /// @dev Civil dates use Howard Hinnant's days_from_civil / civil_from_days algorithms on the
 ///      proleptic Gregorian calendar, in unsigned arithmetic. Ranges: calendar months 0 to
-///      96,000 (years 1970 to 9969), block times from 1970-01-02 on (so that time + utcOffset is
+///      96,000 (years 1970 to 9969; month 0 east of UTC starts at time 0), block times from 1970-01-02 on (so that time + utcOffset is
 ///      never negative for |utcOffset| <= 14 h); fixed-length months below 2^32.
 library BillingCalendar {
     uint256 internal constant SECONDS_PER_DAY = 86_400;
@@ -35,8 +35,8 @@ library BillingCalendar {
     /// @notice Block time at which billing month `m` starts (and month m - 1 ends).
     function monthStart(IBilateralContracts.BillingClock memory c, uint256 m) internal pure returns (uint256) {
         if (c.monthLength > 0) return uint256(c.genesisTime) + m * c.monthLength;
-        uint256 localMidnight = daysFromCivil(1970 + m / 12, m % 12 + 1, 1) * SECONDS_PER_DAY;
-        return uint256(int256(localMidnight) - c.utcOffset);
+        int256 utcStart = int256(daysFromCivil(1970 + m / 12, m % 12 + 1, 1) * SECONDS_PER_DAY) - c.utcOffset;
+        return utcStart > 0 ? uint256(utcStart) : 0; // month 0 east of UTC began before 1970: time 0
     }
 
     /// @notice Length of billing month `m` in seconds (28 to 31 days for calendar months).
