@@ -1,4 +1,5 @@
-"""The market contract as the meter bridge sees it, over any JSON-RPC endpoint.
+"""The market contract, and the bilateral contracts' monthly readings, as the meter bridge sees
+them over any JSON-RPC endpoint.
 
 Only methods that the platform backend's ``/rpc`` proxy lets through are used: eth_call,
 eth_estimateGas, eth_gasPrice, eth_chainId, eth_getTransactionCount, eth_sendRawTransaction and
@@ -7,7 +8,8 @@ Transactions arrive here already signed (see ``signing``).
 
 A call the contract refuses raises ``backend.chain.ContractRefused`` with the custom error
 decoded by name (MeterNotBound, MeterNumberMismatch, ReadingTooEarly, ReadingTooLate,
-ReadingAlreadyPosted), whether web3 talks to a node or to an embedded eth-tester chain.
+ReadingAlreadyPosted; for monthly readings also ReadingAboveCapacity, RegisterDiscontinuity and
+RegisterOutOfRange), whether web3 talks to a node or to an embedded eth-tester chain.
 A chain that cannot be reached raises one of ``CHAIN_UNREACHABLE``; a node that answers with
 an error, a ``Web3RPCError`` (both together: ``CHAIN_UNAVAILABLE``).
 """
@@ -27,6 +29,7 @@ from web3.exceptions import (
 )
 
 from backend.chain import ContractRefused, decode_error, revert_data
+from p2pkit.retail.clock import BillingClock
 
 # Nothing answers: OSError covers refused connections and HTTP errors (requests' exceptions
 # derive from it).
@@ -74,22 +77,14 @@ class MarketChain:
         present, energy_wh = self.market.functions.readingOf(prosumer_id, period).call()
         return energy_wh if present else None
 
+    def account_address(self, prosumer_id: int) -> str:
+        """The account of a prosumer id."""
+        return self.market.functions.accountAddress(prosumer_id).call()
+
     def submission(self, meter: str, period: int, meter_number: int, energy_wh: int, nonce: int) -> dict:
         """The unsigned ``submitReading`` transaction; raises ContractRefused if it would revert."""
         call = self.market.functions.submitReading(period, meter_number, energy_wh)
-        try:
-            gas = call.estimate_gas({"from": meter})
-        except (ContractLogicError, TransactionFailed) as error:  # a node's revert, eth-tester's
-            raise self._refusal(error) from None
-        return call.build_transaction(
-            {
-                "from": meter,
-                "nonce": nonce,
-                "gas": int(gas * GAS_MARGIN),
-                "gasPrice": self.w3.eth.gas_price,
-                "chainId": self.w3.eth.chain_id,
-            }
-        )
+        return unsigned_transaction(self.w3, call, meter, nonce, self._abi)
 
     def next_nonce(self, account: str, block: str = "pending") -> int:
         return self.w3.eth.get_transaction_count(account, block)
@@ -104,11 +99,49 @@ class MarketChain:
         except TransactionNotFound:
             return None
 
-    def _refusal(self, error: Exception) -> ContractRefused:
-        data = revert_data(error)
-        if data:
-            try:
-                return ContractRefused(*decode_error(data, self._abi))
-            except ValueError:  # not one of the market's errors
-                pass
-        return ContractRefused("Reverted", (str(error),))
+
+
+class RetailChain:
+    """Monthly readings of the bilateral contracts at ``contracts_address``, through ``w3``.
+
+    Nonces, sends and receipts go through the MarketChain on the same connection."""
+
+    def __init__(self, w3: Web3, contracts_address: str, abi: list):
+        self.w3 = w3
+        self._abi = abi
+        self.contracts = w3.eth.contract(address=Web3.to_checksum_address(contracts_address), abi=abi)
+
+    def billing_clock(self) -> BillingClock:
+        return BillingClock(*self.contracts.functions.billingClock().call())
+
+    def monthly_reading_of(self, account: str, month: int) -> tuple[int, int] | None:
+        """The (opening, closing) registers in Wh the contracts hold for an account and month."""
+        present, _, opening_wh, closing_wh = self.contracts.functions.monthlyReadingOf(account, month).call()
+        return (opening_wh, closing_wh) if present else None
+
+    def submission(self, meter: str, month: int, meter_number: int, opening_wh: int, closing_wh: int, nonce: int) -> dict:
+        """The unsigned ``submitMonthlyReading`` transaction; ContractRefused if it would revert."""
+        call = self.contracts.functions.submitMonthlyReading(month, meter_number, opening_wh, closing_wh)
+        return unsigned_transaction(self.w3, call, meter, nonce, self._abi)
+
+
+def unsigned_transaction(w3: Web3, call, sender: str, nonce: int, abi: list) -> dict:
+    """The transaction of ``call`` with its gas estimated; ContractRefused if it would revert."""
+    try:
+        gas = call.estimate_gas({"from": sender})
+    except (ContractLogicError, TransactionFailed) as error:  # a node's revert, eth-tester's
+        raise refusal(error, abi) from None
+    return call.build_transaction(
+        {"from": sender, "nonce": nonce, "gas": int(gas * GAS_MARGIN), "gasPrice": w3.eth.gas_price, "chainId": w3.eth.chain_id}
+    )
+
+
+def refusal(error: Exception, abi: list) -> ContractRefused:
+    """The contract's custom error in ``error``, or ``Reverted`` with what there was."""
+    data = revert_data(error)
+    if data:
+        try:
+            return ContractRefused(*decode_error(data, abi))
+        except ValueError:  # not one of the contract's errors
+            pass
+    return ContractRefused("Reverted", (str(error),))
