@@ -17,7 +17,8 @@ import argparse
 import sys
 
 from p2pkit.retail.scoring import score_plans
-from p2pkit.retail.scoring_input import InputError, customer_from_json, load_json, plans_from_json, scores_json
+from p2pkit.retail.inputs import InputError, load_json
+from p2pkit.retail.scoring_input import customer_from_json, plans_from_json, scores_json
 
 BAD_INPUT = 2
 

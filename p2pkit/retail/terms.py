@@ -8,7 +8,8 @@ market's grid) are those of the retail rules: 105 %, 95 %, 110 %.
 
 from __future__ import annotations
 
-from dataclasses import astuple, dataclass
+from collections.abc import Mapping
+from dataclasses import astuple, dataclass, fields
 from enum import IntEnum
 
 from eth_account import Account
@@ -165,7 +166,18 @@ class MonthResult:
 
     @classmethod
     def of(cls, values) -> MonthResult:
-        """From the event's tuple, as web3 or Ape decode it (fields in the struct's order)."""
+        """From the event's struct: by name as web3 decodes it, or a tuple in the struct's order
+        as Ape does."""
+        if isinstance(values, Mapping):
+            fields_ = {f.name: values[camel_case(f.name)] for f in fields(cls)}
+            fields_["asked"] = Amounts(**{f.name: fields_["asked"][camel_case(f.name)] for f in fields(Amounts)})
+            return cls(**fields_)
         values = list(values)
         values[4] = Amounts(*values[4])
         return cls(*values)
+
+
+def camel_case(name: str) -> str:
+    """A Python field's name as the Solidity struct has it (buyer_to_seller: buyerToSeller)."""
+    first, *rest = name.split("_")
+    return first + "".join(word.capitalize() for word in rest)
