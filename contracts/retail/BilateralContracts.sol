@@ -219,7 +219,7 @@ contract BilateralContracts is RetailReadings {
     ///      pays grows with its energy above the lower band, so the maximum over [0, capacity] is
     ///      at one of the two ends (the capacity on a tie).
     function _worstForBuyer(Terms memory t, uint32 month, uint64 sellerWh) private view returns (uint64) {
-        uint64 capacity = _capacityOf(t.buyer, month);
+        uint64 capacity = capacityOf(t.buyer, month);
         uint256 atZero = BilateralMath.buyerTotal(BilateralMath.monthly(t, 0, sellerWh));
         uint256 atCapacity = BilateralMath.buyerTotal(BilateralMath.monthly(t, capacity, sellerWh));
         return atZero > atCapacity ? 0 : capacity;

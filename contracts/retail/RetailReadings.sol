@@ -111,8 +111,8 @@ abstract contract RetailReadings is RetailWallets {
         return (true, _registerDifference(reading.openingWh, reading.closingWh));
     }
 
-    /// @dev What the account's meter, bound now, can measure in the month.
-    function _capacityOf(address account, uint32 month) internal view returns (uint64) {
+    /// @inheritdoc IBilateralContracts
+    function capacityOf(address account, uint32 month) public view returns (uint64) {
         address meter = IEnergyMarket(market).accountOf(account).meter;
         (,, uint32 ratedPowerW) = MarketDirectory.meterOf(market, meter);
         BillingClock memory c = billingClock();

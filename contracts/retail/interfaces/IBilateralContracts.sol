@@ -242,6 +242,11 @@ interface IBilateralContracts {
     /// @return due true when `settle` would settle it now
     function nextSettlement(uint64 id) external view returns (uint32 month, uint256 readyAt, bool due);
 
+    /// @notice What the account's meter, bound now, can measure in a month: its rated power (the
+    ///         market's, or `unratedMeterPowerW`) times the month's length, in Wh. Readings above it
+    ///         are refused; a missing buyer reading may be settled as this much.
+    function capacityOf(address account, uint32 month) external view returns (uint64);
+
     /// @notice An account's monthly reading.
     function monthlyReadingOf(address account, uint32 month) external view returns (MonthlyReading memory);
 
