@@ -44,7 +44,7 @@ class MarketSchedule:
     genesis_time: int = 0  # 0: the deployment block's time
 
     @classmethod
-    def scaled(cls, period_length: int, genesis_time: int = 0) -> "MarketSchedule":
+    def scaled(cls, period_length: int, genesis_time: int = 0) -> MarketSchedule:
         """The default phases stretched or shrunk to another period length (demos, tests)."""
         fraction = period_length / 900
         return cls(
@@ -99,7 +99,7 @@ class Deployment:
         path.write_text(json.dumps(asdict(self), indent=1) + "\n")
 
     @classmethod
-    def load(cls, path: Path) -> "Deployment":
+    def load(cls, path: Path) -> Deployment:
         try:
             fields = json.loads(Path(path).read_text())
             return cls(**{name: fields[name] for name in cls.__dataclass_fields__})
@@ -107,7 +107,7 @@ class Deployment:
             raise ValueError(f"{path}: not a deployment file ({error})") from None
 
     @classmethod
-    def of(cls, w3: Web3, market: Contract) -> "Deployment":
+    def of(cls, w3: Web3, market: Contract) -> Deployment:
         return cls(
             chain_id=w3.eth.chain_id,
             market=market.address,

@@ -137,7 +137,8 @@ def summary() -> str:
     if largest:
         lines += ["Largest number of prosumers whose 15-minute period fits 30M-gas blocks (period_budget.md): "
                   + ", ".join(f"{int(n):,} with {float(t):g} s blocks" for t, n in largest.items()) + ".", ""]
-    lines += ["Details: gas.md, retail_gas.md, reference_clearing.md, period_budget.md, embedded.md, throughput.md (and .csv, throughput.png)."]
+    lines += ["Details: gas.md, retail_gas.md, reference_clearing.md, period_budget.md, embedded.md,"
+              " throughput.md (and .csv, throughput.png)."]
     return "\n".join(lines) + "\n"
 
 

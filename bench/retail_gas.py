@@ -47,7 +47,9 @@ class Bench:
         self.operator = Account.from_key(ANVIL_FUNDED_KEY)
         self.grid = Account.create()
         self.market = deploy_market(self.w3, self.operator, self.grid.address, MarketSchedule())
-        self.retail = deploy_retail(self.w3, self.operator, self.market, BillingClock.fixed(MONTH, MONTH // 6), RATED_POWER_W)
+        self.retail = deploy_retail(
+            self.w3, self.operator, self.market, BillingClock.fixed(MONTH, MONTH // 6), RATED_POWER_W
+        )
         self.contracts = self.retail.contracts.functions
         self.billing = BillingClock.of(self.retail.contracts)
         self.numbers = iter(range(1, 10**6))
@@ -59,16 +61,36 @@ class Bench:
         party = Party(Account.create(), Account.create(), next(self.numbers))
         transfer(self.w3, self.operator, party.address, GAS_MONEY + wallet)
         transfer(self.w3, self.operator, party.meter.address, GAS_MONEY)
-        enrol(self.w3, self.market, self.retail, self.operator, party, name=name, producer=producer,
-              rated_power_w=RATED_POWER_W, retail_deposit=wallet, retailer=retailer)
+        enrol(
+            self.w3,
+            self.market,
+            self.retail,
+            self.operator,
+            party,
+            name=name,
+            producer=producer,
+            rated_power_w=RATED_POWER_W,
+            retail_deposit=wallet,
+            retailer=retailer,
+        )
         return party
 
     def terms(self, buyer: Party, **overrides) -> Terms:
-        return replace(Terms(
-            buyer=buyer.address, seller=self.retailer.address, first_month=self.contracts.currentMonth().call() + 1,
-            months=2, monthly_wh=1_000_000, direct_price=40 * UNIT // 100, catalogue_price=60 * UNIT // 100,
-            penalty_rate=2 * UNIT // 100, buyer_deposit=100 * UNIT, seller_deposit=100 * UNIT,
-        ), **overrides)
+        return replace(
+            Terms(
+                buyer=buyer.address,
+                seller=self.retailer.address,
+                first_month=self.contracts.currentMonth().call() + 1,
+                months=2,
+                monthly_wh=1_000_000,
+                direct_price=40 * UNIT // 100,
+                catalogue_price=60 * UNIT // 100,
+                penalty_rate=2 * UNIT // 100,
+                buyer_deposit=100 * UNIT,
+                seller_deposit=100 * UNIT,
+            ),
+            **overrides,
+        )
 
     def measure(self, name: str, call, signer) -> dict:
         receipt = send(self.w3, call, signer)
@@ -105,7 +127,9 @@ class Bench:
         self.post(self.retailer, month, 5_000_000)
         self.post(poor, month, 1_000_000)
         self.measure("settle (inside the bands)", self.contracts.settle(first_id), self.operator)
-        self.measure("settle (buyer short: default, deposits released)", self.contracts.settle(first_id + 1), self.operator)
+        self.measure(
+            "settle (buyer short: default, deposits released)", self.contracts.settle(first_id + 1), self.operator
+        )
         self.move_to(self.billing.month_end(month + 1) + 60)
         self.gas["submitMonthlyReading (next month)"] = self.post(buyer, month + 1, 1_100_000)["gasUsed"]
         self.post(self.retailer, month + 1, 5_000_000)
@@ -141,13 +165,20 @@ def main() -> None:
         bench.run(batches)
     rows = list(bench.gas.items())
     table = markdown_table(["operation", "gas"], [(name, f"{gas:,}") for name, gas in rows])
-    text = "\n".join([
-        "# Gas of the retail contracts", "",
-        f"Machine: {machine()}. Chain: anvil, 30M-gas blocks; gas from receipts.", "", table, "",
-        "A settlement batch settles one month of each due contract; its gas grows linearly with",
-        "the batch, so a keeper chooses the batch to fit its blocks (150 contracts: about",
-        f"{150 * bench.gas.get(f'settleBatch of {batches[-1]}, per contract', 0):,} gas).", "",
-    ])
+    text = "\n".join(
+        [
+            "# Gas of the retail contracts",
+            "",
+            f"Machine: {machine()}. Chain: anvil, 30M-gas blocks; gas from receipts.",
+            "",
+            table,
+            "",
+            "A settlement batch settles one month of each due contract; its gas grows linearly with",
+            "the batch, so a keeper chooses the batch to fit its blocks (150 contracts: about",
+            f"{150 * bench.gas.get(f'settleBatch of {batches[-1]}, per contract', 0):,} gas).",
+            "",
+        ]
+    )
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "retail_gas.md").write_text(text)
     write_csv(RESULTS / "retail_gas.csv", ["operation", "gas"], rows)

@@ -119,7 +119,9 @@ class RetailChain:
         present, _, opening_wh, closing_wh = self.contracts.functions.monthlyReadingOf(account, month).call()
         return (opening_wh, closing_wh) if present else None
 
-    def submission(self, meter: str, month: int, meter_number: int, opening_wh: int, closing_wh: int, nonce: int) -> dict:
+    def submission(
+        self, meter: str, month: int, meter_number: int, opening_wh: int, closing_wh: int, nonce: int
+    ) -> dict:
         """The unsigned ``submitMonthlyReading`` transaction; ContractRefused if it would revert."""
         call = self.contracts.functions.submitMonthlyReading(month, meter_number, opening_wh, closing_wh)
         return unsigned_transaction(self.w3, call, meter, nonce, self._abi)
@@ -132,7 +134,13 @@ def unsigned_transaction(w3: Web3, call, sender: str, nonce: int, abi: list) -> 
     except (ContractLogicError, TransactionFailed) as error:  # a node's revert, eth-tester's
         raise refusal(error, abi) from None
     return call.build_transaction(
-        {"from": sender, "nonce": nonce, "gas": int(gas * GAS_MARGIN), "gasPrice": w3.eth.gas_price, "chainId": w3.eth.chain_id}
+        {
+            "from": sender,
+            "nonce": nonce,
+            "gas": int(gas * GAS_MARGIN),
+            "gasPrice": w3.eth.gas_price,
+            "chainId": w3.eth.chain_id,
+        }
     )
 
 

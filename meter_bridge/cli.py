@@ -265,7 +265,9 @@ def _simulate(args: argparse.Namespace) -> int:
     try:
         fault_rates = dict(_fault_rate(spec) for spec in args.fault)
         settlement = args.months(epoch)
-        meters = [_meter_from_spec(spec, clock, fault_rates, args, index, settlement) for index, spec in enumerate(args.meter)]
+        meters = [
+            _meter_from_spec(spec, clock, fault_rates, args, index, settlement) for index, spec in enumerate(args.meter)
+        ]
     except ValueError as error:
         return _fail(str(error), BAD_INPUT)
     bus = SimulatedBus(meters, echo=args.echo)

@@ -43,8 +43,7 @@ from meter_bridge.config import Config
 from meter_bridge.data_items import ENERGY_REGISTER_LIMIT, frozen_at_settlement_day
 from meter_bridge.errors import Dlt645Error
 from meter_bridge.outbox import MONTHLY, SIGNED, Outbox, QueuedReading
-from meter_bridge.period_energy import WH_PER_KWH
-from meter_bridge.period_energy import RegisterReading, energy_between
+from meter_bridge.period_energy import WH_PER_KWH, RegisterReading, energy_between
 from meter_bridge.poller import Poller
 from meter_bridge.signing import MeterKey, read_password
 from meter_bridge.transport import SerialSettings, SerialTransport
@@ -284,7 +283,8 @@ class Daemon:
 
     def _transaction(self, account: str, meter_number: int, queued: QueuedReading, nonce: int) -> dict:
         if queued.kind == MONTHLY:
-            return self.retail.submission(account, queued.period, meter_number, queued.opening_wh, queued.closing_wh, nonce)
+            opening, closing = queued.opening_wh, queued.closing_wh
+            return self.retail.submission(account, queued.period, meter_number, opening, closing, nonce)
         return self.chain.submission(account, queued.period, meter_number, queued.energy_wh, nonce)
 
     def _resend(self, queued: QueuedReading, account: str) -> Submission | None:

@@ -261,8 +261,8 @@ class Outbox:
         """Queue a meter's registers frozen at a billing month's start and end; a month already
         queued for the meter keeps what it has."""
         self._db.execute(
-            "INSERT OR IGNORE INTO readings (kind, meter, period, energy_wh, opening_wh, closing_wh, state, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO readings "
+            "(kind, meter, period, energy_wh, opening_wh, closing_wh, state, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (MONTHLY, meter, month, energy_wh, opening_wh, closing_wh, PENDING, time.time()),
         )
 
@@ -323,7 +323,8 @@ class Outbox:
     @_reads
     def saved_billing_clock(self) -> tuple[int, int, int, int] | None:
         """(genesis time, month length, UTC offset, reading grace) last seen on the chain."""
-        return self._db.execute("SELECT genesis_time, month_length, utc_offset, reading_grace FROM billing_clock").fetchone()
+        query = "SELECT genesis_time, month_length, utc_offset, reading_grace FROM billing_clock"
+        return self._db.execute(query).fetchone()
 
     @_writes
     def save_billing_clock(self, genesis_time: int, month_length: int, utc_offset: int, reading_grace: int) -> None:

@@ -13,10 +13,10 @@ The energy registers grow with a power profile over a clock (wall time, or an ac
 test-controlled clock). Given a settlement calendar (the billing clock's month boundaries), a
 meter freezes its energy registers at each boundary, as a real meter does on its monthly
 settlement day, and answers the last twelve (identifiers with DI0 01..0C); the values frozen
-are those of the boundary's instant, even when nobody asked at that moment. Faults can be injected per meter, for a number of replies or at random:
-no reply, garbled bytes, bad checksum, abnormal reply, noise before the reply, a reply that says
-"more frames follow" however many follow-ups are read; and the bus can echo every request as a
-two-wire adapter does.
+are those of the boundary's instant, even when nobody asked at that moment. Faults can be
+injected per meter, for a number of replies or at random: no reply, garbled bytes, bad checksum,
+abnormal reply, noise before the reply, a reply that says "more frames follow" however many
+follow-ups are read; and the bus can echo every request as a two-wire adapter does.
 """
 
 from __future__ import annotations

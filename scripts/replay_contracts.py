@@ -39,7 +39,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
-import os
 import random
 import statistics
 import sys
@@ -50,21 +49,20 @@ from pathlib import Path
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from web3 import EthereumTesterProvider, Web3
+from eth_tester.exceptions import TransactionFailed
+from replay_day import Chain  # the day replay beside this script: the same chains and funder
+from web3 import Web3
 from web3.exceptions import ContractCustomError, ContractLogicError, TransactionNotFound
 from web3.logs import DISCARD
-
-from eth_tester.exceptions import TransactionFailed
 
 from backend.chain import (
     ContractRefused,
     MarketSchedule,
     decode_error,
     deploy_market,
-    embedded_dev_accounts,
     revert_data,
 )
-from backend.nodes import ANVIL_FUNDED_KEY, anvil
+from backend.nodes import anvil
 from p2pkit.retail.clock import BillingClock
 from p2pkit.retail.contracts import deploy_retail
 from p2pkit.retail.plans import PlanTerms, PriceKind
@@ -90,44 +88,19 @@ RETAILER_WALLET = 10**18  # a million units: a retailer never runs short in the 
 # ---------------------------------------------------------------- the chain
 
 
-class Node:
-    """A chain: web3, who pays, and how block time moves (jumps on embedded and anvil)."""
+class Node(Chain):
+    """The day replay's chain (embedded, anvil or another node, and who pays), with its URL."""
 
-    def __init__(self, target: str, url: str | None = None):
-        self.kind = target if target in ("embedded", "anvil") else "node"
-        self.url = url or target
-        if self.kind == "embedded":
-            self.w3 = Web3(EthereumTesterProvider())
-        else:
-            self.w3 = Web3(Web3.HTTPProvider(self.url, request_kwargs={"timeout": 120}))
-
-    def funder(self) -> LocalAccount:
-        if self.kind == "embedded":
-            return embedded_dev_accounts(self.w3)[0]
-        key = os.environ.get("REPLAY_FUNDER_KEY")
-        if not key and os.environ.get("REPLAY_FUNDER_KEY_FILE"):
-            key = Path(os.environ["REPLAY_FUNDER_KEY_FILE"]).read_text().strip()
-        if not key and self.kind == "anvil":
-            key = ANVIL_FUNDED_KEY
-        if not key:
-            sys.exit("set REPLAY_FUNDER_KEY or REPLAY_FUNDER_KEY_FILE to a funded account's key")
-        return Account.from_key(key)
+    def __init__(self, target: str):
+        super().__init__(target)
+        self.url = None if self.kind == "embedded" else target
 
     def now(self) -> int:
         return self.w3.eth.get_block("latest")["timestamp"]
 
     def move_to(self, timestamp: int) -> None:
-        """Block time at least ``timestamp`` from the next block on."""
-        if self.kind == "embedded":
-            if timestamp > self.now():
-                self.w3.provider.ethereum_tester.time_travel(timestamp)
-        elif self.kind == "anvil":
-            if timestamp > self.now():
-                self.w3.provider.make_request("evm_increaseTime", [timestamp - self.now()])
-                self.w3.provider.make_request("evm_mine", [])
-        else:
-            while self.now() < timestamp:
-                time.sleep(1)
+        """Block time at least ``timestamp`` from the next block on (waits on a node)."""
+        self.wait_until(timestamp)
 
 
 @dataclass
@@ -173,12 +146,20 @@ class Pipeline:
         if self._watcher is not None:
             self._watcher.join()
 
-    def send(self, row: str, what: str, signer: LocalAccount, call=None, *, to: str | None = None, value: int = 0) -> None:
+    def send(
+        self, row: str, what: str, signer: LocalAccount, call=None, *, to: str | None = None, value: int = 0
+    ) -> None:
         """Send ``call`` (or plain ether to ``to``) signed by ``signer``; a refusal is a failure."""
         nonce = self.nonces.get(signer.address)
         if nonce is None:
             nonce = self.w3.eth.get_transaction_count(signer.address, "pending")
-        tx = {"from": signer.address, "value": value, "nonce": nonce, "gasPrice": GAS_PRICE, "chainId": self._chain_id()}
+        tx = {
+            "from": signer.address,
+            "value": value,
+            "nonce": nonce,
+            "gasPrice": GAS_PRICE,
+            "chainId": self._chain_id(),
+        }
         try:
             if call is None:
                 tx.update(to=to, gas=21_000)
@@ -291,21 +272,35 @@ def draw_case(day: int, number: int, rng: random.Random, retailers: list[Party],
     rated_power_w = -(-3 * monthly_wh * 3600 // month_seconds)  # three times the contracted energy a month
     buyer = Party(Account.create(), Account.create(), 2 * number, rated_power_w)
     by_retailer = rng.random() >= PRODUCER_SHARE
-    seller = rng.choice(retailers) if by_retailer else Party(Account.create(), Account.create(), 2 * number + 1, rated_power_w)
+    seller = (
+        rng.choice(retailers)
+        if by_retailer
+        else Party(Account.create(), Account.create(), 2 * number + 1, rated_power_w)
+    )
     bill = monthly_wh * direct // 1000
     covers = rng.random() >= 0.08  # about one customer in twelve prepays too little
     prepaid = int(months * bill * (rng.uniform(1.1, 1.4) if covers else rng.uniform(0.1, 0.7)))
     terms = Terms(
-        buyer=buyer.account.address, seller=seller.account.address, months=months, monthly_wh=monthly_wh,
-        direct_price=direct, catalogue_price=catalogue, penalty_rate=2 * UNIT // 100,
-        buyer_deposit=bill // 2, seller_deposit=0 if by_retailer else bill // 2,
+        buyer=buyer.account.address,
+        seller=seller.account.address,
+        months=months,
+        monthly_wh=monthly_wh,
+        direct_price=direct,
+        catalogue_price=catalogue,
+        penalty_rate=2 * UNIT // 100,
+        buyer_deposit=bill // 2,
+        seller_deposit=0 if by_retailer else bill // 2,
     )
     readings = []
     for _ in range(months):
         used = max(0, int(monthly_wh * rng.gauss(1.0, 0.08)))
         fed = None if by_retailer else max(0, int(monthly_wh * (rng.gauss(1.0, 0.05) if rng.random() > 0.1 else 0.6)))
-        readings.append((None if rng.random() < SILENT_METER else used,
-                         None if fed is not None and rng.random() < SILENT_METER else fed))
+        readings.append(
+            (
+                None if rng.random() < SILENT_METER else used,
+                None if fed is not None and rng.random() < SILENT_METER else fed,
+            )
+        )
     return Case(day, buyer, seller, by_retailer, terms, prepaid, readings)
 
 
@@ -328,7 +323,9 @@ class Replay:
         self.retailers = [Party(Account.create(), Account.create(), 10**9 + i, 10**9) for i in range(RETAILERS)]
         self.enrol("setup", self.retailers, producer=True, wallets=[RETAILER_WALLET] * RETAILERS)
         for retailer in self.retailers:
-            self.pipe.send("setup", "setRetailer", self.funder, self.plans.functions.setRetailer(retailer.account.address, True))
+            self.pipe.send(
+                "setup", "setRetailer", self.funder, self.plans.functions.setRetailer(retailer.account.address, True)
+            )
         self.pipe.wait()
         for retailer in self.retailers:
             plan = PlanTerms(PriceKind.FLAT, flat_price=40 * UNIT // 100, months=3, reliability=((2, 90),))
@@ -350,7 +347,12 @@ class Replay:
         for party, wallet in zip(parties, wallets):
             rating = (party.rated_power_w,) if takes_rating else ()
             send(row, "setAuthorization", self.funder, market.setAuthorization(party.account.address, True))
-            send(row, "bindMeter", self.funder, market.bindMeter(party.account.address, party.meter.address, party.number, *rating))
+            send(
+                row,
+                "bindMeter",
+                self.funder,
+                market.bindMeter(party.account.address, party.meter.address, party.number, *rating),
+            )
             if wallet:
                 send(row, "deposit", party.account, self.bilateral.functions.deposit(), value=wallet)
         self.pipe.wait()
@@ -369,15 +371,25 @@ class Replay:
             for case in cases:
                 plan = self.plan_of.get(case.seller.account.address, 0)
                 case.terms = replace(case.terms, first_month=first_month, plan_id=plan)
-            self.enrol(row, [c.buyer for c in cases], producer=False,
-                       wallets=[c.terms.buyer_deposit + c.prepaid for c in cases])
+            self.enrol(
+                row,
+                [c.buyer for c in cases],
+                producer=False,
+                wallets=[c.terms.buyer_deposit + c.prepaid for c in cases],
+            )
             producers = [c for c in cases if not c.by_retailer]
-            self.enrol(row, [c.seller for c in producers], producer=True,
-                       wallets=[c.terms.seller_deposit + c.terms.monthly_wh * c.terms.direct_price // 1000 for c in producers])
+            self.enrol(
+                row,
+                [c.seller for c in producers],
+                producer=True,
+                wallets=[c.terms.seller_deposit + c.terms.monthly_wh * c.terms.direct_price // 1000 for c in producers],
+            )
             chain_id, verifying = self.w3.eth.chain_id, self.bilateral.address
             for case in cases:
-                signatures = [sign_terms(p.account.key, case.terms, case.buyer.number, chain_id, verifying)
-                              for p in (case.buyer, case.seller)]
+                signatures = [
+                    sign_terms(p.account.key, case.terms, case.buyer.number, chain_id, verifying)
+                    for p in (case.buyer, case.seller)
+                ]
                 call = self.bilateral.functions.signContract(case.terms.as_abi(), case.buyer.number, *signatures)
                 self.pipe.send(row, "signContract", case.buyer.account, call)
             for receipt in self.pipe.wait():
@@ -394,8 +406,12 @@ class Replay:
         for month in range(first, last + 1):
             row = f"month {month}"
             self.node.move_to(self.billing.month_end(month) + 60)
-            due = [c for c in active if c.terms.first_month <= month < c.terms.first_month + c.terms.months
-                   and (c.expected is None or c.expected.state is ContractState.ACTIVE)]
+            due = [
+                c
+                for c in active
+                if c.terms.first_month <= month < c.terms.first_month + c.terms.months
+                and (c.expected is None or c.expected.state is ContractState.ACTIVE)
+            ]
             self.post_readings(row, month, due)
             self.node.move_to(self.billing.reading_deadline(month) + 1)
             for first_id in range(1, max(c.id for c in active) + 1, SETTLE_BATCH):
@@ -418,7 +434,8 @@ class Replay:
                 posted[case.seller.account.address] = seller_wh
         retail_feed = sum(c.terms.monthly_wh for c in due if c.by_retailer)
         parties = {p.account.address: p for c in due for p in (c.buyer, c.seller)} | {
-            r.account.address: r for r in self.retailers}
+            r.account.address: r for r in self.retailers
+        }
         for retailer in self.retailers:
             posted[retailer.account.address] = retail_feed // RETAILERS
         for address, energy in posted.items():
@@ -436,7 +453,8 @@ class Replay:
             ledger = reference.Ledger()
             ledger.wallets[case.buyer.account.address] = case.terms.buyer_deposit + case.prepaid
             ledger.wallets[case.seller.account.address] = case.terms.seller_deposit + (
-                RETAILER_WALLET if case.by_retailer else case.terms.monthly_wh * case.terms.direct_price // 1000)
+                RETAILER_WALLET if case.by_retailer else case.terms.monthly_wh * case.terms.direct_price // 1000
+            )
             case.ledger = ledger
             case.expected = reference.activate(ledger, reference.with_third_party(case.terms, self.grid.address))
         buyer_wh, seller_wh = case.readings[month - case.terms.first_month]
@@ -477,40 +495,98 @@ def write_outputs(replay: Replay, out: Path, charts: bool) -> tuple[list[list], 
         cases = [c for c in replay.cases if c.day == day]
         states = [outcomes[id(c)][0] for c in cases]
         sent = [s for s in replay.pipe.sent if s.row == f"day {day + 1}"]
-        days.append([day + 1, WEEKDAYS[day], sum(1 for c in cases if c.id), states.count("completed"),
-                     states.count("defaulted"), *stats(sent)])
+        days.append(
+            [
+                day + 1,
+                WEEKDAYS[day],
+                sum(1 for c in cases if c.id),
+                states.count("completed"),
+                states.count("defaulted"),
+                *stats(sent),
+            ]
+        )
     with open(out / "days.csv", "w", newline="") as f:
-        csv.writer(f).writerows([["day", "weekday", "signed", "settled_in_full", "in_default", "transactions",
-                                  "failed", "mean_inclusion_s", "p95_inclusion_s"], *days])
+        csv.writer(f).writerows(
+            [
+                [
+                    "day",
+                    "weekday",
+                    "signed",
+                    "settled_in_full",
+                    "in_default",
+                    "transactions",
+                    "failed",
+                    "mean_inclusion_s",
+                    "p95_inclusion_s",
+                ],
+                *days,
+            ]
+        )
     month_rows = sorted({s.row for s in replay.pipe.sent if s.row.startswith("month")}, key=lambda r: int(r.split()[1]))
     with open(out / "months.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["month", "transactions", "failed", "mean_inclusion_s", "p95_inclusion_s"])
-        writer.writerows([[row.split()[1], *stats([s for s in replay.pipe.sent if s.row == row])] for row in month_rows])
+        writer.writerows(
+            [[row.split()[1], *stats([s for s in replay.pipe.sent if s.row == row])] for row in month_rows]
+        )
     matches = True
     with open(out / "contracts.csv", "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["id", "day", "seller", "monthly_kwh", "months", "buyer_deposit_units", "prepaid_units",
-                         "state", "reference_state", "months_settled", "same_as_reference"])
+        writer.writerow(
+            [
+                "id",
+                "day",
+                "seller",
+                "monthly_kwh",
+                "months",
+                "buyer_deposit_units",
+                "prepaid_units",
+                "state",
+                "reference_state",
+                "months_settled",
+                "same_as_reference",
+            ]
+        )
         for case in replay.cases:
             state, expected = outcomes[id(case)]
             same = state == expected and all(
                 chain is not None and chain_matches(chain, model) for chain, model in case.results
             )
             matches &= same
-            writer.writerow([case.id, case.day + 1, "retailer" if case.by_retailer else "producer",
-                             case.terms.monthly_wh / 1000, case.terms.months, case.terms.buyer_deposit / UNIT,
-                             case.prepaid / UNIT, state, expected, len(case.results), same])
+            writer.writerow(
+                [
+                    case.id,
+                    case.day + 1,
+                    "retailer" if case.by_retailer else "producer",
+                    case.terms.monthly_wh / 1000,
+                    case.terms.months,
+                    case.terms.buyer_deposit / UNIT,
+                    case.prepaid / UNIT,
+                    state,
+                    expected,
+                    len(case.results),
+                    same,
+                ]
+            )
     with open(out / "transactions.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["row", "what", "tx_hash", "ok", "inclusion_s", "reason"])
-        writer.writerows([[s.row, s.what, s.tx_hash, s.ok, "" if s.latency is None else f"{s.latency:.4f}", s.reason]
-                          for s in replay.pipe.sent])
+        writer.writerows(
+            [
+                [s.row, s.what, s.tx_hash, s.ok, "" if s.latency is None else f"{s.latency:.4f}", s.reason]
+                for s in replay.pipe.sent
+            ]
+        )
     deposited, withdrawn, held = replay.bilateral.functions.totals().call()
-    accounts = {a for c in replay.cases for a in (c.terms.buyer, c.terms.seller)} | {replay.grid.address} | {
-        r.account.address for r in replay.retailers}
+    accounts = (
+        {a for c in replay.cases for a in (c.terms.buyer, c.terms.seller)}
+        | {replay.grid.address}
+        | {r.account.address for r in replay.retailers}
+    )
     wallets = sum(replay.bilateral.functions.walletOf(a).call() for a in accounts)
-    conserved = wallets + held + withdrawn == deposited == replay.w3.eth.get_balance(replay.bilateral.address) + withdrawn
+    conserved = (
+        wallets + held + withdrawn == deposited == replay.w3.eth.get_balance(replay.bilateral.address) + withdrawn
+    )
     if charts:
         draw_chart(out, days)
     return days, matches, conserved
@@ -553,9 +629,12 @@ def main(argv: list[str] | None = None) -> int:
     if 7 * args.day_seconds >= args.month_seconds:
         parser.error("a week of --day-seconds must fit in one billing month (--month-seconds)")
     with contextlib.ExitStack() as stack:
-        url = stack.enter_context(anvil("--block-time", "1", "--order", "fifo", "--block-base-fee-per-gas", "0")) \
-            if args.chain == "anvil" else None
-        node = Node(args.chain, url)
+        url = (
+            stack.enter_context(anvil("--block-time", "1", "--order", "fifo", "--block-base-fee-per-gas", "0"))
+            if args.chain == "anvil"
+            else None
+        )
+        node = Node(url or args.chain)
         replay = Replay(node, args)
         stack.callback(replay.pipe.close)
         started = time.monotonic()
@@ -564,9 +643,13 @@ def main(argv: list[str] | None = None) -> int:
         replay.months()
         days, matches, conserved = write_outputs(replay, args.out, not args.no_charts)
     failed = sum(not s.ok for s in replay.pipe.sent)
-    print(f"chain: {node.kind}; {len(replay.cases)} contracts; {len(replay.pipe.sent)} transactions in "
-          f"{time.monotonic() - started:.0f} s; output in {args.out}/")
-    print("| day | signed | settled in full | in default | transactions | failed | mean inclusion s | p95 inclusion s |")
+    print(
+        f"chain: {node.kind}; {len(replay.cases)} contracts; {len(replay.pipe.sent)} transactions in "
+        f"{time.monotonic() - started:.0f} s; output in {args.out}/"
+    )
+    print(
+        "| day | signed | settled in full | in default | transactions | failed | mean inclusion s | p95 inclusion s |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for d in days:
         print(f"| {d[0]} {d[1]} | {d[2]} | {d[3]} | {d[4]} | {d[5]} | {d[6]} | {d[7]} | {d[8]} |")

@@ -16,8 +16,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from p2pkit.retail.scoring import score_plans
 from p2pkit.retail.inputs import InputError, load_json
+from p2pkit.retail.scoring import score_plans
 from p2pkit.retail.scoring_input import customer_from_json, plans_from_json, scores_json
 
 BAD_INPUT = 2

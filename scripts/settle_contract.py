@@ -108,8 +108,10 @@ def bps(terms: dict, key: str, default: int) -> int:
 
 def contract_from_json(document: Any) -> Contract:
     terms = get(document, "terms", "terms")
-    money = {key: wei(number(get(terms, key, f"terms.{key}"), f"terms.{key}"), f"terms.{key}")
-             for key in ("direct_price", "catalogue_price", "penalty_per_kwh", "buyer_deposit", "seller_deposit")}
+    money = {
+        key: wei(number(get(terms, key, f"terms.{key}"), f"terms.{key}"), f"terms.{key}")
+        for key in ("direct_price", "catalogue_price", "penalty_per_kwh", "buyer_deposit", "seller_deposit")
+    }
     for key in ("direct_price", "catalogue_price"):
         if money[key] == 0:
             raise InputError(f"terms.{key}", "must be above 0")
@@ -123,8 +125,10 @@ def contract_from_json(document: Any) -> Contract:
     if third_party is not None and not Web3.is_address(third_party):
         raise InputError("terms.third_party", "must be an address (0x and 40 hex digits)")
     wallets = get(document, "wallets", "wallets")
-    amounts = tuple(wei(number(get(wallets, key, f"wallets.{key}"), f"wallets.{key}"), f"wallets.{key}")
-                    for key in ("buyer", "seller"))
+    amounts = tuple(
+        wei(number(get(wallets, key, f"wallets.{key}"), f"wallets.{key}"), f"wallets.{key}")
+        for key in ("buyer", "seller")
+    )
     for key, amount, deposit in (("buyer", amounts[0], "buyer_deposit"), ("seller", amounts[1], "seller_deposit")):
         if amount < money[deposit]:
             raise InputError(f"wallets.{key}", f"must hold at least the {deposit.replace('_', ' ')}")
@@ -132,8 +136,10 @@ def contract_from_json(document: Any) -> Contract:
     if len(entries) > months:
         raise InputError("months", f"lists {len(entries)} months, the term has {months}")
     readings = [
-        tuple(None if get(entry, key, f"months[{i}].{key}") is None else wh(entry[key], f"months[{i}].{key}")
-              for key in ("buyer_kwh", "seller_kwh"))
+        tuple(
+            None if get(entry, key, f"months[{i}].{key}") is None else wh(entry[key], f"months[{i}].{key}")
+            for key in ("buyer_kwh", "seller_kwh")
+        )
         for i, entry in enumerate(entries)
     ]
     largest = max([monthly_wh] + [energy for month in readings for energy in month if energy is not None])
@@ -144,9 +150,19 @@ def contract_from_json(document: Any) -> Contract:
         for key in ("buyer", "seller")
     )
     return Contract(
-        monthly_wh, money["direct_price"], money["catalogue_price"], money["penalty_per_kwh"], months,
-        money["buyer_deposit"], money["seller_deposit"], bps(terms, "upper_band", 10_500),
-        bps(terms, "lower_band", 9_500), bps(terms, "excess_factor", 11_000), third_party, amounts, readings,
+        monthly_wh,
+        money["direct_price"],
+        money["catalogue_price"],
+        money["penalty_per_kwh"],
+        months,
+        money["buyer_deposit"],
+        money["seller_deposit"],
+        bps(terms, "upper_band", 10_500),
+        bps(terms, "lower_band", 9_500),
+        bps(terms, "excess_factor", 11_000),
+        third_party,
+        amounts,
+        readings,
         rated_power_w,
     )
 
@@ -166,21 +182,50 @@ def settle(contract: Contract) -> dict:
     for party, wallet in ((buyer, contract.wallets[0]), (seller, contract.wallets[1])):
         transfer(w3, operator, party.address, GAS_MONEY + wallet)
         transfer(w3, operator, party.meter.address, GAS_MONEY)
-    enrol(w3, market, retail, operator, buyer, name="buyer", producer=False, rated_power_w=contract.rated_power_w[0],
-          retail_deposit=contract.wallets[0])
-    enrol(w3, market, retail, operator, seller, name="seller", producer=True, rated_power_w=contract.rated_power_w[1],
-          retail_deposit=contract.wallets[1], retailer=True)
+    enrol(
+        w3,
+        market,
+        retail,
+        operator,
+        buyer,
+        name="buyer",
+        producer=False,
+        rated_power_w=contract.rated_power_w[0],
+        retail_deposit=contract.wallets[0],
+    )
+    enrol(
+        w3,
+        market,
+        retail,
+        operator,
+        seller,
+        name="seller",
+        producer=True,
+        rated_power_w=contract.rated_power_w[1],
+        retail_deposit=contract.wallets[1],
+        retailer=True,
+    )
     contracts = retail.contracts.functions
     billing = BillingClock.of(retail.contracts)
     terms = Terms(
-        buyer=buyer.address, seller=seller.address, third_party=contract.third_party or "0x" + "00" * 20,
-        first_month=contracts.currentMonth().call() + 1, months=contract.months, monthly_wh=contract.monthly_wh,
-        direct_price=contract.direct_price, catalogue_price=contract.catalogue_price, penalty_rate=contract.penalty_rate,
-        upper_band_bps=contract.upper_band_bps, lower_band_bps=contract.lower_band_bps,
-        excess_factor_bps=contract.excess_factor_bps, buyer_deposit=contract.buyer_deposit,
+        buyer=buyer.address,
+        seller=seller.address,
+        third_party=contract.third_party or "0x" + "00" * 20,
+        first_month=contracts.currentMonth().call() + 1,
+        months=contract.months,
+        monthly_wh=contract.monthly_wh,
+        direct_price=contract.direct_price,
+        catalogue_price=contract.catalogue_price,
+        penalty_rate=contract.penalty_rate,
+        upper_band_bps=contract.upper_band_bps,
+        lower_band_bps=contract.lower_band_bps,
+        excess_factor_bps=contract.excess_factor_bps,
+        buyer_deposit=contract.buyer_deposit,
         seller_deposit=contract.seller_deposit,
     )
-    signatures = [sign_terms(p.account.key, terms, 1, w3.eth.chain_id, retail.contracts.address) for p in (buyer, seller)]
+    signatures = [
+        sign_terms(p.account.key, terms, 1, w3.eth.chain_id, retail.contracts.address) for p in (buyer, seller)
+    ]
     send(w3, contracts.signContract(terms.as_abi(), 1, *signatures), operator)
     contract_id = contracts.contractCount().call()
 
@@ -200,16 +245,20 @@ def settle(contract: Contract) -> dict:
         (event,) = retail.contracts.events.MonthSettled().process_receipt(receipt, errors=DISCARD)
         result = MonthResult.of(event.args.result)
         defaulted = retail.contracts.events.ContractDefaulted().process_receipt(receipt, errors=DISCARD)
-        report.append({
-            "month": billing.label(month),
-            "buyer_kwh": Fraction(result.buyer_wh, WH_PER_KWH), "buyer_metered": result.buyer_metered,
-            "seller_kwh": Fraction(result.seller_wh, WH_PER_KWH), "seller_metered": result.seller_metered,
-            "buyer_to_seller": units(result.buyer_to_seller),
-            "buyer_to_third_party": units(result.buyer_to_third_party),
-            "seller_to_third_party": units(result.seller_to_third_party),
-            "shortfall": {"buyer": units(result.buyer_shortfall), "seller": units(result.seller_shortfall)},
-            "default": bool(defaulted),
-        })
+        report.append(
+            {
+                "month": billing.label(month),
+                "buyer_kwh": Fraction(result.buyer_wh, WH_PER_KWH),
+                "buyer_metered": result.buyer_metered,
+                "seller_kwh": Fraction(result.seller_wh, WH_PER_KWH),
+                "seller_metered": result.seller_metered,
+                "buyer_to_seller": units(result.buyer_to_seller),
+                "buyer_to_third_party": units(result.buyer_to_third_party),
+                "seller_to_third_party": units(result.seller_to_third_party),
+                "shortfall": {"buyer": units(result.buyer_shortfall), "seller": units(result.seller_shortfall)},
+                "default": bool(defaulted),
+            }
+        )
         if defaulted:
             break
     record = contracts.contractOf(contract_id).call()

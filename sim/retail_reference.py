@@ -128,12 +128,24 @@ def settle_month(
     seller_wh = seller_wh if seller_metered else 0
     buyer_wh = buyer_wh if buyer_metered else worst_for_buyer(t, buyer_capacity_wh, seller_wh)
     asked = rules(t, buyer_wh, seller_wh)
-    to_seller, contract.buyer_deposit = ledger.pay(t.buyer, t.seller, asked.direct + asked.penalty, contract.buyer_deposit)
+    to_seller, contract.buyer_deposit = ledger.pay(
+        t.buyer, t.seller, asked.direct + asked.penalty, contract.buyer_deposit
+    )
     to_third, contract.buyer_deposit = ledger.pay(t.buyer, t.third_party, asked.excess_charge, contract.buyer_deposit)
-    seller_paid, contract.seller_deposit = ledger.pay(t.seller, t.third_party, asked.compensation, contract.seller_deposit)
+    seller_paid, contract.seller_deposit = ledger.pay(
+        t.seller, t.third_party, asked.compensation, contract.seller_deposit
+    )
     result = MonthResult(
-        buyer_wh, seller_wh, buyer_metered, seller_metered, asked, to_seller, to_third, seller_paid,
-        asked.buyer_total - to_seller - to_third, asked.compensation - seller_paid,
+        buyer_wh,
+        seller_wh,
+        buyer_metered,
+        seller_metered,
+        asked,
+        to_seller,
+        to_third,
+        seller_paid,
+        asked.buyer_total - to_seller - to_third,
+        asked.compensation - seller_paid,
     )
     contract.settled_months += 1
     if result.buyer_shortfall or result.seller_shortfall:

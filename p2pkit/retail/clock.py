@@ -70,7 +70,7 @@ class BillingClock:
         return self.month_end(month) + self.reading_grace
 
     def label(self, month: int) -> str:
-        """"2024-10" for a calendar month, "month 12" for a fixed-length one."""
+        """ "2024-10" for a calendar month, "month 12" for a fixed-length one."""
         if self.is_calendar:
             return f"{1970 + month // 12}-{month % 12 + 1:02d}"
         return f"month {month}"

@@ -31,13 +31,17 @@ def deploy_retail(
     ``unrated_meter_power_w``: the rated power assumed for a meter the market reports without one.
     """
     plans = _deploy(w3, operator, "RetailPlans", market.address)
-    contracts = _deploy(w3, operator, "BilateralContracts", market.address, plans.address, clock.as_abi(), unrated_meter_power_w)
+    contracts = _deploy(
+        w3, operator, "BilateralContracts", market.address, plans.address, clock.as_abi(), unrated_meter_power_w
+    )
     return Retail(plans, contracts)
 
 
 def retail_at(w3: Web3, contracts_address: str) -> Retail:
     """The retail contracts, from the address of BilateralContracts."""
-    contracts = w3.eth.contract(address=Web3.to_checksum_address(contracts_address), abi=load_artifact("BilateralContracts")["abi"])
+    contracts = w3.eth.contract(
+        address=Web3.to_checksum_address(contracts_address), abi=load_artifact("BilateralContracts")["abi"]
+    )
     plans = w3.eth.contract(address=contracts.functions.plans().call(), abi=load_artifact("RetailPlans")["abi"])
     return Retail(plans, contracts)
 

@@ -51,8 +51,14 @@ class PlanTerms:
 
     def as_abi(self) -> tuple:
         return (
-            int(self.kind), self.flat_price, [tuple(b) for b in self.bands], [tuple(t) for t in self.tiers],
-            self.deviation_band_bps, self.deviation_multiplier_bps, self.months, [tuple(r) for r in self.reliability],
+            int(self.kind),
+            self.flat_price,
+            [tuple(b) for b in self.bands],
+            [tuple(t) for t in self.tiers],
+            self.deviation_band_bps,
+            self.deviation_multiplier_bps,
+            self.months,
+            [tuple(r) for r in self.reliability],
         )
 
     @classmethod
@@ -60,8 +66,14 @@ class PlanTerms:
         """From the contract's PlanTerms tuple (a Plan record's ``terms``)."""
         kind, flat_price, bands, tiers, band_bps, multiplier_bps, months, reliability = values
         return cls(
-            PriceKind(kind), flat_price, tuple(tuple(b) for b in bands), tuple(tuple(t) for t in tiers),
-            band_bps, multiplier_bps, months, tuple(tuple(r) for r in reliability),
+            PriceKind(kind),
+            flat_price,
+            tuple(tuple(b) for b in bands),
+            tuple(tuple(t) for t in tiers),
+            band_bps,
+            multiplier_bps,
+            months,
+            tuple(tuple(r) for r in reliability),
         )
 
 

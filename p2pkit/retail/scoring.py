@@ -172,7 +172,11 @@ def score_plans(plans: list[Plan], customer: Customer) -> tuple[list[PlanScore],
     w = customer.weights
     scores = [
         PlanScore(
-            plan.id, psri[i], spi[i], pdpi[i], adi[i],
+            plan.id,
+            psri[i],
+            spi[i],
+            pdpi[i],
+            adi[i],
             w.reliability * psri[i] + w.price * spi[i] + w.deviation * pdpi[i] + w.duration * adi[i],
             bills[i],
         )

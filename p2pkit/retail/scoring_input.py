@@ -61,8 +61,10 @@ def _plan(entry: Any, field: str) -> Plan:
     if not isinstance(plan_id, str) or not plan_id:
         raise InputError(f"{field}.id", "must be a non-empty string")
     outages = tuple(
-        (number(get(year, "count", f"{field}.outages[{k}].count"), f"{field}.outages[{k}].count"),
-         number(get(year, "hours", f"{field}.outages[{k}].hours"), f"{field}.outages[{k}].hours"))
+        (
+            number(get(year, "count", f"{field}.outages[{k}].count"), f"{field}.outages[{k}].count"),
+            number(get(year, "hours", f"{field}.outages[{k}].hours"), f"{field}.outages[{k}].hours"),
+        )
         for k, year in enumerate(items(get(entry, "outages", f"{field}.outages"), f"{field}.outages"))
     )
     deviation = get(entry, "deviation", f"{field}.deviation")
@@ -71,7 +73,9 @@ def _plan(entry: Any, field: str) -> Plan:
     months = get(entry, "months", f"{field}.months")
     if isinstance(months, bool) or not isinstance(months, int) or months < 1:
         raise InputError(f"{field}.months", f"must be a whole number of months, 1 or more, not {months}")
-    return Plan(plan_id, outages, _price(get(entry, "price", f"{field}.price"), f"{field}.price"), band, multiplier, months)
+    return Plan(
+        plan_id, outages, _price(get(entry, "price", f"{field}.price"), f"{field}.price"), band, multiplier, months
+    )
 
 
 def _price(price: Any, field: str) -> Flat | TimeOfUse | Tiers:
@@ -81,7 +85,9 @@ def _price(price: Any, field: str) -> Flat | TimeOfUse | Tiers:
     if kind == "tiers":
         return Tiers(_tiers(items(get(price, "tiers", f"{field}.tiers"), f"{field}.tiers"), f"{field}.tiers"))
     if kind == "time_of_use":
-        return TimeOfUse(_bands(items(get(price, "bands", f"{field}.bands"), f"{field}.bands", minimum=2), f"{field}.bands"))
+        return TimeOfUse(
+            _bands(items(get(price, "bands", f"{field}.bands"), f"{field}.bands", minimum=2), f"{field}.bands")
+        )
     raise InputError(f"{field}.type", f'must be "flat", "tiers" or "time_of_use", not {json.dumps(kind, default=str)}')
 
 
@@ -99,7 +105,9 @@ def _tiers(entries: list, field: str) -> tuple[Tier, ...]:
             if limit <= previous:
                 raise InputError(f"{field}[{i}].up_to_kwh", f"must be above the previous tier's {previous}")
             previous = limit
-        tiers.append(Tier(limit, number(get(entry, "price", f"{field}[{i}].price"), f"{field}[{i}].price", positive=True)))
+        tiers.append(
+            Tier(limit, number(get(entry, "price", f"{field}[{i}].price"), f"{field}[{i}].price", positive=True))
+        )
     return tuple(tiers)
 
 
@@ -134,9 +142,7 @@ def customer_from_json(document: Any) -> Customer:
         raise InputError("hourly_shares", f"must have 24 entries, one per hour, not {len(shares)}")
     shares = sum_of_one([number(s, f"hourly_shares[{h}]") for h, s in enumerate(shares)], "hourly_shares")
     weights = get(document, "weights", "weights")
-    values = [
-        number(get(weights, name, f"weights.{name}"), f"weights.{name}", minimum=Fraction(0)) for name in WEIGHTS
-    ]
+    values = [number(get(weights, name, f"weights.{name}"), f"weights.{name}", minimum=Fraction(0)) for name in WEIGHTS]
     for name, value in zip(WEIGHTS, values):
         if value > 1:
             raise InputError(f"weights.{name}", f"must be between 0 and 1, not {float(value)}")
@@ -150,7 +156,15 @@ def scores_json(scores: list[PlanScore], choice: str) -> str:
     """The scores as JSON text, every number with its full precision."""
     rows = []
     for s in scores:
-        fields = [("psri", s.psri), ("spi", s.spi), ("pdpi", s.pdpi), ("adi", s.adi), ("score", s.score),
-                  ("monthly_bill", s.monthly_bill)]
-        rows.append("{" + ", ".join([f'"id": {json.dumps(s.id)}'] + [f'"{k}": {decimal_text(v)}' for k, v in fields]) + "}")
+        fields = [
+            ("psri", s.psri),
+            ("spi", s.spi),
+            ("pdpi", s.pdpi),
+            ("adi", s.adi),
+            ("score", s.score),
+            ("monthly_bill", s.monthly_bill),
+        ]
+        rows.append(
+            "{" + ", ".join([f'"id": {json.dumps(s.id)}'] + [f'"{k}": {decimal_text(v)}' for k, v in fields]) + "}"
+        )
     return '{"plans": [' + ", ".join(rows) + f'], "choice": {json.dumps(choice)}' + "}"

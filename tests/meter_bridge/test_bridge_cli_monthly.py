@@ -18,16 +18,28 @@ def test_decode_shows_a_signed_reactive_energy_in_kvarh():
 
 def test_simulated_meter_freezes_its_register_at_each_month_of_its_calendar():
     simulator = subprocess.Popen(
-        [sys.executable, "-m", "meter_bridge", "simulate", "--create-pty", "--months", "1",
-         "--meter", "000000000161,forward=42.5,power=0"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        [
+            sys.executable,
+            "-m",
+            "meter_bridge",
+            "simulate",
+            "--create-pty",
+            "--months",
+            "1",
+            "--meter",
+            "000000000161,forward=42.5,power=0",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     try:
         port = simulator.stdout.readline().strip()
         time.sleep(1.5)  # a one-second month has ended
         result = bridge_cli("read", "--port", port, "--address", "000000000161", "--di", "00010001")
         assert (json.loads(result.stdout)["item"], json.loads(result.stdout)["value"]) == (
-            "forward active energy, settlement day -1", "42.50"
+            "forward active energy, settlement day -1",
+            "42.50",
         )
     finally:
         simulator.terminate()

@@ -19,7 +19,7 @@ def test_retail_address_from_the_environment(tmp_path):
 
 def test_malformed_retail_address_is_refused_naming_the_setting(tmp_path):
     text = MINIMAL.replace("[chain]\n", '[chain]\nretail_address = "0x12"\n')
-    with pytest.raises(ConfigError, match="chain.retail_address must be 0x and 40 hex digits"):
+    with pytest.raises(ConfigError, match=r"chain\.retail_address must be 0x and 40 hex digits"):
         load_config(config_file(tmp_path, text), environ={})
 
 
@@ -28,5 +28,5 @@ def test_monthly_read_delay_defaults_to_five_minutes(tmp_path):
 
 
 def test_negative_monthly_read_delay_is_refused(tmp_path):
-    with pytest.raises(ConfigError, match="daemon.monthly_read_delay"):
+    with pytest.raises(ConfigError, match=r"daemon\.monthly_read_delay"):
         load_config(config_file(tmp_path, MINIMAL), environ={"METER_BRIDGE_DAEMON_MONTHLY_READ_DELAY": "-1"})

@@ -8,8 +8,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from test_bridge_end_to_end import KEYSTORE_PASSWORD, BackendRpcProvider, CrashAfterSend, new_meter_key  # noqa: F401
 from meter_bridge_fakes import InjectedCrash
+from test_bridge_end_to_end import KEYSTORE_PASSWORD, BackendRpcProvider, CrashAfterSend, new_meter_key  # noqa: F401
 from web3 import Web3
 
 from backend.chain import MarketSchedule, deploy_market, embedded_time_travel, load_artifact, send
@@ -63,7 +63,8 @@ def billing(retail):
 def meters(chain, operator, market, wind, ev, tmp_path):
     bridged = []
     for name, account, number, register in (
-        ("wind", wind, WIND_NUMBER, REVERSE_ACTIVE_ENERGY), ("ev", ev, EV_NUMBER, FORWARD_ACTIVE_ENERGY)
+        ("wind", wind, WIND_NUMBER, REVERSE_ACTIVE_ENERGY),
+        ("ev", ev, EV_NUMBER, FORWARD_ACTIVE_ENERGY),
     ):
         key = new_meter_key(chain, operator, tmp_path, name)
         bind_meter(chain, market, operator, account.address, key.address, number, RATED_POWER_W)
@@ -78,12 +79,26 @@ def chain_time(chain):
 
 @pytest.fixture
 def line(chain_time, billing):
-    bus = SimulatedBus([
-        VirtualMeter("000000000161", reverse_kwh=Decimal("5000.00"), profile=PowerProfile((-36.0,)),
-                     clock=chain_time, settlement=billing),
-        VirtualMeter("000000000162", forward_kwh=Decimal("1200.00"), profile=PowerProfile((7.2,)),
-                     clock=chain_time, settlement=billing),
-    ], echo=True, reply_delay=0.005)
+    bus = SimulatedBus(
+        [
+            VirtualMeter(
+                "000000000161",
+                reverse_kwh=Decimal("5000.00"),
+                profile=PowerProfile((-36.0,)),
+                clock=chain_time,
+                settlement=billing,
+            ),
+            VirtualMeter(
+                "000000000162",
+                forward_kwh=Decimal("1200.00"),
+                profile=PowerProfile((7.2,)),
+                clock=chain_time,
+                settlement=billing,
+            ),
+        ],
+        echo=True,
+        reply_delay=0.005,
+    )
     with BusThread(bus) as running, SerialTransport(SerialSettings(running.port)) as transport:
         yield Poller(transport, reply_timeout=0.2, retries=2, backoff=0.01, silent_interval=0.005)
 
@@ -101,8 +116,12 @@ class MonthlyBridge:
         self.chain, self.chain_time, self.billing = chain, chain_time, billing
         w3 = Web3(backend_rpc)
         self.daemon = Daemon(
-            meters, line, access(w3, market.address, load_artifact()["abi"]), Outbox(outbox_path),
-            max_reading_delay=10, retail=RetailChain(w3, retail.contracts.address, load_artifact("BilateralContracts")["abi"]),
+            meters,
+            line,
+            access(w3, market.address, load_artifact()["abi"]),
+            Outbox(outbox_path),
+            max_reading_delay=10,
+            retail=RetailChain(w3, retail.contracts.address, load_artifact("BilateralContracts")["abi"]),
             monthly_read_delay=5,
         )
 
@@ -124,8 +143,18 @@ class MonthlyBridge:
 @pytest.fixture
 def make_bridge(chain, market, retail, backend_rpc, line, chain_time, billing, tmp_path, meters):
     def make(access=MarketChain):
-        return MonthlyBridge(chain, market, retail, backend_rpc, line, chain_time, billing,
-                             str(tmp_path / "outbox.sqlite3"), meters, access)
+        return MonthlyBridge(
+            chain,
+            market,
+            retail,
+            backend_rpc,
+            line,
+            chain_time,
+            billing,
+            str(tmp_path / "outbox.sqlite3"),
+            meters,
+            access,
+        )
 
     return make
 

@@ -35,7 +35,9 @@ def value_of(frame_hex: str):
 def test_forward_energy_frozen_at_the_last_settlement_day():
     value = value_of(FORWARD_AT_LAST_SETTLEMENT_DAY)
     assert (value.di, value.value, value.item.name) == (
-        0x00010001, Decimal("12345.67"), "forward active energy, settlement day -1"
+        0x00010001,
+        Decimal("12345.67"),
+        "forward active energy, settlement day -1",
     )
 
 

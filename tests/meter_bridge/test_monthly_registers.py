@@ -19,8 +19,13 @@ MONTHS = BillingClock.fixed(month_length=1000, reading_grace=100, genesis_time=1
 def meter(meter_clock):
     """An EV charger importing 3.6 kW (1 kWh every 1000 s, one month), from month 0 on."""
     meter_clock.now = MONTHS.month_start(0) + 500
-    return VirtualMeter("000000000162", forward_kwh=Decimal("100.00"), profile=PowerProfile((3.6,)),
-                        clock=meter_clock, settlement=MONTHS)
+    return VirtualMeter(
+        "000000000162",
+        forward_kwh=Decimal("100.00"),
+        profile=PowerProfile((3.6,)),
+        clock=meter_clock,
+        settlement=MONTHS,
+    )
 
 
 def frozen(meter, days_back, di=FORWARD_ACTIVE_ENERGY):
@@ -51,8 +56,13 @@ def test_a_settlement_day_not_yet_frozen_has_no_value(meter, meter_clock):
 
 def test_reverse_register_is_frozen_too(meter_clock):
     meter_clock.now = MONTHS.month_start(0)
-    wind = VirtualMeter("000000000161", reverse_kwh=Decimal("5000.00"), profile=PowerProfile((-36.0,)),
-                        clock=meter_clock, settlement=MONTHS)
+    wind = VirtualMeter(
+        "000000000161",
+        reverse_kwh=Decimal("5000.00"),
+        profile=PowerProfile((-36.0,)),
+        clock=meter_clock,
+        settlement=MONTHS,
+    )
     meter_clock.now = MONTHS.month_start(1) + 5
     assert frozen(wind, 1, REVERSE_ACTIVE_ENERGY) == (Decimal("5010.00"),)
 
@@ -111,7 +121,13 @@ def test_outbox_of_the_earlier_schema_keeps_its_readings(tmp_path):
     box = Outbox(str(path))
     try:
         (queued,) = box.all()
-        assert (queued.kind, queued.meter, queued.period, queued.energy_wh, queued.state) == (PERIOD, "wind", 7, 300, PENDING)
+        assert (queued.kind, queued.meter, queued.period, queued.energy_wh, queued.state) == (
+            PERIOD,
+            "wind",
+            7,
+            300,
+            PENDING,
+        )
         assert box.last_register("wind") == RegisterReading("000000000161", 8, Decimal("5002.10"))
     finally:
         box.close()

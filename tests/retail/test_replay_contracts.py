@@ -17,7 +17,9 @@ def replay(tmp_path_factory):
     out = tmp_path_factory.mktemp("replay")
     result = subprocess.run(
         [sys.executable, str(SCRIPT), "--scale", "0.003", "--seed", SEED_WITH_DEFAULTS, "--out", str(out)],
-        capture_output=True, text=True, timeout=1200,
+        capture_output=True,
+        text=True,
+        timeout=1200,
     )
     return result, out
 

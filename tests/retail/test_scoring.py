@@ -19,11 +19,19 @@ from p2pkit.retail.scoring import (
 )
 
 EVEN = tuple([Fraction(1, 24)] * 24)
+HALF_PER_KWH = Flat(Fraction(1, 2))
 QUARTERS = Weights(Fraction(1, 4), Fraction(1, 4), Fraction(1, 4), Fraction(1, 4))
 
 
-def plan(plan_id="1", outages=((1, 1),), price=Flat(Fraction(1, 2)), band=5, multiplier=1, months=12) -> Plan:
-    return Plan(plan_id, tuple((Fraction(c), Fraction(h)) for c, h in outages), price, Fraction(band), Fraction(multiplier), months)
+def plan(plan_id="1", outages=((1, 1),), price=HALF_PER_KWH, band=5, multiplier=1, months=12) -> Plan:
+    return Plan(
+        plan_id,
+        tuple((Fraction(c), Fraction(h)) for c, h in outages),
+        price,
+        Fraction(band),
+        Fraction(multiplier),
+        months,
+    )
 
 
 def customer(kwh=1000, deviation=4, shares=EVEN, weights=QUARTERS) -> Customer:
@@ -73,8 +81,12 @@ def test_equal_scores_and_bills_advise_the_lowest_id():
 
 
 def test_tiers_bill_each_part_of_the_energy_at_its_tier():
-    tiers = Tiers((Tier(Fraction(3000), Fraction("0.60")), Tier(Fraction(6000), Fraction("0.57")), Tier(None, Fraction("0.54"))))
-    assert monthly_bill(tiers, customer(kwh=7000)) == 3000 * Fraction("0.60") + 3000 * Fraction("0.57") + 1000 * Fraction("0.54")
+    tiers = Tiers(
+        (Tier(Fraction(3000), Fraction("0.60")), Tier(Fraction(6000), Fraction("0.57")), Tier(None, Fraction("0.54")))
+    )
+    assert monthly_bill(tiers, customer(kwh=7000)) == 3000 * Fraction("0.60") + 3000 * Fraction(
+        "0.57"
+    ) + 1000 * Fraction("0.54")
 
 
 def test_time_of_use_bills_the_load_shape_inside_each_band():

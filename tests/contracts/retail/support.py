@@ -46,7 +46,7 @@ class Meters:
         self.bilateral = bilateral
         self.clock = clock
         self.bound = bound
-        self.registers = {party: 500_000 * KWH for party in bound}  # a meter that has run a while
+        self.registers = dict.fromkeys(bound, 500000 * KWH)  # a meter that has run a while
 
     def post(self, party, month: int, energy_wh: int):
         key = getattr(party, "address", party)

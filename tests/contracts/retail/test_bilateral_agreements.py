@@ -31,7 +31,9 @@ def test_acceptance_locks_both_deposits(bilateral, parties, terms, buyer, retail
     bilateral.propose(terms().as_abi(), sender=buyer)
     bilateral.accept(1, sender=retailer)
     assert (bilateral.walletOf(buyer), bilateral.walletOf(retailer), bilateral.totals().held) == (
-        900 * UNIT, 900 * UNIT, 200 * UNIT
+        900 * UNIT,
+        900 * UNIT,
+        200 * UNIT,
     )
 
 
@@ -106,19 +108,22 @@ def test_contract_under_the_sellers_plan(bilateral, plans, parties, terms, buyer
 # ---------------------------------------------------------------- terms and parties
 
 
-@pytest.mark.parametrize(("change", "field"), [
-    ({"seller": "buyer"}, TermField.PARTIES),
-    ({"third_party": "buyer"}, TermField.THIRD_PARTY),
-    ({"monthly_wh": 0}, TermField.MONTHLY_ENERGY),
-    ({"direct_price": 0}, TermField.PRICES),
-    ({"upper_band_bps": 9_999}, TermField.BANDS),
-    ({"lower_band_bps": 10_001}, TermField.BANDS),
-    ({"excess_factor_bps": 9_000}, TermField.EXCESS_FACTOR),
-    ({"months": 0}, TermField.MONTHS),
-    ({"months": 121}, TermField.MONTHS),
-    ({"first_month": 200}, TermField.FIRST_MONTH),
-    ({"plan_id": 7}, TermField.PLAN),
-])
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"seller": "buyer"}, TermField.PARTIES),
+        ({"third_party": "buyer"}, TermField.THIRD_PARTY),
+        ({"monthly_wh": 0}, TermField.MONTHLY_ENERGY),
+        ({"direct_price": 0}, TermField.PRICES),
+        ({"upper_band_bps": 9_999}, TermField.BANDS),
+        ({"lower_band_bps": 10_001}, TermField.BANDS),
+        ({"excess_factor_bps": 9_000}, TermField.EXCESS_FACTOR),
+        ({"months": 0}, TermField.MONTHS),
+        ({"months": 121}, TermField.MONTHS),
+        ({"first_month": 200}, TermField.FIRST_MONTH),
+        ({"plan_id": 7}, TermField.PLAN),
+    ],
+)
 def test_invalid_terms_are_refused_naming_the_field(bilateral, parties, terms, buyer, change, field):
     change = {k: buyer.address if v == "buyer" else v for k, v in change.items()}
     with ape.reverts(bilateral.InvalidTerms, field=field):
@@ -136,7 +141,9 @@ def test_buyer_not_authorized_by_the_market_is_refused(bilateral, market, partie
         bilateral.propose(terms().as_abi(), sender=buyer)
 
 
-def test_seller_neither_retailer_nor_producer_is_refused(bilateral, plans, market, parties, terms, operator, buyer, accounts):
+def test_seller_neither_retailer_nor_producer_is_refused(
+    bilateral, plans, market, parties, terms, operator, buyer, accounts
+):
     consumer = accounts[22]
     market.register("another office", False, False, sender=consumer)
     market.setAuthorization(consumer, True, sender=operator)
@@ -165,7 +172,10 @@ def test_both_signatures_make_an_active_contract(bilateral, chain, parties, term
     t = terms()
     receipt = bilateral.signContract(t.as_abi(), 7, *signatures(bilateral, chain, t, 7, buyer, retailer), sender=keeper)
     assert [e.event_name for e in receipt.events] == ["ContractActivated"]
-    assert (bilateral.contractOf(1).state, bilateral.contractOf(1).proposer) == (ContractState.ACTIVE, ape.utils.ZERO_ADDRESS)
+    assert (bilateral.contractOf(1).state, bilateral.contractOf(1).proposer) == (
+        ContractState.ACTIVE,
+        ape.utils.ZERO_ADDRESS,
+    )
 
 
 def test_digest_is_the_one_eth_account_signs(bilateral, chain, terms):
@@ -184,7 +194,9 @@ def test_signed_terms_work_once(bilateral, chain, parties, terms, buyer, retaile
 def test_same_terms_with_another_nonce_make_another_contract(bilateral, chain, parties, terms, buyer, retailer, keeper):
     t = terms()
     for nonce in (1, 2):
-        bilateral.signContract(t.as_abi(), nonce, *signatures(bilateral, chain, t, nonce, buyer, retailer), sender=keeper)
+        bilateral.signContract(
+            t.as_abi(), nonce, *signatures(bilateral, chain, t, nonce, buyer, retailer), sender=keeper
+        )
     assert bilateral.contractCount() == 2
 
 
@@ -254,7 +266,9 @@ def test_zero_amounts_are_refused(bilateral, buyer, call):
         bilateral.deposit(sender=buyer, value=0) if call == "deposit" else bilateral.withdraw(0, sender=buyer)
 
 
-def test_wallets_and_deposits_add_up_to_what_was_paid_in(bilateral, parties, activate, terms, buyer, retailer, producer, grid):
+def test_wallets_and_deposits_add_up_to_what_was_paid_in(
+    bilateral, parties, activate, terms, buyer, retailer, producer, grid
+):
     activate(terms())
     bilateral.withdraw(50 * UNIT, sender=retailer)
     assert_conserved(bilateral, [buyer, retailer, producer, grid])

@@ -28,7 +28,11 @@ def test_buyer_over_the_band_pays_the_seller_1050_kwh_and_the_third_party_the_ex
 ):
     _, receipt = settle_month_1(bilateral, meters, activate, terms, buyer, retailer, 1100, 1000)
     result = settled(receipt, bilateral)
-    assert (result.buyer_to_seller, result.buyer_to_third_party, result.seller_to_third_party) == (420 * UNIT, 33 * UNIT, 0)
+    assert (result.buyer_to_seller, result.buyer_to_third_party, result.seller_to_third_party) == (
+        420 * UNIT,
+        33 * UNIT,
+        0,
+    )
 
 
 def test_buyer_under_the_band_pays_its_energy_and_the_penalty(bilateral, meters, activate, terms, buyer, retailer):
@@ -67,7 +71,9 @@ def test_missing_seller_reading_counts_as_nothing_fed_in(bilateral, meters, acti
     assert (result.seller_metered, result.seller_wh, result.seller_to_third_party) == (False, 0, 190 * UNIT)
 
 
-def test_missing_buyer_reading_counts_as_the_meters_capacity(bilateral, meters, activate, terms, buyer, retailer, clock):
+def test_missing_buyer_reading_counts_as_the_meters_capacity(
+    bilateral, meters, activate, terms, buyer, retailer, clock
+):
     bilateral.deposit(sender=buyer, value=20_000 * UNIT)
     contract = activate(terms(buyer_deposit=10_000 * UNIT))
     meters.post(retailer, 1, 1000 * KWH)
@@ -165,7 +171,9 @@ def test_contract_completes_after_its_last_month_and_releases_the_deposits(
         receipt = bilateral.settle(contract, sender=buyer)
     (released,) = receipt.events.filter(bilateral.DepositsReleased)
     assert (bilateral.contractOf(contract).state, released.toBuyer, released.toSeller) == (
-        ContractState.COMPLETED, 100 * UNIT, 100 * UNIT
+        ContractState.COMPLETED,
+        100 * UNIT,
+        100 * UNIT,
     )
 
 
@@ -181,7 +189,9 @@ def test_months_settle_in_order(bilateral, meters, activate, terms, buyer, retai
 # ---------------------------------------------------------------- batches
 
 
-def test_batch_settles_the_due_contracts_and_skips_the_others(bilateral, meters, activate, terms, buyer, retailer, clock):
+def test_batch_settles_the_due_contracts_and_skips_the_others(
+    bilateral, meters, activate, terms, buyer, retailer, clock
+):
     due = activate(terms())
     later = activate(terms(first_month=2))
     meters.post(buyer, 1, 1000 * KWH)

@@ -25,9 +25,16 @@ def after_month_1(clock):
 
 def test_bound_meter_posts_the_months_registers(bilateral, parties, buyer, buyer_meter, after_month_1):
     receipt = post(bilateral, buyer_meter, 1)
-    assert receipt.events == [bilateral.MonthlyReadingPosted(
-        month=1, account=buyer, meter=buyer_meter, meterNumber=BUYER_NUMBER, openingWh=OPENING, closingWh=OPENING + 10**6
-    )]
+    assert receipt.events == [
+        bilateral.MonthlyReadingPosted(
+            month=1,
+            account=buyer,
+            meter=buyer_meter,
+            meterNumber=BUYER_NUMBER,
+            openingWh=OPENING,
+            closingWh=OPENING + 10**6,
+        )
+    ]
     assert bilateral.monthlyReadingOf(buyer, 1) == (True, BUYER_NUMBER, OPENING, OPENING + 10**6)
 
 
@@ -70,7 +77,9 @@ def test_register_beyond_its_digits_is_refused(bilateral, parties, buyer_meter, 
         post(bilateral, buyer_meter, 1, closing=10**9)
 
 
-def test_register_that_rolled_over_gives_the_energy_across_the_wrap(bilateral, parties, buyer, buyer_meter, after_month_1):
+def test_register_that_rolled_over_gives_the_energy_across_the_wrap(
+    bilateral, parties, buyer, buyer_meter, after_month_1
+):
     post(bilateral, buyer_meter, 1, opening=999_999_000, closing=500)
     reading = bilateral.monthlyReadingOf(buyer, 1)
     assert (reading.openingWh, reading.closingWh) == (999_999_000, 500)
@@ -128,12 +137,15 @@ def test_october_2024_is_month_657_and_starts_at_16_00_utc_on_30_september(calen
     assert calendar.monthStart(657) == 1727712000  # 2024-09-30T16:00:00Z
 
 
-@pytest.mark.parametrize("clock", [
-    BillingClock.calendar(15 * 3600, GRACE),  # more than 14 h from UTC
-    BillingClock.fixed(30, GRACE),  # months shorter than a minute
-    BillingClock.fixed(3600, 0),  # no reading grace
-    BillingClock(1, 0, 0, GRACE),  # a calendar clock with a genesis
-])
+@pytest.mark.parametrize(
+    "clock",
+    [
+        BillingClock.calendar(15 * 3600, GRACE),  # more than 14 h from UTC
+        BillingClock.fixed(30, GRACE),  # months shorter than a minute
+        BillingClock.fixed(3600, 0),  # no reading grace
+        BillingClock(1, 0, 0, GRACE),  # a calendar clock with a genesis
+    ],
+)
 def test_unusable_billing_clock_is_refused(project, accounts, clock):
     with ape.reverts(project.BilateralContracts.InvalidBillingClock):
         project.BilateralContracts.deploy(accounts[0], accounts[0], clock.as_abi(), 1, sender=accounts[0])

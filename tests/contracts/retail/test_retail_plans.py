@@ -11,7 +11,9 @@ from retail.support import UNIT
 
 FLAT = PlanTerms(PriceKind.FLAT, flat_price=57 * UNIT // 100, months=6, reliability=((6, 300),))
 DAY_NIGHT = PlanTerms(PriceKind.TIME_OF_USE, bands=((360, 1080, 62 * UNIT // 100), (1080, 360, 54 * UNIT // 100)))
-TIERS = PlanTerms(PriceKind.TIERS, tiers=((3_000_000, 60 * UNIT // 100), (6_000_000, 57 * UNIT // 100), (0, 54 * UNIT // 100)))
+TIERS = PlanTerms(
+    PriceKind.TIERS, tiers=((3_000_000, 60 * UNIT // 100), (6_000_000, 57 * UNIT // 100), (0, 54 * UNIT // 100))
+)
 
 
 @pytest.fixture
@@ -68,22 +70,28 @@ def test_only_a_retailer_publishes(plans, parties, buyer):
         plans.publishPlan(FLAT.as_abi(), sender=buyer)
 
 
-@pytest.mark.parametrize(("terms", "field"), [
-    (replace(FLAT, flat_price=0), PlanField.FLAT_PRICE),
-    (replace(FLAT, tiers=TIERS.tiers), PlanField.FLAT_PRICE),
-    (replace(DAY_NIGHT, bands=((360, 1080, 1), (1000, 360, 1))), PlanField.BANDS),  # overlapping
-    (replace(DAY_NIGHT, bands=((360, 1080, 1), (1080, 300, 1))), PlanField.BANDS),  # a gap before 06:00
-    (replace(DAY_NIGHT, bands=((360, 1080, 1),)), PlanField.BANDS),  # one band
-    (replace(DAY_NIGHT, bands=((360, 1440, 1), (1440, 360, 1))), PlanField.BANDS),  # minute 1440 is not a clock minute
-    (replace(TIERS, tiers=((3_000_000, 1), (2_000_000, 1), (0, 1))), PlanField.TIERS),  # limits going down
-    (replace(TIERS, tiers=((3_000_000, 1), (6_000_000, 1))), PlanField.TIERS),  # the last tier limited
-    (replace(TIERS, tiers=((3_000_000, 0), (0, 1))), PlanField.TIERS),  # a tier without a price
-    (replace(TIERS, flat_price=1), PlanField.KIND),
-    (replace(FLAT, deviation_band_bps=10_001), PlanField.DEVIATION),
-    (replace(FLAT, months=0), PlanField.MONTHS),
-    (replace(FLAT, reliability=()), PlanField.RELIABILITY),
-    (replace(FLAT, reliability=((1, 600_000),)), PlanField.RELIABILITY),  # outages longer than a year
-])
+@pytest.mark.parametrize(
+    ("terms", "field"),
+    [
+        (replace(FLAT, flat_price=0), PlanField.FLAT_PRICE),
+        (replace(FLAT, tiers=TIERS.tiers), PlanField.FLAT_PRICE),
+        (replace(DAY_NIGHT, bands=((360, 1080, 1), (1000, 360, 1))), PlanField.BANDS),  # overlapping
+        (replace(DAY_NIGHT, bands=((360, 1080, 1), (1080, 300, 1))), PlanField.BANDS),  # a gap before 06:00
+        (replace(DAY_NIGHT, bands=((360, 1080, 1),)), PlanField.BANDS),  # one band
+        (
+            replace(DAY_NIGHT, bands=((360, 1440, 1), (1440, 360, 1))),
+            PlanField.BANDS,
+        ),  # minute 1440 is not a clock minute
+        (replace(TIERS, tiers=((3_000_000, 1), (2_000_000, 1), (0, 1))), PlanField.TIERS),  # limits going down
+        (replace(TIERS, tiers=((3_000_000, 1), (6_000_000, 1))), PlanField.TIERS),  # the last tier limited
+        (replace(TIERS, tiers=((3_000_000, 0), (0, 1))), PlanField.TIERS),  # a tier without a price
+        (replace(TIERS, flat_price=1), PlanField.KIND),
+        (replace(FLAT, deviation_band_bps=10_001), PlanField.DEVIATION),
+        (replace(FLAT, months=0), PlanField.MONTHS),
+        (replace(FLAT, reliability=()), PlanField.RELIABILITY),
+        (replace(FLAT, reliability=((1, 600_000),)), PlanField.RELIABILITY),  # outages longer than a year
+    ],
+)
 def test_malformed_plan_is_refused_naming_the_field(plans, parties, retailer, terms, field):
     with ape.reverts(plans.InvalidPlan, field=field):
         plans.publishPlan(terms.as_abi(), sender=retailer)
@@ -151,5 +159,8 @@ def test_unknown_plan_reads_as_id_0(plans):
 def test_published_plan_scores_in_currency_units(plans, published):
     scored = scoring_plan(PublishedPlan.of(plans.planOf(1)), UNIT)
     assert (scored.price.price, scored.outages, scored.band_pct, scored.multiplier) == (
-        pytest.approx(0.57), ((6, 5),), 5, 2
+        pytest.approx(0.57),
+        ((6, 5),),
+        5,
+        2,
     )

@@ -109,13 +109,16 @@ def test_contract_settles_like_the_reference(
         chain.restore(snapshot)
 
 
-@pytest.mark.parametrize(("readings", "deposits", "shortfalls"), [
-    # buyer over the band: it owes 420 + 33, its wallet is empty, its deposit a wei short
-    ((1100_000, 1000_000), (453 * UNIT - 1, 100 * UNIT), (1, 0)),
-    # nothing used, nothing fed in: the seller receives the penalty 19 and owes 190; its wallet
-    # is empty, its deposit a wei short of the rest
-    ((0, 0), (100 * UNIT, 171 * UNIT - 1), (0, 1)),
-])
+@pytest.mark.parametrize(
+    ("readings", "deposits", "shortfalls"),
+    [
+        # buyer over the band: it owes 420 + 33, its wallet is empty, its deposit a wei short
+        ((1100_000, 1000_000), (453 * UNIT - 1, 100 * UNIT), (1, 0)),
+        # nothing used, nothing fed in: the seller receives the penalty 19 and owes 190; its wallet
+        # is empty, its deposit a wei short of the rest
+        ((0, 0), (100 * UNIT, 171 * UNIT - 1), (0, 1)),
+    ],
+)
 def test_deposit_a_wei_short_defaults_by_a_wei(
     bilateral, parties, activate, terms, meters, buyer, retailer, readings, deposits, shortfalls
 ):
