@@ -96,6 +96,7 @@ contract BilateralContracts is RetailReadings {
         address other = a.origin == PROPOSED_BY_SELLER ? a.buyer : a.seller;
         if (msg.sender != other) revert NotAParty(msg.sender);
         Terms memory t = _termsOf(a);
+        _checkPlan(t);
         _checkStart(t.firstMonth);
         _checkParties(t);
         _activate(id, a, t);
@@ -248,12 +249,16 @@ contract BilateralContracts is RetailReadings {
         if (t.upperBandBps < BilateralMath.BPS || t.lowerBandBps > BilateralMath.BPS) revert InvalidTerms(TermField.Bands);
         if (t.excessFactorBps < BilateralMath.BPS) revert InvalidTerms(TermField.ExcessFactor);
         if (t.months == 0 || t.months > MAX_MONTHS) revert InvalidTerms(TermField.Months);
-        if (t.planId != 0) {
-            (address retailer, bool offered) = IRetailPlans(plans).planOffer(t.planId);
-            if (retailer != t.seller || !offered) revert InvalidTerms(TermField.Plan);
-        }
+        _checkPlan(t);
         _checkStart(t.firstMonth);
         _checkParties(t);
+    }
+
+    /// @dev A contract under a plan follows one its seller offers now.
+    function _checkPlan(Terms memory t) private view {
+        if (t.planId == 0) return;
+        (address retailer, bool offered) = IRetailPlans(plans).planOffer(t.planId);
+        if (retailer != t.seller || !offered) revert InvalidTerms(TermField.Plan);
     }
 
     /// @dev The term starts after the current month, and within ten years.

@@ -159,6 +159,14 @@ def test_party_without_a_meter_is_refused(bilateral, market, plans, parties, ter
         bilateral.propose(terms(seller=unmetered.address).as_abi(), sender=buyer)
 
 
+def test_proposal_under_a_plan_withdrawn_since_cannot_be_accepted(bilateral, plans, parties, terms, buyer, retailer):
+    plans.publishPlan((0, UNIT, [], [], 500, 20_000, 3, [(1, 60)]), sender=retailer)
+    bilateral.propose(terms(plan_id=1).as_abi(), sender=buyer)
+    plans.withdrawPlan(1, sender=retailer)
+    with ape.reverts(bilateral.InvalidTerms, field=TermField.PLAN):
+        bilateral.accept(1, sender=retailer)
+
+
 def test_plan_of_another_retailer_is_refused(bilateral, plans, parties, terms, buyer, retailer, producer):
     plans.publishPlan((0, UNIT, [], [], 500, 20_000, 3, [(1, 60)]), sender=retailer)
     with ape.reverts(bilateral.InvalidTerms, field=TermField.PLAN):
