@@ -3,23 +3,27 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 APE := $(VENV)/bin/ape
+RUFF := $(VENV)/bin/ruff
 SOLIDITY := $(shell find contracts -name '*.sol')
-ARTIFACT := build/contracts/EnergyMarket.json
+ARTIFACT := p2pkit/artifacts/EnergyMarket.json
 
-.PHONY: setup chromium geth demo test test-contracts test-python bench clean
+.PHONY: setup chromium geth demo test lint test-frontend test-contracts test-python bench clean
 
 setup: $(VENV)/.installed node_modules/.installed $(ARTIFACT)
 
+# Development installs every part and tool (the `dev` extra); the meter box and the server
+# install only their own (`pip install '.[bridge]'`, `'.[backend]'`).
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e .
+	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# The one build of the contracts: the toolkit ships it, Ape's tests and deploy script read it.
 $(ARTIFACT): $(SOLIDITY) scripts/compile_contracts.py scripts/solcjs-wrapper.js $(VENV)/.installed node_modules/.installed
 	$(PY) scripts/compile_contracts.py
 	touch $@
@@ -34,17 +38,24 @@ chromium:
 
 # Geth v1.11.6 for the proof-of-work test (skipped, saying why, where it cannot be built).
 geth:
-	bash scripts/geth/install_geth.sh || true
+	bash devnet/geth/install_geth.sh || true
 
-test: setup chromium geth test-contracts test-python
+test: lint setup chromium geth test-frontend test-contracts test-python
 
-# Contract tests run under Ape on its embedded eth-tester chain. Ape's compile cache misses
-# changes to imported files, hence --force.
+# Style and imports of the whole tree (ruff, configured in pyproject.toml).
+lint: $(VENV)/.installed
+	$(RUFF) check .
+	$(RUFF) format --check .
+
+# The page's pure logic (clock, amounts, error wording) under Node's own test runner.
+test-frontend:
+	node --test tests/frontend/
+
+# Contract tests run under Ape on its embedded eth-tester chain, on the build in p2pkit/artifacts.
 test-contracts: setup
-	$(APE) compile --force > /dev/null
 	$(APE) test tests/contracts
 
-# Everything else (meter bridge, backend, scripts) under plain pytest.
+# Everything else (toolkit, meter bridge, backend, scripts, page) under plain pytest.
 test-python: setup chromium
 	$(PY) -m pytest -p no:ape_test tests --ignore=tests/contracts
 
@@ -53,4 +64,4 @@ bench: setup
 	$(PY) -m bench
 
 clean:
-	rm -rf build .build .pytest_cache
+	rm -rf build .build .pytest_cache p2pkit/artifacts/*.json

@@ -15,20 +15,20 @@ from typing import Any
 from flask import Flask
 
 from backend import frontend, market_api, rpc_proxy
-from backend.chain import MarketHandle
-from backend.chain_access import (
-    BlockTicker,
-    MarketEventLog,
+from backend.config import load_config, read_operator_key
+from backend.entrusted import EntrustedBids
+from backend.keeper import Keeper
+from backend.read_model import MarketReader
+from backend.upstreams import (
     MarketNotDeployed,
     Upstream,
     connect_upstream,
-    is_embedded,
     open_deployed_market,
-    start_embedded_market,
     upstream_for,
 )
-from backend.config import load_config, read_operator_key
-from backend.keeper import EntrustedBids, Keeper
+from devnet.embedded import BlockTicker, is_embedded, start_embedded_market
+from p2pkit.events import MarketEventLog
+from p2pkit.market import MarketHandle
 
 BLOCK_TICKER_EXTENSION = "p2p_block_ticker"
 
@@ -84,7 +84,7 @@ def create_app(
 def set_up_market(app: Flask, market: MarketHandle) -> None:
     """The read API's reader and, with the operator's key, the entrusted-bid store and keeper."""
     events = MarketEventLog(market, app.config["MAX_LOG_BLOCK_RANGE"])
-    app.extensions[market_api.READER_EXTENSION] = market_api.MarketReader(market, events)
+    app.extensions[market_api.READER_EXTENSION] = MarketReader(market, events)
     if market.operator is None:
         return
     db_path = keeper_db_path(app, market)
@@ -112,3 +112,27 @@ def keeper_db_path(app: Flask, market: MarketHandle) -> str:
     if is_embedded(market.w3):
         return ":memory:"
     return str(Path(app.instance_path) / "keeper.sqlite3")
+
+
+def market_of(app: Flask) -> MarketHandle | None:
+    """The market `app` serves, or None (`missing_market_reason(app)` says why)."""
+    return app.extensions[market_api.MARKET_EXTENSION]
+
+
+def missing_market_reason(app: Flask) -> str:
+    return app.extensions[market_api.MARKET_MISSING_EXTENSION]
+
+
+def keeper_of(app: Flask) -> Keeper | None:
+    """The keeper of `app`, None without the operator's key."""
+    return app.extensions.get(market_api.KEEPER_EXTENSION)
+
+
+def entrusted_of(app: Flask) -> EntrustedBids | None:
+    """The bids entrusted to `app`'s keeper, None without the operator's key."""
+    return app.extensions.get(market_api.ENTRUSTED_EXTENSION)
+
+
+def block_ticker_of(app: Flask) -> BlockTicker | None:
+    """What moves an embedded chain's clock, None on a node or with EMBEDDED_BLOCK_INTERVAL 0."""
+    return app.extensions.get(BLOCK_TICKER_EXTENSION)

@@ -14,9 +14,8 @@ from pathlib import Path
 
 from werkzeug.serving import make_server
 
-from backend import create_app
+from backend import create_app, market_of, missing_market_reason
 from backend.config import ConfigError
-from backend.market_api import MARKET_EXTENSION, MARKET_MISSING_EXTENSION
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -41,15 +40,15 @@ def main(argv: list[str] | None = None) -> None:
         app = create_app({"CHAIN": args.chain} if args.chain else None)
     except ConfigError as error:
         parser.error(str(error))
-    market = app.extensions[MARKET_EXTENSION]
+    market = market_of(app)
     if args.deployment_out:
         if market is None:
-            parser.error(f"no market to write to {args.deployment_out}: {app.extensions[MARKET_MISSING_EXTENSION]}")
+            parser.error(f"no market to write to {args.deployment_out}: {missing_market_reason(app)}")
         market.deployment.save(args.deployment_out)
     server = make_server(args.host, args.port, app, threaded=True)
     print(f"serving on http://{args.host}:{server.port} (chain: {app.config['CHAIN']})", flush=True)
     if market is None:
-        print(f"no market: {app.extensions[MARKET_MISSING_EXTENSION]}; only /rpc is useful", flush=True)
+        print(f"no market: {missing_market_reason(app)}; only /rpc is useful", flush=True)
     else:
         keeper = "running" if app.config["KEEPER"] and market.operator else "off"
         print(f"market {market.contract.address} (operator {market.deployment.operator}); keeper {keeper}", flush=True)

@@ -17,27 +17,30 @@ sending a transaction and seeing it mined, resumes from the chain without doing 
 A refusal saying the work is already done (`MatchingComplete`, `SettlementComplete`, ...) is
 then expected and harmless.
 
-Entrusting a bid gives up its secrecy toward the operator: the server knows the quantity and
-price before the auction closes. The bids are kept in SQLite (`EntrustedBids`) so a restarted
-keeper still reveals them.
-
-The keeper signs only with the operator's key, through `backend.chain.send`.
+The bids prosumers entrusted to it are kept in SQLite (`backend.entrusted`). Its calls and
+reads of the market are the period driver's (`p2pkit.period.PeriodDriver`); it signs only with
+the operator's key.
 """
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from collections import deque
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
+from enum import Enum
 from typing import Any
 
 from web3.contract.contract import ContractFunction
 
-from backend.chain import ContractRefused, MarketHandle, send
-from backend.chain_access import MarketClock, MarketEventLog, Phase, is_embedded
+from backend.entrusted import EntrustedBids, EntrustOutcome
+from devnet.embedded import is_embedded
+from p2pkit.events import MarketEventLog
+from p2pkit.market import MarketHandle
+from p2pkit.period import PeriodDriver, SendEach, Transaction
+from p2pkit.schedule import Phase, Schedule
+from p2pkit.transactions import ContractRefused, TransactionReverted
 
 # Refusals that mean someone (this keeper before a restart, another keeper, a prosumer) has
 # already done the work.
@@ -48,134 +51,21 @@ MAX_RETRY_DELAY = 60.0
 HISTORY = 20
 
 
-@dataclass(frozen=True)
-class EntrustedBid:
-    """A sealed bid's opening values, handed to the keeper so it reveals them for the bidder."""
+class KeeperOutcome(str, Enum):
+    """What came of a transaction the keeper sent."""
 
-    bidder: str
-    delivery_period: int
-    quantity_wh: int
-    price: int  # wei per kWh
-    salt: bytes
-    id: int | None = None  # row in the store
-
-
-def entrust_message(market: str, chain_id: int, bid: EntrustedBid) -> str:
-    """The text a bidder signs as an EIP-191 personal message to entrust `bid` to the keeper of
-    `market`, so that nobody else can fill the bidder's entrusted slots. The page builds the very
-    same text (`entrustMessage` in frontend/market.js); addresses are checksummed."""
-    return (
-        "Entrust my sealed bid to the market's keeper, to be revealed for me.\n"
-        f"Market: {market} (chain {chain_id})\n"
-        f"Bidder: {bid.bidder}\n"
-        f"Delivery period: {bid.delivery_period}\n"
-        f"Quantity: {bid.quantity_wh} Wh\n"
-        f"Price: {bid.price} wei/kWh\n"
-        f"Salt: 0x{bid.salt.hex()}"
-    )
-
-
-class TooManyEntrusted(Exception):
-    """The bidder already entrusted the most bids one auction may hold."""
-
-
-class EntrustedBids:
-    """The bids prosumers entrusted to the keeper, in a SQLite database (`":memory:"` or a file).
-
-    Several bids may be entrusted for one bidder and auction, up to `MAX_PER_AUCTION`; the
-    keeper tries them in the order they came. A mistyped one therefore cannot replace the right
-    one (nor can anyone who merely knows the bidder's address): the contract only refuses it.
-    Each bid gets an outcome once the keeper has tried it: revealed, refused, or not needed
-    because the bid was already revealed.
-    """
-
-    MAX_PER_AUCTION = 8
-    REVEALED = "revealed"
-    REFUSED = "refused"
-    NOT_NEEDED = "not needed"
-
-    def __init__(self, path: str, market_address: str) -> None:
-        # Used by request threads and the keeper's thread, one at a time under the lock.
-        self._db = sqlite3.connect(path, check_same_thread=False)
-        self._lock = threading.Lock()
-        self._market = market_address
-        with self._lock, self._db:
-            self._db.execute(
-                """CREATE TABLE IF NOT EXISTS entrusted_bids (
-                    id INTEGER PRIMARY KEY,
-                    market TEXT NOT NULL,
-                    bidder TEXT NOT NULL,
-                    delivery_period INTEGER NOT NULL,
-                    quantity_wh INTEGER NOT NULL,
-                    price TEXT NOT NULL, -- up to 2**64 - 1, beyond SQLite's integers
-                    salt BLOB NOT NULL,
-                    entrusted_at REAL NOT NULL,
-                    outcome TEXT, -- NULL until the keeper has tried it
-                    detail TEXT,
-                    UNIQUE (market, bidder, delivery_period, quantity_wh, price, salt)
-                )"""
-            )
-
-    def add(self, bid: EntrustedBid) -> bool:
-        """Keep `bid`; False if the very same bid was already entrusted."""
-        with self._lock, self._db:
-            (count,) = self._db.execute(
-                "SELECT COUNT(*) FROM entrusted_bids WHERE market = ? AND bidder = ? AND delivery_period = ?",
-                (self._market, bid.bidder, bid.delivery_period),
-            ).fetchone()
-            if count >= self.MAX_PER_AUCTION:
-                raise TooManyEntrusted(
-                    f"{bid.bidder} already entrusted {count} bids for delivery period {bid.delivery_period}"
-                )
-            cursor = self._db.execute(
-                """INSERT OR IGNORE INTO entrusted_bids
-                   (market, bidder, delivery_period, quantity_wh, price, salt, entrusted_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?)""",
-                (self._market, bid.bidder, bid.delivery_period, bid.quantity_wh, str(bid.price), bid.salt, time.time()),
-            )
-            return cursor.rowcount == 1
-
-    def untried(self, delivery_period: int) -> list[EntrustedBid]:
-        """The bids for `delivery_period` the keeper has not tried yet, in the order they came."""
-        with self._lock:
-            rows = self._db.execute(
-                """SELECT bidder, delivery_period, quantity_wh, price, salt, id FROM entrusted_bids
-                   WHERE market = ? AND delivery_period = ? AND outcome IS NULL ORDER BY id""",
-                (self._market, delivery_period),
-            ).fetchall()
-        return [EntrustedBid(bidder, period, wh, int(price), bytes(salt), row) for bidder, period, wh, price, salt, row in rows]
-
-    def record_outcome(self, bid: EntrustedBid, outcome: str, detail: str) -> None:
-        with self._lock, self._db:
-            self._db.execute("UPDATE entrusted_bids SET outcome = ?, detail = ? WHERE id = ?", (outcome, detail, bid.id))
-
-    def outcomes(self, bidder: str) -> list[dict[str, Any]]:
-        """What became of each bid `bidder` entrusted, oldest first, without the bid's values
-        (which stay secret until the auction closes): delivery period, when, outcome (None
-        while untried) and its detail (the reveal's transaction, or the refusal)."""
-        with self._lock:
-            rows = self._db.execute(
-                """SELECT delivery_period, entrusted_at, outcome, detail FROM entrusted_bids
-                   WHERE market = ? AND bidder = ? ORDER BY id""",
-                (self._market, bidder),
-            ).fetchall()
-        return [
-            {"delivery_period": period, "entrusted_at": at, "outcome": outcome, "detail": detail}
-            for period, at, outcome, detail in rows
-        ]
+    SENT = "sent"
+    ALREADY_DONE = "already done"  # refused because the work was done (detail: the refusal)
+    REFUSED = "refused"  # an entrusted bid the contract refused to reveal (detail: the refusal)
 
 
 @dataclass(frozen=True)
 class KeeperAction:
     """A transaction the keeper sent, or the refusal that stopped it."""
 
-    SENT = "sent"
-    ALREADY_DONE = "already done"  # refused because the work was done (detail: the refusal)
-    REFUSED = "refused"  # an entrusted bid the contract refused to reveal (detail: the refusal)
-
     action: str  # the contract function
     delivery_period: int
-    outcome: str
+    outcome: KeeperOutcome
     detail: str | None = None
     tx: str | None = None
     block: int | None = None
@@ -224,8 +114,9 @@ class Keeper:
         # A node serves requests from several threads; holding the lock while one of the
         # keeper's transactions is mined would stall the read API for that long, or for the
         # whole receipt timeout if the node is down.
-        self._sending_lock: AbstractContextManager = market.lock if is_embedded(market.w3) else nullcontext()
-        self._clock: MarketClock | None = None
+        sending_lock: AbstractContextManager = market.lock if is_embedded(market.w3) else nullcontext()
+        self._driver = PeriodDriver(market.contract, market.operator, sender=SendEach(market.w3, lock=sending_lock), batch=batch)
+        self._schedule: Schedule | None = None
         self._finished_periods: set[int] = set()
         self._status_lock = threading.Lock()
         self._actions: deque[KeeperAction] = deque(maxlen=HISTORY)
@@ -261,7 +152,7 @@ class Keeper:
                     self._consecutive_failures = 0
                 # Right on after progress; after "already done", wait like when idle, so that a
                 # view of the chain that lags behind cannot make the keeper spin.
-                progressed = action is not None and action.outcome != KeeperAction.ALREADY_DONE
+                progressed = action is not None and action.outcome != KeeperOutcome.ALREADY_DONE
                 delay = 0.0 if progressed else self._poll_interval
 
     def _retry_delay(self) -> float:
@@ -288,49 +179,46 @@ class Keeper:
     def _look(self) -> _ChainNow:
         w3, contract = self._market.w3, self._market.contract
         with self._market.lock:
-            if self._clock is None:
+            if self._schedule is None:
                 if w3.eth.chain_id != self._market.deployment.chain_id:
                     raise self._failure(
                         "step",
                         None,
                         f"the node's chain id {w3.eth.chain_id} is not the deployment's {self._market.deployment.chain_id}",
                     )
-                self._clock = MarketClock.of(self._market)
+                self._schedule = self._driver.schedule
             block = w3.eth.get_block("latest")
             self._events.sync(block["number"])
-            period, phase, _ = contract.functions.currentPhase().call(block_identifier=block["number"])
-        return _ChainNow(block["number"], block["timestamp"], period, Phase(phase))
+            now = contract.functions.currentPhase().call(block_identifier=block["number"])
+        return _ChainNow(block["number"], block["timestamp"], now.period, Phase(now.phase))
 
     def _reveal_entrusted(self, now: _ChainNow) -> KeeperAction | None:
         if now.phase != Phase.REVEAL:
             return None
         period = now.period + 1
         for bid in self._entrusted.untried(period):
-            contract = self._market.contract
             with self._market.lock:
-                record = contract.functions.accountOf(bid.bidder).call()
-                hint = contract.functions.insertionHint(period, record[2], record[3], bid.price).call()
-            call = contract.functions.revealFor(bid.bidder, bid.quantity_wh, bid.price, bid.salt, hint)
+                call = self._driver.reveal_for_call(bid)
             try:
                 action = self._transact("revealFor", period, call, account=bid.bidder)
             except ContractRefused as refusal:
                 # The values do not open the bidder's commitment (or the bid is not admissible):
                 # nothing changed on the chain, and trying again cannot change that.
-                self._entrusted.record_outcome(bid, EntrustedBids.REFUSED, str(refusal))
+                self._entrusted.record_outcome(bid, EntrustOutcome.REFUSED, str(refusal))
                 self._record_failure("revealFor", period, refusal, account=bid.bidder)
                 return self._record(
-                    KeeperAction("revealFor", period, KeeperAction.REFUSED, str(refusal), account=bid.bidder)
+                    KeeperAction("revealFor", period, KeeperOutcome.REFUSED, str(refusal), account=bid.bidder)
                 )
-            if action.outcome == KeeperAction.SENT:
-                self._entrusted.record_outcome(bid, EntrustedBids.REVEALED, action.tx)
+            if action.outcome == KeeperOutcome.SENT:
+                self._entrusted.record_outcome(bid, EntrustOutcome.REVEALED, action.tx)
             else:
-                self._entrusted.record_outcome(bid, EntrustedBids.NOT_NEEDED, action.detail)
+                self._entrusted.record_outcome(bid, EntrustOutcome.NOT_NEEDED, action.detail)
             return action
         return None
 
     def _advance(self, period: int, now: _ChainNow) -> KeeperAction | None:
         """The next transaction delivery period `period` needs, if any is possible yet."""
-        if now.time < self._clock.auction_closes(period):
+        if now.time < self._schedule.auction_closes(period):
             return None
         events = self._events.events(upto=now.block, delivery_period=period)
         names = {event.name for event in events}
@@ -338,54 +226,42 @@ class Keeper:
         opened = {event.args["account"] for event in events if event.name in ("BidRevealed", "BidForfeited")}
         unrevealed = [account for account in committed if account not in opened]
         if unrevealed:
-            call = self._market.contract.functions.forfeitUnrevealed(unrevealed[0])
+            call = self._driver.forfeit_call(unrevealed[0])
             return self._transact("forfeitUnrevealed", period, call, account=unrevealed[0])
         if "BidRevealed" not in names or "SettlementCompleted" in names:
             self._finished_periods.add(period)
             return None
         if "MatchingCompleted" not in names:
-            return self._transact("matchBids", period, self._market.contract.functions.matchBids(period, self._batch))
-        if now.time < self._clock.settlement_opens(period) or not self._next_reading_due(period, now):
+            return self._transact("matchBids", period, self._driver.match_call(period))
+        if now.time < self._schedule.settlement_opens(period) or not self._settling_can_go_on(period, now):
             return None
-        return self._transact("settle", period, self._market.contract.functions.settle(period, self._batch))
+        return self._transact("settle", period, self._driver.settle_call(period))
 
-    def _next_reading_due(self, period: int, now: _ChainNow) -> bool:
-        """Whether settling can go on: the next bid's reading is in, or none can come any more.
-
-        `settle` stops at the first bid whose reading is missing, so sending it before would
-        only pay gas to settle nothing.
-        """
-        if now.time >= self._clock.readings_close(period):
+    def _settling_can_go_on(self, period: int, now: _ChainNow) -> bool:
+        """The next bid's reading is in, or none can come any more."""
+        if now.time >= self._schedule.readings_close(period):
             return True
-        functions = self._market.contract.functions
         with self._market.lock:
-            book = functions.bookOf(period).call(block_identifier=now.block)
-            bid_count, settled_count = book[0], book[2]
-            if settled_count >= bid_count:
-                return True  # settle will say SettlementComplete
-            owner = functions.bidOf(period, settled_count + 1).call(block_identifier=now.block)[4]
-            present, _ = functions.readingOf(owner, period).call(block_identifier=now.block)
-        return present
+            return self._driver.next_reading_due(period, block=now.block)
 
     def _transact(self, name: str, period: int, call: ContractFunction, account: str | None = None) -> KeeperAction:
         """Send `call` signed by the operator. A refusal meaning the work is done is an action
         with that outcome; other refusals are raised as `ContractRefused` for revealFor (the
         caller deals with the entrusted bid) and recorded as failures otherwise."""
         try:
-            with self._sending_lock:
-                receipt = send(self._market.w3, call, self._market.operator)
+            (receipt,) = self._driver.send([Transaction(self._market.operator, call)])
         except ContractRefused as refusal:
             if refusal.name in WORK_ALREADY_DONE:
-                return self._record(KeeperAction(name, period, KeeperAction.ALREADY_DONE, str(refusal), account=account))
+                return self._record(KeeperAction(name, period, KeeperOutcome.ALREADY_DONE, str(refusal), account=account))
             if name == "revealFor":
                 raise
             raise self._failure(name, period, refusal, account=account) from None
+        except TransactionReverted as reverted:
+            raise self._failure(name, period, reverted, account=account) from None
         except Exception as error:
             raise self._failure(name, period, error, account=account) from error
         tx = receipt["transactionHash"].to_0x_hex()
-        if receipt["status"] != 1:
-            raise self._failure(name, period, f"transaction {tx} reverted", account=account)
-        return self._record(KeeperAction(name, period, KeeperAction.SENT, None, tx, receipt["blockNumber"], account))
+        return self._record(KeeperAction(name, period, KeeperOutcome.SENT, None, tx, receipt["blockNumber"], account))
 
     # ------------------------------------------------------------------ status
 

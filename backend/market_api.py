@@ -22,10 +22,6 @@ A delivery period's `stage` is one of: "upcoming" (its auction has not started),
 from __future__ import annotations
 
 import re
-import threading
-from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import requests
@@ -37,9 +33,12 @@ from flask.typing import ResponseReturnValue
 from web3 import Web3
 from werkzeug.exceptions import HTTPException
 
-from backend.chain import MarketHandle
-from backend.chain_access import MarketClock, MarketEvent, MarketEventLog, Phase
-from backend.keeper import EntrustedBid, EntrustedBids, TooManyEntrusted, entrust_message
+from backend.entrusted import EntrustedBids, TooManyEntrusted
+from backend.read_model import AccountInfo, BlockRef, MarketReader
+from p2pkit.bids import EntrustedBid, entrust_message
+from p2pkit.events import MarketEvent
+from p2pkit.market import MAX_UINT32, MAX_UINT40, MAX_UINT64, ZERO_ADDRESS
+from p2pkit.schedule import Phase
 
 MARKET_EXTENSION = "p2p_market"  # the MarketHandle, or None when there is no market
 MARKET_MISSING_EXTENSION = "p2p_market_missing"  # why there is none
@@ -49,11 +48,6 @@ KEEPER_EXTENSION = "p2p_keeper"  # only with the operator's key
 
 # Most delivery periods one /api/periods answer covers (two days of 15-minute periods).
 MAX_PERIODS = 200
-CACHE_ENTRIES = 256
-MAX_UINT32 = 2**32 - 1
-MAX_UINT40 = 2**40 - 1
-MAX_UINT64 = 2**64 - 1
-ZERO_ADDRESS = "0x" + "00" * 20
 DECIMAL = re.compile(r"[0-9]{1,80}")
 HEX_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 SIGNATURE = re.compile(r"0x[0-9a-fA-F]{130}")
@@ -65,90 +59,6 @@ SECRECY_NOTICE = (
 )
 
 bp = Blueprint("market_api", __name__, url_prefix="/api")
-
-
-@dataclass(frozen=True)
-class BlockRef:
-    """The block an answer is built at."""
-
-    number: int
-    hash: bytes
-    time: int
-
-
-@dataclass(frozen=True)
-class AccountInfo:
-    """What never changes about a registered account."""
-
-    id: int
-    address: str
-    name: str
-    producer: bool
-    green: bool
-    is_grid: bool
-
-
-class MarketReader:
-    """Reads the market for the API, each answer at one block, cached until the next block."""
-
-    def __init__(self, market: MarketHandle, events: MarketEventLog) -> None:
-        self.market = market
-        self.events = events
-        self._clock: MarketClock | None = None
-        self._accounts: dict[int, AccountInfo] = {}
-        self._account_count: tuple[bytes | None, int] = (None, 0)  # (block hash, count there)
-        self._cache: OrderedDict[tuple, tuple[bytes, Any]] = OrderedDict()
-        self._cache_lock = threading.Lock()
-
-    @property
-    def clock(self) -> MarketClock:
-        if self._clock is None:
-            self._clock = MarketClock.of(self.market)
-        return self._clock
-
-    def latest(self) -> BlockRef:
-        with self.market.lock:
-            block = self.market.w3.eth.get_block("latest")
-        return BlockRef(block["number"], bytes(block["hash"]), block["timestamp"])
-
-    def cached(self, key: tuple, block: BlockRef, build: Callable[[BlockRef], Any]) -> Any:
-        """`build(block)`, or what it gave for `key` at this very block (same hash)."""
-        with self._cache_lock:
-            hit = self._cache.get(key)
-            if hit is not None and hit[0] == block.hash:
-                self._cache.move_to_end(key)
-                return hit[1]
-        self.events.sync(block.number)
-        value = build(block)
-        with self._cache_lock:
-            self._cache[key] = (block.hash, value)
-            self._cache.move_to_end(key)
-            while len(self._cache) > CACHE_ENTRIES:
-                self._cache.popitem(last=False)
-        return value
-
-    def call(self, function: str, *arguments: Any, block: BlockRef) -> Any:
-        with self.market.lock:
-            return getattr(self.market.contract.functions, function)(*arguments).call(block_identifier=block.number)
-
-    def accounts(self, block: BlockRef) -> dict[int, AccountInfo]:
-        """Every account registered by `block`, by id (ids and these facts never change)."""
-        with self.market.lock:
-            if self._account_count[0] != block.hash:
-                self._account_count = (block.hash, self.call("accountCount", block=block))
-            count = self._account_count[1]
-            for account_id in range(len(self._accounts) + 1, count + 1):
-                address = self.call("accountAddress", account_id, block=block)
-                record = self.call("accountOf", address, block=block)
-                self._accounts[account_id] = AccountInfo(account_id, address, record[1], record[2], record[3], record[5])
-            return {account_id: info for account_id, info in self._accounts.items() if account_id <= count}
-
-    def address_of(self, account_id: int, block: BlockRef) -> str | None:
-        info = self.accounts(block).get(account_id)
-        return info.address if info else None
-
-    def info_of(self, address: str, block: BlockRef) -> AccountInfo | None:
-        return next((info for info in self.accounts(block).values() if info.address == address), None)
 
 
 def reader() -> MarketReader:
@@ -184,7 +94,7 @@ def contract() -> ResponseReturnValue:
 
 def contract_json(block: BlockRef) -> dict[str, Any]:
     market = reader()
-    handle, clock = market.market, market.clock
+    handle, schedule = market.market, market.schedule
     parameters = market.call("parameters", block=block)
     with handle.lock:
         chain_id = handle.w3.eth.chain_id
@@ -195,22 +105,15 @@ def contract_json(block: BlockRef) -> dict[str, Any]:
         "operator": market.call("operator", block=block),
         "grid": market.call("grid", block=block),
         "deployment_block": handle.deployment.block,
-        "schedule": {
-            "genesis_time": clock.genesis_time,
-            "period_length": clock.period_length,
-            "commit_end": clock.commit_end,
-            "reveal_end": clock.reveal_end,
-            "settle_start": clock.settle_start,
-            "reading_grace": clock.reading_grace,
-        },
+        "schedule": schedule.as_dict(),
         "parameters": {
-            "shortfall_factor_bps": parameters[0],
-            "surplus_factor_bps": parameters[1],
-            "reward_factor_bps": parameters[2],
-            "penalty_factor_bps": parameters[3],
-            "forfeit_bps": parameters[4],
-            "margin_wei": str(parameters[5]),
-            "reference_price_wei": str(parameters[6]),
+            "shortfall_factor_bps": parameters.shortfallFactorBps,
+            "surplus_factor_bps": parameters.surplusFactorBps,
+            "reward_factor_bps": parameters.rewardFactorBps,
+            "penalty_factor_bps": parameters.penaltyFactorBps,
+            "forfeit_bps": parameters.forfeitBps,
+            "margin_wei": str(parameters.margin),
+            "reference_price_wei": str(parameters.referencePrice),
         },
     }
 
@@ -233,13 +136,14 @@ def status() -> ResponseReturnValue:
 
 def status_json(block: BlockRef) -> dict[str, Any]:
     market = reader()
-    period, phase, seconds_left = market.call("currentPhase", block=block)
+    now = market.call("currentPhase", block=block)
+    period = now.period
     return {
         "period": period,
-        "phase": Phase(phase).name.lower(),
-        "seconds_left": seconds_left,
-        "phase_ends_at": block.time + seconds_left,
-        "period_start": market.clock.start(period),
+        "phase": Phase(now.phase).name.lower(),
+        "seconds_left": now.secondsLeft,
+        "phase_ends_at": block.time + now.secondsLeft,
+        "period_start": market.schedule.start(period),
         "block": block.number,
         "block_time": block.time,
         "auction_delivery_period": period + 1,
@@ -252,7 +156,7 @@ def status_json(block: BlockRef) -> dict[str, Any]:
 
 @bp.get("/periods/<delivery_period>")
 def period(delivery_period: str) -> ResponseReturnValue:
-    number = whole_number(delivery_period, "delivery period", 0, 2**32 - 1)
+    number = whole_number(delivery_period, "delivery period", 0, MAX_UINT32)
     market = reader()
     return jsonify(market.cached(("period", number), market.latest(), lambda block: period_json(number, block, bids=True)))
 
@@ -262,8 +166,8 @@ def periods() -> ResponseReturnValue:
     market = reader()
     block = market.latest()
     current = market.cached(("status",), block, status_json)["period"]
-    last = whole_number(request.args.get("to", current), "to", 0, 2**32 - 1)
-    first = whole_number(request.args.get("from", max(0, last - 95)), "from", 0, 2**32 - 1)
+    last = whole_number(request.args.get("to", current), "to", 0, MAX_UINT32)
+    first = whole_number(request.args.get("from", max(0, last - 95)), "from", 0, MAX_UINT32)
     if first > last:
         abort(400, f"from ({first}) is after to ({last})")
     if last - first + 1 > MAX_PERIODS:
@@ -283,16 +187,17 @@ def periods() -> ResponseReturnValue:
 def period_json(delivery_period: int, block: BlockRef, *, bids: bool) -> dict[str, Any]:
     """Delivery period `delivery_period` as of `block`, from its events."""
     market = reader()
-    clock = market.clock
+    schedule = market.schedule
     events = market.events.events(upto=block.number, delivery_period=delivery_period)
     named = {name: [event for event in events if event.name == name] for name in {event.name for event in events}}
+    matched = next((event for event in events if event.name == "MatchingCompleted"), None)
     trades, settlements = named.get("Trade", []), named.get("Settled", [])
     revealed = named.get("BidRevealed", [])
     traded_wh = sum(trade.args["quantityWh"] for trade in trades)
     traded_value = sum(trade.args["quantityWh"] * trade.args["price"] for trade in trades)
-    auction_closed = block.time >= clock.auction_closes(delivery_period)
+    auction_closed = block.time >= schedule.auction_closes(delivery_period)
 
-    if block.time < clock.auction_opens(delivery_period):
+    if block.time < schedule.auction_opens(delivery_period):
         stage = "upcoming"
     elif not auction_closed:
         stage = "bidding"
@@ -300,7 +205,7 @@ def period_json(delivery_period: int, block: BlockRef, *, bids: bool) -> dict[st
         stage = "no_bids"
     elif "MatchingCompleted" not in named:
         stage = "matching"
-    elif block.time < clock.settlement_opens(delivery_period):
+    elif block.time < schedule.settlement_opens(delivery_period):
         stage = "matched"
     elif "SettlementCompleted" not in named:
         stage = "settling"
@@ -310,8 +215,8 @@ def period_json(delivery_period: int, block: BlockRef, *, bids: bool) -> dict[st
     answer: dict[str, Any] = {
         "delivery_period": delivery_period,
         "stage": stage,
-        "auction_closes_at": clock.auction_closes(delivery_period),
-        "settlement_opens_at": clock.settlement_opens(delivery_period),
+        "auction_closes_at": schedule.auction_closes(delivery_period),
+        "settlement_opens_at": schedule.settlement_opens(delivery_period),
         "commit_count": len(named.get("BidCommitted", [])),
         "bid_count": len(revealed),
         "settled_count": len(settlements),
@@ -320,9 +225,7 @@ def period_json(delivery_period: int, block: BlockRef, *, bids: bool) -> dict[st
         "average_price_wei": str(traded_value // traded_wh) if traded_wh else None,
         # The price balancing and reward are settled at: the average, or the operator's reference
         # price when nothing traded; known once matching is done.
-        "settlement_price_wei": (
-            str(named["MatchingCompleted"][0].args["averagePrice"]) if "MatchingCompleted" in named else None
-        ),
+        "settlement_price_wei": str(matched.args["averagePrice"]) if matched else None,
         "trades": [trade_json(trade, block) for trade in trades],
         "settlements": [settlement_json(settled, block) for settled in settlements],
     }
@@ -411,14 +314,15 @@ def account(address: str) -> ResponseReturnValue:
 def account_history_json(address: str, block: BlockRef) -> dict[str, Any] | None:
     market = reader()
     record = market.call("accountOf", address, block=block)
-    if record[0] == 0:
+    if record.id == 0:
         return None
-    info = market.accounts(block)[record[0]]
+    info = market.accounts(block)[record.id]
     return {**account_json(info, record), "history": wallet_history(info, block)}
 
 
-def account_json(info: AccountInfo, record: tuple) -> dict[str, Any]:
-    wallet, free = record[8], record[9]
+def account_json(info: AccountInfo, record: Any) -> dict[str, Any]:
+    """An account's fixed facts and its `AccountRecord` (decoded by name) as JSON."""
+    wallet, free = record.wallet, record.freeBalance
     return {
         "address": info.address,
         "id": info.id,
@@ -426,15 +330,15 @@ def account_json(info: AccountInfo, record: tuple) -> dict[str, Any]:
         "producer": info.producer,
         "green": info.green,
         "is_grid": info.is_grid,
-        "authorized": record[4],
-        "meter": record[6] if record[6] != ZERO_ADDRESS else None,
-        "meter_number": record[7] or None,
+        "authorized": record.authorized,
+        "meter": record.meter if record.meter != ZERO_ADDRESS else None,
+        "meter_number": record.meterNumber or None,
         "wallet_wei": str(wallet),
         "free_balance_wei": str(free),
         "margin_locked_wei": str(wallet - free),
-        "open_bids": record[10],
-        "last_bid_period": record[11],
-        "last_bid_id": record[12],
+        "open_bids": record.openBids,
+        "last_bid_period": record.lastBidPeriod,
+        "last_bid_id": record.lastBidId,
     }
 
 
@@ -517,25 +421,26 @@ def entrust() -> ResponseReturnValue:
     market = reader()
     deployment = market.market.deployment
     if signer_of(entrust_message(deployment.market, deployment.chain_id, bid), body["signature"]) != bid.bidder:
-        abort(403, f"the signature is not {bid.bidder}'s over this bid (see entrust_message in backend/keeper.py)")
+        abort(403, f"the signature is not {bid.bidder}'s over this bid (see entrust_message in p2pkit/bids.py)")
 
     block = market.latest()
-    period, phase, _ = market.call("currentPhase", block=block)
-    if Phase(phase) not in (Phase.COMMIT, Phase.REVEAL) or bid.delivery_period != period + 1:
+    now = market.call("currentPhase", block=block)
+    phase = Phase(now.phase)
+    if phase not in (Phase.COMMIT, Phase.REVEAL) or bid.delivery_period != now.period + 1:
         abort(
             409,
             f"the auction for delivery period {bid.delivery_period} is closed (now: phase "
-            f"{Phase(phase).name.lower()} of the auction for delivery period {period + 1}); "
+            f"{phase.name.lower()} of the auction for delivery period {now.period + 1}); "
             "bids are entrusted during their commit or reveal window",
         )
     record = market.call("accountOf", bid.bidder, block=block)
-    if record[0] == 0 or record[5]:
+    if record.id == 0 or record.isGrid:
         abort(400, f"{bid.bidder} is not a registered prosumer")
     try:
         added = store.add(bid)
     except TooManyEntrusted as error:
         abort(429, str(error))
-    clock = market.clock
+    schedule = market.schedule
     return (
         jsonify(
             {
@@ -543,8 +448,8 @@ def entrust() -> ResponseReturnValue:
                 "already_entrusted": not added,
                 "bidder": bid.bidder,
                 "delivery_period": bid.delivery_period,
-                "reveal_opens_at": clock.auction_opens(bid.delivery_period) + clock.commit_end,
-                "reveal_closes_at": clock.auction_closes(bid.delivery_period),
+                "reveal_opens_at": schedule.reveal_opens(bid.delivery_period),
+                "reveal_closes_at": schedule.auction_closes(bid.delivery_period),
                 "secrecy": SECRECY_NOTICE,
             }
         ),

@@ -21,7 +21,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from backend.chain_access import Upstream, UpstreamUnavailable
+from backend.upstreams import Upstream, UpstreamUnavailable
 
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600

@@ -1,11 +1,11 @@
 """Every benchmark, as `make bench` runs them, then a summary beside the published figures.
 
-    .venv/bin/python -m bench [--only gas,retail,reference,budget,embedded,load] [--quick]
+    .venv/bin/python -m bench [--only gas,retail,reference,budget,embedded,load,codec] [--quick]
 
 Each part runs in a process of its own and prints its tables: gas per function and per period
 (``bench/gas.py``), gas of the retail contracts (``bench/retail_gas.py``), the off-chain
-reference clearing, the 15-minute period budget, the embedded chain, and the load test (anvil,
-and Geth when installed). Then ``bench/results/summary.md``
+reference clearing, the 15-minute period budget, the embedded chain, the load test (anvil, and
+Geth when installed) and the meter bridge's DL/T 645 codec. Then ``bench/results/summary.md``
 puts the project's headline figures beside the published ones, each with its source. Parts left
 out keep their last results, if any. ``--quick`` runs every part small, to check the benchmarks
 themselves in a few minutes; its figures are not the reference ones.
@@ -30,6 +30,7 @@ PARTS = {
     "budget": ["-m", "bench.period_budget"],
     "embedded": ["-m", "bench.embedded"],
     "load": ["-m", "bench.load"],
+    "codec": ["-m", "bench.codec"],
 }
 QUICK = {
     "gas": ["--sizes", "10,100"],
@@ -39,6 +40,7 @@ QUICK = {
     "embedded": ["--sizes", "10"],
     "load": ["--rates", "100,1000", "--phase-seconds", "2", "--max-prosumers", "2000",
              "--large-blocks-rates", "2000", "--geth", "off"],
+    "codec": ["--frames", "2000"],
 }
 
 

@@ -25,27 +25,29 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from eth_abi import decode
-
 from backend import create_app
-from backend.chain import MarketSchedule, embedded_time_travel
-from backend.chain_access import InProcessUpstream, start_embedded_market
+from backend.upstreams import InProcessUpstream
 from bench.common import RESULTS, RpcError, machine, markdown_table, write_csv
 from bench.market_txs import (
-    SealedBid,
-    SignedEnrollment,
     SignedTx,
     Signer,
     anchor_price,
     anchors,
     band_bids,
-    calldata,
+    enrol,
+    fund,
     population,
+    refresh_nonces,
     revealed_bid_id,
     sign_commits,
     sign_readings,
     sign_reveals,
 )
+from bench.senders import PresignedSender, send_signed
+from devnet.embedded import TimeTravel, start_embedded_market
+from p2pkit.bids import SealedBid
+from p2pkit.period import PeriodDriver
+from p2pkit.schedule import Schedule
 
 GAS_PRICE = 10**10
 MATCH_STEPS = 500  # auction steps per matchBids transaction
@@ -113,7 +115,7 @@ def send_through_proxy(client, txs: list[SignedTx]) -> Timed:
 
 
 # Transactions a 15-minute period's reveal window (120 s) holds on the embedded chain.
-DEFAULT_REVEAL_WINDOW = MarketSchedule().reveal_end - MarketSchedule().commit_end
+DEFAULT_REVEAL_WINDOW = Schedule().reveal_end - Schedule().commit_end
 
 
 def period_holding(transactions: int) -> int:
@@ -144,20 +146,21 @@ def run(n: int, seed: int = 6) -> EmbeddedRun:
     rpc = UpstreamRpc(upstream)
     client = create_app({"TESTING": True}, upstream=upstream).test_client()
     chain_id = w3.eth.chain_id
-    setup = SignedEnrollment(rpc, operator, chain_id, GAS_PRICE, timeout=60)
-    setup.signer = signer = Signer(chain_id, GAS_PRICE, address)
+    setup = PresignedSender(rpc, chain_id, GAS_PRICE, timeout=60)
+    signer = Signer(chain_id, GAS_PRICE, address)
     prosumers = population(2 * n, seed)
     band_anchors = anchors(1, seed)
-    setup.enroll(prosumers + list(band_anchors.values()))
+    members = prosumers + list(band_anchors.values())
+    fund(setup, operator, members)
+    enrol(w3, address, operator, setup, members)
+    refresh_nonces(rpc, members)
     setup_seconds = time.perf_counter() - setup_started
 
-    schedule = decode(["(uint64,uint32,uint32,uint32,uint32,uint32)"],
-                      bytes.fromhex(rpc.call("eth_call", {"to": address, "data": calldata("schedule()")}, "latest")[2:]))[0]
-    genesis, length, commit_end, reveal_end, settle_start, grace = schedule
-    now = w3.eth.get_block("latest")["timestamp"]
-    period = (now - genesis) // length + 1
-    start = genesis + period * length
-    delivery = period + 1
+    driver = PeriodDriver(market.contract, operator, sender=setup)
+    schedule: Schedule = driver.schedule
+    time_travel = TimeTravel(w3, market.lock)
+    delivery = driver.auction_delivery_period() + 1  # the next period's auction
+    opens = schedule.auction_opens(delivery)
 
     # Both cohorts send in one band, the second after the first: each bid goes first in it.
     bids = band_bids(prosumers, [0] * len(prosumers), seed)
@@ -169,52 +172,41 @@ def run(n: int, seed: int = 6) -> EmbeddedRun:
     readings = [sign_readings(members, cohort_bids, delivery, signer, seed) for members, cohort_bids in cohorts]
 
     phases = []
-    embedded_time_travel(w3, start + 1)
-    setup.submit(sign_commits(anchor_members, anchor_bids, signer, kind="anchor"))
+    time_travel.next_block_at(opens + 1)
+    unmeasured(rpc, sign_commits(anchor_members, anchor_bids, signer, kind="anchor"))
     phases += [send_in_process(rpc, commits[0]), send_through_proxy(client, commits[1])]
 
-    embedded_time_travel(w3, start + commit_end)
-    anchor_receipts = setup.submit(sign_reveals(anchor_members, anchor_bids, [0] * len(anchor_members), signer, kind="anchor"))
+    time_travel.next_block_at(schedule.reveal_opens(delivery))
+    anchor_receipts = unmeasured(rpc, sign_reveals(anchor_members, anchor_bids, [0] * len(anchor_members), signer, kind="anchor"))
     anchor_ids = {key: revealed_bid_id(receipt) for key, receipt in zip(anchor_keys, anchor_receipts)}
     reveals = [sign_reveals(members, cohort_bids, [anchor_ids[(p.queue, 0)] for p in members], signer)
                for members, cohort_bids in cohorts]
     phases += [send_in_process(rpc, reveals[0]), send_through_proxy(client, reveals[1])]
 
-    embedded_time_travel(w3, start + reveal_end)
-    matching_seconds, match_receipts = operator_batches(rpc, setup, signer, "matchBids(uint32,uint256)", delivery, MATCH_STEPS,
-                                                        until=lambda book: book[1] == 2)
+    # Matching and settlement as the keeper does them (the operator signing each batch as it goes).
+    time_travel.next_block_at(schedule.auction_closes(delivery))
+    started = time.perf_counter()
+    match_receipts = driver.match(delivery, MATCH_STEPS)
+    matching_seconds = time.perf_counter() - started
     trade_topic = "0x" + w3.keccak(text="Trade(uint32,uint32,uint32,uint40,uint64,uint256)").hex().removeprefix("0x")
     trades = sum(1 for r in match_receipts for log in r["logs"] if log["topics"][0] == trade_topic)
 
-    embedded_time_travel(w3, start + 2 * length + 1)  # the delivery period is over: readings
+    time_travel.next_block_at(schedule.delivery_ends(delivery) + 1)  # the delivery period is over: readings
     phases += [send_in_process(rpc, readings[0]), send_through_proxy(client, readings[1])]
 
     # Settlement waits for the anchors' missing readings until the readings close.
-    embedded_time_travel(w3, start + 2 * length + max(settle_start, grace) + 1)
-    settlement_seconds, settle_receipts = operator_batches(rpc, setup, signer, "settle(uint32,uint256)", delivery, SETTLE_BATCH,
-                                                           until=lambda book: book[2] == book[0])
+    time_travel.next_block_at(max(schedule.settlement_opens(delivery), schedule.readings_close(delivery)) + 1)
+    started = time.perf_counter()
+    settle_receipts = driver.settle(delivery, SETTLE_BATCH)
+    settlement_seconds = time.perf_counter() - started
     check_receipts(rpc, [tx for group in (*commits, *reveals, *readings) for tx in group])
     return EmbeddedRun(n, period_length, phases, trades, matching_seconds, len(match_receipts), settlement_seconds,
                        len(settle_receipts), setup_seconds)
 
 
-def book_of(rpc: UpstreamRpc, market: str, delivery: int) -> tuple:
-    raw = rpc.call("eth_call", {"to": market, "data": calldata("bookOf(uint32)", delivery)}, "latest")
-    return decode(["(uint32,uint8,uint32,uint256,uint256,uint256)"], bytes.fromhex(raw[2:]))[0]
-
-
-def operator_batches(rpc: UpstreamRpc, setup: SignedEnrollment, signer: Signer, function: str, delivery: int,
-                     batch: int, until) -> tuple[float, list[dict]]:
-    """Send the operator's `function(delivery, batch)` until `until(book)`; the seconds it took
-    (signing included: the keeper signs each as it goes) and the receipts."""
-    receipts = []
-    started = time.perf_counter()
-    while not until(book_of(rpc, signer.market, delivery)):
-        nonce = int(rpc.call("eth_getTransactionCount", setup.operator.address, "pending"), 16)
-        receipts += setup.submit([signer.sign(setup.operator, nonce, calldata(function, delivery, batch), BATCH_GAS, "operator")])
-        if len(receipts) > 1000:
-            raise RuntimeError(f"{function} did not finish in 1000 transactions")
-    return time.perf_counter() - started, receipts
+def unmeasured(rpc: UpstreamRpc, txs: list[SignedTx]) -> list[dict]:
+    """The anchors' transactions, sent and awaited outside the measurement."""
+    return send_signed(rpc, [tx.raw for tx in txs], [tx.hash for tx in txs], timeout=60)
 
 
 def check_receipts(rpc: UpstreamRpc, txs: list[SignedTx]) -> None:
@@ -261,7 +253,7 @@ def render(runs: list[EmbeddedRun]) -> tuple[str, list[list]]:
     lines += [
         f"When to move to a node: the embedded chain's clock moves a second per transaction, so the paper's"
         f" 15-minute period holds at most {DEFAULT_REVEAL_WINDOW} reveals (its reveal window is {DEFAULT_REVEAL_WINDOW} s)"
-        f" and {MarketSchedule().commit_end} commits, fewer when the keeper or others send meanwhile: about"
+        f" and {Schedule().commit_end} commits, fewer when the keeper or others send meanwhile: about"
         f" {DEFAULT_REVEAL_WINDOW} prosumers at most (the runs above used longer periods to measure more)."
         f" Within that it is quick (about {reveal_rate:.0f} reveals a second here), but it serves one transaction at a"
         " time under the lock every /rpc, page and keeper request shares, and it lives in memory, gone when the"

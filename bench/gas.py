@@ -15,94 +15,49 @@ Transactions come from anvil's auto-impersonated accounts: gas does not depend o
 from __future__ import annotations
 
 import argparse
-import bisect
 import csv
 import math
 import os
 import random
 import statistics
-from collections import defaultdict
 from dataclasses import dataclass, field
 
 from eth_account import Account
 from web3 import Web3
 
-from backend.chain import MarketParameters, MarketSchedule, commitment, load_artifact
-from backend.nodes import anvil
-from bench.common import PUBLISHED, RESULTS, JsonRpc, RpcError, machine
+from bench.common import PUBLISHED, RESULTS, JsonRpc, machine
+from bench.senders import GasLog, ImpersonatedSender
+from devnet.nodes import ANVIL_FUNDED_KEY, AnvilTime, anvil
+from p2pkit.bids import SealedBid
+from p2pkit.market import MarketParameters, attach, market_constructor
+from p2pkit.period import Bid, PeriodDriver, Prosumer, Reading, Transaction
+from p2pkit.schedule import Schedule
 
 BLOCK_GAS = 30_000_000
-SCHEDULE = MarketSchedule.scaled(86_400)
-POOL_CHUNK = 1000
+SCHEDULE = Schedule.scaled(86_400)
 MATCH_STEPS = 800
 SETTLE_BATCH = 1500
 MILLI_ETHER = 10**15
-
-
-class Rpc(JsonRpc):
-    """Batched JSON-RPC to an anvil that mines only when asked, with nonces counted here."""
-
-    def __init__(self, url: str):
-        super().__init__(url, timeout=600)
-        self.nonces: dict[str, int] = {}
-        self.call("evm_setAutomine", False)
-
-    def transact(self, txs: list[dict], in_order: bool = False) -> list[dict]:
-        """Send transactions, mine them, and return their receipts, a chunk at a time: anvil
-        slows down as its pool fills, and requests stay small.
-        A batch is served concurrently; `in_order` sends one request per transaction so that
-        they are mined in list order (anvil runs with a first-in-first-out pool)."""
-        receipts = []
-        for start in range(0, len(txs), POOL_CHUNK):
-            receipts += self._transact_chunk(txs[start:start + POOL_CHUNK], in_order)
-        return receipts
-
-    def _transact_chunk(self, txs: list[dict], in_order: bool) -> list[dict]:
-        senders = sorted({tx["from"] for tx in txs} - set(self.nonces))
-        counts = self.batch([("eth_getTransactionCount", [s, "pending"]) for s in senders])
-        self.nonces.update({s: int(c, 16) for s, c in zip(senders, counts)})
-        for tx in txs:  # a batch is served concurrently: number each sender's transactions
-            tx["nonce"] = hex(self.nonces[tx["from"]])
-            self.nonces[tx["from"]] += 1
-        sends = [("eth_sendTransaction", [tx]) for tx in txs]
-        hashes = [self.call(*send[:1], *send[1]) for send in sends] if in_order else self.batch(sends)
-        while True:  # blocks fill up to the gas limit in nonce order until the pool is empty
-            self.call("evm_mine")
-            pool = self.call("txpool_status")
-            if int(pool["pending"], 16) == int(pool["queued"], 16) == 0:
-                break
-        receipts = self.batch([("eth_getTransactionReceipt", [h]) for h in hashes])
-        dropped = sum(r is None for r in receipts)
-        if dropped:
-            raise RuntimeError(f"anvil dropped {dropped} of {len(txs)} transactions from its pool unmined")
-        failed = [r for r in receipts if int(r["status"], 16) != 1]
-        if failed:
-            first = next(tx for tx, r in zip(txs, receipts) if r in failed)
-            try:
-                self.call("eth_call", {k: v for k, v in first.items() if k != "nonce"}, hex(int(failed[0]["blockNumber"], 16) - 1))
-                reason = "no error when replayed"
-            except RpcError as error:
-                reason = str(error)
-            raise RuntimeError(f"{len(failed)} of {len(txs)} transactions failed; the first: {reason}")
-        return receipts
-
-    def travel(self, timestamp: int) -> None:
-        self.call("evm_mine", hex(timestamp))
+WALLET = 10**20
+TRADE_TOPIC = Web3.keccak(text="Trade(uint32,uint32,uint32,uint40,uint64,uint256)")
 
 
 @dataclass
 class PeriodGas:
+    """Gas of one period's work, by function, and how it was batched."""
+
     bids_per_side: int
-    by_function: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    gas: GasLog = field(default_factory=GasLog)
     trades: int = 0
     match_txs: int = 0
     settle_txs: int = 0
 
-    def add(self, name: str, receipts: list[dict]) -> None:
-        self.by_function[name] += [int(r["gasUsed"], 16) for r in receipts]
+    @property
+    def by_function(self) -> dict[str, list[int]]:
+        return self.gas.by_function
 
     def total(self, *names: str) -> int:
-        return sum(sum(self.by_function[n]) for n in names)
+        return self.gas.total(*names)
 
     @property
     def period_gas(self) -> int:
@@ -115,107 +70,63 @@ class PeriodGas:
 
 
 class Bench:
-    def __init__(self, rpc: Rpc):
+    """A market on anvil (mining only when asked, first-in-first-out pool) driven through its
+    periods by the period driver, every transaction from the account itself (impersonated)."""
+
+    def __init__(self, url: str):
+        rpc = JsonRpc(url, timeout=600)
+        rpc.call("evm_setAutomine", False)
+        self.sender = ImpersonatedSender(rpc, batch_gas=BLOCK_GAS)
         self.rpc = rpc
-        artifact = load_artifact()
-        self.market = Web3().eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
-        self.operator = rpc.call("eth_accounts")[0]
-        grid = Account.create().address
-        ctor = self.market.constructor(grid, SCHEDULE.as_abi(), MarketParameters().as_abi())
-        receipt = rpc.transact([{"from": self.operator, "data": ctor.data_in_transaction}])[0]
-        self.address = receipt["contractAddress"]
-        self.trade_topic = "0x" + Web3.keccak(text="Trade(uint32,uint32,uint32,uint40,uint64,uint256)").hex().removeprefix("0x")
-        self.genesis = int(self.rpc.call("eth_getBlockByNumber", "latest", False)["timestamp"], 16)
+        w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 600}))
+        operator = Account.from_key(ANVIL_FUNDED_KEY)
+        constructor = market_constructor(w3, Account.create().address, SCHEDULE, MarketParameters())
+        (receipt,) = self.sender([Transaction(operator, constructor)])
+        self.driver = PeriodDriver(
+            attach(w3, receipt["contractAddress"]), operator, sender=self.sender, wait_until=AnvilTime(w3).wait_until
+        )
 
-    def tx(self, sender: str, function: str, *args, value: int = 0, gas: int = 1_000_000) -> dict:
-        """A call with a fixed gas limit: estimates against the last block would not see the
-        transactions queued before it. Gas used, which is what is measured, does not depend on it."""
-        data = self.market.encode_abi(function, args=list(args))
-        return {"from": sender, "to": self.address, "data": data, "value": hex(value), "gas": hex(gas)}
+    def measured(self, gas: PeriodGas) -> None:
+        """What the sender sends from now on counts toward `gas`."""
+        self.sender.gas = gas.gas
 
-    def view(self, function: str, *args):
-        data = self.market.encode_abi(function, args=list(args))
-        raw = self.rpc.call("eth_call", {"to": self.address, "data": data}, "latest")
-        fn = self.market.get_function_by_name(function)
-        types = [o["type"] if o["type"] != "tuple" else _tuple_type(o) for o in fn.abi["outputs"]]
-        return Web3().codec.decode(types, bytes.fromhex(raw[2:]))
-
-    def start_of(self, period: int) -> int:
-        return self.genesis + period * SCHEDULE.period_length
-
-    def current_period(self) -> int:
-        return self.view("currentPeriod")[0]
-
-    def enroll(self, n: int, gas: PeriodGas) -> list[dict]:
+    def enroll(self, n: int, gas: PeriodGas) -> list[Prosumer]:
         rng = random.Random(n)
-        prosumers = []
-        for i in range(2 * n):
-            producer = i < n
-            prosumers.append({
-                "address": Account.create().address,
-                "meter": Account.create().address,
-                "producer": producer,
-                "green": rng.random() < 0.5,
-            })
-        self.rpc.batch([("anvil_setBalance", [p[k], hex(10**21)]) for p in prosumers for k in ("address", "meter")])
-        gas.add("register", self.rpc.transact(
-            [self.tx(p["address"], "register", f"p{i}", p["producer"], p["green"]) for i, p in enumerate(prosumers)]))
-        gas.add("setAuthorization", self.rpc.transact(
-            [self.tx(self.operator, "setAuthorization", p["address"], True) for p in prosumers]))
-        gas.add("deposit", self.rpc.transact(
-            [self.tx(p["address"], "deposit", value=10**20) for p in prosumers]))
-        gas.add("bindMeter", self.rpc.transact(
-            [self.tx(self.operator, "bindMeter", p["address"], p["meter"], i + 1) for i, p in enumerate(prosumers)]))
+        prosumers = [
+            Prosumer(f"p{i}", i < n, rng.random() < 0.5, Account.create(), Account.create(), i + 1, deposit=WALLET)
+            for i in range(2 * n)
+        ]
+        self.rpc.batch([("anvil_setBalance", [a, hex(10**21)]) for p in prosumers for a in (p.address, p.meter.address)])
+        self.measured(gas)
+        self.driver.enrol(prosumers)
         return prosumers
 
-    def run_period(self, prosumers: list[dict], gas: PeriodGas, seed: int) -> None:
+    def run_period(self, prosumers: list[Prosumer], gas: PeriodGas, seed: int) -> None:
         rng = random.Random(seed)
-        period = self.current_period() + 1
-        delivery = period + 1
+        driver = self.driver
+        self.measured(gas)
+        # Asks around 20-60, bids around 40-80 milli-ether/kWh: most of the book crosses.
+        bids = []
         for p in prosumers:
-            # Asks around 20-60, bids around 40-80 milli-ether/kWh: most of the book crosses.
-            low, high = (20, 60) if p["producer"] else (40, 80)
-            p["bid"] = (rng.randint(100, 5_000), rng.randint(low, high) * MILLI_ETHER // 10, os.urandom(32))
-        self.rpc.travel(self.start_of(period) + 1)
-        gas.add("commit", self.rpc.transact([
-            self.tx(p["address"], "commit", commitment(*p["bid"][:2], p["bid"][2], p["address"])) for p in prosumers]))
-        self.rpc.travel(self.start_of(period) + SCHEDULE.commit_end)
-        gas.add("reveal", self.rpc.transact([
-            self.tx(p["address"], "reveal", *p["bid"], hint) for p, hint in zip(prosumers, client_hints(prosumers))],
-            in_order=True))
-        self.rpc.travel(self.start_of(period) + SCHEDULE.reveal_end)
-        while self.view("bookOf", delivery)[0][1] != 2:
-            (receipt,) = self.rpc.transact([self.tx(self.operator, "matchBids", delivery, MATCH_STEPS, gas=BLOCK_GAS)])
-            gas.add("matchBids", [receipt])
-            gas.match_txs += 1
-            gas.trades += sum(1 for log in receipt["logs"] if log["topics"][0] == self.trade_topic)
-        self.rpc.travel(self.start_of(delivery + 1) + 1)
-        gas.add("submitReading", self.rpc.transact([
-            self.tx(p["meter"], "submitReading", delivery, i + 1, p["bid"][0] + rng.randint(-50, 50))
-            for i, p in enumerate(prosumers)]))
-        self.rpc.travel(self.start_of(delivery + 1) + SCHEDULE.settle_start)
-        while self.view("bookOf", delivery)[0][2] < len(prosumers):
-            gas.add("settle", self.rpc.transact([self.tx(self.operator, "settle", delivery, SETTLE_BATCH, gas=BLOCK_GAS)]))
-            gas.settle_txs += 1
-
-
-def _tuple_type(output: dict) -> str:
-    return "(" + ",".join(c["type"] if c["type"] != "tuple" else _tuple_type(c) for c in output["components"]) + ")"
-
-
-def client_hints(prosumers: list[dict]) -> list[int]:
-    """The `hintPrevId` each reveal would get from `insertionHint` just before it is sent:
-    bids revealed in list order get ids 1, 2, ...; asks ascending, bids descending, ties in order."""
-    queues: dict[tuple[bool, bool], list[tuple[int, int]]] = defaultdict(list)
-    hints = []
-    for bid_id, p in enumerate(prosumers, start=1):
-        price = p["bid"][1]
-        key = price if p["producer"] else -price
-        queue = queues[(p["producer"], p["green"])]
-        position = bisect.bisect_right(queue, (key, bid_id))
-        hints.append(queue[position - 1][1] if position else 0)
-        queue.insert(position, (key, bid_id))
-    return hints
+            low, high = (20, 60) if p.producer else (40, 80)
+            bids.append(Bid(p, SealedBid(rng.randint(100, 5_000), rng.randint(low, high) * MILLI_ETHER // 10, os.urandom(32))))
+        delivery = driver.next_auction()
+        driver.commit(bids)
+        driver.wait_until(driver.schedule.reveal_opens(delivery))
+        # Hints as a client reads them just before each reveal, with no walk: the gas measured.
+        with self.sender.in_list_order():
+            driver.reveal(bids, delivery, hints="reveal order")
+        driver.wait_until(driver.schedule.auction_closes(delivery))
+        matching = driver.match(delivery, MATCH_STEPS)
+        gas.match_txs += len(matching)
+        gas.trades += sum(1 for receipt in matching for log in receipt["logs"] if bytes.fromhex(log["topics"][0][2:]) == TRADE_TOPIC)
+        driver.wait_until(driver.schedule.delivery_ends(delivery))
+        driver.post_readings(
+            [Reading(bid.prosumer.meter, bid.prosumer.meter_number, bid.sealed.quantity_wh + rng.randint(-50, 50)) for bid in bids],
+            delivery,
+        )
+        driver.wait_until(driver.schedule.settlement_opens(delivery))
+        gas.settle_txs += len(driver.settle(delivery, SETTLE_BATCH))
 
 
 def main() -> None:
@@ -230,7 +141,7 @@ def main() -> None:
     with anvil("--auto-impersonate", "--accounts", "1", "--order", "fifo", "--base-fee", "0",
                gas_limit=BLOCK_GAS) as url:
         for n in sizes:
-            bench = Bench(Rpc(url))
+            bench = Bench(url)
             gas = PeriodGas(n)
             prosumers = bench.enroll(n, gas)
             bench.run_period(prosumers, gas, seed=n)

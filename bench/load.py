@@ -27,7 +27,7 @@ Measured as Caliper does, over the three phases of a step:
 
 On anvil (interval mining, first-in-first-out pool, base fee starting at 0) the market's clock
 is moved between phases with ``evm_increaseTime``; the rest of the time blocks come every
-block-time seconds. On Geth (``backend.geth``, when installed with its DAGs) phases follow the
+block-time seconds. On Geth (``devnet.geth``, when installed with its DAGs) phases follow the
 wall clock of a short market period, and a direct and a proxy cohort share one period, one
 after the other in each phase. Prosumers are registered, authorized, funded and bound to
 meters before any step; that setup is not measured. Writes ``bench/results/throughput.csv``,
@@ -51,33 +51,35 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
-from eth_abi import decode
+from eth_account import Account
+from web3 import Web3
 
-from backend.chain import Deployment, MarketSchedule
-from backend.nodes import ANVIL, ANVIL_CHAIN_ID, anvil, free_port, stop_processes, wait_for_rpc
 from bench.common import RESULTS, JsonRpc, machine, markdown_table, published_table, write_csv
 from bench.market_txs import (
-    AnvilEnrollment,
     Prosumer,
-    SealedBid,
-    SignedEnrollment,
     SignedTx,
     Signer,
     anchor_price,
     anchors,
     band_bids,
-    calldata,
+    deploy,
+    enrol,
+    fund,
     population,
     refresh_nonces,
     revealed_bid_id,
     sign_commits,
     sign_readings,
     sign_reveals,
-    wait_for_receipts,
 )
+from bench.senders import ImpersonatedSender, PresignedSender, send_signed
+from devnet.nodes import ANVIL, ANVIL_CHAIN_ID, ANVIL_FUNDED_KEY, anvil, free_port, stop_processes, wait_for_rpc
+from p2pkit.bids import SealedBid
+from p2pkit.market import WEI_PER_ETHER, Deployment, attach
+from p2pkit.schedule import Schedule
 
 try:  # the Geth private network, where the tree has it
-    from backend import geth
+    from devnet import geth
 except ImportError:
     geth = None
 
@@ -141,7 +143,7 @@ class BlockWatcher:
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="block-watcher", daemon=True)
 
-    def __enter__(self) -> "BlockWatcher":
+    def __enter__(self) -> BlockWatcher:
         self._thread.start()
         return self
 
@@ -353,20 +355,15 @@ class ChainClock:
         self.rpc = rpc
         self.can_jump = can_jump
         self.block_time = block_time
-        raw = rpc.call("eth_call", {"to": market, "data": calldata("schedule()")}, "latest")
-        (self.genesis, self.period_length, self.commit_end, self.reveal_end,
-         self.settle_start, self.reading_grace) = decode(["(uint64,uint32,uint32,uint32,uint32,uint32)"], bytes.fromhex(raw[2:]))[0]
+        self.schedule = Schedule.of(attach(Web3(Web3.HTTPProvider(rpc.url)), market))
 
     def latest_time(self) -> int:
         return int(self.rpc.call("eth_getBlockByNumber", "latest", False)["timestamp"], 16)
 
-    def start(self, period: int) -> int:
-        return self.genesis + period * self.period_length
-
     def next_period(self) -> int:
         """The first period that starts after the latest block (period 0 until genesis)."""
-        elapsed = self.latest_time() - self.genesis
-        return 0 if elapsed < 0 else elapsed // self.period_length + 1
+        latest = self.latest_time()
+        return 0 if latest < self.schedule.genesis_time else self.schedule.period_at(latest) + 1
 
     def reach(self, timestamp: int, timeout: float) -> None:
         """Return once the latest block is at or after `timestamp`."""
@@ -421,18 +418,19 @@ class LoadRun:
                     for cohort, cohort_bids in zip(cohorts, bids)]
         anchor_commits = sign_commits(anchor_members, anchor_bids, self.signer, kind="anchor")
         signing = time.perf_counter() - signing
-        wait = 3 * self.clock.period_length  # bound on waiting for a phase in real time (Geth)
+        schedule = self.clock.schedule
+        wait = 3 * schedule.period_length  # bound on waiting for a phase in real time (Geth)
         phases: list[list[Phase]] = [[] for _ in targets]
 
         def run_all(txs_by_target: list[list[SignedTx]], order: list[int]) -> None:
             for k in order:
                 phases[k].append(run_phase(targets[k][1], watcher, txs_by_target[k], rate, self.clients, self.chain.block_time))
 
-        self.clock.reach(self.clock.start(period) + 1, timeout=wait)
+        self.clock.reach(schedule.start(period) + 1, timeout=wait)
         self.unmeasured(anchor_commits)
         run_all(commits, forward)
 
-        self.clock.reach(self.clock.start(period) + self.clock.commit_end, timeout=wait)
+        self.clock.reach(schedule.reveal_opens(period + 1), timeout=wait)
         anchor_receipts = self.unmeasured(sign_reveals(anchor_members, anchor_bids, [0] * len(anchor_members), self.signer, kind="anchor"))
         anchor_ids = {key: revealed_bid_id(receipt) for key, receipt in zip(anchor_keys, anchor_receipts)}
         started = time.perf_counter()
@@ -441,7 +439,7 @@ class LoadRun:
         signing += time.perf_counter() - started
         run_all(reveals, backward)
 
-        self.clock.reach(self.clock.start(period + 2) + 1, timeout=wait)
+        self.clock.reach(schedule.delivery_ends(period + 1) + 1, timeout=wait)
         run_all(readings, forward)
 
         for target_phases in phases:
@@ -459,11 +457,7 @@ class LoadRun:
 
     def unmeasured(self, txs: list[SignedTx]) -> list[dict]:
         """Send the anchors' transactions straight to the node and wait for their receipts."""
-        self.rpc.batch([("eth_sendRawTransaction", [tx.raw]) for tx in txs])
-        receipts = wait_for_receipts(self.rpc, [tx.hash for tx in txs], STALL_BLOCKS * self.chain.block_time)
-        if any(int(r["status"], 16) != 1 for r in receipts):
-            raise RuntimeError("an anchor bid's transaction failed")
-        return receipts
+        return send_signed(self.rpc, [tx.raw for tx in txs], [tx.hash for tx in txs], STALL_BLOCKS * self.chain.block_time)
 
 
 @contextlib.contextmanager
@@ -507,14 +501,20 @@ def run_anvil(chain: ChainSettings, rates: list[float], phase_seconds: float, ma
     steps: list[Step] = []
     with anvil(*args, gas_limit=chain.gas_limit) as node_url:
         rpc = JsonRpc(node_url)
-        setup = AnvilEnrollment(rpc)
+        w3 = Web3(Web3.HTTPProvider(node_url, request_kwargs={"timeout": 120}))
+        # Impersonated: setup is not what is measured, and anvil mines it on demand.
+        setup = ImpersonatedSender(rpc)
+        operator, grid = Account.from_key(ANVIL_FUNDED_KEY), Account.create().address
         started = time.monotonic()
-        market = setup.deploy(MarketSchedule())
+        market = deploy(w3, setup, operator, grid, Schedule())
         prosumers = population(max(sizes))
         band_anchors = anchors(clients)
-        setup.enroll(prosumers + list(band_anchors.values()))
+        members = prosumers + list(band_anchors.values())
+        rpc.batch([("anvil_setBalance", [a, hex(10 * WEI_PER_ETHER)]) for p in members for a in (p.account.address, p.meter.address)])
+        enrol(w3, market, operator, setup, members)
+        refresh_nonces(rpc, members)
         print(f"{chain.name}: {len(prosumers)} prosumers enrolled in {time.monotonic() - started:.0f} s", flush=True)
-        deployment = Deployment(ANVIL_CHAIN_ID, market, setup.operator, setup.grid, int(rpc.call("eth_blockNumber"), 16))
+        deployment = Deployment(ANVIL_CHAIN_ID, market, operator.address, grid, int(rpc.call("eth_blockNumber"), 16))
         rpc.call("evm_setIntervalMining", int(chain.block_time))  # whole seconds only
         clock = ChainClock(rpc, market, can_jump=True, block_time=chain.block_time)
         run = LoadRun(chain, node_url, prosumers, band_anchors, Signer(ANVIL_CHAIN_ID, GWEI, market), clock, clients)
@@ -528,15 +528,15 @@ def run_anvil(chain: ChainSettings, rates: list[float], phase_seconds: float, ma
 def geth_unavailable() -> str | None:
     """Why the Geth run cannot take place here, or None when it can."""
     if geth is None:
-        return "backend/geth.py (the Geth private network) is not in this tree"
+        return "devnet/geth/__init__.py (the Geth private network) is not in this tree"
     configured = os.environ.get("P2P_GETH")
     binary = Path(configured) if configured else geth.DEFAULT_GETH
     if not binary.is_file():
-        return f"Geth {geth.GETH_VERSION} is not installed at {binary} (scripts/geth/install_geth.sh builds it)"
+        return f"Geth {geth.GETH_VERSION} is not installed at {binary} (devnet/geth/install_geth.sh builds it)"
     missing = [epoch for epoch in (0, 1) if not geth.dag_file(epoch, geth.dag_dir()).exists()]
     if missing:
         return (f"the ethash DAGs of epochs {missing} are not made yet in {geth.dag_dir()} (about 1 GB each, minutes:"
-                " `.venv/bin/python scripts/geth/privnet.py dag` makes them once)")
+                " `.venv/bin/python -m devnet.geth dag` makes them once)")
     return None
 
 
@@ -569,20 +569,24 @@ def run_geth(rate: float, cohort_size: int, clients: int, workers: int, threads:
         phase = max(45, round(15 * interval))
         # The first period starts once the prosumers are enrolled (about 0.08 s each here).
         genesis = int(rpc.call("eth_getBlockByNumber", "latest", False)["timestamp"], 16) + 20 + round(0.1 * 2 * cohort_size)
-        schedule = MarketSchedule(period_length=2 * phase + 10, commit_end=phase, reveal_end=2 * phase,
-                                  settle_start=2 * phase + 5, reading_grace=2 * phase + 10, genesis_time=genesis)
+        schedule = Schedule(period_length=2 * phase + 10, commit_end=phase, reveal_end=2 * phase,
+                            settle_start=2 * phase + 5, reading_grace=2 * phase + 10, genesis_time=genesis)
         operator = network.operator
-        setup = SignedEnrollment(rpc, operator, network.chain_id, GETH_GAS_PRICE, timeout=STALL_BLOCKS * 3 * interval)
+        w3 = Web3(Web3.HTTPProvider(node_url, request_kwargs={"timeout": 120}))
+        setup = PresignedSender(rpc, network.chain_id, GETH_GAS_PRICE, timeout=STALL_BLOCKS * 3 * interval)
         started = time.monotonic()
-        market = setup.deploy(schedule, network.grid.address)
+        market = deploy(w3, setup, operator, network.grid.address, schedule)
         prosumers = population(2 * cohort_size)
         band_anchors = anchors(clients)
-        setup.enroll(prosumers + list(band_anchors.values()))
+        members = prosumers + list(band_anchors.values())
+        fund(setup, operator, members)
+        enrol(w3, market, operator, setup, members)
+        refresh_nonces(rpc, members)
         print(f"{chain.name}: blocks every {interval:.1f} s, {len(prosumers)} prosumers enrolled in"
               f" {time.monotonic() - started:.0f} s, {schedule.period_length} s periods", flush=True)
         deployment = Deployment(network.chain_id, market, operator.address, network.grid.address, int(rpc.call("eth_blockNumber"), 16))
         clock = ChainClock(rpc, market, can_jump=False, block_time=interval)
-        run = LoadRun(chain, node_url, prosumers, band_anchors, setup.signer, clock, clients)
+        run = LoadRun(chain, node_url, prosumers, band_anchors, Signer(network.chain_id, GETH_GAS_PRICE, market), clock, clients)
         with BlockWatcher(node_url) as watcher, backend_proxy(node_url, deployment, workers, threads) as proxy_url:
             return run.step([(f"direct-{chain.name}", node_url), (f"proxy-{chain.name}", proxy_url)], watcher, rate, cohort_size)
 

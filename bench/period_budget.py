@@ -30,10 +30,10 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-from backend.chain import MarketSchedule
 from bench.common import RESULTS, machine, markdown_table, write_csv
+from p2pkit.schedule import Schedule
 
-SCHEDULE = MarketSchedule()
+SCHEDULE = Schedule()
 # Rows of gas_functions.csv used here, and the names under which bench/gas.py writes the
 # matching and settlement figures when it does.
 CSV_ROWS = {
@@ -161,11 +161,11 @@ def gas_figures(folder: Path, measure_bids: int) -> GasFigures:
 def measure_gas(bids_per_side: int) -> GasFigures:
     """Gas of one steady-state period of `bids_per_side` bids a side, run with bench/gas.py's
     market driver on anvil (30M-gas blocks)."""
-    from backend.nodes import anvil
-    from bench.gas import BLOCK_GAS, Bench, PeriodGas, Rpc
+    from bench.gas import BLOCK_GAS, Bench, PeriodGas
+    from devnet.nodes import anvil
 
-    with anvil("--auto-impersonate", "--accounts", "1", "--order", "fifo", gas_limit=BLOCK_GAS) as url:
-        driver = Bench(Rpc(url))
+    with anvil("--auto-impersonate", "--accounts", "1", "--order", "fifo", "--base-fee", "0", gas_limit=BLOCK_GAS) as url:
+        driver = Bench(url)
         first = PeriodGas(bids_per_side)
         prosumers = driver.enroll(bids_per_side, first)
         driver.run_period(prosumers, first, seed=bids_per_side)

@@ -1,4 +1,4 @@
-"""Off-chain reference: time of the Python reference clearing (`backend.reference.clear`).
+"""Off-chain reference: time of the Python reference clearing (`sim.reference.clear`).
 
     .venv/bin/python -m bench.reference_clearing [--sizes 10,100,1000,10000]
 
@@ -17,9 +17,9 @@ import csv
 import random
 import time
 
-from backend.chain import MarketParameters
-from backend.reference import Order, clear
 from bench.common import RESULTS, machine, markdown_table, write_csv
+from p2pkit.market import MarketParameters
+from sim.reference import Order, clear
 
 MILLI_ETHER = 10**15
 WALLET = 10**20
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
         rows.append([n, len(result.trades), f"{best:.4f}", f"{best / (2 * n) * 1e6:.1f}", agreement])
         print(f"reference clearing, {n} bids a side: {best:.4f} s", flush=True)
     report = "\n".join([
-        "# Off-chain reference clearing (backend.reference.clear)",
+        "# Off-chain reference clearing (sim.reference.clear)",
         "",
         f"Machine: {machine()}. Pure Python, one thread; best of {args.repeat} runs.",
         "",

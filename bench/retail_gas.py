@@ -18,13 +18,14 @@ from dataclasses import replace
 from eth_account import Account
 from web3 import Web3
 
-from backend.chain import MarketSchedule, deploy_market, send, transfer
-from backend.nodes import ANVIL_FUNDED_KEY, anvil
 from bench.common import RESULTS, machine, markdown_table, write_csv
+from devnet.nodes import ANVIL_FUNDED_KEY, AnvilTime, anvil
+from p2pkit.market import deploy_market
 from p2pkit.retail.clock import BillingClock
 from p2pkit.retail.contracts import Party, deploy_retail, enrol
 from p2pkit.retail.plans import PlanTerms, PriceKind
 from p2pkit.retail.terms import Terms, sign_terms
+from p2pkit.transactions import send, transfer
 
 UNIT = 10**12
 MONTH = 30 * 86_400
@@ -46,12 +47,13 @@ class Bench:
         self.w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 120}))
         self.operator = Account.from_key(ANVIL_FUNDED_KEY)
         self.grid = Account.create()
-        self.market = deploy_market(self.w3, self.operator, self.grid.address, MarketSchedule())
+        self.market = deploy_market(self.w3, self.operator, self.grid.address)
         self.retail = deploy_retail(
             self.w3, self.operator, self.market, BillingClock.fixed(MONTH, MONTH // 6), RATED_POWER_W
         )
         self.contracts = self.retail.contracts.functions
         self.billing = BillingClock.of(self.retail.contracts)
+        self.anvil_time = AnvilTime(self.w3)
         self.numbers = iter(range(1, 10**6))
         self.retailer = self.party("retailer", producer=True, retailer=True)
         self.gas: dict[str, int] = {}
@@ -102,9 +104,6 @@ class Bench:
         signatures = [sign_terms(p.account.key, terms, nonce, chain_id, address) for p in self.signers[terms.buyer]]
         return self.contracts.signContract(terms.as_abi(), nonce, *signatures)
 
-    def move_to(self, timestamp: int) -> None:
-        self.w3.provider.make_request("evm_mine", [timestamp])
-
     def post(self, party: Party, month: int, energy_wh: int) -> dict:
         """The party's meter posts the month, its registers continuing from its last reading."""
         opening = self.registers.get(party.address, 100_000_000)
@@ -122,7 +121,7 @@ class Bench:
         self.measure("accept", self.contracts.accept(first_id), self.retailer.account)
         self.measure("signContract (both signatures)", self.sign(self.terms(poor, months=1), 1), self.operator)
         month = self.terms(buyer).first_month
-        self.move_to(self.billing.month_end(month) + 60)
+        self.anvil_time.wait_until(self.billing.month_end(month) + 60)
         self.gas["submitMonthlyReading (first month)"] = self.post(buyer, month, 1_000_000)["gasUsed"]
         self.post(self.retailer, month, 5_000_000)
         self.post(poor, month, 1_000_000)
@@ -130,7 +129,7 @@ class Bench:
         self.measure(
             "settle (buyer short: default, deposits released)", self.contracts.settle(first_id + 1), self.operator
         )
-        self.move_to(self.billing.month_end(month + 1) + 60)
+        self.anvil_time.wait_until(self.billing.month_end(month + 1) + 60)
         self.gas["submitMonthlyReading (next month)"] = self.post(buyer, month + 1, 1_100_000)["gasUsed"]
         self.post(self.retailer, month + 1, 5_000_000)
         self.measure("settle (last month: deposits released)", self.contracts.settle(first_id), self.operator)
@@ -146,10 +145,10 @@ class Bench:
             receipt = send(self.w3, self.sign(self.terms(buyer, months=3), nonce), self.operator)
             ids.append(self.retail.contracts.events.ContractActivated().process_receipt(receipt)[0].args.id)
         month = self.terms(buyers[0]).first_month
-        self.move_to(self.billing.month_end(month) + 60)
+        self.anvil_time.wait_until(self.billing.month_end(month) + 60)
         for buyer in buyers:
             self.post(buyer, month, 1_000_000)
-        if not self.contracts.monthlyReadingOf(self.retailer.address, month).call()[0]:
+        if not self.contracts.monthlyReadingOf(self.retailer.address, month).call().present:
             self.post(self.retailer, month, 5_000_000)
         receipt = send(self.w3, self.contracts.settleBatch(ids[0], size), self.operator)
         self.gas[f"settleBatch of {size}, per contract"] = receipt["gasUsed"] // size

@@ -1,7 +1,7 @@
 // The prosumer's key. It never leaves the browser: it is kept in localStorage only as an
 // encrypted keystore (scrypt, the format of Ethereum wallets) and decrypted with the password
 // for as long as the page is open. A wallet extension (window.ethereum) can sign instead.
-import { ethers } from "./market.js";
+import { ethers } from "ethers";
 
 const KEYSTORES = "p2p.keystores";
 

@@ -1,44 +1,32 @@
 // The operator's view, shown when the open account is the market's operator: every account with
 // its authorization, meter binding, the market parameters and the keeper's health.
-import {
-  Refusal,
-  ethers,
-  ether,
-  milliEtherPerKWh,
-  parseEther,
-  parseMilliEtherPerKWh,
-  shortAddress,
-  timeOfDay,
-} from "./market.js";
+import { roleOf } from "./account.js";
+import { timeOfDay } from "./clock.js";
+import { ethers } from "./market.js";
+import { $, action, getJson, state, transact } from "./shared.js";
+import { ether, milliEtherPerKWh, parseEther, parseMilliEtherPerKWh, shortAddress } from "./units.js";
+import { Refusal } from "./words.js";
 
-const $ = (id) => document.getElementById(id);
 const BPS = 10_000;
 
 let wired = false;
 
-/** Redraws the operator's view; `tools` are the page's transaction and message helpers. */
-export async function showOperator(page, tools) {
+/** Redraws the operator's view. */
+export async function showOperator() {
   if (!wired) {
-    wire(page, tools);
-    fillParameters(page.parameters);
+    wireOperator();
+    fillParameters(state.parameters);
     wired = true;
   }
-  await Promise.all([showAccounts(page, tools), showKeeper()]);
+  await Promise.all([showAccounts(), showKeeper()]);
 }
 
-async function getJson(path) {
-  const reply = await fetch(path);
-  const answer = await reply.json().catch(() => ({}));
-  if (!reply.ok) throw new Error(answer.error ?? `${path} answered HTTP ${reply.status}`);
-  return answer;
-}
-
-async function showAccounts(page, { transact, action }) {
+async function showAccounts() {
   const { accounts } = await getJson("/api/accounts");
   const rows = accounts.map((account) => {
     const row = document.createElement("tr");
     row.dataset.address = account.address;
-    const kind = account.is_grid ? "public grid" : `${account.green ? "green " : ""}${account.producer ? "producer" : "consumer"}`;
+    const kind = account.is_grid ? "public grid" : roleOf(account);
     const meter = account.meter_number ? `no. ${account.meter_number} (${shortAddress(account.meter)})` : "–";
     for (const text of [account.id, account.name, kind, account.address, ether(account.wallet_wei), meter]) {
       row.insertCell().textContent = text;
@@ -56,7 +44,7 @@ async function showAccounts(page, { transact, action }) {
       "click",
       action(() =>
         transact(`${account.authorized ? "Revoking" : "Authorizing"} ${account.name}`, () =>
-          page.account.market.setAuthorization(account.address, !account.authorized),
+          state.account.market.setAuthorization(account.address, !account.authorized),
         ),
       ),
     );
@@ -129,7 +117,7 @@ function readAddress(id, label) {
   return ethers.getAddress(text);
 }
 
-function wire(page, { transact, action }) {
+function wireOperator() {
   $("meter-form").addEventListener(
     "submit",
     action(async () => {
@@ -137,10 +125,10 @@ function wire(page, { transact, action }) {
       const meter = readAddress("meter-address", "The meter address");
       const number = $("meter-number").value.trim();
       if (!/^[1-9]\d*$/.test(number) || BigInt(number) >= 2n ** 64n) throw new Refusal("The meter number must be a whole number above zero.");
-      const record = await page.market.contract.accountOf(prosumer);
+      const record = await state.market.contract.accountOf(prosumer);
       if (record.id === 0n) throw new Refusal("That prosumer address is not registered.");
       await transact(`Binding meter no. ${number} to ${record.name}`, () =>
-        page.account.market.bindMeter(prosumer, meter, BigInt(number)),
+        state.account.market.bindMeter(prosumer, meter, BigInt(number)),
       );
       $("meter-form").reset();
     }),
@@ -161,7 +149,7 @@ function wire(page, { transact, action }) {
         margin: parseEther($("param-margin").value),
         referencePrice,
       };
-      await transact("Setting the market parameters", () => page.account.market.setParameters(parameters));
+      await transact("Setting the market parameters", () => state.account.market.setParameters(parameters));
     }),
   );
 }

@@ -2,9 +2,10 @@
 // market's events): the trades of each period, the account's declared / cleared / actual
 // energy, balancing and reward or penalty, and the charts over the day.
 import { barChart, lineChart } from "./charts.js";
-import { kWh, milliEtherPerKWh, signedMilliEther, timeOfDay } from "./market.js";
+import { timeOfDay } from "./clock.js";
+import { $, getJson, state } from "./shared.js";
+import { kWh, milliEtherPerKWh, signedMilliEther } from "./units.js";
 
-const $ = (id) => document.getElementById(id);
 const PERIODS_SHOWN = 96; // one day of 15-minute periods
 
 const STAGE_WORDS = {
@@ -17,13 +18,6 @@ const STAGE_WORDS = {
   settled: "settled",
 };
 
-async function getJson(path) {
-  const reply = await fetch(path);
-  const answer = await reply.json().catch(() => ({}));
-  if (!reply.ok) throw new Error(answer.error ?? `${path} answered HTTP ${reply.status}`);
-  return answer;
-}
-
 /** Block times, for placing wallet movements on the day's axis (blocks never change). */
 const blockTimes = new Map();
 
@@ -33,9 +27,9 @@ async function timeOfBlock(provider, number) {
 }
 
 /** Redraws the results card for the open account. */
-export async function showResults(page) {
-  const { clock, provider } = page.market;
-  const { address, bids } = page.account;
+export async function showResults() {
+  const { clock, provider } = state.market;
+  const { address, bids } = state.account;
   const last = clock.at().period + 1;
   const first = Math.max(0, last - PERIODS_SHOWN + 1);
   let periods, accounts, mine;

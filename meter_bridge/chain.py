@@ -6,7 +6,7 @@ eth_estimateGas, eth_gasPrice, eth_chainId, eth_getTransactionCount, eth_sendRaw
 eth_getTransactionReceipt. So the bridge works against a node as well as against the backend.
 Transactions arrive here already signed (see ``signing``).
 
-A call the contract refuses raises ``backend.chain.ContractRefused`` with the custom error
+A call the contract refuses raises ``p2pkit.transactions.ContractRefused`` with the custom error
 decoded by name (MeterNotBound, MeterNumberMismatch, ReadingTooEarly, ReadingTooLate,
 ReadingAlreadyPosted; for monthly readings also ReadingAboveCapacity, RegisterDiscontinuity and
 RegisterOutOfRange), whether web3 talks to a node or to an embedded eth-tester chain.
@@ -16,10 +16,8 @@ an error, a ``Web3RPCError`` (both together: ``CHAIN_UNAVAILABLE``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from eth_tester.exceptions import TransactionFailed
 from web3 import Web3
+from web3.contract.contract import ContractFunction
 from web3.exceptions import (
     ContractLogicError,
     ProviderConnectionError,
@@ -28,8 +26,10 @@ from web3.exceptions import (
     Web3RPCError,
 )
 
-from backend.chain import ContractRefused, decode_error, revert_data
+from p2pkit.market import attach
 from p2pkit.retail.clock import BillingClock
+from p2pkit.schedule import Schedule
+from p2pkit.transactions import ContractRefused, refusal_of
 
 # Nothing answers: OSError covers refused connections and HTTP errors (requests' exceptions
 # derive from it).
@@ -40,42 +40,26 @@ CHAIN_UNAVAILABLE = (*CHAIN_UNREACHABLE, Web3RPCError)
 GAS_MARGIN = 1.2  # the estimate can shift between estimation and mining (storage warm or cold)
 
 
-@dataclass(frozen=True)
-class MarketClock:
-    """The contract's period clock: period p starts at genesis_time + p x period_length."""
-
-    genesis_time: int
-    period_length: int
-    reading_grace: int
-
-    def period_at(self, timestamp: float) -> int:
-        return max(0, int(timestamp - self.genesis_time) // self.period_length)
-
-    def period_start(self, period: int) -> int:
-        return self.genesis_time + period * self.period_length
-
-
 class MarketChain:
     """Reading-related calls of the market contract at ``market_address``, through ``w3``."""
 
     def __init__(self, w3: Web3, market_address: str, abi: list):
         self.w3 = w3
         self._abi = abi
-        self.market = w3.eth.contract(address=Web3.to_checksum_address(market_address), abi=abi)
+        self.market = attach(w3, market_address, abi)
 
-    def clock(self) -> MarketClock:
-        genesis, length, _, _, _, grace = self.market.functions.schedule().call()
-        return MarketClock(genesis, length, grace)
+    def schedule(self) -> Schedule:
+        return Schedule.of(self.market)
 
     def meter_of(self, meter: str) -> tuple[int, int]:
         """(prosumer id, meter number) the meter account is bound to; (0, 0) when unbound."""
-        prosumer_id, meter_number = self.market.functions.meterOf(meter).call()
-        return prosumer_id, meter_number
+        binding = self.market.functions.meterOf(meter).call()
+        return binding.prosumerId, binding.meterNumber
 
     def reading_of(self, prosumer_id: int, period: int) -> int | None:
         """The energy (Wh) the contract holds for a prosumer and period, None when none."""
-        present, energy_wh = self.market.functions.readingOf(prosumer_id, period).call()
-        return energy_wh if present else None
+        reading = self.market.functions.readingOf(prosumer_id, period).call()
+        return reading.energyWh if reading.present else None
 
     def account_address(self, prosumer_id: int) -> str:
         """The account of a prosumer id."""
@@ -100,7 +84,6 @@ class MarketChain:
             return None
 
 
-
 class RetailChain:
     """Monthly readings of the bilateral contracts at ``contracts_address``, through ``w3``.
 
@@ -109,15 +92,15 @@ class RetailChain:
     def __init__(self, w3: Web3, contracts_address: str, abi: list):
         self.w3 = w3
         self._abi = abi
-        self.contracts = w3.eth.contract(address=Web3.to_checksum_address(contracts_address), abi=abi)
+        self.contracts = attach(w3, contracts_address, abi)
 
     def billing_clock(self) -> BillingClock:
-        return BillingClock(*self.contracts.functions.billingClock().call())
+        return BillingClock.of(self.contracts)
 
     def monthly_reading_of(self, account: str, month: int) -> tuple[int, int] | None:
         """The (opening, closing) registers in Wh the contracts hold for an account and month."""
-        present, _, opening_wh, closing_wh = self.contracts.functions.monthlyReadingOf(account, month).call()
-        return (opening_wh, closing_wh) if present else None
+        reading = self.contracts.functions.monthlyReadingOf(account, month).call()
+        return (reading.openingWh, reading.closingWh) if reading.present else None
 
     def submission(
         self, meter: str, month: int, meter_number: int, opening_wh: int, closing_wh: int, nonce: int
@@ -127,12 +110,17 @@ class RetailChain:
         return unsigned_transaction(self.w3, call, meter, nonce, self._abi)
 
 
-def unsigned_transaction(w3: Web3, call, sender: str, nonce: int, abi: list) -> dict:
+def unsigned_transaction(w3: Web3, call: ContractFunction, sender: str, nonce: int, abi: list) -> dict:
     """The transaction of ``call`` with its gas estimated; ContractRefused if it would revert."""
     try:
         gas = call.estimate_gas({"from": sender})
-    except (ContractLogicError, TransactionFailed) as error:  # a node's revert, eth-tester's
-        raise refusal(error, abi) from None
+    except Exception as error:  # a node's revert, the embedded chain's; or no chain at all
+        refusal = refusal_of(error, abi)
+        if refusal is None and isinstance(error, ContractLogicError):
+            refusal = ContractRefused("Reverted", (str(error),))
+        if refusal is None:
+            raise
+        raise refusal from None
     return call.build_transaction(
         {
             "from": sender,
@@ -142,14 +130,3 @@ def unsigned_transaction(w3: Web3, call, sender: str, nonce: int, abi: list) -> 
             "chainId": w3.eth.chain_id,
         }
     )
-
-
-def refusal(error: Exception, abi: list) -> ContractRefused:
-    """The contract's custom error in ``error``, or ``Reverted`` with what there was."""
-    data = revert_data(error)
-    if data:
-        try:
-            return ContractRefused(*decode_error(data, abi))
-        except ValueError:  # not one of the contract's errors
-            pass
-    return ContractRefused("Reverted", (str(error),))

@@ -31,14 +31,15 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
+from typing import TypeVar
 
 from web3 import Web3
 from web3.exceptions import Web3RPCError
 
-from backend.chain import ContractRefused, load_artifact
-from meter_bridge.chain import CHAIN_UNAVAILABLE, CHAIN_UNREACHABLE, MarketChain, MarketClock, RetailChain
+from meter_bridge.chain import CHAIN_UNAVAILABLE, CHAIN_UNREACHABLE, MarketChain, RetailChain
 from meter_bridge.config import Config
 from meter_bridge.data_items import ENERGY_REGISTER_LIMIT, frozen_at_settlement_day
 from meter_bridge.errors import Dlt645Error
@@ -47,9 +48,13 @@ from meter_bridge.period_energy import WH_PER_KWH, RegisterReading, energy_betwe
 from meter_bridge.poller import Poller
 from meter_bridge.signing import MeterKey, read_password
 from meter_bridge.transport import SerialSettings, SerialTransport
+from p2pkit.artifacts import load_artifact
 from p2pkit.retail.clock import BillingClock
+from p2pkit.schedule import Schedule
+from p2pkit.transactions import ContractRefused
 
 log = logging.getLogger(__name__)
+Clock = TypeVar("Clock", Schedule, BillingClock)
 
 # A refusal that only means "not yet": the reading stays queued and is tried again.
 NOT_YET = "ReadingTooEarly"
@@ -66,14 +71,24 @@ class BridgedMeter:
     key: MeterKey
 
 
+class Result(str, Enum):
+    """What became of a queued reading in one step."""
+
+    DONE = "done"  # the contract holds it: it leaves the queue
+    SENT = "sent"  # handed to the node, not mined yet
+    REVERTED = "reverted"  # mined but failed; looked at again next step
+    WAITING = "waiting"  # not sent: the chain is out of reach, or it is too early
+    REFUSED = "refused"  # the contract will never take it: marked failed
+
+
 @dataclass(frozen=True)
 class Submission:
-    """What became of one queued reading in one step: done, sent, reverted, waiting or refused."""
+    """What became of one queued reading in one step."""
 
     meter: str
     period: int  # the billing month of a monthly reading
     energy_wh: int
-    result: str
+    result: Result
     detail: str = ""
     kind: str = "period"
 
@@ -104,7 +119,7 @@ class Daemon:
         self.outbox = outbox
         self.max_reading_delay = max_reading_delay
         self._clock = clock
-        self._market_clock: MarketClock | None = None
+        self._schedule: Schedule | None = None
         self.retail = retail
         self.monthly_read_delay = monthly_read_delay
         self._billing_clock: BillingClock | None = None
@@ -124,27 +139,23 @@ class Daemon:
 
     # ---------------------------------------------------------------- polling
 
-    def market_clock(self) -> MarketClock | None:
-        """The contract's clock: asked once, then kept (it is fixed at deployment)."""
-        if self._market_clock is None:
-            try:
-                self._market_clock = self.chain.clock()
-                self.outbox.save_clock(*astuple(self._market_clock))
-            except CHAIN_UNAVAILABLE as error:
-                saved = self.outbox.saved_clock()
-                if saved is None:
-                    log.warning("market clock unknown, chain unavailable: %s", error)
-                    return None
-                return MarketClock(*saved)
-        return self._market_clock
+    def schedule(self) -> Schedule | None:
+        """The contract's clock: asked once, then kept (it is fixed at deployment); while the
+        chain cannot be asked, the one kept in the outbox."""
+        if self._schedule is None:
+            self._schedule, current = self._fixed_at_deployment(
+                self.chain.schedule, self.outbox.save_schedule, self.outbox.saved_schedule, "market clock"
+            )
+            return current
+        return self._schedule
 
     def poll(self, now: float) -> None:
         """Read each meter not yet read at the start of the current period."""
-        market_clock = self.market_clock()
-        if market_clock is None:
+        schedule = self.schedule()
+        if schedule is None:
             return
-        period = market_clock.period_at(now)
-        since_start = now - market_clock.period_start(period)
+        period = schedule.period_at(now)
+        since_start = now - schedule.start(period)
         if not 0 <= since_start <= self.max_reading_delay:  # before the market opens, or too late
             return
         for meter in self.meters.values():
@@ -156,7 +167,9 @@ class Daemon:
         try:
             kwh = self.poller.read_energy(meter.address, meter.register_di)
         except (Dlt645Error, OSError) as error:  # OSError: the serial line itself failed
-            log.warning("poll %s (meter %s) at start of period %d: failed: %s", meter.name, meter.address, period, error)
+            log.warning(
+                "poll %s (meter %s) at start of period %d: failed: %s", meter.name, meter.address, period, error
+            )
             return
         reading = RegisterReading(meter.address, period, kwh)
         energy = energy_between(last, reading)
@@ -164,27 +177,48 @@ class Daemon:
         if energy.energy_wh is None:
             result = energy.note
         else:
-            result = f"period {energy.period}: {energy.energy_wh} Wh queued" + (f" ({energy.note})" if energy.note else "")
+            result = f"period {energy.period}: {energy.energy_wh} Wh queued" + (
+                f" ({energy.note})" if energy.note else ""
+            )
         log.info(
             "poll %s (meter %s) at start of period %d: register %s kWh, %s",
-            meter.name, meter.address, period, kwh, result,
+            meter.name,
+            meter.address,
+            period,
+            kwh,
+            result,
         )
 
     # ---------------------------------------------------------------- monthly readings
 
     def billing_clock(self) -> BillingClock | None:
-        """The bilateral contracts' billing clock: asked once, then kept (fixed at deployment)."""
+        """The bilateral contracts' billing clock: asked once, then kept (it is fixed at
+        deployment); while the chain cannot be asked, the one kept in the outbox."""
         if self._billing_clock is None:
-            try:
-                self._billing_clock = self.retail.billing_clock()
-                self.outbox.save_billing_clock(*self._billing_clock.as_abi())
-            except CHAIN_UNAVAILABLE as error:
-                saved = self.outbox.saved_billing_clock()
-                if saved is None:
-                    log.warning("billing clock unknown, chain unavailable: %s", error)
-                    return None
-                return BillingClock(*saved)
+            self._billing_clock, current = self._fixed_at_deployment(
+                self.retail.billing_clock,
+                self.outbox.save_billing_clock,
+                self.outbox.saved_billing_clock,
+                "billing clock",
+            )
+            return current
         return self._billing_clock
+
+    @staticmethod
+    def _fixed_at_deployment(
+        ask: Callable[[], Clock], save: Callable[[Clock], None], saved: Callable[[], Clock | None], what: str
+    ) -> tuple[Clock | None, Clock | None]:
+        """A clock fixed at deployment, asked of the chain and saved in the outbox: (it, it); while
+        the chain cannot be asked, (None, the one the outbox saved, None when none)."""
+        try:
+            clock = ask()
+        except CHAIN_UNAVAILABLE as error:
+            kept = saved()
+            if kept is None:
+                log.warning("%s unknown, chain unavailable: %s", what, error)
+            return None, kept
+        save(clock)
+        return clock, clock
 
     def poll_monthly(self, now: float) -> None:
         """Read the frozen registers of each meter not yet read for the month that ended last."""
@@ -215,7 +249,12 @@ class Daemon:
         self.outbox.record_monthly(meter.name, month, opening_wh, closing_wh, energy_wh)
         log.info(
             "monthly %s (meter %s) for month %d: registers %s -> %s kWh, %d Wh queued",
-            meter.name, meter.address, month, opening, closing, energy_wh,
+            meter.name,
+            meter.address,
+            month,
+            opening,
+            closing,
+            energy_wh,
         )
 
     # ---------------------------------------------------------------- submitting
@@ -228,20 +267,27 @@ class Daemon:
             try:
                 if meter is None:
                     self.outbox.mark_failed(queued.id, "meter no longer configured")
-                    submission = self._outcome(queued, "refused", "meter no longer configured")
+                    submission = self._outcome(queued, Result.REFUSED, "meter no longer configured")
                 else:
                     submission = self._submit(meter, queued)
             except CHAIN_UNREACHABLE as error:
-                submission = self._outcome(queued, "waiting", f"chain unreachable: {error}")
-                log.warning("submit %s period %d %d Wh: %s", queued.meter, queued.period, queued.energy_wh, submission.detail)
+                submission = self._outcome(queued, Result.WAITING, f"chain unreachable: {error}")
+                log.warning(
+                    "submit %s period %d %d Wh: %s", queued.meter, queued.period, queued.energy_wh, submission.detail
+                )
                 submissions.append(submission)
                 break
             except Web3RPCError as error:  # this reading only: the next may well go through
-                submission = self._outcome(queued, "waiting", f"node error: {error}")
-            level = logging.INFO if submission.result in ("done", "sent") else logging.WARNING
+                submission = self._outcome(queued, Result.WAITING, f"node error: {error}")
+            level = logging.INFO if submission.result in (Result.DONE, Result.SENT) else logging.WARNING
             log.log(
-                level, "submit %s period %d %d Wh: %s%s", queued.meter, queued.period, queued.energy_wh,
-                submission.result, f" ({submission.detail})" if submission.detail else "",
+                level,
+                "submit %s period %d %d Wh: %s%s",
+                queued.meter,
+                queued.period,
+                queued.energy_wh,
+                submission.result.value,
+                f" ({submission.detail})" if submission.detail else "",
             )
             submissions.append(submission)
         return submissions
@@ -250,10 +296,10 @@ class Daemon:
         account = meter.key.address
         if queued.kind == MONTHLY and self.retail is None:
             self.outbox.mark_failed(queued.id, "no bilateral contracts configured")
-            return self._outcome(queued, "refused", "no bilateral contracts configured")
+            return self._outcome(queued, Result.REFUSED, "no bilateral contracts configured")
         if self._contract_holds(account, queued):
             self.outbox.mark_done(queued.id, "contract holds this reading")
-            return self._outcome(queued, "done", "contract holds this reading")
+            return self._outcome(queued, Result.DONE, "contract holds this reading")
         if queued.state == SIGNED:
             resent = self._resend(queued, account)
             if resent is not None:
@@ -265,9 +311,9 @@ class Daemon:
             transaction = self._transaction(account, meter.meter_number, queued, nonce)
         except ContractRefused as refusal:
             if refusal.name == NOT_YET:
-                return self._outcome(queued, "waiting", str(refusal))
+                return self._outcome(queued, Result.WAITING, str(refusal))
             self.outbox.mark_failed(queued.id, str(refusal))
-            return self._outcome(queued, "refused", str(refusal))
+            return self._outcome(queued, Result.REFUSED, str(refusal))
         signed = meter.key.sign(transaction)
         self.outbox.mark_signed(queued.id, signed.nonce, signed.raw, signed.tx_hash)
         return self._send(queued, signed.raw, signed.tx_hash)
@@ -292,7 +338,7 @@ class Daemon:
         status = self.chain.receipt_status(queued.tx_hash)
         if status == 1:
             self.outbox.mark_done(queued.id)
-            return self._outcome(queued, "done", f"mined {queued.tx_hash}")
+            return self._outcome(queued, Result.DONE, f"mined {queued.tx_hash}")
         if status is None and queued.nonce >= self.chain.next_nonce(account, "latest"):
             return self._send(queued, queued.raw_tx, queued.tx_hash)
         reason = "reverted" if status == 0 else f"nonce {queued.nonce} used by another transaction"
@@ -304,23 +350,24 @@ class Daemon:
             self.chain.send_raw(raw_tx)
         except Web3RPCError as error:
             # "already known", "nonce too low": the next step settles it from receipt and nonce
-            return self._outcome(queued, "sent", f"{tx_hash}: node says {error}")
+            return self._outcome(queued, Result.SENT, f"{tx_hash}: node says {error}")
         status = self.chain.receipt_status(tx_hash)
         if status == 1:
             self.outbox.mark_done(queued.id)
-            return self._outcome(queued, "done", f"mined {tx_hash}")
+            return self._outcome(queued, Result.DONE, f"mined {tx_hash}")
         if status == 0:
-            return self._outcome(queued, "reverted", f"{tx_hash} mined but reverted; checked again next step")
-        return self._outcome(queued, "sent", f"{tx_hash} waiting to be mined")
+            return self._outcome(queued, Result.REVERTED, f"{tx_hash} mined but reverted; checked again next step")
+        return self._outcome(queued, Result.SENT, f"{tx_hash} waiting to be mined")
 
     @staticmethod
-    def _outcome(queued: QueuedReading, result: str, detail: str) -> Submission:
+    def _outcome(queued: QueuedReading, result: Result, detail: str) -> Submission:
         return Submission(queued.meter, queued.period, queued.energy_wh, result, detail, queued.kind)
 
 
 def build_daemon(config: Config) -> Daemon:
     """The daemon of a configuration: serial line, chain endpoint, outbox and meter keys."""
     artifact = Path(config.chain.artifact) if config.chain.artifact else None
+    # The ABI ships with the toolkit; a configured artifact file replaces it (another build).
     abi = (load_artifact(artifact.stem, artifact.parent) if artifact else load_artifact())["abi"]
     w3 = Web3(Web3.HTTPProvider(config.chain.rpc_url, request_kwargs={"timeout": config.chain.rpc_timeout}))
     meters = [

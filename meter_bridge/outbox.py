@@ -35,6 +35,8 @@ from typing import TypeVar
 
 from meter_bridge.errors import OutboxUnavailable
 from meter_bridge.period_energy import RegisterReading
+from p2pkit.retail.clock import BillingClock
+from p2pkit.schedule import Schedule
 
 PENDING = "pending"
 SIGNED = "signed"
@@ -66,17 +68,22 @@ CREATE TABLE IF NOT EXISTS {name} (
     UNIQUE (meter, kind, period)
 );
 """
-SCHEMA = READINGS_TABLE.format(name="readings") + """
+SCHEMA = (
+    READINGS_TABLE.format(name="readings")
+    + """
 CREATE TABLE IF NOT EXISTS registers (
     meter TEXT PRIMARY KEY,
     address TEXT NOT NULL,
     period INTEGER NOT NULL,
     kwh TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS clock (
+CREATE TABLE IF NOT EXISTS schedule (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     genesis_time INTEGER NOT NULL,
     period_length INTEGER NOT NULL,
+    commit_end INTEGER NOT NULL,
+    reveal_end INTEGER NOT NULL,
+    settle_start INTEGER NOT NULL,
     reading_grace INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS billing_clock (
@@ -87,14 +94,20 @@ CREATE TABLE IF NOT EXISTS billing_clock (
     reading_grace INTEGER NOT NULL
 );
 """
+)
 # Version 0 had period readings only, unique by (meter, period).
-MIGRATE_FROM_0 = READINGS_TABLE.format(name="readings_v1") + """
+MIGRATE_FROM_0 = (
+    READINGS_TABLE.format(name="readings_v1")
+    + """
 INSERT INTO readings_v1 (id, meter, period, energy_wh, state, nonce, raw_tx, tx_hash, reason, updated_at)
     SELECT id, meter, period, energy_wh, state, nonce, raw_tx, tx_hash, reason, updated_at FROM readings;
 DROP TABLE readings;
 ALTER TABLE readings_v1 RENAME TO readings;
 """
+)
 COLUMNS = "id, kind, meter, period, energy_wh, opening_wh, closing_wh, state, nonce, raw_tx, tx_hash, reason"
+SCHEDULE_FIELDS = ("genesis_time", "period_length", "commit_end", "reveal_end", "settle_start", "reading_grace")
+BILLING_CLOCK_FIELDS = ("genesis_time", "month_length", "utc_offset", "reading_grace")
 
 
 DAMAGED = (
@@ -124,6 +137,7 @@ REMEDIES = {
 CHECK_IT = "Check it with `sqlite3 {path} 'PRAGMA integrity_check'`."
 
 Method = TypeVar("Method", bound=Callable)
+Record = TypeVar("Record")
 
 
 def _reads(method: Method) -> Method:
@@ -306,35 +320,37 @@ class Outbox:
     def mark_failed(self, reading_id: int, reason: str) -> None:
         self._update(reading_id, state=FAILED, reason=reason)
 
-    # ---------------------------------------------------------------- market clock
+    # ---------------------------------------------------------------- clocks
 
     @_reads
-    def saved_clock(self) -> tuple[int, int, int] | None:
-        """(genesis time, period length, reading grace) last seen on the chain."""
-        return self._db.execute("SELECT genesis_time, period_length, reading_grace FROM clock").fetchone()
+    def saved_schedule(self) -> Schedule | None:
+        """The market's clock last seen on the chain."""
+        return self._saved_record("schedule", SCHEDULE_FIELDS, Schedule)
 
     @_writes
-    def save_clock(self, genesis_time: int, period_length: int, reading_grace: int) -> None:
-        self._db.execute(
-            "INSERT OR REPLACE INTO clock (id, genesis_time, period_length, reading_grace) VALUES (1, ?, ?, ?)",
-            (genesis_time, period_length, reading_grace),
-        )
+    def save_schedule(self, schedule: Schedule) -> None:
+        self._save_record("schedule", SCHEDULE_FIELDS, schedule)
 
     @_reads
-    def saved_billing_clock(self) -> tuple[int, int, int, int] | None:
-        """(genesis time, month length, UTC offset, reading grace) last seen on the chain."""
-        query = "SELECT genesis_time, month_length, utc_offset, reading_grace FROM billing_clock"
-        return self._db.execute(query).fetchone()
+    def saved_billing_clock(self) -> BillingClock | None:
+        """The bilateral contracts' billing clock last seen on the chain."""
+        return self._saved_record("billing_clock", BILLING_CLOCK_FIELDS, BillingClock)
 
     @_writes
-    def save_billing_clock(self, genesis_time: int, month_length: int, utc_offset: int, reading_grace: int) -> None:
-        self._db.execute(
-            "INSERT OR REPLACE INTO billing_clock (id, genesis_time, month_length, utc_offset, reading_grace) "
-            "VALUES (1, ?, ?, ?, ?)",
-            (genesis_time, month_length, utc_offset, reading_grace),
-        )
+    def save_billing_clock(self, clock: BillingClock) -> None:
+        self._save_record("billing_clock", BILLING_CLOCK_FIELDS, clock)
 
     # ---------------------------------------------------------------- plumbing
+
+    def _saved_record(self, table: str, names: tuple[str, ...], kind: type[Record]) -> Record | None:
+        """The one row of a clock's table, as the dataclass it was saved from."""
+        row = self._db.execute(f"SELECT {', '.join(names)} FROM {table}").fetchone()
+        return kind(**dict(zip(names, row))) if row else None
+
+    def _save_record(self, table: str, names: tuple[str, ...], record: object) -> None:
+        values = [getattr(record, name) for name in names]
+        placeholders = ", ".join("?" for _ in names)
+        self._db.execute(f"INSERT OR REPLACE INTO {table} (id, {', '.join(names)}) VALUES (1, {placeholders})", values)
 
     def _select(self, clause: str, parameters: tuple) -> list[QueuedReading]:
         rows = self._db.execute(f"SELECT {COLUMNS} FROM readings " + clause, parameters).fetchall()

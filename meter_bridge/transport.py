@@ -7,11 +7,10 @@ pseudo-terminal path, or a URL such as ``socket://host:port`` for a serial-to-Et
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import os
 import termios
 import time
+from dataclasses import dataclass
 
 import serial
 

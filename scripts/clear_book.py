@@ -27,30 +27,24 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 
 from eth_account import Account
-from web3 import EthereumTesterProvider, Web3
 from web3.logs import DISCARD
 
-from backend.chain import (
-    MarketParameters,
-    MarketSchedule,
-    ContractRefused,
-    SealedBid,
-    deploy_market,
-    embedded_dev_accounts,
-    embedded_time_travel,
-    send,
-    transfer,
-)
+from devnet.embedded import TimeTravel, dev_accounts, start_embedded_chain
+from p2pkit.bids import SealedBid
+from p2pkit.market import MarketParameters, deploy_market
+from p2pkit.period import Bid, PeriodDriver, Prosumer
+from p2pkit.schedule import Schedule
+from p2pkit.transactions import ContractRefused
 
 UNIT_WEI = 10**12
 WH_PER_KWH = 1000
 # Every transaction on the embedded chain mines a block one second after the last, so a long
 # period keeps thousands of bids inside its commit and reveal windows.
-SCHEDULE = MarketSchedule.scaled(86_400)
+SCHEDULE = Schedule.scaled(86_400)
 MATCHING_BATCH = 200
 GAS_MONEY = 10**18
 BID_KEYS = {"id", "side", "kwh", "price", "green", "deposit"}
@@ -123,63 +117,55 @@ def units(wei: int) -> int | float:
 
 def clear_book(margin: int, bids: list[dict]) -> dict:
     """Run one period of the market contract on ``bids`` and report what happened."""
-    w3 = Web3(EthereumTesterProvider())
-    operator, grid, *funders = embedded_dev_accounts(w3)
+    w3 = start_embedded_chain()
+    operator, grid, *funders = dev_accounts(w3)
     market = deploy_market(w3, operator, grid.address, SCHEDULE, MarketParameters(margin=margin))
-
+    driver = PeriodDriver(market, operator, wait_until=TimeTravel(w3).wait_until, batch=MATCHING_BATCH)
     refused = []
 
-    def attempt(bid: dict, call, signer) -> bool:
+    def attempt(bid: dict, step) -> bool:
         try:
-            send(w3, call, signer)
+            step([Bid(bid["prosumer"], bid["sealed"])])
             return True
         except ContractRefused as refusal:
             refused.append({"id": bid["id"], "error": refusal.name, "args": [str(a) for a in refusal.arguments]})
             return False
 
     for i, bid in enumerate(bids):
-        bid["account"] = account = Account.create()
-        transfer(w3, funders[i % len(funders)], account.address, bid["deposit"] + GAS_MONEY)
-        send(w3, market.functions.register(bid["id"], bid["producer"], bid["green"]), account)
-        send(w3, market.functions.setAuthorization(account.address, True), operator)
-        if bid["deposit"]:
-            send(w3, market.functions.deposit(), account, value=bid["deposit"])
+        bid["prosumer"] = prosumer = Prosumer(bid["id"], bid["producer"], bid["green"], Account.create(), deposit=bid["deposit"])
+        driver.fund(funders[i % len(funders)], [(prosumer.address, bid["deposit"] + GAS_MONEY)])
+    prosumers = [bid["prosumer"] for bid in bids]
+    driver.enrol(prosumers)
+    ids = dict(zip(driver.account_ids(prosumers), (bid["id"] for bid in bids)))
 
-    period = market.functions.currentPeriod().call() + 1
-    start = market.functions.periodStart(period).call()
-    embedded_time_travel(w3, start + 1)
+    delivery_period = driver.next_auction()
     committed = []
     for bid in bids:
-        bid["sealed"] = sealed = SealedBid(bid["wh"], bid["price"])
-        if attempt(bid, market.functions.commit(sealed.commitment(bid["account"].address)), bid["account"]):
+        bid["sealed"] = SealedBid(bid["wh"], bid["price"])
+        if attempt(bid, driver.commit):
             committed.append(bid)
-    embedded_time_travel(w3, start + SCHEDULE.commit_end)
+    driver.wait_until(driver.schedule.reveal_opens(delivery_period))
     for bid in committed:
-        sealed = bid["sealed"]
-        hint = market.functions.insertionHint(period + 1, bid["producer"], bid["green"], sealed.price).call()
-        attempt(bid, market.functions.reveal(sealed.quantity_wh, sealed.price, sealed.salt, hint), bid["account"])
+        attempt(bid, lambda revealed: driver.reveal(revealed, delivery_period))
 
-    embedded_time_travel(w3, start + SCHEDULE.reveal_end)
-    trade_logs = []
-    while market.functions.bookOf(period + 1).call()[1] != 2:  # Stage.Done
-        receipt = send(w3, market.functions.matchBids(period + 1, MATCHING_BATCH), operator)
-        trade_logs += market.events.Trade().process_receipt(receipt, errors=DISCARD)
-
-    id_of = {market.functions.accountOf(b["account"].address).call()[0]: b["id"] for b in bids}
+    driver.wait_until(driver.schedule.auction_closes(delivery_period))
+    trade_logs = [
+        log for receipt in driver.match(delivery_period) for log in market.events.Trade().process_receipt(receipt, errors=DISCARD)
+    ]
     trades = [
         {
-            "seller": id_of[log.args.sellerId],
-            "buyer": id_of[log.args.buyerId],
+            "seller": ids[log.args.sellerId],
+            "buyer": ids[log.args.buyerId],
             "kwh": number(Decimal(log.args.quantityWh) / WH_PER_KWH),
             "price": units(log.args.price),
         }
         for log in trade_logs
     ]
-    summary = market.functions.bookOf(period + 1).call()
+    book = driver.book(delivery_period)
     return {
         "trades": trades,
-        "average_price": units(summary[5]) if trades else None,
-        "balances": {b["id"]: units(market.functions.accountOf(b["account"].address).call()[8]) for b in bids},
+        "average_price": units(book.averagePrice) if trades else None,
+        "balances": {bid["id"]: units(driver.account(bid["prosumer"].address).wallet) for bid in bids},
         "refused": refused,
     }
 

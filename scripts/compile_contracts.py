@@ -1,14 +1,15 @@
-"""Compile the market contracts with the pinned solc into ``build/contracts/``.
+"""Compile the market contracts with the pinned solc into the toolkit's ``p2pkit/artifacts/``.
 
-Every part of the platform (backend, meter bridge, page, scripts) reads the ABI and bytecode
-from ``build/contracts/<Name>.json``; this script is the one place that writes them.
+Every part of the platform (backend, meter bridge, page, scripts, and Ape's contract tests and
+deploy script) reads the ABI and bytecode from ``p2pkit/artifacts/<Name>.json``, which the
+toolkit ships as package data; this script is the one place that writes them.
 
 The compiler is chosen once, in this order:
 
 1. a native ``solc`` of the pinned version in py-solc-x's install folder or on ``PATH``;
 2. otherwise the npm ``solc`` package (solcjs, the same compiler built to wasm), behind
    ``scripts/solcjs-wrapper.js``, which is installed into py-solc-x's folder as
-   ``solc-v<version>`` so that Ape's solidity plugin finds it too.
+   ``solc-v<version>``.
 
 Run by ``make setup``; safe to run again (it rewrites only what changed).
 """
@@ -29,7 +30,7 @@ SOLC_VERSION = "0.8.28"
 # Paris: the newest EVM that a Geth 1.11 proof-of-work chain runs (no PUSH0).
 EVM_VERSION = "paris"
 CONTRACTS_DIR = ROOT / "contracts"
-BUILD_DIR = ROOT / "build" / "contracts"
+BUILD_DIR = ROOT / "p2pkit" / "artifacts"
 WRAPPER_JS = ROOT / "scripts" / "solcjs-wrapper.js"
 # Contracts that get an artifact: the deployable ones (libraries are inlined).
 DEPLOYABLE = ("EnergyMarket", "RetailPlans", "BilateralContracts")

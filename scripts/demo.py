@@ -27,12 +27,16 @@ from web3 import Web3
 from web3.exceptions import Web3Exception
 from werkzeug.serving import make_server
 
-from backend import create_app
-from backend.chain import ContractRefused, SealedBid, market_at, send, transfer
-from backend.nodes import stop_processes
-from backend.profiles import PAPER_PROSUMERS, PERIODS_PER_DAY, day
+from backend import create_app, market_of
+from devnet.nodes import stop_processes
+from p2pkit.artifacts import artifact_path
+from p2pkit.bids import SealedBid
+from p2pkit.market import attach
+from p2pkit.period import Bid, PeriodDriver, Prosumer
+from p2pkit.schedule import Phase
+from p2pkit.transactions import ContractRefused, TransactionReverted
+from sim.profiles import PAPER_PROSUMERS, PERIODS_PER_DAY, day
 
-ROOT = Path(__file__).resolve().parent.parent
 ETHER = 10**18
 DEPOSIT = 50 * ETHER
 GAS_MONEY = 5 * ETHER
@@ -61,7 +65,7 @@ def start_meter_box(folder: Path, rpc_url: str, market: str, name: str, number: 
     config.write_text(
         f'[bus]\nport = "{pty}"\n\n'
         f'[chain]\nrpc_url = "{rpc_url}"\nmarket_address = "{market}"\n'
-        f'artifact = "{ROOT / "build" / "contracts" / "EnergyMarket.json"}"\n\n'
+        f'artifact = "{artifact_path()}"\n\n'
         f'[daemon]\ndatabase = "{folder / (name + ".sqlite3")}"\nmax_reading_delay = 20.0\ntick = 1.0\n\n'
         f'[[meters]]\nname = "{name}"\naddress = "{address}"\nmeter_number = {number}\nregister = "{register}"\n'
         f'keystore = "{keystore}"\npassword_file = "{folder / (name + ".password")}"\n'
@@ -72,29 +76,27 @@ def start_meter_box(folder: Path, rpc_url: str, market: str, name: str, number: 
     return [simulator, daemon]
 
 
-def bid_every_period(w3: Web3, market, user: dict, stop: threading.Event) -> None:
+def bid_every_period(driver: PeriodDriver, prosumer: Prosumer, quarters: list, stop: threading.Event) -> None:
     """One simulated prosumer: commits in the commit window, reveals in the reveal window.
 
     Each step is tried once a period: a refusal or a lost connection is reported and the
     prosumer goes on with the next phase (a commit retried with a new salt could not be
     revealed if the first one was mined after all)."""
-    sealed: dict[int, SealedBid] = {}
+    sealed: dict[int, Bid | None] = {}
     while not stop.wait(0.5):
         try:
-            period, phase, _ = market.functions.currentPhase().call()
-            if phase == 0 and period not in sealed:
-                quarter = user["day"][period % PERIODS_PER_DAY]
-                sealed[period] = bid = SealedBid(quarter.declared_wh, quarter.price_wei_per_kwh)
-                send(w3, market.functions.commit(bid.commitment(user["key"].address)), user["key"])
-            elif phase == 1 and sealed.get(period):
-                bid = sealed[period]
-                sealed[period] = None
-                hint = market.functions.insertionHint(period + 1, user["producer"], user["green"], bid.price).call()
-                send(w3, market.functions.reveal(bid.quantity_wh, bid.price, bid.salt, hint), user["key"])
-        except ContractRefused as refusal:
-            print(f"{user['name']}: {refusal}", file=sys.stderr)
+            now = driver.contract.functions.currentPhase().call()
+            if now.phase == Phase.COMMIT and now.period not in sealed:
+                quarter = quarters[now.period % PERIODS_PER_DAY]
+                sealed[now.period] = bid = Bid(prosumer, SealedBid(quarter.declared_wh, quarter.price_wei_per_kwh))
+                driver.commit([bid])
+            elif now.phase == Phase.REVEAL and sealed.get(now.period):
+                bid, sealed[now.period] = sealed[now.period], None
+                driver.reveal([bid], now.period + 1)
+        except (ContractRefused, TransactionReverted) as refusal:  # e.g. mined just after its window closed
+            print(f"{prosumer.name}: {refusal}", file=sys.stderr)
         except (RequestException, Web3Exception) as error:  # e.g. a timeout under heavy load
-            print(f"{user['name']}: the chain did not take this step ({error}); going on", file=sys.stderr)
+            print(f"{prosumer.name}: the chain did not take this step ({error}); going on", file=sys.stderr)
 
 
 def main() -> int:
@@ -106,36 +108,32 @@ def main() -> int:
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request drowns the rest
     app = create_app({"CHAIN": "embedded", "PERIOD_LENGTH": args.period_length})
-    handle = app.extensions["p2p_market"]
+    handle = market_of(app)
     server = make_server(args.host, args.port, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     page = f"http://{args.host}:{args.port}/"
     rpc_url = page + "rpc"
-    w3 = Web3(Web3.HTTPProvider(rpc_url))
-    market = market_at(w3, handle.deployment.market)
+    # Everything below reaches the chain as a prosumer's page does: through the backend's /rpc.
+    market = attach(Web3(Web3.HTTPProvider(rpc_url)), handle.deployment.market)
     operator = handle.operator
+    driver = PeriodDriver(market, operator)
 
     folder = Path(tempfile.mkdtemp(prefix="p2p-demo-"))
-    users, processes = [], []
+    bidders, processes = [], []
+    stop = threading.Event()
     speed = REFERENCE_PERIOD / args.period_length
     for number, profile in enumerate(PAPER_PROSUMERS, start=161):
-        key, meter = Account.create(), Account.create()
-        transfer(w3, operator, key.address, DEPOSIT + GAS_MONEY)
-        transfer(w3, operator, meter.address, GAS_MONEY)
-        send(w3, market.functions.register(profile.name, profile.producer, profile.green), key)
-        send(w3, market.functions.setAuthorization(key.address, True), operator)
-        send(w3, market.functions.bindMeter(key.address, meter.address, number), operator)
-        send(w3, market.functions.deposit(), key, value=DEPOSIT)
+        prosumer = Prosumer(profile.name, profile.producer, profile.green, Account.create(), Account.create(), number,
+                            deposit=DEPOSIT)
+        driver.fund(operator, [(prosumer.address, DEPOSIT + GAS_MONEY), (prosumer.meter.address, GAS_MONEY)])
+        driver.enrol([prosumer])
         quarters = day(profile)
         name = profile.name.split()[0].lower()
-        processes += start_meter_box(folder, rpc_url, market.address, name, number, meter, profile.producer,
+        processes += start_meter_box(folder, rpc_url, market.address, name, number, prosumer.meter, profile.producer,
                                      [q.actual_wh / 1000 for q in quarters], speed)
-        users.append({"name": profile.name, "key": key, "producer": profile.producer, "green": profile.green,
-                      "day": quarters})
-        (folder / f"{name}.key").write_text(key.key.hex())
+        bidders.append(threading.Thread(target=bid_every_period, args=(driver, prosumer, quarters, stop), daemon=True))
+        (folder / f"{name}.key").write_text(prosumer.key.key.hex())
 
-    stop = threading.Event()
-    bidders = [threading.Thread(target=bid_every_period, args=(w3, market, user, stop), daemon=True) for user in users]
     for bidder in bidders:
         bidder.start()
     print(f"\nThe market is live at {page}")

@@ -17,11 +17,15 @@ from decimal import Decimal
 from pathlib import Path
 
 import click
-from ape import accounts, project
+from ape import accounts
 from ape.cli import ConnectedProviderCommand, ape_cli_context
+from ape.contracts import ContractContainer
 from ape_accounts import KeyfileAccount
+from ethpm_types import ContractType
 
-from backend.chain import WEI_PER_ETHER, Deployment, MarketParameters, MarketSchedule
+from p2pkit.artifacts import ape_contract_type
+from p2pkit.market import WEI_PER_ETHER, Deployment, MarketParameters
+from p2pkit.schedule import Schedule
 
 
 def operator_account(keystore: Path | None, password_file: Path | None):
@@ -52,9 +56,11 @@ def operator_account(keystore: Path | None, password_file: Path | None):
 def cli(cli_ctx, keystore, password_file, grid, period_length, margin, output):
     operator = operator_account(keystore, password_file)
     grid = grid or accounts.test_accounts[1].address
-    schedule = MarketSchedule.scaled(period_length)
+    schedule = Schedule.scaled(period_length)
     parameters = MarketParameters(margin=int(Decimal(margin) * WEI_PER_ETHER))
-    market = project.EnergyMarket.deploy(grid, schedule.as_abi(), parameters.as_abi(), sender=operator)
+    # The build every part of the platform uses (p2pkit/artifacts), not one of Ape's own.
+    energy_market = ContractContainer(ContractType.model_validate(ape_contract_type()))
+    market = energy_market.deploy(grid, schedule.as_abi(), parameters.as_abi(), sender=operator)
     deployment = Deployment(
         chain_id=cli_ctx.chain_manager.chain_id,
         market=market.address,

@@ -49,24 +49,18 @@ from pathlib import Path
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_tester.exceptions import TransactionFailed
 from replay_day import Chain  # the day replay beside this script: the same chains and funder
 from web3 import Web3
-from web3.exceptions import ContractCustomError, ContractLogicError, TransactionNotFound
+from web3.exceptions import ContractLogicError, TransactionNotFound
 from web3.logs import DISCARD
 
-from backend.chain import (
-    ContractRefused,
-    MarketSchedule,
-    decode_error,
-    deploy_market,
-    revert_data,
-)
-from backend.nodes import anvil
+from devnet.nodes import anvil
+from p2pkit.market import deploy_market
 from p2pkit.retail.clock import BillingClock
-from p2pkit.retail.contracts import deploy_retail
+from p2pkit.retail.contracts import bind_meter_call, deploy_retail
 from p2pkit.retail.plans import PlanTerms, PriceKind
 from p2pkit.retail.terms import ContractState, MonthResult, Terms, sign_terms
+from p2pkit.transactions import TRANSFER_GAS, refusal_of
 from sim import retail_reference as reference
 
 UNIT = 10**12  # the replay's currency unit in wei: prices of a few tenths of a unit per kWh
@@ -162,13 +156,17 @@ class Pipeline:
         }
         try:
             if call is None:
-                tx.update(to=to, gas=21_000)
+                tx.update(to=to, gas=TRANSFER_GAS)
             else:
                 tx = call.build_transaction({**tx, "gas": 0})
+                # Estimated without the gas price: the sender need not hold a whole block's gas.
                 estimate = {k: v for k, v in tx.items() if k not in ("gas", "gasPrice", "nonce")}
                 tx["gas"] = int(self.w3.eth.estimate_gas(estimate) * GAS_MARGIN)
-        except (ContractCustomError, ContractLogicError, TransactionFailed, ValueError) as error:
-            self.sent.append(Sent(row, what, "", time.monotonic(), reason=f"refused: {refusal_text(error, call)}"))
+        except Exception as error:  # a refusal, or a call web3 cannot even encode
+            reason = refusal_text(error, call)
+            if reason is None:
+                raise
+            self.sent.append(Sent(row, what, "", time.monotonic(), reason=f"refused: {reason}"))
             return
         raw = signer.sign_transaction(tx).raw_transaction
         submitted = time.monotonic()
@@ -223,12 +221,13 @@ class Pipeline:
         return self._id
 
 
-def refusal_text(error: Exception, call) -> str:
-    data = revert_data(error)
-    if data:
-        with contextlib.suppress(ValueError):
-            return str(ContractRefused(*decode_error(data, call.contract_abi)))
-    return str(error)
+def refusal_text(error: Exception, call) -> str | None:
+    """What refused a transaction: the contract's custom error by name, or web3's message; None
+    for a failure that is not a refusal (the chain out of reach)."""
+    refusal = refusal_of(error, None if call is None else call.contract_abi)
+    if refusal is not None:
+        return str(refusal)
+    return str(error) if isinstance(error, (ContractLogicError, ValueError)) else None
 
 
 # ---------------------------------------------------------------- the week
@@ -315,7 +314,7 @@ class Replay:
 
     def deploy(self) -> None:
         self.grid = Account.create()
-        self.market = deploy_market(self.w3, self.funder, self.grid.address, MarketSchedule())
+        self.market = deploy_market(self.w3, self.funder, self.grid.address)
         clock = BillingClock.fixed(self.args.month_seconds, self.args.month_seconds // 6)
         retail = deploy_retail(self.w3, self.funder, self.market, clock, 1_000_000)
         self.plans, self.bilateral = retail.plans, retail.contracts
@@ -343,16 +342,11 @@ class Replay:
         for party in parties:
             send(row, "register", party.account, market.register("customer", producer, False))
         self.pipe.wait()
-        takes_rating = any(e.get("name") == "bindMeter" and len(e["inputs"]) == 4 for e in self.market.abi)
         for party, wallet in zip(parties, wallets):
-            rating = (party.rated_power_w,) if takes_rating else ()
-            send(row, "setAuthorization", self.funder, market.setAuthorization(party.account.address, True))
-            send(
-                row,
-                "bindMeter",
-                self.funder,
-                market.bindMeter(party.account.address, party.meter.address, party.number, *rating),
-            )
+            address = party.account.address
+            send(row, "setAuthorization", self.funder, market.setAuthorization(address, True))
+            bind = bind_meter_call(self.market, address, party.meter.address, party.number, party.rated_power_w)
+            send(row, "bindMeter", self.funder, bind)
             if wallet:
                 send(row, "deposit", party.account, self.bilateral.functions.deposit(), value=wallet)
         self.pipe.wait()
@@ -473,7 +467,7 @@ def outcome(replay: Replay, case: Case) -> tuple[str, str]:
     if not case.id:
         return "not signed", case.expected.state.name.lower() if case.expected else "not signed"
     record = replay.bilateral.functions.contractOf(case.id).call()
-    return ContractState(record[1]).name.lower(), case.expected.state.name.lower()
+    return ContractState(record.state).name.lower(), case.expected.state.name.lower()
 
 
 def p95(values: list[float]) -> float:

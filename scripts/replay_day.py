@@ -4,7 +4,7 @@
 
 Deploys the market, registers the paper's users (wind, controllable source, EV charger, ordinary
 load; the public grid balances), binds a meter account to each prosumer, and runs every period of
-the day: each prosumer commits and reveals its bid from its profile (``backend.profiles``),
+the day: each prosumer commits and reveals its bid from its profile (``sim.profiles``),
 anyone's matching and settlement calls clear the book, and each meter posts the energy actually
 metered. All transactions are signed locally and sent raw.
 
@@ -30,27 +30,24 @@ import os
 import statistics
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from web3 import EthereumTesterProvider, Web3
-from web3.contract import Contract
+from web3 import Web3
 from web3.logs import DISCARD
 
-from backend.chain import (
-    ContractRefused,
-    MarketSchedule,
-    SealedBid,
-    deploy_market,
-    embedded_dev_accounts,
-    embedded_time_travel,
-    send,
-    transfer,
-)
-from backend.nodes import ANVIL_CHAIN_ID, ANVIL_FUNDED_KEY
-from backend.profiles import PAPER_PROSUMERS, PERIODS_PER_DAY, Prosumer, day
+from devnet import chain_time
+from devnet.embedded import dev_accounts, start_embedded_chain
+from devnet.nodes import ANVIL_CHAIN_ID, ANVIL_FUNDED_KEY
+from p2pkit.bids import SealedBid
+from p2pkit.market import Stage, deploy_market
+from p2pkit.period import Bid, PeriodDriver, Prosumer, Reading, SendEach, Transaction
+from p2pkit.schedule import Schedule
+from p2pkit.transactions import ContractRefused, TransactionReverted
+from sim.profiles import PAPER_PROSUMERS, PERIODS_PER_DAY, day
 
 ETHER = 10**18
 MILLI_ETHER = 10**15
@@ -60,22 +57,24 @@ GAS_MONEY = 5 * ETHER
 BATCH = 200
 RETRIES = 3
 HOURS_PER_BLOCK = 4
+SETUP = -1  # the quarter transactions before the day are counted in
 
 
 class Chain:
-    """A web3 connection with a way to move to a point in block time."""
+    """A web3 connection, the account paying for the replay, and how block time moves."""
 
     def __init__(self, target: str):
         if target == "embedded":
-            self.w3 = Web3(EthereumTesterProvider())
+            self.w3 = start_embedded_chain()
             self.kind = "embedded"
         else:
             self.w3 = Web3(Web3.HTTPProvider(target, request_kwargs={"timeout": 60}))
             self.kind = "anvil" if self.w3.eth.chain_id == ANVIL_CHAIN_ID else "node"
+        self.wait_until = chain_time(self.w3)
 
     def funder(self) -> LocalAccount:
         if self.kind == "embedded":
-            return embedded_dev_accounts(self.w3)[0]
+            return dev_accounts(self.w3)[0]
         key = os.environ.get("REPLAY_FUNDER_KEY")
         if not key and os.environ.get("REPLAY_FUNDER_KEY_FILE"):
             key = Path(os.environ["REPLAY_FUNDER_KEY_FILE"]).read_text().strip()
@@ -84,16 +83,6 @@ class Chain:
         if not key:
             sys.exit("set REPLAY_FUNDER_KEY or REPLAY_FUNDER_KEY_FILE to a funded account's key")
         return Account.from_key(key)
-
-    def wait_until(self, timestamp: int) -> None:
-        if self.kind == "embedded":
-            embedded_time_travel(self.w3, timestamp)
-        elif self.kind == "anvil":
-            if timestamp > self.w3.eth.get_block("latest")["timestamp"]:
-                self.w3.provider.make_request("evm_mine", [timestamp])
-        else:
-            while self.w3.eth.get_block("latest")["timestamp"] < timestamp:
-                time.sleep(1)
 
 
 @dataclass
@@ -104,127 +93,132 @@ class Sent:
     latency_s: float
 
 
-@dataclass
-class Submitter:
-    """Sends transactions with retries after transient failures, and keeps score."""
+class NotSent(Exception):
+    """A transaction failed every retry; the replay goes on with the next step."""
 
-    w3: Web3
-    log: list[Sent] = field(default_factory=list)
 
-    def __call__(self, quarter: int, call, signer: LocalAccount, value: int = 0):
+class RecordingSender:
+    """The period driver's sender for the replay: each transaction alone, retried after
+    transient failures (node unreachable, nonce or fee races), every attempt scored under the
+    quarter being replayed (``quarter``). A refusal or a revert is scored and raised."""
+
+    in_order = True
+
+    def __init__(self, w3: Web3) -> None:
+        self.send_each = SendEach(w3)
+        self.quarter = SETUP
+        self.log: list[Sent] = []
+
+    def __call__(self, transactions):
+        return [self._send(tx) for tx in transactions]
+
+    def _send(self, tx: Transaction):
         for attempt in range(RETRIES + 1):
             started = time.monotonic()
             try:
-                receipt = send(self.w3, call, signer, value=value)
-            except ContractRefused as refusal:
-                print(f"  refused: {refusal}", file=sys.stderr)
-                self.log.append(Sent(quarter, False, attempt, time.monotonic() - started))
-                return None
-            except (OSError, ValueError) as error:  # node unreachable, nonce or fee races
+                (receipt,) = self.send_each([tx])
+            except (ContractRefused, TransactionReverted) as failure:
+                print(f"  {tx.name} failed: {failure}", file=sys.stderr)
+                self.log.append(Sent(self.quarter, False, attempt, time.monotonic() - started))
+                raise
+            except (OSError, ValueError) as error:
                 print(f"  retrying after: {error}", file=sys.stderr)
                 time.sleep(2**attempt)
                 continue
-            ok = receipt["status"] == 1
-            self.log.append(Sent(quarter, ok, attempt, time.monotonic() - started))
-            return receipt if ok else None
-        self.log.append(Sent(quarter, False, RETRIES, 0.0))
-        return None
+            self.log.append(Sent(self.quarter, True, attempt, time.monotonic() - started))
+            return receipt
+        self.log.append(Sent(self.quarter, False, RETRIES, 0.0))
+        raise NotSent(f"{tx.name} by {tx.signer.address}")
 
 
-@dataclass
-class User:
-    profile: Prosumer
-    account: LocalAccount
-    meter: LocalAccount
-    meter_number: int
-    id: int = 0
+STEP_FAILED = (ContractRefused, TransactionReverted, NotSent)
 
 
-def set_up(chain: Chain, schedule: MarketSchedule, submit: Submitter) -> tuple[Contract, list[User]]:
+def set_up(chain: Chain, schedule: Schedule, sender: RecordingSender) -> tuple[PeriodDriver, list[Prosumer]]:
+    """The market deployed and the paper's four prosumers enrolled, each with a meter."""
     w3, funder = chain.w3, chain.funder()
     grid = Account.create()
     market = deploy_market(w3, funder, grid.address, schedule)
-    transfer(w3, funder, grid.address, GRID_DEPOSIT + GAS_MONEY)
-    submit(-1, market.functions.deposit(), grid, value=GRID_DEPOSIT)
-    users = []
-    for number, profile in enumerate(PAPER_PROSUMERS, start=1001):
-        user = User(profile, Account.create(), Account.create(), number)
-        transfer(w3, funder, user.account.address, PROSUMER_DEPOSIT + GAS_MONEY)
-        transfer(w3, funder, user.meter.address, GAS_MONEY)
-        submit(-1, market.functions.register(profile.name, profile.producer, profile.green), user.account)
-        submit(-1, market.functions.setAuthorization(user.account.address, True), funder)
-        submit(-1, market.functions.bindMeter(user.account.address, user.meter.address, number), funder)
-        submit(-1, market.functions.deposit(), user.account, value=PROSUMER_DEPOSIT)
-        user.id = market.functions.accountOf(user.account.address).call()[0]
-        users.append(user)
-    return market, users
+    driver = PeriodDriver(market, funder, sender=sender, wait_until=chain.wait_until, batch=BATCH)
+    prosumers = [
+        Prosumer(profile.name, profile.producer, profile.green, Account.create(), Account.create(), number,
+                 deposit=PROSUMER_DEPOSIT)
+        for number, profile in enumerate(PAPER_PROSUMERS, start=1001)
+    ]
+    driver.fund(funder, [(grid.address, GRID_DEPOSIT + GAS_MONEY)]
+                + [(p.address, PROSUMER_DEPOSIT + GAS_MONEY) for p in prosumers]
+                + [(p.meter.address, GAS_MONEY) for p in prosumers])
+    driver.send([Transaction(grid, market.functions.deposit(), GRID_DEPOSIT)])
+    driver.enrol(prosumers)
+    return driver, prosumers
 
 
-def replay(chain: Chain, schedule: MarketSchedule, periods: int, seed: int):
-    submit = Submitter(chain.w3)
-    market, users = set_up(chain, schedule, submit)
-    operator = chain.funder()
-    profiles = {u.profile.name: day(u.profile, seed) for u in users}
+def each(step, items) -> None:
+    """`step([item])` for each item; one that fails does not stop the others."""
+    for item in items:
+        try:
+            step([item])
+        except STEP_FAILED:
+            pass
+
+
+def replay(chain: Chain, schedule: Schedule, periods: int, seed: int):
+    sender = RecordingSender(chain.w3)
+    driver, prosumers = set_up(chain, schedule, sender)
+    market, schedule = driver.contract, driver.schedule
+    ids = dict(zip((p.address for p in prosumers), driver.account_ids(prosumers)))
+    profiles = {p.name: day(PAPER_PROSUMERS[i], seed) for i, p in enumerate(prosumers)}
     first = market.functions.currentPeriod().call() + 1
-    start = market.functions.periodStart
     rows, trades = [], []
 
     def delivery(quarter: int) -> int:
         return first + 1 + quarter
 
     for k in range(periods + 2):
-        period = first + k
-        begin = start(period).call()
+        begin = schedule.start(first + k)
         bidding, settling = k if k < periods else None, k - 2 if k >= 2 else None
-        chain.wait_until(begin + 1)
+        chain.wait_until(begin)
         if settling is not None:
-            for u in users:
-                actual = profiles[u.profile.name][settling].actual_wh
-                submit(settling, market.functions.submitReading(delivery(settling), u.meter_number, actual), u.meter)
-        sealed = {}
+            sender.quarter = settling
+            readings = [Reading(p.meter, p.meter_number, profiles[p.name][settling].actual_wh) for p in prosumers]
+            each(partial(driver.post_readings, delivery_period=delivery(settling)), readings)
+        bids = []
         if bidding is not None:
-            for u in users:
-                quarter = profiles[u.profile.name][bidding]
-                sealed[u.account.address] = bid = SealedBid(quarter.declared_wh, quarter.price_wei_per_kwh)
-                submit(bidding, market.functions.commit(bid.commitment(u.account.address)), u.account)
+            sender.quarter = bidding
+            for p in prosumers:
+                quarter = profiles[p.name][bidding]
+                bids.append(Bid(p, SealedBid(quarter.declared_wh, quarter.price_wei_per_kwh)))
+            each(driver.commit, bids)
         chain.wait_until(begin + schedule.commit_end)
-        for u in users:
-            if u.account.address in sealed:
-                bid = sealed[u.account.address]
-                hint = market.functions.insertionHint(delivery(bidding), u.profile.producer, u.profile.green, bid.price).call()
-                submit(bidding, market.functions.reveal(bid.quantity_wh, bid.price, bid.salt, hint), u.account)
+        if bids:
+            each(partial(driver.reveal, delivery_period=delivery(bidding)), bids)
         chain.wait_until(begin + schedule.reveal_end)
         if bidding is not None:
-            while market.functions.bookOf(delivery(bidding)).call()[1] != 2:
-                receipt = submit(bidding, market.functions.matchBids(delivery(bidding), BATCH), operator)
-                if receipt is None:
-                    break
-                trades += [(bidding, log.args) for log in market.events.Trade().process_receipt(receipt, errors=DISCARD)]
+            try:
+                receipts = driver.match(delivery(bidding))
+            except STEP_FAILED:
+                receipts = []
+            trades += [(bidding, log.args) for r in receipts for log in market.events.Trade().process_receipt(r, errors=DISCARD)]
         chain.wait_until(begin + schedule.settle_start)
         if settling is not None:
-            receipt = submit(settling, market.functions.settle(delivery(settling), BATCH), operator)
-            settled = market.events.Settled().process_receipt(receipt, errors=DISCARD) if receipt else []
-            rows.append((settling, market.functions.bookOf(delivery(settling)).call(), {log.args.prosumerId: log.args for log in settled}))
+            sender.quarter = settling
+            try:
+                receipts = driver.settle(delivery(settling))
+            except STEP_FAILED:
+                receipts = []
+            settled = [log.args for r in receipts for log in market.events.Settled().process_receipt(r, errors=DISCARD)]
+            rows.append((settling, driver.book(delivery(settling)), {args.prosumerId: args for args in settled}))
         print(f"period {k + 1}/{periods + 2} done", file=sys.stderr, flush=True)
-    return market, users, rows, trades, submit.log
-
-
-def conserved(market: Contract) -> bool:
-    deposited, withdrawn = market.functions.totals().call()
-    count = market.functions.accountCount().call()
-    wallets = sum(
-        market.functions.accountOf(market.functions.accountAddress(i).call()).call()[8] for i in range(1, count + 1)
-    )
-    return wallets + withdrawn == deposited
+    return driver, prosumers, ids, rows, trades, sender.log
 
 
 def clock(quarter: int) -> str:
     return f"{quarter // 4:02d}:{quarter % 4 * 15:02d}"
 
 
-def write_outputs(out: Path, users, rows, trades, log: list[Sent], charts: bool) -> None:
+def write_outputs(out: Path, users: list[Prosumer], ids: dict[str, int], rows, trades, log: list[Sent], charts: bool) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    names = {u.id: u.profile.name for u in users}
+    names = {ids[u.address]: u.name for u in users}
     sent_by_quarter: dict[int, list[Sent]] = {}
     for s in log:
         sent_by_quarter.setdefault(s.quarter, []).append(s)
@@ -232,18 +226,19 @@ def write_outputs(out: Path, users, rows, trades, log: list[Sent], charts: bool)
     header = ["quarter", "time", "trades", "average_price_milli_ether_per_kwh", "txs_sent", "txs_failed",
               "txs_retried", "mean_latency_s"]
     for u in users:
-        slug = u.profile.name.replace(" ", "_")
+        slug = u.name.replace(" ", "_")
         header += [f"{slug}_{c}" for c in ("declared_kwh", "cleared_kwh", "actual_kwh", "balancing_milli_ether", "reward_milli_ether")]
     with open(out / "periods.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(header)
         for quarter, book, settled in rows:
             sent = sent_by_quarter.get(quarter, [])
-            row = [quarter, clock(quarter), trade_count[quarter], round(book[5] / MILLI_ETHER, 6) if trade_count[quarter] else "",
+            average = round(book.averagePrice / MILLI_ETHER, 6) if trade_count[quarter] else ""
+            row = [quarter, clock(quarter), trade_count[quarter], average,
                    len(sent), sum(not s.ok for s in sent), sum(s.retries for s in sent),
                    round(statistics.mean(s.latency_s for s in sent), 3) if sent else ""]
             for u in users:
-                s = settled.get(u.id)
+                s = settled.get(ids[u.address])
                 row += [s.declaredWh / 1000, s.clearedWh / 1000, s.actualWh / 1000,
                         round(s.balancing / MILLI_ETHER, 6), round(s.reward / MILLI_ETHER, 6)] if s else [""] * 5
             writer.writerow(row)
@@ -261,10 +256,10 @@ def write_outputs(out: Path, users, rows, trades, log: list[Sent], charts: bool)
             writer.writerow([f"{block * 4:02d}:00-{block * 4 + 4:02d}:00", len(sent), sum(s.ok for s in sent),
                              sum(not s.ok for s in sent), sum(s.retries for s in sent)])
     if charts:
-        draw_charts(out, users, rows)
+        draw_charts(out, users, ids, rows)
 
 
-def draw_charts(out: Path, users, rows) -> None:
+def draw_charts(out: Path, users: list[Prosumer], ids: dict[str, int], rows) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -274,9 +269,10 @@ def draw_charts(out: Path, users, rows) -> None:
     hours = [q / 4 for q in quarters]
 
     def series(user, field_name):
-        return [(s[user.id][field_name] / 1000 if user.id in s else float("nan")) for _, _, s in rows]
+        account = ids[user.address]
+        return [(s[account][field_name] / 1000 if account in s else float("nan")) for _, _, s in rows]
 
-    load = next(u for u in users if u.profile.name == "ordinary load")
+    load = next(u for u in users if u.name == "ordinary load")
     for name, (first, second), title in (
         ("fig3_load_cleared_vs_actual.png", ("clearedWh", "actualWh"), "Ordinary load: cleared vs actual (fig. 3)"),
         ("fig4_load_declared_vs_actual.png", ("declaredWh", "actualWh"), "Ordinary load: declared vs actual (fig. 4)"),
@@ -294,7 +290,7 @@ def draw_charts(out: Path, users, rows) -> None:
     for ax, u in zip(axes, users):
         for field_name in ("declaredWh", "clearedWh", "actualWh"):
             ax.step(hours, series(u, field_name), where="post", label=field_name.removesuffix("Wh"))
-        ax.set(ylabel="kWh", title=u.profile.name)
+        ax.set(ylabel="kWh", title=u.name)
     axes[0].legend(ncol=3)
     axes[-1].set(xlabel="hour", xlim=(0, 24))
     fig.tight_layout()
@@ -302,7 +298,7 @@ def draw_charts(out: Path, users, rows) -> None:
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(9, 3.5))
-    prices = [(book[5] / MILLI_ETHER if book[3] else float("nan")) for _, book, _ in rows]
+    prices = [(book.averagePrice / MILLI_ETHER if book.tradedWh else float("nan")) for _, book, _ in rows]
     ax.step(hours, prices, where="post")
     ax.set(xlabel="hour", ylabel="1e-3 ether / kWh", title="Market average price", xlim=(0, 24))
     fig.tight_layout()
@@ -321,19 +317,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     chain = Chain(args.chain)
-    schedule = MarketSchedule.scaled(args.period_length)
-    market, users, rows, trades, log = replay(chain, schedule, args.periods, args.seed)
-    write_outputs(args.out, users, rows, trades, log, not args.no_charts)
+    schedule = Schedule.scaled(args.period_length)
+    driver, users, ids, rows, trades, log = replay(chain, schedule, args.periods, args.seed)
+    write_outputs(args.out, users, ids, rows, trades, log, not args.no_charts)
 
     latencies = sorted(s.latency_s for s in log if s.ok)
-    cleared = sum(1 for _, book, _ in rows if book[1] == 2 and book[2] == book[0])
+    cleared = sum(1 for _, book, _ in rows if book.stage == Stage.DONE and book.settledCount == book.bidCount)
     p95 = latencies[max(0, round(0.95 * len(latencies)) - 1)] if latencies else 0.0
     print(f"chain: {chain.kind}; period length {args.period_length} s; output in {args.out}/")
     print(f"periods cleared and settled: {cleared} of {args.periods}")
     print(f"transactions: {len(log)} sent, {sum(not s.ok for s in log)} failed, {sum(s.retries for s in log)} retried")
     if latencies:
         print(f"submission to inclusion: mean {statistics.mean(latencies):.3f} s, p95 {p95:.3f} s")
-    ok = conserved(market)
+    ok = driver.ledger().conserved
     print(f"money conserved (wallets + withdrawn == deposited): {'yes' if ok else 'NO'}")
     return 0 if ok and cleared == args.periods else 1
 

@@ -39,21 +39,16 @@ from math import ceil
 from typing import Any
 
 from eth_account import Account
-from web3 import EthereumTesterProvider, Web3
+from web3 import Web3
 from web3.logs import DISCARD
 
-from backend.chain import (
-    ContractRefused,
-    deploy_market,
-    embedded_dev_accounts,
-    embedded_time_travel,
-    send,
-    transfer,
-)
+from devnet.embedded import TimeTravel, dev_accounts, start_embedded_chain
+from p2pkit.market import ZERO_ADDRESS, deploy_market
 from p2pkit.retail.clock import BillingClock
 from p2pkit.retail.contracts import Party, deploy_retail, enrol
 from p2pkit.retail.inputs import InputError, decimal_text, get, items, load_json, number
 from p2pkit.retail.terms import ContractState, MonthResult, Terms, sign_terms
+from p2pkit.transactions import ContractRefused, send, transfer
 
 ETHER = 10**18
 WH_PER_KWH = 1000
@@ -173,44 +168,39 @@ def units(amount: int) -> Fraction:
 
 def settle(contract: Contract) -> dict:
     """Run the contract on a fresh embedded chain; the report as a dict of exact fractions."""
-    w3 = Web3(EthereumTesterProvider())
-    operator, grid = embedded_dev_accounts(w3)[:2]
+    w3 = start_embedded_chain()
+    time_travel = TimeTravel(w3)
+    funder = dev_accounts(w3)[0]  # eth-tester's, with ether enough for any wallets of the file
+    operator, grid = Account.create(), Account.create()
+    transfer(w3, funder, operator.address, GAS_MONEY)
     market = deploy_market(w3, operator, grid.address)
     retail = deploy_retail(w3, operator, market, BillingClock.calendar(), max(contract.rated_power_w))
     buyer, seller = (Party(Account.create(), Account.create(), number) for number in (1, 2))
     third_party = contract.third_party or grid.address
     for party, wallet in ((buyer, contract.wallets[0]), (seller, contract.wallets[1])):
-        transfer(w3, operator, party.address, GAS_MONEY + wallet)
-        transfer(w3, operator, party.meter.address, GAS_MONEY)
-    enrol(
-        w3,
-        market,
-        retail,
-        operator,
-        buyer,
-        name="buyer",
-        producer=False,
-        rated_power_w=contract.rated_power_w[0],
-        retail_deposit=contract.wallets[0],
-    )
-    enrol(
-        w3,
-        market,
-        retail,
-        operator,
-        seller,
-        name="seller",
-        producer=True,
-        rated_power_w=contract.rated_power_w[1],
-        retail_deposit=contract.wallets[1],
-        retailer=True,
-    )
+        transfer(w3, funder, party.address, GAS_MONEY + wallet)
+        transfer(w3, funder, party.meter.address, GAS_MONEY)
+    for party, name, wallet, rated_power_w in zip(
+        (buyer, seller), ("buyer", "seller"), contract.wallets, contract.rated_power_w
+    ):
+        enrol(
+            w3,
+            market,
+            retail,
+            operator,
+            party,
+            name=name,
+            producer=party is seller,
+            rated_power_w=rated_power_w,
+            retail_deposit=wallet,
+            retailer=party is seller,
+        )
     contracts = retail.contracts.functions
     billing = BillingClock.of(retail.contracts)
     terms = Terms(
         buyer=buyer.address,
         seller=seller.address,
-        third_party=contract.third_party or "0x" + "00" * 20,
+        third_party=contract.third_party or ZERO_ADDRESS,
         first_month=contracts.currentMonth().call() + 1,
         months=contract.months,
         monthly_wh=contract.monthly_wh,
@@ -233,14 +223,14 @@ def settle(contract: Contract) -> dict:
     report = []
     for offset, month_readings in enumerate(contract.readings):
         month = terms.first_month + offset
-        embedded_time_travel(w3, billing.month_end(month) + 60)
+        time_travel.next_block_at(billing.month_end(month) + 60)
         for party, energy in zip((buyer, seller), month_readings):
             opening = registers[party.address]
             registers[party.address] = closing = opening + (energy or 0)
             if energy is not None:
                 send(w3, contracts.submitMonthlyReading(month, party.meter_number, opening, closing), party.meter)
         if None in month_readings:
-            embedded_time_travel(w3, billing.reading_deadline(month) + 1)
+            time_travel.next_block_at(billing.reading_deadline(month) + 1)
         receipt = send(w3, contracts.settle(contract_id), operator)
         (event,) = retail.contracts.events.MonthSettled().process_receipt(receipt, errors=DISCARD)
         result = MonthResult.of(event.args.result)
@@ -262,12 +252,12 @@ def settle(contract: Contract) -> dict:
         if defaulted:
             break
     record = contracts.contractOf(contract_id).call()
-    held = {buyer.address: record[4][13], seller.address: record[4][14]}
+    held = {buyer.address: record.terms.buyerDeposit, seller.address: record.terms.sellerDeposit}
     balances = {
         name: units(contracts.walletOf(address).call() + held.get(address, 0))
         for name, address in (("buyer", buyer.address), ("seller", seller.address), ("third_party", third_party))
     }
-    return {"months": report, "balances": balances, "state": ContractState(record[1]).name.lower()}
+    return {"months": report, "balances": balances, "state": ContractState(record.state).name.lower()}
 
 
 def as_json(value: Any) -> str:

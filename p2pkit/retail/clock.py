@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from p2pkit.schedule import from_struct
+
 UTC_PLUS_8 = 8 * 3600
 DEFAULT_GRACE = 5 * 86_400
 
@@ -38,8 +40,8 @@ class BillingClock:
 
     @classmethod
     def of(cls, contract) -> BillingClock:
-        """The clock a deployed BilateralContracts runs on."""
-        return cls(*contract.functions.billingClock().call())
+        """The clock a deployed BilateralContracts runs on (attached with ``p2pkit.market.attach``)."""
+        return from_struct(cls, contract.functions.billingClock().call())
 
     def as_abi(self) -> tuple:
         return (self.genesis_time, self.month_length, self.utc_offset, self.reading_grace)

@@ -3,6 +3,7 @@ enrolling a party (a market account with a bound meter, and a retail wallet).
 
 RetailPlans keeps retailers and their plans; BilateralContracts keeps the retail wallets, the
 meters' monthly readings and the contracts. Both read the EnergyMarket for accounts and meters.
+Both are attached with ``p2pkit.market.attach``: their structs are decoded by name.
 """
 
 from __future__ import annotations
@@ -13,8 +14,14 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.contract import Contract
 
-from backend.chain import load_artifact, send
+from p2pkit.artifacts import load_artifact
+from p2pkit.market import attach
+from p2pkit.period import PeriodDriver, Prosumer
 from p2pkit.retail.clock import BillingClock
+from p2pkit.transactions import send
+
+PLANS = "RetailPlans"
+CONTRACTS = "BilateralContracts"
 
 
 @dataclass(frozen=True)
@@ -30,36 +37,37 @@ def deploy_retail(
 
     ``unrated_meter_power_w``: the rated power assumed for a meter the market reports without one.
     """
-    plans = _deploy(w3, operator, "RetailPlans", market.address)
-    contracts = _deploy(
-        w3, operator, "BilateralContracts", market.address, plans.address, clock.as_abi(), unrated_meter_power_w
-    )
+    plans = _deploy(w3, operator, PLANS, market.address)
+    contracts = _deploy(w3, operator, CONTRACTS, market.address, plans.address, clock.as_abi(), unrated_meter_power_w)
     return Retail(plans, contracts)
 
 
 def retail_at(w3: Web3, contracts_address: str) -> Retail:
     """The retail contracts, from the address of BilateralContracts."""
-    contracts = w3.eth.contract(
-        address=Web3.to_checksum_address(contracts_address), abi=load_artifact("BilateralContracts")["abi"]
-    )
-    plans = w3.eth.contract(address=contracts.functions.plans().call(), abi=load_artifact("RetailPlans")["abi"])
-    return Retail(plans, contracts)
+    contracts = attach(w3, contracts_address, load_artifact(CONTRACTS)["abi"])
+    return Retail(attach(w3, contracts.functions.plans().call(), load_artifact(PLANS)["abi"]), contracts)
 
 
 def _deploy(w3: Web3, operator: LocalAccount, name: str, *arguments) -> Contract:
     artifact = load_artifact(name)
     factory = w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
     receipt = send(w3, factory.constructor(*arguments), operator)
-    return w3.eth.contract(address=receipt["contractAddress"], abi=artifact["abi"])
+    return attach(w3, receipt["contractAddress"], artifact["abi"])
+
+
+def bind_meter_call(market: Contract, prosumer: str, meter: str, meter_number: int, rated_power_w: int):
+    """The operator's ``bindMeter`` of a meter to a prosumer, with its rated power where the
+    market takes one (a market whose meters carry no rating binds without it)."""
+    takes_rating = any(e.get("name") == "bindMeter" and len(e["inputs"]) == 4 for e in market.abi)
+    rating = (rated_power_w,) if takes_rating else ()
+    return market.functions.bindMeter(prosumer, meter, meter_number, *rating)
 
 
 def bind_meter(
     w3: Web3, market: Contract, operator: LocalAccount, prosumer: str, meter: str, meter_number: int, rated_power_w: int
 ) -> None:
     """Operator: bind a meter to a prosumer, with its rated power where the market takes one."""
-    takes_rating = any(e.get("name") == "bindMeter" and len(e["inputs"]) == 4 for e in market.abi)
-    rating = (rated_power_w,) if takes_rating else ()
-    send(w3, market.functions.bindMeter(prosumer, meter, meter_number, *rating), operator)
+    send(w3, bind_meter_call(market, prosumer, meter, meter_number, rated_power_w), operator)
 
 
 @dataclass(frozen=True)
@@ -88,10 +96,10 @@ def enrol(
     retail_deposit: int = 0,
     retailer: bool = False,
 ) -> None:
-    """Register ``party`` in the market, authorize it, bind its meter, fund its retail wallet and,
-    for a retailer, admit it. The party's and the operator's accounts pay their own gas."""
-    send(w3, market.functions.register(name, producer, False), party.account)
-    send(w3, market.functions.setAuthorization(party.address, True), operator)
+    """Register ``party`` in the market and authorize it (the period driver's enrolment), bind its
+    meter with its rating, fund its retail wallet and, for a retailer, admit it. The party's and
+    the operator's accounts pay their own gas."""
+    PeriodDriver(market, operator).enrol([Prosumer(name, producer, False, party.account)])
     bind_meter(w3, market, operator, party.address, party.meter.address, party.meter_number, rated_power_w)
     if retail_deposit:
         send(w3, retail.contracts.functions.deposit(), party.account, value=retail_deposit)

@@ -16,7 +16,8 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils import keccak
 
-ZERO_ADDRESS = "0x" + "00" * 20
+from p2pkit.market import ZERO_ADDRESS
+
 DOMAIN_NAME = "P2P energy bilateral contracts"
 DOMAIN_VERSION = "1"
 

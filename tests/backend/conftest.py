@@ -10,17 +10,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from backend_fakes import FakeUpstream
+from backend_probe import PROBE_INIT
 from eth_account import Account
+from market_script import PERIOD_LENGTH, MarketScript, Trader
 from web3 import Web3
 
 from backend import create_app
-from backend.chain import MarketHandle, embedded_dev_accounts
-from backend.chain_access import HttpUpstream, InProcessUpstream, start_embedded_chain, start_embedded_market
-from backend.keeper import EntrustedBids, Keeper
-from backend.nodes import ANVIL_CHAIN_ID, ANVIL_FUNDED_KEY, anvil
-from backend_fakes import FakeUpstream
-from backend_probe import PROBE_INIT
-from market_script import PERIOD_LENGTH, MarketScript, Prosumer
+from backend.entrusted import EntrustedBids
+from backend.keeper import Keeper
+from backend.upstreams import HttpUpstream, InProcessUpstream
+from devnet.embedded import dev_accounts, start_embedded_chain, start_embedded_market
+from devnet.nodes import ANVIL_CHAIN_ID, ANVIL_FUNDED_KEY, anvil
+from p2pkit.market import MarketHandle
 
 RPC_TIMEOUT = 5.0
 
@@ -91,7 +93,7 @@ def chain(request) -> ChainUnderTest:
     if request.param == "embedded":
         w3 = start_embedded_chain()
         app = create_app({"TESTING": True}, upstream=InProcessUpstream(w3))
-        funded_key = w3.provider.ethereum_tester.backend.account_keys[0].to_hex()
+        funded_key = dev_accounts(w3)[0].key.to_0x_hex()
         return ChainUnderTest("embedded", app.test_client(), funded_key, w3.eth.chain_id)
     url = request.getfixturevalue("anvil_url")
     app = create_app({"TESTING": True}, upstream=HttpUpstream(url, RPC_TIMEOUT))
@@ -147,31 +149,31 @@ def operator(market):
 
 @pytest.fixture
 def grid(market):
-    return embedded_dev_accounts(market.w3)[1]
+    return dev_accounts(market.w3)[1]
 
 
 @pytest.fixture
-def wind(script) -> Prosumer:
+def wind(script) -> Trader:
     return script.join("wind")
 
 
 @pytest.fixture
-def controllable(script) -> Prosumer:
+def controllable(script) -> Trader:
     return script.join("controllable")
 
 
 @pytest.fixture
-def ev(script) -> Prosumer:
+def ev(script) -> Trader:
     return script.join("ev")
 
 
 @pytest.fixture
-def load(script) -> Prosumer:
+def load(script) -> Trader:
     return script.join("load")
 
 
 @pytest.fixture
-def prosumers(wind, controllable, ev, load) -> list[Prosumer]:
+def prosumers(wind, controllable, ev, load) -> list[Trader]:
     return [wind, controllable, ev, load]
 
 

@@ -3,7 +3,8 @@
 Roles follow the paper's case study: wind (green producer), a controllable source (producer),
 an EV charger (green consumer) and an ordinary load (consumer), each with its own smart meter;
 the operator and the public grid come with the embedded market. Every transaction is signed
-with the account's own key. Time moves only when a test moves it (`MarketScript.travel_to`).
+with the account's own key and sent by the period driver (`p2pkit.period`). Time moves only
+when a test moves it (`MarketScript.travel_to`).
 
 The scripted auction (`BIDS`, prices in wei per kWh) clears, as the green-first rules say:
 wind -> EV 800 Wh at 7e14 (green pass), then controllable -> load 500 Wh at 6e14; the average
@@ -16,11 +17,13 @@ from dataclasses import dataclass
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-
-from backend.chain import MarketHandle, SealedBid, embedded_dev_accounts, embedded_time_travel, send, transfer
 from web3.contract.contract import ContractFunction
-from backend.chain_access import MarketClock
+
 from backend.keeper import Keeper, KeeperAction
+from devnet.embedded import TimeTravel, dev_accounts
+from p2pkit.bids import SealedBid
+from p2pkit.market import MarketHandle
+from p2pkit.period import Bid, PeriodDriver, Prosumer, Reading, SendEach, Transaction
 
 ETHER = 10**18
 PERIOD_LENGTH = 120
@@ -36,17 +39,32 @@ READINGS_WH = {"wind": 950, "controllable": 700, "ev": 820, "load": 480}
 AVERAGE_PRICE = 661538461538461
 
 
-@dataclass
-class Prosumer:
-    name: str
-    key: LocalAccount
-    meter: LocalAccount
-    meter_number: int
+@dataclass(frozen=True)
+class Trader:
+    """A prosumer of the script and the bid it makes in every auction."""
+
+    prosumer: Prosumer
     bid: SealedBid
 
     @property
+    def name(self) -> str:
+        return self.prosumer.name
+
+    @property
     def address(self) -> str:
-        return self.key.address
+        return self.prosumer.address
+
+    @property
+    def key(self) -> LocalAccount:
+        return self.prosumer.key
+
+    @property
+    def meter(self) -> LocalAccount:
+        return self.prosumer.meter
+
+    @property
+    def meter_number(self) -> int:
+        return self.prosumer.meter_number
 
 
 class MarketScript:
@@ -56,73 +74,65 @@ class MarketScript:
         self.market = market
         self.w3 = market.w3
         self.contract = market.contract
-        self.clock = MarketClock.of(market)
-        self._funder = embedded_dev_accounts(market.w3)[2]
+        self.time = TimeTravel(market.w3, market.lock)
+        self.driver = PeriodDriver(
+            market.contract,
+            market.operator,
+            sender=SendEach(market.w3, lock=market.lock, gas=GAS),
+            wait_until=self.time.wait_until,
+        )
+        self.schedule = self.driver.schedule
+        self._funder = dev_accounts(market.w3)[2]
 
     def send(self, call: ContractFunction, signer: LocalAccount, value: int = 0) -> None:
-        with self.market.lock:
-            receipt = send(self.w3, call, signer, value=value, gas=GAS)
-        assert receipt["status"] == 1, f"{call.fn_name} by {signer.address} reverted"
+        self.driver.send([Transaction(signer, call, value)])
 
     def now(self) -> int:
-        return self.w3.eth.get_block("latest")["timestamp"]
+        return self.time.now()
 
     def travel_to(self, timestamp: int) -> None:
-        """Make `timestamp` the latest block's time (or later), which is what calls see.
+        """Make `timestamp` the latest block's time (or later), which is what calls see."""
+        self.time.wait_until(timestamp)
 
-        eth-tester's time travel mines its block one second before the time asked for.
-        """
-        with self.market.lock:
-            embedded_time_travel(self.w3, timestamp + 1)
-
-    def join(self, name: str) -> Prosumer:
+    def join(self, name: str) -> Trader:
         """Register `name` in its role, deposit, get authorized and get a bound meter."""
         producer, green = ROLES[name]
         key, meter = Account.create(), Account.create()
         meter_number = 1000 + self.contract.functions.accountCount().call()  # unique: ids grow
-        with self.market.lock:
-            transfer(self.w3, self._funder, key.address, DEPOSIT + GAS_MONEY)
-            transfer(self.w3, self._funder, meter.address, GAS_MONEY)
-        self.send(self.contract.functions.register(name, producer, green), key)
-        self.send(self.contract.functions.deposit(), key, value=DEPOSIT)
-        self.send(self.contract.functions.setAuthorization(key.address, True), self.market.operator)
-        self.send(self.contract.functions.bindMeter(key.address, meter.address, meter_number), self.market.operator)
-        return Prosumer(name, key, meter, meter_number, SealedBid(*BIDS[name]))
+        prosumer = Prosumer(name, producer, green, key, meter, meter_number, deposit=DEPOSIT)
+        self.driver.fund(self._funder, [(key.address, DEPOSIT + GAS_MONEY), (meter.address, GAS_MONEY)])
+        self.driver.enrol([prosumer])
+        return Trader(prosumer, SealedBid(*BIDS[name]))
 
     def next_auction(self) -> int:
         """Move to the start of the next period; returns the delivery period now bid for."""
-        period = self.contract.functions.currentPeriod().call() + 1
-        self.travel_to(self.clock.start(period))
-        return period + 1
+        return self.driver.next_auction()
 
-    def commit(self, prosumer: Prosumer) -> None:
-        self.send(self.contract.functions.commit(prosumer.bid.commitment(prosumer.address)), prosumer.key)
+    def commit(self, trader: Trader) -> None:
+        self.driver.commit([Bid(trader.prosumer, trader.bid)])
 
     def to_reveal_window(self, delivery_period: int) -> None:
-        self.travel_to(self.clock.auction_opens(delivery_period) + self.clock.commit_end)
+        self.travel_to(self.schedule.reveal_opens(delivery_period))
 
-    def reveal(self, prosumer: Prosumer) -> None:
-        producer, green = ROLES[prosumer.name]
-        bid = prosumer.bid
+    def reveal(self, trader: Trader) -> None:
         with self.market.lock:
-            period = self.contract.functions.currentPeriod().call() + 1
-            hint = self.contract.functions.insertionHint(period, producer, green, bid.price).call()
-        self.send(self.contract.functions.reveal(bid.quantity_wh, bid.price, bid.salt, hint), prosumer.key)
+            delivery_period = self.driver.auction_delivery_period()
+        self.driver.reveal([Bid(trader.prosumer, trader.bid)], delivery_period)
 
     def to_auction_close(self, delivery_period: int) -> None:
-        self.travel_to(self.clock.auction_closes(delivery_period))
+        self.travel_to(self.schedule.auction_closes(delivery_period))
 
-    def post_reading(self, prosumer: Prosumer, delivery_period: int) -> None:
+    def post_reading(self, trader: Trader, delivery_period: int) -> None:
         """The prosumer's meter posts its energy of the period (once the period is over)."""
-        self.travel_to(max(self.now(), self.clock.start(delivery_period + 1)))
-        call = self.contract.functions.submitReading(delivery_period, prosumer.meter_number, READINGS_WH[prosumer.name])
-        self.send(call, prosumer.meter)
+        self.travel_to(max(self.now(), self.schedule.delivery_ends(delivery_period)))
+        reading = Reading(trader.meter, trader.meter_number, READINGS_WH[trader.name])
+        self.driver.post_readings([reading], delivery_period)
 
     def to_settlement(self, delivery_period: int) -> None:
-        self.travel_to(self.clock.settlement_opens(delivery_period))
+        self.travel_to(self.schedule.settlement_opens(delivery_period))
 
     def to_readings_close(self, delivery_period: int) -> None:
-        self.travel_to(self.clock.readings_close(delivery_period))
+        self.travel_to(self.schedule.readings_close(delivery_period))
 
     def events(self, name: str, delivery_period: int) -> list:
         event = getattr(self.contract.events, name)
@@ -139,11 +149,11 @@ class MarketScript:
         """(sum of all wallets, deposited - withdrawn): equal when no money leaked."""
         functions = self.contract.functions
         wallets = sum(
-            functions.accountOf(functions.accountAddress(account_id).call()).call()[8]
+            functions.accountOf(functions.accountAddress(account_id).call()).call().wallet
             for account_id in range(1, functions.accountCount().call() + 1)
         )
-        deposited, withdrawn = functions.totals().call()
-        return wallets, deposited - withdrawn
+        totals = functions.totals().call()
+        return wallets, totals.deposited - totals.withdrawn
 
 
 def run_keeper(keeper: Keeper) -> list[KeeperAction]:
@@ -154,24 +164,24 @@ def run_keeper(keeper: Keeper) -> list[KeeperAction]:
     return actions
 
 
-def bid_and_reveal(script: MarketScript, prosumers: list[Prosumer], *, revealing: list[Prosumer] | None = None) -> int:
-    """Commit every prosumer's bid in the next auction and reveal those of `revealing` (all by
+def bid_and_reveal(script: MarketScript, traders: list[Trader], *, revealing: list[Trader] | None = None) -> int:
+    """Commit every trader's bid in the next auction and reveal those of `revealing` (all by
     default); returns the delivery period, with the clock in its reveal window."""
     delivery_period = script.next_auction()
-    for prosumer in prosumers:
-        script.commit(prosumer)
+    for trader in traders:
+        script.commit(trader)
     script.to_reveal_window(delivery_period)
-    for prosumer in prosumers if revealing is None else revealing:
-        script.reveal(prosumer)
+    for trader in traders if revealing is None else revealing:
+        script.reveal(trader)
     return delivery_period
 
 
-def period_with_readings(script: MarketScript, prosumers: list[Prosumer], keeper: Keeper) -> int:
+def period_with_readings(script: MarketScript, traders: list[Trader], keeper: Keeper) -> int:
     """Bid, let the keeper match, post every reading and open settlement; returns the period."""
-    delivery_period = bid_and_reveal(script, prosumers)
+    delivery_period = bid_and_reveal(script, traders)
     script.to_auction_close(delivery_period)
     run_keeper(keeper)
-    for prosumer in prosumers:
-        script.post_reading(prosumer, delivery_period)
+    for trader in traders:
+        script.post_reading(trader, delivery_period)
     script.to_settlement(delivery_period)
     return delivery_period

@@ -3,26 +3,22 @@ in, and starts the keeper and the embedded chain's block ticker when asked to.""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 
-from backend import BLOCK_TICKER_EXTENSION, create_app, keeper_db_path
-from backend.chain import Deployment, embedded_dev_accounts
-from backend.chain_access import (
-    EMBEDDED_GRID_DEPOSIT,
-    BlockTicker,
-    HttpUpstream,
-    InProcessUpstream,
-    open_deployed_market,
-)
+from backend import block_ticker_of, create_app, keeper_db_path, keeper_of, market_of
 from backend.config import ConfigError
-from backend.market_api import KEEPER_EXTENSION, MARKET_EXTENSION
 from backend.rpc_proxy import UPSTREAM_EXTENSION
-
+from backend.upstreams import HttpUpstream, InProcessUpstream, open_deployed_market
+from devnet.embedded import EMBEDDED_GRID_DEPOSIT, dev_accounts
+from p2pkit.market import Deployment
 
 # An embedded app whose clock and keeper stand still, so no thread outlives its test.
 STILL_EMBEDDED = {"CHAIN": "embedded", "EMBEDDED_BLOCK_INTERVAL": 0, "KEEPER": False}
+# Seconds a ticking chain gets to mine two blocks (its blocks are a second apart).
+TICKER_WAIT = 15
 
 
 def upstream_of(app):
@@ -59,22 +55,22 @@ def test_apps_do_not_share_an_embedded_chain():
 
 
 def test_embedded_app_deploys_the_market_with_the_first_dev_account_as_operator():
-    market = create_app(STILL_EMBEDDED).extensions[MARKET_EXTENSION]
+    market = market_of(create_app(STILL_EMBEDDED))
 
-    assert market.contract.functions.operator().call() == embedded_dev_accounts(market.w3)[0].address
+    assert market.contract.functions.operator().call() == dev_accounts(market.w3)[0].address
 
 
 def test_embedded_app_funds_the_grids_market_wallet():
-    market = create_app(STILL_EMBEDDED).extensions[MARKET_EXTENSION]
+    market = market_of(create_app(STILL_EMBEDDED))
 
-    grid = market.contract.functions.accountOf(embedded_dev_accounts(market.w3)[1].address).call()
-    assert (grid[0], grid[5], grid[8]) == (1, True, EMBEDDED_GRID_DEPOSIT)  # id, is grid, wallet
+    grid = market.contract.functions.accountOf(dev_accounts(market.w3)[1].address).call()
+    assert (grid.id, grid.isGrid, grid.wallet) == (1, True, EMBEDDED_GRID_DEPOSIT)
 
 
 def test_embedded_app_deploys_periods_of_the_configured_length():
-    market = create_app({**STILL_EMBEDDED, "PERIOD_LENGTH": 60}).extensions[MARKET_EXTENSION]
+    market = market_of(create_app({**STILL_EMBEDDED, "PERIOD_LENGTH": 60}))
 
-    assert market.contract.functions.schedule().call()[1] == 60
+    assert market.contract.functions.schedule().call().periodLength == 60
 
 
 def test_embedded_apps_proxy_takes_turns_with_the_market(market):
@@ -84,7 +80,7 @@ def test_embedded_apps_proxy_takes_turns_with_the_market(market):
 
 
 def test_keeper_runs_in_the_background_when_enabled(market):
-    keeper = create_app({"KEEPER": True, "KEEPER_POLL_INTERVAL": 0.05}, market=market).extensions[KEEPER_EXTENSION]
+    keeper = keeper_of(create_app({"KEEPER": True, "KEEPER_POLL_INTERVAL": 0.05}, market=market))
     try:
         assert keeper.status()["running"]
     finally:
@@ -92,7 +88,7 @@ def test_keeper_runs_in_the_background_when_enabled(market):
 
 
 def test_keeper_is_built_but_idle_when_disabled(market):
-    keeper = create_app({"KEEPER": False}, market=market).extensions[KEEPER_EXTENSION]
+    keeper = keeper_of(create_app({"KEEPER": False}, market=market))
 
     assert not keeper.status()["running"]
 
@@ -110,11 +106,28 @@ def test_node_app_keeps_entrusted_bids_in_the_instance_folder(tmp_path):
     assert keeper_db_path(app, node_market) == str(Path(app.instance_path) / "keeper.sqlite3")
 
 
-def test_embedded_app_with_a_block_interval_ticks():
-    ticker = create_app({**STILL_EMBEDDED, "EMBEDDED_BLOCK_INTERVAL": 1}).extensions[BLOCK_TICKER_EXTENSION]
+def latest_block(market):
+    with market.lock:
+        return market.w3.eth.get_block("latest")
 
-    ticker.stop()  # it was running: stop returns once its thread has ended
-    assert isinstance(ticker, BlockTicker)
+
+def test_embedded_app_with_a_block_interval_mines_empty_blocks_as_the_wall_clock_moves():
+    app = create_app({**STILL_EMBEDDED, "EMBEDDED_BLOCK_INTERVAL": 0.1})
+    market = market_of(app)
+    before = latest_block(market)
+    deadline = time.monotonic() + TICKER_WAIT
+    try:
+        while latest_block(market)["number"] < before["number"] + 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        after = latest_block(market)
+    finally:
+        block_ticker_of(app).stop()
+
+    assert (after["number"] >= before["number"] + 2, after["timestamp"] > before["timestamp"]) == (True, True)
+
+
+def test_embedded_app_without_a_block_interval_leaves_time_still():
+    assert block_ticker_of(create_app(STILL_EMBEDDED)) is None
 
 
 def deployment_file(directory: Path) -> Path:

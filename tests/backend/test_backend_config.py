@@ -69,7 +69,7 @@ def test_secret_set_both_ways_is_refused(tmp_path):
 def test_secret_file_that_cannot_be_read_is_reported(tmp_path):
     missing = tmp_path / "missing.key"
 
-    with pytest.raises(ConfigError, match="missing.key"):
+    with pytest.raises(ConfigError, match=r"missing\.key"):
         read_secret("OPERATOR_KEY", environ={"P2P_OPERATOR_KEY_FILE": str(missing)})
 
 

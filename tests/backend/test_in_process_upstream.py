@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from backend_probe import PROBE_INIT, PROBE_REVERT_DATA
 from web3 import HTTPProvider, Web3
 
-from backend.chain_access import InProcessUpstream, start_embedded_chain
-from backend_probe import PROBE_INIT, PROBE_REVERT_DATA
+from backend.upstreams import InProcessUpstream
+from devnet.embedded import start_embedded_chain
 
 
 @pytest.fixture
@@ -32,6 +33,12 @@ def ask(upstream, method, *params):
 
 def test_revert_during_gas_estimation_carries_the_revert_data(upstream, probe_address):
     error = ask(upstream, "eth_estimateGas", {"to": probe_address, "data": "0x01"})["error"]
+
+    assert (error["code"], error["data"]) == (3, PROBE_REVERT_DATA)
+
+
+def test_revert_of_a_call_carries_the_revert_data(upstream, probe_address):
+    error = ask(upstream, "eth_call", {"to": probe_address, "data": "0x01"}, "latest")["error"]
 
     assert (error["code"], error["data"]) == (3, PROBE_REVERT_DATA)
 

@@ -9,20 +9,25 @@ from dataclasses import dataclass
 
 import pytest
 from eth_account import Account
-
-from backend.chain import Deployment, MarketParameters
-from backend.chain_access import MarketEventLog, open_deployed_market, start_embedded_market
-from backend.keeper import EntrustedBid, EntrustedBids, Keeper, KeeperAction, TooManyEntrusted
-from backend.nodes import free_port
 from market_script import (
     PERIOD_LENGTH,
     READINGS_WH,
     ROLES,
     MarketScript,
+    Trader,
     bid_and_reveal,
     period_with_readings,
     run_keeper,
 )
+
+from backend.entrusted import EntrustedBids, EntrustOutcome, TooManyEntrusted
+from backend.keeper import Keeper, KeeperOutcome
+from backend.upstreams import open_deployed_market
+from devnet.embedded import start_embedded_market
+from devnet.nodes import free_port
+from p2pkit.bids import EntrustedBid
+from p2pkit.events import MarketEventLog
+from p2pkit.market import Deployment, MarketParameters, Stage
 
 WAIT_FOR_THREAD = 30.0  # seconds a background keeper gets to do what a test waits for
 
@@ -31,7 +36,7 @@ def book(script, delivery_period):
     """(bid count, matching stage, settled count) of a delivery period's book."""
     with script.market.lock:
         summary = script.contract.functions.bookOf(delivery_period).call()
-    return summary[0], summary[1], summary[2]
+    return summary.bidCount, Stage(summary.stage), summary.settledCount
 
 
 def test_period_runs_to_the_end_by_itself(script, prosumers, keeper):
@@ -39,7 +44,7 @@ def test_period_runs_to_the_end_by_itself(script, prosumers, keeper):
 
     run_keeper(keeper)
 
-    assert book(script, delivery_period) == (4, 2, 4)  # 2: Stage.Done
+    assert book(script, delivery_period) == (4, Stage.DONE, 4)
 
 
 def test_keeper_clears_the_book_by_the_green_first_rules(script, prosumers, keeper, wind, controllable, ev, load):
@@ -48,7 +53,7 @@ def test_keeper_clears_the_book_by_the_green_first_rules(script, prosumers, keep
 
     run_keeper(keeper)
 
-    ids = {prosumer.name: script.contract.functions.accountOf(prosumer.address).call()[0] for prosumer in prosumers}
+    ids = {prosumer.name: script.contract.functions.accountOf(prosumer.address).call().id for prosumer in prosumers}
     assert script.trades(delivery_period) == [
         (ids["wind"], ids["ev"], 800, 7 * 10**14),
         (ids["controllable"], ids["load"], 500, 6 * 10**14),
@@ -77,7 +82,7 @@ def test_keeper_waits_for_a_missing_reading_while_readings_may_arrive(script, wi
     script.post_reading(ev, delivery_period)  # wind's bid comes first and has no reading
     script.to_settlement(delivery_period)
 
-    assert (keeper.step(), book(script, delivery_period)[2]) == (None, 0)
+    assert (keeper.step(), book(script, delivery_period)) == (None, (2, Stage.DONE, 0))
 
 
 def test_keeper_settles_without_the_reading_once_none_can_arrive(script, wind, ev, keeper):
@@ -110,6 +115,7 @@ def test_keeper_forfeits_a_commit_that_was_never_revealed(script, wind, load, ke
 class FinishedPeriod:
     script: MarketScript
     delivery_period: int
+    traders: list[Trader]
     prosumer_ids: list[int]
 
 
@@ -130,7 +136,7 @@ def finish_period(tmp_path_factory, *, restart: bool) -> FinishedPeriod:
     script.to_auction_close(delivery_period)
     if restart:
         keeper.step()
-        assert script.contract.functions.bookOf(delivery_period).call()[1] != 2, "the restart must come mid-matching"
+        assert book(script, delivery_period)[1] != Stage.DONE, "the restart must come mid-matching"
         keeper = new_keeper()
     run_keeper(keeper)
     for prosumer in prosumers:
@@ -140,8 +146,8 @@ def finish_period(tmp_path_factory, *, restart: bool) -> FinishedPeriod:
         keeper.step()
         keeper = new_keeper()
     run_keeper(keeper)
-    ids = [script.contract.functions.accountOf(prosumer.address).call()[0] for prosumer in prosumers]
-    return FinishedPeriod(script, delivery_period, ids)
+    ids = [script.contract.functions.accountOf(prosumer.address).call().id for prosumer in prosumers]
+    return FinishedPeriod(script, delivery_period, prosumers, ids)
 
 
 @pytest.fixture(scope="module")
@@ -180,11 +186,18 @@ def test_restarted_keeper_makes_the_trades_of_an_uninterrupted_one(restarted, un
     )
 
 
-def test_keeper_after_the_period_is_done_does_nothing(restarted, tmp_path):
-    market = restarted.script.market
+def test_keeper_started_after_a_period_is_done_leaves_it_and_does_the_next(tmp_path_factory, tmp_path):
+    done = finish_period(tmp_path_factory, restart=False)
+    next_period = bid_and_reveal(done.script, done.traders)
+    done.script.to_auction_close(next_period)
+    market = done.script.market
     late = Keeper(market, EntrustedBids(str(tmp_path / "late.sqlite3"), market.contract.address))
 
-    assert late.step() is None
+    actions = run_keeper(late)
+
+    assert [(action.action, action.delivery_period, action.outcome) for action in actions] == [
+        ("matchBids", next_period, KeeperOutcome.SENT)
+    ]
 
 
 class FrozenEventLog(MarketEventLog):
@@ -211,7 +224,7 @@ def test_matching_already_completed_is_a_harmless_refusal(script, prosumers, mar
 
     assert (action.action, action.outcome, action.detail, behind.status()["failures"]) == (
         "matchBids",
-        KeeperAction.ALREADY_DONE,
+        KeeperOutcome.ALREADY_DONE,
         f"MatchingComplete({delivery_period})",
         [],
     )
@@ -248,7 +261,7 @@ def test_entrusted_bid_records_its_reveal(script, controllable, keeper, entruste
 
     run_keeper(keeper)
 
-    assert last_outcome(entrusted, bid) == EntrustedBids.REVEALED
+    assert last_outcome(entrusted, bid) == EntrustOutcome.REVEALED
 
 
 def test_entrusted_bid_with_a_wrong_salt_is_reported_as_commitment_mismatch(script, controllable, keeper, entrusted):
@@ -276,7 +289,7 @@ def test_entrusted_bid_with_a_wrong_salt_changes_nothing(script, controllable, k
     assert (after, script.events("BidRevealed", delivery_period), last_outcome(entrusted, bid)) == (
         before,
         [],
-        EntrustedBids.REFUSED,
+        EntrustOutcome.REFUSED,
     )
 
 
@@ -296,7 +309,7 @@ def test_entrusted_bid_its_owner_revealed_is_not_needed(script, controllable, ke
 
     run_keeper(keeper)
 
-    assert last_outcome(entrusted, bid) == EntrustedBids.NOT_NEEDED
+    assert last_outcome(entrusted, bid) == EntrustOutcome.NOT_NEEDED
 
 
 def test_entrusted_bids_survive_a_restart(market, keeper_db, controllable):
@@ -338,9 +351,12 @@ def test_started_keeper_matches_a_closed_auction_on_its_own(script, prosumers, m
     keeper.start()
     try:
         script.to_auction_close(delivery_period)
-        wait_until(lambda: book(script, delivery_period)[1] == 2, "finish matching")
+        wait_until(lambda: book(script, delivery_period)[1] == Stage.DONE, "finish matching")
+        sent = [(action["action"], action["delivery_period"]) for action in keeper.status()["actions"]]
     finally:
         keeper.stop()
+
+    assert (sent, book(script, delivery_period)) == ([("matchBids", delivery_period)], (4, Stage.DONE, 0))
 
 
 @pytest.fixture

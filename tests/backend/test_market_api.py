@@ -9,13 +9,6 @@ import pytest
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from flask.testing import FlaskClient
-
-from backend import create_app
-from backend.chain import Deployment, MarketHandle, MarketParameters, embedded_dev_accounts
-from backend.chain_access import start_embedded_market
-from backend.keeper import EntrustedBid, entrust_message
-from backend.market_api import ENTRUSTED_EXTENSION, KEEPER_EXTENSION, MAX_PERIODS
-from backend.nodes import free_port
 from market_script import (
     AVERAGE_PRICE,
     BIDS,
@@ -24,11 +17,19 @@ from market_script import (
     READINGS_WH,
     ROLES,
     MarketScript,
-    Prosumer,
+    Trader,
     bid_and_reveal,
     period_with_readings,
     run_keeper,
 )
+
+from backend import create_app, entrusted_of, keeper_of
+from backend.market_api import MAX_PERIODS
+from devnet.embedded import dev_accounts, start_embedded_market
+from devnet.nodes import free_port
+from p2pkit.bids import EntrustedBid, entrust_message
+from p2pkit.market import Deployment, MarketHandle, MarketParameters
+from p2pkit.period import Prosumer
 
 APP_CONFIG = {"TESTING": True, "KEEPER": False, "KEEPER_DB": ":memory:"}
 
@@ -39,7 +40,7 @@ class SettledPeriod:
 
     client: FlaskClient
     script: MarketScript
-    prosumers: dict[str, Prosumer]
+    prosumers: dict[str, Trader]
     delivery_period: int
 
     def get(self, path: str) -> dict:
@@ -57,7 +58,7 @@ def settled() -> SettledPeriod:
     script = MarketScript(market)
     prosumers = [script.join(name) for name in ROLES]
     app = create_app(APP_CONFIG, market=market)
-    keeper = app.extensions[KEEPER_EXTENSION]
+    keeper = keeper_of(app)
     delivery_period = period_with_readings(script, prosumers, keeper)
     run_keeper(keeper)
     return SettledPeriod(app.test_client(), script, {prosumer.name: prosumer for prosumer in prosumers}, delivery_period)
@@ -79,7 +80,7 @@ def client(app) -> FlaskClient:
 def test_contract_names_the_market_and_its_roles(settled):
     answer = settled.get("/api/contract")
 
-    dev = embedded_dev_accounts(settled.script.w3)
+    dev = dev_accounts(settled.script.w3)
     assert (answer["address"], answer["operator"], answer["grid"], answer["chain_id"]) == (
         settled.script.contract.address,
         dev[0].address,
@@ -111,13 +112,13 @@ def test_status_gives_the_current_period_phase_and_block(settled):
     answer = settled.get("/api/status")
 
     w3, contract = settled.script.w3, settled.script.contract
-    period, phase, seconds_left = contract.functions.currentPhase().call()
+    now = contract.functions.currentPhase().call()
     assert (answer["period"], answer["phase"], answer["seconds_left"], answer["block"], answer["auction_delivery_period"]) == (
-        period,
-        ["commit", "reveal", "matching", "settlement"][phase],
-        seconds_left,
+        now.period,
+        ["commit", "reveal", "matching", "settlement"][now.phase],
+        now.secondsLeft,
         w3.eth.block_number,
-        period + 1,
+        now.period + 1,
     )
 
 
@@ -202,7 +203,7 @@ def test_period_without_trades_has_no_average_price(settled):
 def test_period_matched_without_trades_settles_at_the_reference_price(app, script, client, wind):
     delivery_period = bid_and_reveal(script, [wind])
     script.to_auction_close(delivery_period)
-    run_keeper(app.extensions[KEEPER_EXTENSION])
+    run_keeper(keeper_of(app))
 
     answer = client.get(f"/api/periods/{delivery_period}").get_json()
 
@@ -258,9 +259,9 @@ def test_account_record_shows_its_wallet_as_the_contract_does(settled):
 
     record = settled.script.contract.functions.accountOf(ev.address).call()
     assert (answer["id"], answer["wallet_wei"], answer["free_balance_wei"], answer["meter"]) == (
-        record[0],
-        str(record[8]),
-        str(record[9]),
+        record.id,
+        str(record.wallet),
+        str(record.freeBalance),
         ev.meter.address,
     )
 
@@ -313,7 +314,7 @@ def test_answers_follow_a_new_block(script, client, wind):
 # ---------------------------------------------------------------------- /api/entrust
 
 
-def entrust_body(script, prosumer: Prosumer, delivery_period: int, signer=None, changes=None) -> dict:
+def entrust_body(script, prosumer: Trader, delivery_period: int, signer=None, changes=None) -> dict:
     """The page's request entrusting `prosumer`'s bid, signed by `signer` (the prosumer unless
     given), with `changes` made after signing."""
     bid = EntrustedBid(prosumer.address, delivery_period, prosumer.bid.quantity_wh, prosumer.bid.price, prosumer.bid.salt)
@@ -345,7 +346,7 @@ def test_entrusted_bid_is_kept_for_the_keeper(app, script, client, controllable)
 
     client.post("/api/entrust", json=entrust_body(script, controllable, delivery_period))
 
-    kept = app.extensions[ENTRUSTED_EXTENSION].untried(delivery_period)
+    kept = entrusted_of(app).untried(delivery_period)
     assert kept == [
         EntrustedBid(controllable.address, delivery_period, *BIDS["controllable"], controllable.bid.salt, kept[0].id)
     ]
@@ -357,7 +358,7 @@ def test_bid_entrusted_through_the_api_is_revealed_by_the_keeper(app, script, cl
     client.post("/api/entrust", json=entrust_body(script, controllable, delivery_period))
     script.to_reveal_window(delivery_period)
 
-    run_keeper(app.extensions[KEEPER_EXTENSION])
+    run_keeper(keeper_of(app))
 
     assert [event.args.account for event in script.events("BidRevealed", delivery_period)] == [controllable.address]
 
@@ -367,7 +368,7 @@ def test_entrusted_bids_outcome_is_shown_without_its_values(app, script, client,
     script.commit(controllable)
     client.post("/api/entrust", json=entrust_body(script, controllable, delivery_period))
     script.to_reveal_window(delivery_period)
-    run_keeper(app.extensions[KEEPER_EXTENSION])
+    run_keeper(keeper_of(app))
 
     [entry] = client.get(f"/api/entrust/{controllable.address}").get_json()["entrusted"]
 
@@ -401,7 +402,7 @@ def test_bid_entrusted_with_someone_elses_signature_is_refused(app, script, clie
     reply = client.post("/api/entrust", json=entrust_body(script, controllable, delivery_period, signer=wind.key))
 
     assert (reply.status_code, "signature" in reply.get_json()["error"]) == (403, True)
-    assert app.extensions[ENTRUSTED_EXTENSION].untried(delivery_period) == []
+    assert entrusted_of(app).untried(delivery_period) == []
 
 
 def test_bid_changed_after_signing_is_refused(app, script, client, controllable):
@@ -411,7 +412,7 @@ def test_bid_changed_after_signing_is_refused(app, script, client, controllable)
     reply = client.post("/api/entrust", json=changed)
 
     assert (reply.status_code, "signature" in reply.get_json()["error"]) == (403, True)
-    assert app.extensions[ENTRUSTED_EXTENSION].untried(delivery_period) == []
+    assert entrusted_of(app).untried(delivery_period) == []
 
 
 @pytest.mark.parametrize(
@@ -451,7 +452,7 @@ def test_entrusted_bid_missing_a_value_is_refused(script, client, controllable):
 
 def test_entrusted_bid_of_an_unregistered_bidder_is_refused(script, client, controllable):
     delivery_period = script.next_auction()
-    stranger = Prosumer("stranger", Account.create(), Account.create(), 1, controllable.bid)
+    stranger = Trader(Prosumer("stranger", False, False, Account.create(), Account.create(), 1), controllable.bid)
 
     reply = client.post("/api/entrust", json=entrust_body(script, stranger, delivery_period))
 

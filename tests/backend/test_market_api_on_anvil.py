@@ -7,14 +7,15 @@ from eth_account import Account
 from web3 import HTTPProvider, Web3
 
 from backend import create_app
-from backend.chain import Deployment, MarketSchedule, deploy_market
-from backend.nodes import ANVIL_FUNDED_KEY
+from devnet.nodes import ANVIL_FUNDED_KEY
+from p2pkit.market import Deployment, attach, deploy_market
+from p2pkit.schedule import Phase, Schedule
 
 
 @pytest.fixture(scope="module")
 def deployment(anvil_url, tmp_path_factory) -> Deployment:
     w3 = Web3(HTTPProvider(anvil_url))
-    contract = deploy_market(w3, Account.from_key(ANVIL_FUNDED_KEY), Account.create().address, MarketSchedule.scaled(60))
+    contract = deploy_market(w3, Account.from_key(ANVIL_FUNDED_KEY), Account.create().address, Schedule.scaled(60))
     return Deployment.of(w3, contract)
 
 
@@ -39,9 +40,9 @@ def test_contract_on_a_node_is_the_deployed_market(client, deployment):
 def test_status_on_a_node_follows_the_contracts_clock(client, anvil_url, deployment):
     answer = client.get("/api/status").get_json()
 
-    market = Web3(HTTPProvider(anvil_url)).eth.contract(address=deployment.market, abi=client.get("/api/contract").get_json()["abi"])
-    period, phase, _ = market.functions.currentPhase().call(block_identifier=answer["block"])
-    assert (answer["period"], answer["phase"]) == (period, ["commit", "reveal", "matching", "settlement"][phase])
+    market = attach(Web3(HTTPProvider(anvil_url)), deployment.market, client.get("/api/contract").get_json()["abi"])
+    now = market.functions.currentPhase().call(block_identifier=answer["block"])
+    assert (answer["period"], answer["phase"]) == (now.period, Phase(now.phase).name.lower())
 
 
 def test_status_on_a_node_without_the_operator_key_says_the_keeper_is_off(client):

@@ -6,9 +6,11 @@ from __future__ import annotations
 import pytest
 from eth_account import Account
 
-from backend.chain import Deployment
-from backend.chain_access import BlockTicker, MarketEventLog, MarketNotDeployed, open_deployed_market
 from backend.config import ConfigError
+from backend.upstreams import MarketNotDeployed, open_deployed_market
+from devnet.embedded import BlockTicker
+from p2pkit.events import MarketEventLog
+from p2pkit.market import Deployment
 
 
 def pending_time(market) -> int:
@@ -83,7 +85,7 @@ def test_market_on_a_node_is_found_from_its_deployment_file(tmp_path):
 
 
 def test_market_without_a_deployment_file_is_not_deployed(tmp_path):
-    with pytest.raises(MarketNotDeployed, match="deployment.json"):
+    with pytest.raises(MarketNotDeployed, match=r"deployment\.json"):
         open_deployed_market("http://127.0.0.1:8545", tmp_path / "deployment.json", 1.0, None)
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from backend_fakes import FakeUpstream
 
 from backend import create_app
-from backend_fakes import FakeUpstream
 
 LATEST_BLOCK = 500
 BLOCKS_BY_TAG = {"earliest": 0, "latest": LATEST_BLOCK, "pending": LATEST_BLOCK + 1, "safe": LATEST_BLOCK - 10}
@@ -110,4 +110,5 @@ def test_tags_of_a_whole_batch_are_resolved_in_one_lookup(client, node):
 
     client.post("/rpc", json=batch)
 
-    assert [[request["params"][0] for request in sent] for sent in node.batches][0] == ["latest", "safe"]
+    first_batch = node.batches[0]
+    assert [request["params"][0] for request in first_batch] == ["latest", "safe"]

@@ -10,7 +10,7 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Response
 
 from backend import create_app
-from backend.chain_access import HttpUpstream
+from backend.upstreams import HttpUpstream
 
 NODE_TIMEOUT = 0.5
 

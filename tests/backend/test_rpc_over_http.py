@@ -11,9 +11,9 @@ import requests
 from werkzeug.serving import make_server
 
 from backend import create_app
-from backend.chain import Deployment
-from backend.chain_access import start_embedded_chain
-from backend.nodes import ANVIL_CHAIN_ID, free_port, wait_for_rpc
+from devnet.embedded import start_embedded_chain
+from devnet.nodes import ANVIL_CHAIN_ID, free_port, wait_for_rpc
+from p2pkit.market import Deployment
 
 
 @pytest.fixture

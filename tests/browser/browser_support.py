@@ -19,8 +19,9 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import HTTPProvider, Web3
 
-from backend.chain import send, transfer
-from backend.nodes import free_port
+from devnet.nodes import free_port
+from p2pkit.market import attach
+from p2pkit.transactions import send, transfer
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
@@ -71,8 +72,7 @@ class MarketServer:
     def authorize(self, address: str) -> None:
         """What the operator does from its page (the first test does it there)."""
         w3 = self.web3()
-        contract = self.json("/api/contract")
-        market = w3.eth.contract(address=contract["address"], abi=contract["abi"])
+        market = attach(w3, self.json("/api/contract")["address"])
         receipt = send(w3, market.functions.setAuthorization(address, True), Account.from_key(OPERATOR_KEY))
         assert receipt["status"] == 1
 
@@ -80,8 +80,7 @@ class MarketServer:
         """What a smart meter's bridge does: its reading of a delivery period, signed with the
         meter's own key."""
         w3 = self.web3()
-        contract = self.json("/api/contract")
-        market = w3.eth.contract(address=contract["address"], abi=contract["abi"])
+        market = attach(w3, self.json("/api/contract")["address"])
         receipt = send(w3, market.functions.submitReading(delivery_period, meter_number, energy_wh), meter)
         assert receipt["status"] == 1
 

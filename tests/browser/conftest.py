@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from browser_support import ARTIFACTS, CHROMIUM_ARGS, MarketServer, chromium_path, serving_embedded_market
 
 

@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from eth_account import Account
-
 from browser_support import OPERATOR_KEY, PERIOD_LENGTH
+from eth_account import Account
 
 # Transactions, key encryption and the keeper's work each take seconds; a whole period is 60 s.
 ACTION_TIMEOUT_MS = 60_000

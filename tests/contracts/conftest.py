@@ -1,22 +1,52 @@
 """Fixtures for the contract tests (run by `ape test` on Ape's embedded eth-tester chain).
 
+The contracts are the very build every other part uses (`p2pkit/artifacts`, written by
+`make setup`), handed to Ape as a contract container: Ape compiles nothing itself.
+
 Roles follow the paper's case study: the operator, the public grid, wind (green producer), a
 controllable source (producer), an EV charger (green consumer), an ordinary load (consumer), and
 one smart meter account per prosumer.
 """
+
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import ClassVar
 
 import pytest
+from ape.contracts import ContractContainer
+from ethpm_types import ContractType
 
-from backend.chain import MarketParameters, MarketSchedule, commitment
+from p2pkit.artifacts import ape_contract_type
+from p2pkit.bids import commitment
+from p2pkit.market import MarketParameters
+from p2pkit.schedule import Schedule
 
 ETHER = 10**18
 MILLI_ETHER = 10**15
-SCHEDULE = MarketSchedule()
+SCHEDULE = Schedule()
 PARAMETERS = MarketParameters()
+
+
+def compiled(name: str) -> ContractContainer:
+    """Contract `name` of the one build, ready for Ape to deploy."""
+    return ContractContainer(ContractType.model_validate(ape_contract_type(name)))
+
+
+@pytest.fixture(scope="session")
+def energy_market() -> ContractContainer:
+    return compiled("EnergyMarket")
+
+
+@pytest.fixture(scope="session")
+def retail_plans() -> ContractContainer:
+    return compiled("RetailPlans")
+
+
+@pytest.fixture(scope="session")
+def bilateral_contracts() -> ContractContainer:
+    return compiled("BilateralContracts")
 
 
 @pytest.fixture(scope="session")
@@ -66,8 +96,8 @@ def wind_meter(accounts):
 
 
 @pytest.fixture
-def market(project, operator, grid):
-    return project.EnergyMarket.deploy(grid, SCHEDULE.as_abi(), PARAMETERS.as_abi(), sender=operator)
+def market(energy_market, operator, grid):
+    return energy_market.deploy(grid, SCHEDULE.as_abi(), PARAMETERS.as_abi(), sender=operator)
 
 
 @dataclass
@@ -116,7 +146,7 @@ def enroll(market, operator, accounts):
 class Clock:
     """Moves block time to a phase of a period of the market's schedule."""
 
-    PHASE_OFFSETS = {
+    PHASE_OFFSETS: ClassVar[dict[str, int]] = {
         "commit": 0,
         "reveal": SCHEDULE.commit_end,
         "matching": SCHEDULE.reveal_end,

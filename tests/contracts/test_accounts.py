@@ -1,6 +1,7 @@
 """Registration, operator authorization, meter binding, parameters, wallets and the margin."""
-import ape
+from dataclasses import replace
 
+import ape
 from conftest import ETHER, MILLI_ETHER, PARAMETERS, assert_conserved
 
 KWH = 1000
@@ -99,14 +100,14 @@ def test_only_the_operator_binds_meters(market, prosumers, meter, stranger):
 
 
 def test_operator_sets_parameters(market, operator):
-    changed = PARAMETERS.as_abi()[:5] + (2 * MILLI_ETHER, PARAMETERS.reference_price)
+    changed = replace(PARAMETERS, margin=2 * MILLI_ETHER).as_abi()
     receipt = market.setParameters(changed, sender=operator)
     assert len(receipt.events.filter(market.ParametersChanged)) == 1
     assert market.parameters().margin == 2 * MILLI_ETHER
 
 
 def test_invalid_parameters_are_refused(market, operator):
-    too_much_forfeit = PARAMETERS.as_abi()[:4] + (10_001,) + PARAMETERS.as_abi()[5:]
+    too_much_forfeit = replace(PARAMETERS, forfeit_bps=10_001).as_abi()
     with ape.reverts(market.InvalidParameters):
         market.setParameters(too_much_forfeit, sender=operator)
     assert market.parameters().forfeitBps == PARAMETERS.forfeit_bps

@@ -1,7 +1,6 @@
 """The green-first double auction: the spec's worked example, green priority, ties,
 affordability cuts, batching, and every refusal of commit, reveal and matching."""
 import ape
-
 from conftest import MILLI_ETHER, assert_conserved
 
 KWH = 1000  # Wh

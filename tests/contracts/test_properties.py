@@ -1,11 +1,11 @@
 """On random books the contract clears exactly like the plain-Python reference, and money is
 conserved to the wei after every step."""
 import pytest
+from conftest import MILLI_ETHER, PARAMETERS, assert_conserved
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from backend.reference import Order, clear
-from conftest import MILLI_ETHER, PARAMETERS, assert_conserved
+from sim.reference import Order, clear
 
 ROLES = [(producer, green) for producer in (True, False) for green in (True, False)]
 TRADERS_PER_ROLE = 3

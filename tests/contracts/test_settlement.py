@@ -4,7 +4,6 @@ from decimal import Decimal
 
 import ape
 import pytest
-
 from conftest import assert_conserved
 
 E12 = 10**12  # the paper quotes prices in 1e-3 ether/kWh = 1e15 wei/kWh; 0.757e-3 = 757 x 1e12

@@ -28,18 +28,25 @@ import requests
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
+from integration_period import (
+    DEPOSIT,
+    EXPECTED_TRADES,
+    GAS_MONEY,
+    GRID_DEPOSIT,
+    PROSUMERS,
+    paper_bids,
+    paper_prosumers,
+    statistics_of,
+)
 from web3 import Web3
-from web3.contract import Contract
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from backend import create_app
-from backend.chain import Deployment, MarketParameters, MarketSchedule, SealedBid, deploy_market
-from backend.keeper import EntrustedBid, entrust_message
-from backend.market_api import KEEPER_EXTENSION
-from integration_period import (
-    DEPOSIT, EXPECTED_TRADES, GAS_MONEY, GRID_DEPOSIT, PROSUMERS, ChainClock, Submitter, wallets_add_up,
-)
+from backend import create_app, keeper_of
 from meter_bridge.simulator import BusThread, PowerProfile, SimulatedBus, VirtualMeter
+from p2pkit.bids import EntrustedBid, entrust_message
+from p2pkit.market import Deployment, MarketParameters, attach, deploy_market
+from p2pkit.period import BlockTime, Ledger, PeriodDriver, SendTogether, Transaction
+from p2pkit.schedule import Schedule
 
 METER_PASSWORD = "meter keystore password"
 ENTRUSTED = "EV charger"  # the prosumer whose bid the keeper reveals; the others reveal their own
@@ -53,7 +60,7 @@ class PlatformOutcome:
     trades: list[tuple[str, str, int]]  # (seller, buyer, Wh)
     readings: dict[str, int]  # prosumer name -> Wh its meter posted for delivery period 1
     settled: dict[str, dict]  # prosumer name -> its Settled event's arguments
-    money: tuple[int, int, int]  # see integration_period.wallets_add_up
+    ledger: Ledger
     keeper_status: dict
     daemon_log: str
     stats: dict[str, float]  # the test's transactions, submission to inclusion
@@ -120,7 +127,7 @@ def backend_server(node_url: str, deployment: Path, operator_keystore: Path, pas
     try:
         yield f"http://127.0.0.1:{server.server_port}", app
     finally:
-        app.extensions[KEEPER_EXTENSION].stop()
+        keeper_of(app).stop()
         server.shutdown()
 
 
@@ -150,60 +157,49 @@ def run_period_through_platform(
     operator_keystore: Path,
     password_file: Path,
     grid: LocalAccount,
-    schedule: MarketSchedule,
+    schedule: Schedule,
     setup_seconds: int,
     folder: Path,
 ) -> PlatformOutcome:
     """Set up, start backend and bridge, trade delivery period 1 and wait for its settlement."""
     node = Web3(Web3.HTTPProvider(node_url))
-    operator_side = Submitter(node)
-    prosumers = [Account.create() for _ in PROSUMERS]
-    meter_keys = [Account.create() for _ in PROSUMERS]
-    operator_side.batch([({"to": a.address}, operator, DEPOSIT + GAS_MONEY) for a in prosumers]
-                        + [({"to": m.address}, operator, GAS_MONEY) for m in meter_keys])
+    operator_side = SendTogether(node)
+    prosumers = paper_prosumers(deposit=0)  # they deposit through the backend, below
     schedule = replace(schedule, genesis_time=node.eth.get_block("latest")["timestamp"] + setup_seconds)
     market = deploy_market(node, operator, grid.address, schedule, MarketParameters())
     deployment = folder / "deployment.json"
     Deployment.of(node, market).save(deployment)
-    f = market.functions
-    operator_side.batch([(f.register(spec[0], spec[1], spec[2]), a, 0) for a, spec in zip(prosumers, PROSUMERS)]
-                        + [(f.deposit(), grid, GRID_DEPOSIT)])
-    operator_side.batch([(f.setAuthorization(a.address, True), operator, 0) for a in prosumers]
-                        + [(f.bindMeter(a.address, m.address, spec[6]), operator, 0)
-                           for a, m, spec in zip(prosumers, meter_keys, PROSUMERS)])
+    setup = PeriodDriver(market, operator, sender=operator_side)
+    setup.send(
+        [Transaction(operator, to=p.address, value=DEPOSIT + GAS_MONEY) for p in prosumers]
+        + [Transaction(operator, to=p.meter.address, value=GAS_MONEY) for p in prosumers]
+        + [Transaction(grid, market.functions.deposit(), GRID_DEPOSIT)]
+    )
+    setup.enrol(prosumers)
 
+    meter_keys = [p.meter for p in prosumers]
     with backend_server(node_url, deployment, operator_keystore, password_file, folder) as (base_url, app), \
             meter_bridge(bridge_config(folder, f"{base_url}/rpc", market.address, meter_keys),
                          simulated_meters(schedule.period_length), folder) as daemon_log:
         proxied = Web3(Web3.HTTPProvider(f"{base_url}/rpc"))
-        market = proxied.eth.contract(address=market.address, abi=market.abi)
-        f = market.functions
-        prosumer_side = Submitter(proxied, latencies=operator_side.latencies)  # one record of all
-        prosumer_side.batch([(f.deposit(), a, DEPOSIT) for a in prosumers])
-        genesis = schedule.genesis_time
-        assert proxied.eth.get_block("latest")["timestamp"] < genesis + schedule.commit_end, "setup took too long"
-        bids = {spec[0]: SealedBid(spec[3], spec[4]) for spec in PROSUMERS}
-        prosumer_side.batch([(f.commit(bids[spec[0]].commitment(a.address)), a, 0) for a, spec in zip(prosumers, PROSUMERS)])
-        entrusted_account = prosumers[[spec[0] for spec in PROSUMERS].index(ENTRUSTED)]
-        entrusted = EntrustedBid(entrusted_account.address, f.currentPeriod().call() + 1,
-                                 bids[ENTRUSTED].quantity_wh, bids[ENTRUSTED].price, bids[ENTRUSTED].salt)
-        signed = entrusted_account.sign_message(
-            encode_defunct(text=entrust_message(market.address, proxied.eth.chain_id, entrusted)))
-        reply = requests.post(f"{base_url}/api/entrust", json={
-            "bidder": entrusted.bidder, "delivery_period": entrusted.delivery_period,
-            "quantity_wh": entrusted.quantity_wh, "price_wei": entrusted.price, "salt": "0x" + entrusted.salt.hex(),
-            "signature": "0x" + signed.signature.hex().removeprefix("0x"),
-        }, timeout=30)
-        assert reply.status_code == 202, reply.text
+        market = attach(proxied, market.address)
+        prosumer_side = SendTogether(proxied)
+        prosumer_side.latencies = operator_side.latencies  # one record of all
+        # The prosumers' own driver never matches or settles: the keeper does.
+        driver = PeriodDriver(market, operator, sender=prosumer_side, wait_until=BlockTime(proxied).wait_until)
+        driver.send([Transaction(p.key, market.functions.deposit(), DEPOSIT) for p in prosumers])
+        assert proxied.eth.get_block("latest")["timestamp"] < schedule.genesis_time + schedule.commit_end, "setup took too long"
+        bids = paper_bids(prosumers)
+        driver.commit(bids)
+        delivery_period = driver.auction_delivery_period()
+        entrusted_bid = next(bid for bid in bids if bid.prosumer.name == ENTRUSTED)
+        entrust(base_url, proxied, market.address, entrusted_bid.prosumer.key, delivery_period, entrusted_bid.sealed)
 
-        clock = ChainClock(proxied, jump=False)
-        clock.wait_until(genesis + schedule.commit_end)
-        prosumer_side.batch([(f.reveal(bids[spec[0]].quantity_wh, bids[spec[0]].price, bids[spec[0]].salt, 0), a, 0)
-                             for a, spec in zip(prosumers, PROSUMERS) if spec[0] != ENTRUSTED])
+        driver.wait_until(schedule.reveal_opens(delivery_period))
+        driver.reveal([bid for bid in bids if bid.prosumer.name != ENTRUSTED], delivery_period)
 
-        settlement_opens = genesis + 2 * schedule.period_length + schedule.settle_start
-        clock.wait_until(settlement_opens)
-        keeper = app.extensions[KEEPER_EXTENSION]
+        driver.wait_until(schedule.settlement_opens(delivery_period))
+        keeper = keeper_of(app)
         deadline = time.monotonic() + SETTLEMENT_TIMEOUT
         # The keeper reports a transaction once it has its receipt, which may be after the
         # settlement's event is already on chain.
@@ -211,21 +207,33 @@ def run_period_through_platform(
                    and any(a["action"] == "settle" for a in keeper.status()["actions"])):
             assert time.monotonic() < deadline, f"period 1 not settled; keeper: {keeper.status()}"
             time.sleep(1)
-        outcome = read_outcome(market, prosumers, keeper.status(), daemon_log.read_text())
-    outcome.stats = operator_side.statistics()
+        outcome = read_outcome(driver, prosumers, keeper.status(), daemon_log.read_text())
+    outcome.stats = statistics_of(operator_side.latencies)
     return outcome
 
 
-def read_outcome(market: Contract, prosumers: list[LocalAccount], keeper_status: dict, daemon_log: str) -> PlatformOutcome:
-    names = {market.functions.accountOf(a.address).call()[0]: spec[0] for a, spec in zip(prosumers, PROSUMERS)}
-    events = market.events
+def entrust(base_url: str, w3: Web3, market: str, bidder: LocalAccount, delivery_period: int, sealed) -> None:
+    """What the page does when a prosumer ticks "let the keeper reveal for me"."""
+    bid = EntrustedBid(bidder.address, delivery_period, sealed.quantity_wh, sealed.price, sealed.salt)
+    signed = bidder.sign_message(encode_defunct(text=entrust_message(market, w3.eth.chain_id, bid)))
+    reply = requests.post(f"{base_url}/api/entrust", json={
+        "bidder": bid.bidder, "delivery_period": bid.delivery_period,
+        "quantity_wh": bid.quantity_wh, "price_wei": bid.price, "salt": "0x" + bid.salt.hex(),
+        "signature": "0x" + signed.signature.hex().removeprefix("0x"),
+    }, timeout=30)
+    assert reply.status_code == 202, reply.text
+
+
+def read_outcome(driver: PeriodDriver, prosumers: list, keeper_status: dict, daemon_log: str) -> PlatformOutcome:
+    names = {driver.account(p.address).id: p.name for p in prosumers}
+    events = driver.contract.events
     return PlatformOutcome(
         trades=[(names[e.args.sellerId], names[e.args.buyerId], e.args.quantityWh)
                 for e in events.Trade().get_logs(from_block=0)],
         readings={names[e.args.prosumerId]: e.args.energyWh
                   for e in events.ReadingPosted().get_logs(from_block=0) if e.args.deliveryPeriod == 1},
         settled={names[e.args.prosumerId]: dict(e.args) for e in events.Settled().get_logs(from_block=0)},
-        money=wallets_add_up(market.w3, market),
+        ledger=driver.ledger(),
         keeper_status=keeper_status,
         daemon_log=daemon_log,
         stats={},
@@ -244,5 +252,4 @@ def assert_settled_through_platform(outcome: PlatformOutcome) -> None:
     assert sorted(outcome.settled) == sorted(spec[0] for spec in PROSUMERS)
     for name, event in outcome.settled.items():
         assert event["metered"] and event["actualWh"] == outcome.readings[name]
-    deposited, wallets, held = outcome.money
-    assert deposited == wallets == held
+    assert outcome.ledger.conserved, outcome.ledger

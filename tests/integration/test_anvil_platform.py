@@ -4,14 +4,14 @@ from __future__ import annotations
 import json
 
 from eth_account import Account
-
-from backend.chain import MarketSchedule
-from backend.nodes import ANVIL_FUNDED_KEY, anvil
 from integration_period import ANVIL_GRID_KEY
 from integration_platform import assert_settled_through_platform, run_period_through_platform
 
+from devnet.nodes import ANVIL_FUNDED_KEY, anvil
+from p2pkit.schedule import Schedule
+
 # 40 s periods: reveal and matching windows of 10 s each, several one-second blocks.
-SCHEDULE = MarketSchedule(period_length=40, commit_end=10, reveal_end=20, settle_start=30, reading_grace=40)
+SCHEDULE = Schedule(period_length=40, commit_end=10, reveal_end=20, settle_start=30, reading_grace=40)
 
 
 def test_period_through_backend_keeper_and_meter_bridge_on_anvil(tmp_path):

@@ -9,8 +9,8 @@ from pathlib import Path
 from eth_account import Account
 from web3 import Web3
 
-from backend.chain import Deployment, market_at
-from backend.nodes import ANVIL_FUNDED_KEY, anvil
+from devnet.nodes import ANVIL_FUNDED_KEY, anvil
+from p2pkit.market import Deployment, attach
 
 ROOT = Path(__file__).resolve().parents[2]
 APE = Path(sys.executable).with_name("ape")
@@ -31,11 +31,11 @@ def test_deploy_script_writes_the_deployment_file(tmp_path):
         )
         deployment = Deployment.load(output)
         w3 = Web3(Web3.HTTPProvider(url))
-        market = market_at(w3, deployment.market)
+        market = attach(w3, deployment.market)
         assert deployment.chain_id == 31337
         assert (deployment.operator, deployment.grid) == (Account.from_key(ANVIL_FUNDED_KEY).address, GRID)
         assert market.functions.operator().call() == deployment.operator
-        assert market.functions.schedule().call()[1] == 120
-        assert market.functions.parameters().call()[5] == 2 * 10**15
+        assert market.functions.schedule().call().periodLength == 120
+        assert market.functions.parameters().call().margin == 2 * 10**15
         assert w3.eth.get_transaction_count(deployment.operator) == 1
         assert deployment.block == 1

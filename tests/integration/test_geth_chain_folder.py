@@ -6,8 +6,8 @@ import stat
 
 import pytest
 
-from backend.chain import WEI_PER_ETHER
-from backend.geth import GENESIS_TEMPLATE, GETH_VERSION, ChainFolder, GethUnavailable, geth_binary, write_node_config
+from devnet.geth import GENESIS_TEMPLATE, GETH_VERSION, ChainFolder, GethUnavailable, geth_binary, write_node_config
+from p2pkit.market import WEI_PER_ETHER
 
 
 @pytest.fixture(scope="module")

@@ -4,30 +4,31 @@ whole platform: backend and keeper, meter bridge and simulated meters (integrati
 Two nodes, node 1 mining; the backend talks to node 2 only, so every transaction travels to the
 miner over p2p and comes back in a mined block. Block time is the wall clock here: the period
 is two minutes, and the test takes about eight, plus the ethash DAGs on a machine that has never
-made them (see backend/geth.py). Skipped, saying why, when Geth cannot be installed.
+made them (see devnet/geth/__init__.py). Skipped, saying why, when Geth cannot be installed.
 
 The measurements (DAG preparation, block time, submission-to-inclusion latency) are printed and
 written to test-artifacts/integration/geth_period.json.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import statistics
 import time
 from pathlib import Path
 
 import pytest
+from integration_platform import assert_settled_through_platform, run_period_through_platform
 from web3 import Web3
 
-from backend.chain import MarketSchedule
-from backend.geth import GETH_VERSION, GethUnavailable, dag_dir, geth_binary, geth_private_network, prepare_dags, rpc
-from integration_platform import assert_settled_through_platform, run_period_through_platform
+from devnet.geth import GETH_VERSION, GethUnavailable, dag_dir, geth_binary, geth_private_network, prepare_dags, rpc
+from p2pkit.schedule import Schedule
 
 pytestmark = pytest.mark.slow
 
 # Two minutes, with a reveal window of 40 s: blocks come every few seconds, but a wait of 15 s
 # for one is not rare on a busy CPU (the paper's proportions would leave 16 s).
-SCHEDULE = MarketSchedule(period_length=120, commit_end=30, reveal_end=70, settle_start=90, reading_grace=120)
+SCHEDULE = Schedule(period_length=120, commit_end=30, reveal_end=70, settle_start=90, reading_grace=120)
 # Funding, deployment, four batches of setup and the commits, before period 0's commit closes.
 SETUP_SECONDS = 90
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "integration"
@@ -78,7 +79,7 @@ def test_period_through_backend_keeper_and_meter_bridge_on_geth_pow(network, mea
     blocks = [node.eth.get_block(n) for n in range(first_block, node.eth.block_number + 1)]
     assert all(block["difficulty"] >= 0x20000 for block in blocks)  # sealed by proof of work
     assert {block["miner"] for block in blocks} == {network.operator.address}
-    intervals = [b["timestamp"] - a["timestamp"] for a, b in zip(blocks, blocks[1:])]
+    intervals = [b["timestamp"] - a["timestamp"] for a, b in itertools.pairwise(blocks)]
     measurements.update(
         test_seconds=round(time.monotonic() - started, 1),
         blocks=len(blocks),

@@ -9,9 +9,9 @@ from eth_account import Account
 from eth_utils import keccak
 from web3.exceptions import Web3RPCError
 
-from backend.chain import ContractRefused
-from meter_bridge.chain import MarketClock
 from meter_bridge.errors import NoReplyError
+from p2pkit.schedule import Schedule
+from p2pkit.transactions import ContractRefused
 
 
 class InjectedCrash(BaseException):
@@ -25,8 +25,8 @@ class FakeMarket:
     keeps sent transactions in a mempool until ``mine()``.
     """
 
-    def __init__(self, clock: MarketClock, bindings: dict[str, tuple[int, int]]):
-        self.market_clock = clock
+    def __init__(self, schedule: Schedule, bindings: dict[str, tuple[int, int]]):
+        self.market_schedule = schedule
         self.bindings = bindings  # meter account -> (prosumer id, meter number)
         self.readings: dict[tuple[int, int], int] = {}
         self.now = 0.0
@@ -41,9 +41,9 @@ class FakeMarket:
 
     # ---------------------------------------------------------------- MarketChain interface
 
-    def clock(self) -> MarketClock:
+    def schedule(self) -> Schedule:
         self._reachable()
-        return self.market_clock
+        return self.market_schedule
 
     def meter_of(self, meter: str) -> tuple[int, int]:
         self._reachable()
@@ -103,11 +103,11 @@ class FakeMarket:
         prosumer_id, bound_number = self.bindings[meter]
         if bound_number != meter_number:
             return ContractRefused("MeterNumberMismatch", (bound_number, meter_number))
-        ends = self.market_clock.period_start(period + 1)
+        ends = self.market_schedule.delivery_ends(period)
         if self.now < ends:
             return ContractRefused("ReadingTooEarly", (period, ends))
-        if self.now >= ends + self.market_clock.reading_grace:
-            return ContractRefused("ReadingTooLate", (period, ends + self.market_clock.reading_grace))
+        if self.now >= ends + self.market_schedule.reading_grace:
+            return ContractRefused("ReadingTooLate", (period, ends + self.market_schedule.reading_grace))
         if (prosumer_id, period) in self.readings:
             return ContractRefused("ReadingAlreadyPosted", (period, prosumer_id))
         return None

@@ -3,24 +3,20 @@
 import pytest
 from eth_account import Account
 
-from backend.chain import (
-    ContractRefused,
-    MarketSchedule,
-    deploy_market,
-    embedded_time_travel,
-    load_artifact,
-    send,
-    transfer,
-)
+from devnet.embedded import TimeTravel
 from meter_bridge.chain import MarketChain
 from meter_bridge.signing import MeterKey
+from p2pkit.artifacts import load_artifact
+from p2pkit.market import deploy_market
+from p2pkit.schedule import Schedule
+from p2pkit.transactions import ContractRefused, send, transfer
 
 WIND_NUMBER = 161
 
 
 @pytest.fixture
 def market(chain, operator, grid, wind):
-    market = deploy_market(chain, operator, grid.address, MarketSchedule.scaled(30))
+    market = deploy_market(chain, operator, grid.address, Schedule.scaled(30))
     send(chain, market.functions.register("wind", True, True), wind)
     return market
 
@@ -38,14 +34,14 @@ def market_access(chain, market):
     return MarketChain(chain, market.address, load_artifact()["abi"])
 
 
-def test_clock_is_the_contract_schedule(market_access, market):
-    genesis, length, *_, grace = market.functions.schedule().call()
-    clock = market_access.clock()
-    assert (clock.genesis_time, clock.period_length, clock.reading_grace) == (genesis, length, grace)
+def test_schedule_is_the_contracts(market_access, market):
+    genesis = market.functions.schedule().call().genesisTime
+
+    assert market_access.schedule() == Schedule.scaled(30, genesis_time=genesis)
 
 
 def test_meter_is_bound_to_its_prosumer(market_access, market, wind, meter):
-    assert market_access.meter_of(meter.address) == (market.functions.accountOf(wind.address).call()[0], WIND_NUMBER)
+    assert market_access.meter_of(meter.address) == (market.functions.accountOf(wind.address).call().id, WIND_NUMBER)
 
 
 def test_refusal_is_decoded_by_name(market_access, meter):
@@ -55,8 +51,8 @@ def test_refusal_is_decoded_by_name(market_access, meter):
 
 
 def test_signed_submission_is_mined_and_readable(chain, market_access, market, wind, meter):
-    embedded_time_travel(chain, market_access.clock().period_start(1) + 1)
+    TimeTravel(chain).next_block_at(market_access.schedule().start(1) + 1)
     signed = meter.sign(market_access.submission(meter.address, 0, WIND_NUMBER, 500, market_access.next_nonce(meter.address)))
     market_access.send_raw(signed.raw)
-    prosumer = market.functions.accountOf(wind.address).call()[0]
+    prosumer = market.functions.accountOf(wind.address).call().id
     assert (market_access.receipt_status(signed.tx_hash), market_access.reading_of(prosumer, 0)) == (1, 500)

@@ -64,7 +64,7 @@ def test_meter_address_must_be_bcd(tmp_path):
 
 
 def test_override_of_the_wrong_type_is_named(tmp_path):
-    with pytest.raises(ConfigError, match="bus.retries must be a whole number"):
+    with pytest.raises(ConfigError, match=r"bus\.retries must be a whole number"):
         load_config(config_file(tmp_path, MINIMAL), environ={"METER_BRIDGE_BUS_RETRIES": "many"})
 
 

@@ -14,18 +14,8 @@ import pytest
 from eth_account import Account
 from meter_bridge_fakes import InjectedCrash
 from web3 import Web3
-from web3.providers.base import JSONBaseProvider
 
-from backend import create_app
-from backend.chain import (
-    MarketSchedule,
-    deploy_market,
-    embedded_time_travel,
-    load_artifact,
-    send,
-    transfer,
-)
-from backend.chain_access import InProcessUpstream
+from devnet.embedded import TimeTravel
 from meter_bridge.chain import MarketChain
 from meter_bridge.daemon import BridgedMeter, Daemon
 from meter_bridge.data_items import FORWARD_ACTIVE_ENERGY, REVERSE_ACTIVE_ENERGY
@@ -34,6 +24,10 @@ from meter_bridge.poller import Poller
 from meter_bridge.signing import MeterKey, read_password
 from meter_bridge.simulator import BusThread, Fault, PowerProfile, SimulatedBus, VirtualMeter
 from meter_bridge.transport import SerialSettings, SerialTransport
+from p2pkit.artifacts import load_artifact
+from p2pkit.market import deploy_market
+from p2pkit.schedule import Schedule
+from p2pkit.transactions import send, transfer
 
 PERIOD_SECONDS = 30
 WIND_ADDRESS, EV_ADDRESS = "000000000161", "000000000162"
@@ -41,21 +35,6 @@ WIND_NUMBER, EV_NUMBER = 161, 162
 WIND_WH_PER_PERIOD = 300  # 36 kW exported for 30 s
 EV_WH_PER_PERIOD = 100  # 12 kW imported for 30 s
 KEYSTORE_PASSWORD = "meter keystore password"
-
-
-class BackendRpcProvider(JSONBaseProvider):
-    """web3 talking JSON-RPC to the backend's ``/rpc``; ``reachable = False`` cuts the line."""
-
-    def __init__(self, client):
-        super().__init__()
-        self.client = client
-        self.reachable = True
-
-    def make_request(self, method, params):
-        if not self.reachable:
-            raise ConnectionError("backend unreachable (cable pulled)")
-        response = self.client.post("/rpc", data=self.encode_rpc_request(method, params), content_type="application/json")
-        return self.decode_rpc_response(response.data)
 
 
 class CrashAfterSend(MarketChain):
@@ -81,7 +60,7 @@ class Energy:
 
 @pytest.fixture
 def market(chain, operator, grid, wind, ev):
-    market = deploy_market(chain, operator, grid.address, MarketSchedule.scaled(PERIOD_SECONDS))
+    market = deploy_market(chain, operator, grid.address, Schedule.scaled(PERIOD_SECONDS))
     send(chain, market.functions.register("wind", True, True), wind)
     send(chain, market.functions.register("ev", False, True), ev)
     return market
@@ -133,11 +112,6 @@ def line(bus):
 
 
 @pytest.fixture
-def backend_rpc(chain):
-    return BackendRpcProvider(create_app({"TESTING": True}, upstream=InProcessUpstream(chain)).test_client())
-
-
-@pytest.fixture
 def outbox_path(tmp_path):
     return str(tmp_path / "outbox.sqlite3")
 
@@ -156,19 +130,20 @@ class Bridge:
         self.daemon = Daemon(
             meters, line, chain_access(Web3(backend_rpc), market.address, abi), Outbox(outbox_path), max_reading_delay=10
         )
-        self.clock = self.daemon.chain.clock()
+        self.schedule = self.daemon.chain.schedule()
+        self.time = TimeTravel(chain)
 
     def at_start_of(self, period: int, offset: int = 1):
         """Move block time and the meters to a period's start, and step the daemon there."""
-        now = self.clock.period_start(period) + offset
-        embedded_time_travel(self.chain, now)
-        self.energy.seconds = self.clock.period_start(period) - self.clock.period_start(1)
+        now = self.schedule.start(period) + offset
+        self.time.next_block_at(now)
+        self.energy.seconds = self.schedule.start(period) - self.schedule.start(1)
         return self.daemon.step(now)
 
     def again(self, period: int, offset: int):
         """Another step later in the same period, with the meters' registers where they were."""
-        now = self.clock.period_start(period) + offset
-        embedded_time_travel(self.chain, now)
+        now = self.schedule.start(period) + offset
+        self.time.next_block_at(now)
         return self.daemon.step(now)
 
 
@@ -189,7 +164,7 @@ def posted(market) -> list[tuple[int, int, int]]:
 
 
 def prosumer_id(market, account) -> int:
-    return market.functions.accountOf(account.address).call()[0]
+    return market.functions.accountOf(account.address).call().id
 
 
 # ---------------------------------------------------------------- readings arrive
@@ -211,7 +186,8 @@ def test_contract_holds_the_reading_for_the_prosumer(make_bridge, market, wind, 
     bridge = make_bridge(wind_meter)
     bridge.at_start_of(1)
     bridge.at_start_of(2)
-    assert market.functions.readingOf(prosumer_id(market, wind), 1).call() == [True, WIND_WH_PER_PERIOD]
+    reading = market.functions.readingOf(prosumer_id(market, wind), 1).call()
+    assert (reading.present, reading.energyWh) == (True, WIND_WH_PER_PERIOD)
 
 
 # ---------------------------------------------------------------- faults: exactly once

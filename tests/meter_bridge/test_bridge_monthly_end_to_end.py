@@ -9,10 +9,10 @@ from decimal import Decimal
 
 import pytest
 from meter_bridge_fakes import InjectedCrash
-from test_bridge_end_to_end import KEYSTORE_PASSWORD, BackendRpcProvider, CrashAfterSend, new_meter_key  # noqa: F401
+from test_bridge_end_to_end import CrashAfterSend, new_meter_key
 from web3 import Web3
 
-from backend.chain import MarketSchedule, deploy_market, embedded_time_travel, load_artifact, send
+from devnet.embedded import TimeTravel
 from meter_bridge.chain import MarketChain, RetailChain
 from meter_bridge.daemon import BridgedMeter, Daemon
 from meter_bridge.data_items import FORWARD_ACTIVE_ENERGY, REVERSE_ACTIVE_ENERGY
@@ -20,8 +20,12 @@ from meter_bridge.outbox import DONE, MONTHLY, Outbox
 from meter_bridge.poller import Poller
 from meter_bridge.simulator import BusThread, PowerProfile, SimulatedBus, VirtualMeter
 from meter_bridge.transport import SerialSettings, SerialTransport
+from p2pkit.artifacts import load_artifact
+from p2pkit.market import deploy_market
 from p2pkit.retail.clock import BillingClock
 from p2pkit.retail.contracts import bind_meter, deploy_retail
+from p2pkit.schedule import Schedule
+from p2pkit.transactions import send
 
 MONTH_SECONDS = 600
 WIND_NUMBER, EV_NUMBER = 161, 162
@@ -42,7 +46,7 @@ class ChainTime:
 
 @pytest.fixture
 def market(chain, operator, grid, wind, ev):
-    market = deploy_market(chain, operator, grid.address, MarketSchedule.scaled(30))
+    market = deploy_market(chain, operator, grid.address, Schedule.scaled(30))
     for account, name, producer in ((wind, "wind", True), (ev, "ev", False)):
         send(chain, market.functions.register(name, producer, True), account)
         send(chain, market.functions.setAuthorization(account.address, True), operator)
@@ -103,17 +107,10 @@ def line(chain_time, billing):
         yield Poller(transport, reply_timeout=0.2, retries=2, backoff=0.01, silent_interval=0.005)
 
 
-@pytest.fixture
-def backend_rpc(chain):
-    from backend import create_app
-    from backend.chain_access import InProcessUpstream
-
-    return BackendRpcProvider(create_app({"TESTING": True}, upstream=InProcessUpstream(chain)).test_client())
-
-
 class MonthlyBridge:
     def __init__(self, chain, market, retail, backend_rpc, line, chain_time, billing, outbox_path, meters, access):
-        self.chain, self.chain_time, self.billing = chain, chain_time, billing
+        self.chain_time, self.billing = chain_time, billing
+        self.time = TimeTravel(chain)
         w3 = Web3(backend_rpc)
         self.daemon = Daemon(
             meters,
@@ -131,11 +128,11 @@ class MonthlyBridge:
 
     def at_next_period_start(self):
         """Step the daemon a second into the market's next period."""
-        market_clock = self.daemon.market_clock()
-        return self.at(market_clock.period_start(market_clock.period_at(self.chain_time.now) + 1) + 1)
+        schedule = self.daemon.schedule()
+        return self.at(schedule.start(schedule.period_at(self.chain_time.now) + 1) + 1)
 
     def at(self, now: int):
-        embedded_time_travel(self.chain, now)
+        self.time.next_block_at(now)
         self.chain_time.now = now
         return self.daemon.step(now)
 
@@ -180,7 +177,10 @@ def test_registers_posted_are_the_ones_frozen_at_the_months_ends(make_bridge, re
     bridge.after_month(1)
     reading = retail.contracts.functions.monthlyReadingOf(wind.address, 1).call()
     opening_kwh = Decimal("5000.00") + Decimal(36 * (bridge.billing.month_start(1) - start)) / 3600
-    assert tuple(reading[2:]) == (int(opening_kwh * 1000), int(opening_kwh * 1000) + WIND_WH_PER_MONTH)
+    assert (reading.openingWh, reading.closingWh) == (
+        int(opening_kwh * 1000),
+        int(opening_kwh * 1000) + WIND_WH_PER_MONTH,
+    )
 
 
 def test_month_is_read_once_however_often_the_daemon_steps(make_bridge, retail):

@@ -22,12 +22,20 @@ from web3 import Web3
 from werkzeug.serving import make_server
 
 from backend import create_app
-from backend.chain import MarketSchedule, deploy_market, embedded_dev_accounts, load_artifact, send, transfer
-from backend.chain_access import InProcessUpstream, start_embedded_chain
+from backend.upstreams import InProcessUpstream
+from devnet.embedded import dev_accounts, start_embedded_chain
 from meter_bridge.simulator import BusThread, PowerProfile, SimulatedBus, VirtualMeter
+from p2pkit.market import attach, deploy_market
+from p2pkit.schedule import Schedule
+from p2pkit.transactions import send, transfer
 
 PERIOD_SECONDS = 5
 WAIT_FOR_READINGS = 45  # seconds; a few periods, generous for a loaded machine
+WIND_NUMBER = 161
+WIND_WH_PER_PERIOD = 500  # 360 kW exported for 5 s
+# The daemon reads the register up to max_reading_delay (2 s) after each period's start, and the
+# register counts in 10 Wh: at 100 Wh a second a period's energy is off by at most 200 + 10 Wh.
+READING_TOLERANCE_WH = 210
 PASSWORD_VARIABLE = "WIND_METER_KEYSTORE_PASSWORD"
 
 
@@ -36,11 +44,11 @@ def running_bridge(tmp_path_factory):
     """Chain behind HTTP, a wind meter on a pty, and the daemon process posting its readings."""
     tmp_path = tmp_path_factory.mktemp("run")
     chain = start_embedded_chain()
-    operator, grid, wind = embedded_dev_accounts(chain)[:3]
+    operator, grid, wind = dev_accounts(chain)[:3]
     meter = Account.create()
-    market = deploy_market(chain, operator, grid.address, MarketSchedule.scaled(PERIOD_SECONDS))
+    market = deploy_market(chain, operator, grid.address, Schedule.scaled(PERIOD_SECONDS))
     send(chain, market.functions.register("wind", True, True), wind)
-    send(chain, market.functions.bindMeter(wind.address, meter.address, 161), operator)
+    send(chain, market.functions.bindMeter(wind.address, meter.address, WIND_NUMBER), operator)
     transfer(chain, operator, meter.address, 10**18)
 
     server = make_server("127.0.0.1", 0, create_app({"TESTING": True}, upstream=InProcessUpstream(chain)))
@@ -67,7 +75,7 @@ max_reading_delay = 2
 [[meters]]
 name = "wind"
 address = "000000000161"
-meter_number = 161
+meter_number = {WIND_NUMBER}
 register = "reverse"
 keystore = "{keystore}"
 password_env = "{PASSWORD_VARIABLE}"
@@ -80,8 +88,9 @@ password_env = "{PASSWORD_VARIABLE}"
                 env={**os.environ, PASSWORD_VARIABLE: "secret"},
                 stderr=log_file,
             )
-        market_over_http = Web3(Web3.HTTPProvider(rpc_url)).eth.contract(market.address, abi=load_artifact()["abi"])
-        yield daemon, market_over_http, log
+        market_over_http = attach(Web3(Web3.HTTPProvider(rpc_url)), market.address)
+        wind_id = market.functions.accountOf(wind.address).call().id
+        yield daemon, market_over_http, log, wind_id
         if daemon.poll() is None:
             daemon.kill()
             daemon.wait()
@@ -92,17 +101,22 @@ def posted_readings(market) -> list:
     return market.events.ReadingPosted.get_logs(from_block=0)
 
 
-def test_daemon_posts_the_meter_readings(running_bridge):
-    daemon, market, log = running_bridge
+def test_daemon_posts_each_periods_energy_for_the_meters_prosumer(running_bridge):
+    daemon, market, log, wind_id = running_bridge
     deadline = time.monotonic() + WAIT_FOR_READINGS
-    while not posted_readings(market) and daemon.poll() is None and time.monotonic() < deadline:
+    while len(posted_readings(market)) < 2 and daemon.poll() is None and time.monotonic() < deadline:
         time.sleep(0.5)
-    readings = posted_readings(market)
-    assert readings and readings[0].args.energyWh > 0, log.read_text()
+    readings = [event.args for event in posted_readings(market)]
+
+    assert len(readings) >= 2, log.read_text()
+    assert {(r.prosumerId, r.meterNumber) for r in readings} == {(wind_id, WIND_NUMBER)}
+    assert all(abs(r.energyWh - WIND_WH_PER_PERIOD) <= READING_TOLERANCE_WH for r in readings), readings
+    periods = [r.deliveryPeriod for r in readings]
+    assert len(set(periods)) == len(periods), periods  # one reading a period
 
 
 def test_daemon_stops_cleanly_on_sigterm(running_bridge):
-    daemon, _, _ = running_bridge
+    daemon, *_ = running_bridge
     daemon.send_signal(signal.SIGTERM)
     assert daemon.wait(timeout=30) == 0
 

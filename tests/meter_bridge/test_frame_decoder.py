@@ -61,7 +61,7 @@ def test_any_split_of_a_noisy_stream_yields_the_frame(noise, cuts):
     stream = noise + PREAMBLE + energy_reply("999999.99")
     decoder = FrameDecoder()
     found, position = [], 0
-    for cut in cuts + [len(stream)]:
+    for cut in [*cuts, len(stream)]:
         found += decoder.frames(stream[position : position + cut])
         position += cut
     found += decoder.frames(stream[position:])

@@ -8,19 +8,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from meter_bridge_fakes import CrashingMarket, FakeMarket, InjectedCrash, ScriptedMeters
 
-from meter_bridge.chain import MarketClock
 from meter_bridge.daemon import BridgedMeter, Daemon
 from meter_bridge.data_items import FORWARD_ACTIVE_ENERGY, REVERSE_ACTIVE_ENERGY
 from meter_bridge.outbox import DONE, FAILED, PENDING, SIGNED, Outbox
 from meter_bridge.signing import MeterKey
+from p2pkit.schedule import Schedule
 
-CLOCK = MarketClock(genesis_time=1_000, period_length=30, reading_grace=30)
+SCHEDULE = Schedule.scaled(30, genesis_time=1_000)
 WIND_ADDRESS, EV_ADDRESS = "000000000161", "000000000162"
 WIND_PROSUMER, EV_PROSUMER = 2, 3
 
 
 def start_of(period: int) -> float:
-    return CLOCK.period_start(period) + 1
+    return SCHEDULE.start(period) + 1
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def ev():
 
 @pytest.fixture
 def market(wind, ev):
-    return FakeMarket(CLOCK, {wind.key.address: (WIND_PROSUMER, 161), ev.key.address: (EV_PROSUMER, 162)})
+    return FakeMarket(SCHEDULE, {wind.key.address: (WIND_PROSUMER, 161), ev.key.address: (EV_PROSUMER, 162)})
 
 
 @pytest.fixture
@@ -96,10 +96,10 @@ def test_reading_goes_out_once_the_chain_is_back(meters, market, outbox_path, wi
     assert market.applied == [(WIND_PROSUMER, 1, 1250)]
 
 
-def test_market_clock_survives_a_restart_with_the_chain_down(meters, market, outbox_path, wind):
+def test_market_schedule_survives_a_restart_with_the_chain_down(meters, market, outbox_path, wind):
     step(bridge(meters, market, outbox_path, wind), market, 1)
     market.online = False
-    assert bridge(meters, market, outbox_path, wind).market_clock() == CLOCK
+    assert bridge(meters, market, outbox_path, wind).schedule() == SCHEDULE
 
 
 def test_transaction_is_stored_signed_before_it_is_sent(meters, market, outbox_path, wind):
@@ -263,7 +263,7 @@ FAULTS = ("none", "chain offline", "not mining", "crash before send", "crash aft
 @given(faults=st.lists(st.sampled_from(FAULTS), min_size=2, max_size=6))
 def test_every_reading_arrives_exactly_once_whatever_fails(tmp_path_factory, faults):
     wind = BridgedMeter("wind", WIND_ADDRESS, 161, REVERSE_ACTIVE_ENERGY, MeterKey(Account.create().key))
-    market = FakeMarket(CLOCK, {wind.key.address: (WIND_PROSUMER, 161)})
+    market = FakeMarket(SCHEDULE, {wind.key.address: (WIND_PROSUMER, 161)})
     meters = ScriptedMeters({WIND_ADDRESS: "100.00"})
     path = str(tmp_path_factory.mktemp("outbox") / "outbox.sqlite3")
     for period, fault in enumerate(["none", *faults], start=1):

@@ -5,7 +5,7 @@ from dataclasses import fields
 
 import pytest
 
-from backend.chain import load_artifact
+from p2pkit.artifacts import load_artifact
 from p2pkit.retail.terms import TERMS_TYPE, MonthResult, Terms, camel_case
 
 EIP_170_LIMIT = 24_576
@@ -24,7 +24,7 @@ def abi_struct(function: str, argument: int = 0) -> list[dict]:
 
 def test_signed_type_lists_the_terms_struct_then_the_nonce():
     struct = [{"name": c["name"], "type": c["type"]} for c in abi_struct("propose")]
-    assert TERMS_TYPE == [*struct, {"name": "nonce", "type": "uint256"}]
+    assert [*struct, {"name": "nonce", "type": "uint256"}] == TERMS_TYPE
 
 
 def test_python_terms_follow_the_structs_order():

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from eth_account import Account
 
-from backend.nodes import free_port
+from devnet.nodes import free_port
 
 REPOSITORY = Path(__file__).resolve().parents[3]
 KEYSTORE_PASSWORD = "meter box"

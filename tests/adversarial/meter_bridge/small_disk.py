@@ -82,14 +82,14 @@ def story(fault: str, folder: Path) -> dict:
     from eth_account import Account
     from meter_bridge_fakes import FakeMarket, ScriptedMeters
 
-    from meter_bridge.chain import MarketClock
     from meter_bridge.daemon import BridgedMeter, Daemon
     from meter_bridge.data_items import REVERSE_ACTIVE_ENERGY
     from meter_bridge.outbox import Outbox
     from meter_bridge.signing import MeterKey
     from meter_bridge.simulator import BusThread, SimulatedBus, VirtualMeter
+    from p2pkit.schedule import Schedule
 
-    clock = MarketClock(genesis_time=1_000, period_length=30, reading_grace=3_600)
+    clock = Schedule(period_length=30, commit_end=6, reveal_end=10, settle_start=20, reading_grace=3_600, genesis_time=1_000)
     wind = BridgedMeter("wind", WIND_ADDRESS, 161, REVERSE_ACTIVE_ENERGY, MeterKey(Account.create().key))
     market = FakeMarket(clock, {wind.key.address: (2, 161)})
     meters = ScriptedMeters({WIND_ADDRESS: "5000.00"})
@@ -103,7 +103,7 @@ def story(fault: str, folder: Path) -> dict:
     for period in range(1, 5):  # the market clock is learnt at the first start, then the chain is down
         market.online = period == 1
         meters.registers[WIND_ADDRESS] += Decimal("1.25")
-        market.now = clock.period_start(period) + 1
+        market.now = clock.start(period) + 1
         bridge.step(market.now)
     queued = [(reading.period, reading.energy_wh) for reading in bridge.outbox.waiting()]
     bridge.outbox.close()
@@ -118,7 +118,7 @@ def story(fault: str, folder: Path) -> dict:
     mend_disk(disk)
 
     market.online = True
-    market.now = clock.period_start(4) + 5
+    market.now = clock.start(4) + 5
     for _ in range(2):  # the second restart finds nothing left to send
         bridge = restarted_bridge()
         bridge.step(market.now)

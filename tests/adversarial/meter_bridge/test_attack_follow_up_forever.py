@@ -8,7 +8,6 @@ from decimal import Decimal
 import pytest
 from eth_account import Account
 
-from meter_bridge.chain import MarketClock
 from meter_bridge.codec import PREAMBLE, READ_FOLLOW_UP, FrameDecoder, data_reply, di_from_wire, encode_frame
 from meter_bridge.daemon import BridgedMeter, Daemon
 from meter_bridge.data_items import FORWARD_ACTIVE_ENERGY, encode_value
@@ -16,10 +15,11 @@ from meter_bridge.errors import FollowUpLimitError
 from meter_bridge.outbox import Outbox
 from meter_bridge.poller import MAX_FOLLOW_UPS, Poller
 from meter_bridge.signing import MeterKey
+from p2pkit.schedule import Schedule
 
 ENDLESS_METER, HONEST_METER = "000000000166", "000000000162"
 HONEST_KWH = Decimal("1200.00")
-CLOCK = MarketClock(genesis_time=0, period_length=900, reading_grace=900)
+CLOCK = Schedule()
 
 
 class RunawayRead(BaseException):
@@ -64,7 +64,7 @@ class EndlessFollowUpBus:
 class UnreachableChain:
     """A chain that never answers: the daemon takes the market clock from its outbox."""
 
-    def clock(self) -> MarketClock:
+    def schedule(self) -> Schedule:
         raise ConnectionError("connection refused")
 
 
@@ -97,10 +97,10 @@ def test_next_meter_on_the_bus_is_read_after_an_endless_one(poller):
 
 def test_daemon_step_still_reads_the_other_meter_of_the_bus(poller, tmp_path):
     outbox = Outbox(str(tmp_path / "outbox.sqlite3"))
-    outbox.save_clock(CLOCK.genesis_time, CLOCK.period_length, CLOCK.reading_grace)
+    outbox.save_schedule(CLOCK)
     meters = [
         BridgedMeter(name, address, index, FORWARD_ACTIVE_ENERGY, MeterKey(Account.create().key))
         for index, (name, address) in enumerate([("endless", ENDLESS_METER), ("honest", HONEST_METER)], start=1)
     ]
-    Daemon(meters, poller, UnreachableChain(), outbox).poll(CLOCK.period_start(3) + 1)
+    Daemon(meters, poller, UnreachableChain(), outbox).poll(CLOCK.start(3) + 1)
     assert outbox.last_register("honest").kwh == HONEST_KWH

@@ -52,13 +52,13 @@ def producer_meter(accounts):
 
 
 @pytest.fixture
-def plans(project, market, operator):
-    return project.RetailPlans.deploy(market, sender=operator)
+def plans(retail_plans, market, operator):
+    return retail_plans.deploy(market, sender=operator)
 
 
 @pytest.fixture
-def bilateral(project, market, plans, operator):
-    return project.BilateralContracts.deploy(market, plans, CLOCK.as_abi(), UNRATED_POWER_W, sender=operator)
+def bilateral(bilateral_contracts, market, plans, operator):
+    return bilateral_contracts.deploy(market, plans, CLOCK.as_abi(), UNRATED_POWER_W, sender=operator)
 
 
 @pytest.fixture

@@ -118,9 +118,9 @@ UTC_PLUS_8 = BillingClock.calendar(8 * 3600, GRACE)
 
 
 @pytest.fixture(scope="module")
-def calendar(project, accounts):
+def calendar(bilateral_contracts, accounts):
     """Calendar months in UTC+8 (the market address is not asked by the clock's views)."""
-    return project.BilateralContracts.deploy(accounts[0], accounts[0], UTC_PLUS_8.as_abi(), 1, sender=accounts[0])
+    return bilateral_contracts.deploy(accounts[0], accounts[0], UTC_PLUS_8.as_abi(), 1, sender=accounts[0])
 
 
 @settings(max_examples=60, deadline=None)
@@ -146,6 +146,6 @@ def test_october_2024_is_month_657_and_starts_at_16_00_utc_on_30_september(calen
         BillingClock(1, 0, 0, GRACE),  # a calendar clock with a genesis
     ],
 )
-def test_unusable_billing_clock_is_refused(project, accounts, clock):
-    with ape.reverts(project.BilateralContracts.InvalidBillingClock):
-        project.BilateralContracts.deploy(accounts[0], accounts[0], clock.as_abi(), 1, sender=accounts[0])
+def test_unusable_billing_clock_is_refused(bilateral_contracts, accounts, clock):
+    with ape.reverts(bilateral_contracts.InvalidBillingClock):
+        bilateral_contracts.deploy(accounts[0], accounts[0], clock.as_abi(), 1, sender=accounts[0])

@@ -2,49 +2,33 @@
 
 An *upstream* takes JSON-RPC 2.0 requests, already checked by the proxy, and returns one response
 per request. There are two: `HttpUpstream` for a node behind a URL (anvil, Geth) and
-`InProcessUpstream` for the embedded eth-tester chain that lives in the backend's own process.
+`InProcessUpstream` for the embedded eth-tester chain that lives in the backend's own process
+(started by `devnet.embedded`, for development and tests).
 
-The market itself is a `backend.chain.MarketHandle`: `start_embedded_market` deploys a fresh one
-on an embedded chain (kept moving by a `BlockTicker`), `open_deployed_market` finds one on a node
-from its deployment file. `MarketEventLog` reads the market's events for the read API and the
-keeper. Nothing here is created at import time.
+The market on a node is found from its deployment file (`open_deployed_market`). Nothing here is
+created at import time, and nothing here loads the embedded test chain.
 """
 
 from __future__ import annotations
 
 import threading
-import time
-from collections import defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass
-from enum import IntEnum
 from pathlib import Path
 from typing import Any, Protocol
 
 import requests
 from eth_account.signers.local import LocalAccount
-from eth_tester.exceptions import TransactionFailed
-from eth_utils import event_abi_to_log_topic
 from web3 import EthereumTesterProvider, HTTPProvider, Web3
-from web3.exceptions import BlockNotFound, ContractLogicError
+from web3.exceptions import ContractLogicError
 from web3.middleware import combine_middleware
 from web3.providers.eth_tester.middleware import (
     default_transaction_fields_middleware,
     ethereum_tester_middleware,
 )
 
-from backend.chain import (
-    WEI_PER_ETHER,
-    Deployment,
-    MarketHandle,
-    MarketSchedule,
-    deploy_market,
-    embedded_dev_accounts,
-    market_at,
-    revert_data,
-    send,
-)
 from backend.config import ConfigError
+from devnet.embedded import is_embedded
+from p2pkit.market import Deployment, MarketHandle
+from p2pkit.transactions import revert_data
 
 # JSON-RPC error codes an upstream itself produces.
 EXECUTION_REVERTED = 3  # what Geth and anvil use, with the revert data in `data`
@@ -113,7 +97,7 @@ class InProcessUpstream:
     Each request goes through `provider.make_request`, wrapped in the formatting layer web3 puts
     around eth-tester (camelCase <-> snake_case fields, hex <-> int parameters), and the result
     is turned into what a JSON-RPC node sends on the wire: hex quantities, camelCase keys, revert
-    data in the error (recovered by `backend.chain.revert_data`). eth-tester is not thread-safe,
+    data in the error (recovered by `p2pkit.transactions.revert_data`). eth-tester is not thread-safe,
     so requests are answered one at a time, under `lock`: pass the lock of the `MarketHandle`
     on the same chain, so the proxy, the read API and the keeper take turns.
     """
@@ -121,6 +105,10 @@ class InProcessUpstream:
     def __init__(self, w3: Web3, lock: threading.RLock | None = None) -> None:
         if not isinstance(w3.provider, EthereumTesterProvider):
             raise TypeError(f"InProcessUpstream needs an EthereumTesterProvider, not {w3.provider!r}")
+        # Only an embedded chain needs eth-tester, so it is imported once there is one.
+        from eth_tester.exceptions import TransactionFailed
+
+        self._transaction_failed = TransactionFailed
         self.w3 = w3
         self._request = combine_middleware(
             middleware=(default_transaction_fields_middleware, ethereum_tester_middleware),
@@ -141,8 +129,10 @@ class InProcessUpstream:
             response = self._request(method, params)
         except ContractLogicError as error:
             return _error_response(request_id, EXECUTION_REVERTED, str(error.message), error.data)
-        except TransactionFailed as error:
+        except self._transaction_failed as error:
             data = revert_data(error)
+            if data is None and method == "eth_call":
+                data = self._revert_data_of_call(params)
             if data is None:
                 return _error_response(request_id, EXECUTION_REVERTED, str(error))
             # eth-tester's message only repeats the data as a Python bytes repr.
@@ -152,6 +142,15 @@ class InProcessUpstream:
         if "error" in response:
             return {"jsonrpc": "2.0", "id": request_id, "error": response["error"]}
         return {"jsonrpc": "2.0", "id": request_id, "result": _as_json_rpc_value(response["result"])}
+
+    def _revert_data_of_call(self, params: list[Any]) -> bytes | None:
+        """eth-tester reports a reverted eth_call with the revert's bytes only as printed text;
+        estimating the gas of the same call at the same block raises with the bytes themselves."""
+        try:
+            self._request("eth_estimateGas", params)
+        except Exception as error:  # the revert, now with its data (or a failure without any)
+            return revert_data(error)
+        return None
 
     def _filter_by_block_number(self, log_filter: dict[str, Any]) -> dict[str, Any]:
         """eth-tester's log query knows block numbers only: turn the `blockHash` form into them."""
@@ -206,35 +205,6 @@ def _camel_case(name: str) -> str:
     return first + "".join(word.capitalize() for word in rest)
 
 
-def start_embedded_chain() -> Web3:
-    """Start a fresh eth-tester chain in this process, with eth-tester's funded dev accounts."""
-    return Web3(EthereumTesterProvider())
-
-
-def is_embedded(w3: Web3) -> bool:
-    return isinstance(w3.provider, EthereumTesterProvider)
-
-
-# The grid pays balancing and rewards from its market wallet, so the embedded market starts
-# with enough there for a long demo.
-EMBEDDED_GRID_DEPOSIT = 1000 * WEI_PER_ETHER
-
-
-def start_embedded_market(period_length: int) -> MarketHandle:
-    """A fresh embedded chain with the market deployed and ready to trade.
-
-    The operator is eth-tester's first dev account and the grid its second (registered as
-    account 1 by the contract), with `EMBEDDED_GRID_DEPOSIT` in its market wallet. Phases are
-    the paper's, scaled to `period_length` seconds. The handle holds the operator's key.
-    """
-    w3 = start_embedded_chain()
-    operator, grid = embedded_dev_accounts(w3)[:2]
-    contract = deploy_market(w3, operator, grid.address, MarketSchedule.scaled(period_length))
-    deployment = Deployment.of(w3, contract)
-    send(w3, contract.functions.deposit(), grid, value=EMBEDDED_GRID_DEPOSIT)
-    return MarketHandle(w3, contract, deployment, operator)
-
-
 class MarketNotDeployed(Exception):
     """There is no deployment file for the node; the message says where it was looked for."""
 
@@ -259,7 +229,7 @@ def open_deployed_market(
             f"the operator key is for {operator.address}, but the market's operator is {deployment.operator}"
         )
     w3 = Web3(HTTPProvider(url, request_kwargs={"timeout": rpc_timeout}))
-    return MarketHandle(w3, market_at(w3, deployment.market), deployment, operator)
+    return MarketHandle.attach(w3, deployment, operator)
 
 
 def connect_upstream(url: str, rpc_timeout: float) -> Upstream:
@@ -276,180 +246,3 @@ def upstream_for(market: MarketHandle, rpc_timeout: float) -> Upstream:
     return connect_upstream(market.w3.provider.endpoint_uri, rpc_timeout)
 
 
-class BlockTicker:
-    """Mines an empty block on an embedded chain whenever the wall clock reaches the next
-    block's time, looking every `interval` seconds.
-
-    eth-tester only mines when a transaction arrives, and calls at "latest" see the last
-    block's time, so without it the market's clock (phases, countdowns, what the keeper may do)
-    would stand still between transactions. With it chain time follows the wall clock like a
-    node with `interval`-second blocks.
-    """
-
-    def __init__(
-        self, w3: Web3, lock: threading.RLock, interval: float, wall_clock: Callable[[], float] = time.time
-    ) -> None:
-        self._tester = w3.provider.ethereum_tester
-        self._lock = lock
-        self._interval = interval
-        self._wall_clock = wall_clock
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="p2p-block-ticker", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._thread.join()
-
-    def tick(self) -> bool:
-        """Mine a block if its time has come; True if one was mined."""
-        with self._lock:
-            # The pending block's time is fixed when the block before it is mined; mining it
-            # only once the wall clock is there keeps chain time from running ahead.
-            if self._wall_clock() < self._tester.get_block_by_number("pending")["timestamp"]:
-                return False
-            self._tester.mine_blocks(1)
-            return True
-
-    def _run(self) -> None:
-        while not self._stopping.wait(self._interval):
-            self.tick()
-
-
-class Phase(IntEnum):
-    """The contract's `Phase`: where the current period is."""
-
-    COMMIT = 0
-    REVEAL = 1
-    MATCHING = 2
-    SETTLEMENT = 3
-
-
-@dataclass(frozen=True)
-class MarketClock:
-    """The market's schedule (fixed at deployment; seconds) and the times it sets for a
-    delivery period d, whose auction runs during period d - 1 and whose settlement during
-    period d + 1."""
-
-    genesis_time: int
-    period_length: int
-    commit_end: int
-    reveal_end: int
-    settle_start: int
-    reading_grace: int
-
-    @classmethod
-    def of(cls, market: MarketHandle) -> "MarketClock":
-        with market.lock:
-            return cls(*market.contract.functions.schedule().call())
-
-    def start(self, period: int) -> int:
-        return self.genesis_time + period * self.period_length
-
-    def auction_opens(self, delivery_period: int) -> int:
-        return self.start(delivery_period - 1)
-
-    def auction_closes(self, delivery_period: int) -> int:
-        return self.start(delivery_period - 1) + self.reveal_end
-
-    def settlement_opens(self, delivery_period: int) -> int:
-        return self.start(delivery_period + 1) + self.settle_start
-
-    def readings_close(self, delivery_period: int) -> int:
-        return self.start(delivery_period + 1) + self.reading_grace
-
-
-@dataclass(frozen=True)
-class MarketEvent:
-    """One event the market emitted, with where it is on the chain."""
-
-    name: str
-    args: dict[str, Any]
-    block: int
-    log_index: int
-    tx: str
-
-    @property
-    def delivery_period(self) -> int | None:
-        return self.args.get("deliveryPeriod")
-
-
-class MarketEventLog:
-    """Every event the market has emitted since its deployment, kept in memory.
-
-    `sync` reads the blocks not seen yet, in ranges of at most `max_block_range` blocks (what
-    a node, or this backend's own proxy, allows one eth_getLogs to cover). If the last block
-    read is no longer on the chain (a reorganisation), everything is read again, so the log is
-    never more than a copy of the chain. Events are indexed by delivery period for the
-    per-period views.
-    """
-
-    def __init__(self, market: MarketHandle, max_block_range: int) -> None:
-        self._market = market
-        self._max_block_range = max_block_range
-        self._event_by_topic = {
-            event_abi_to_log_topic(event.abi): event for event in market.contract.all_events()
-        }
-        self._forget()
-
-    def _forget(self) -> None:
-        self._events: list[MarketEvent] = []
-        self._by_period: dict[int, list[MarketEvent]] = defaultdict(list)
-        self._next_block = self._market.deployment.block
-        self._last_block_hash: bytes | None = None
-
-    def sync(self, block_number: int) -> None:
-        """Read the market's events up to `block_number`."""
-        w3, address = self._market.w3, self._market.contract.address
-        with self._market.lock:
-            if self._last_block_hash is not None and self._last_block_hash != self._hash_of(self._next_block - 1):
-                self._forget()
-            if self._next_block > block_number:
-                return
-            while self._next_block <= block_number:
-                to_block = min(block_number, self._next_block + self._max_block_range - 1)
-                logs = w3.eth.get_logs({"address": address, "fromBlock": self._next_block, "toBlock": to_block})
-                for log in logs:
-                    self._add(log)
-                self._next_block = to_block + 1
-            self._last_block_hash = w3.eth.get_block(block_number)["hash"]
-
-    def _hash_of(self, block_number: int) -> bytes | None:
-        try:
-            return self._market.w3.eth.get_block(block_number)["hash"]
-        except BlockNotFound:  # a chain restarted from scratch is shorter than what was read
-            return None
-
-    def _add(self, log: Any) -> None:
-        event_type = self._event_by_topic.get(bytes(log["topics"][0]))
-        if event_type is None:
-            return
-        decoded = event_type.process_log(log)
-        event = MarketEvent(
-            name=decoded["event"],
-            args=dict(decoded["args"]),
-            block=decoded["blockNumber"],
-            log_index=decoded["logIndex"],
-            tx=decoded["transactionHash"].to_0x_hex(),
-        )
-        self._events.append(event)
-        if event.delivery_period is not None:
-            self._by_period[event.delivery_period].append(event)
-
-    def events(self, *names: str, upto: int, delivery_period: int | None = None) -> list[MarketEvent]:
-        """Events named `names` (all, without names) up to block `upto`, in chain order;
-        only those of `delivery_period` when given."""
-        with self._market.lock:
-            source = self._events if delivery_period is None else self._by_period.get(delivery_period, [])
-            return [
-                event for event in source if event.block <= upto and (not names or event.name in names)
-            ]
-
-    def delivery_periods(self, upto: int) -> list[int]:
-        """Every delivery period some event up to block `upto` belongs to, ascending."""
-        with self._market.lock:
-            return sorted(
-                period for period, events in self._by_period.items() if events and events[0].block <= upto
-            )

@@ -1,7 +1,7 @@
 """Plain-Python reference of the market rules: the green-first double auction and settlement.
 
 The contract must produce exactly what this module produces (the property tests check it on
-random books), so both follow the same written rules (``shared/spec/mechanism.md``):
+random books), so both follow the same written rules (``docs/mechanism.md``):
 
 * Queues: green producers and other producers by price ascending; green consumers and other
   consumers by price descending; equal prices in reveal order (the order of ``orders``).

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "clear_book.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "clear_book.py"
 
 
 def run(tmp_path, book) -> subprocess.CompletedProcess:

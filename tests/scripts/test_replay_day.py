@@ -4,7 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "replay_day.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "replay_day.py"
 
 
 def test_replay_clears_every_period_and_writes_its_outputs(tmp_path):

@@ -1,7 +1,7 @@
 """The plain-Python reference of the market rules on the spec's own examples."""
 from decimal import Decimal
 
-from backend.reference import Order, clear, settlement, wallet_change
+from sim.reference import Order, clear, settlement, wallet_change
 
 RICH = 10**24
 

@@ -7,9 +7,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-from backend.nodes import free_port
+from devnet.nodes import free_port
 
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "demo.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "demo.py"
 PERIOD = 30
 
 
@@ -20,10 +20,11 @@ def get(url: str):
 
 def test_demo_trades_and_settles_with_meter_readings_and_stops_on_ctrl_c(tmp_path):
     port = free_port()
-    demo = subprocess.Popen(
-        [sys.executable, str(SCRIPT), "--port", str(port), "--period-length", str(PERIOD)],
-        stdout=subprocess.PIPE, stderr=open(tmp_path / "demo.err", "w"), text=True,
-    )
+    with open(tmp_path / "demo.err", "w") as errors:
+        demo = subprocess.Popen(
+            [sys.executable, str(SCRIPT), "--port", str(port), "--period-length", str(PERIOD)],
+            stdout=subprocess.PIPE, stderr=errors, text=True,
+        )
     try:
         lines = [demo.stdout.readline() for _ in range(3)]
         assert any(f"http://127.0.0.1:{port}/" in line for line in lines)

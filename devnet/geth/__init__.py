@@ -3,7 +3,7 @@
 One chain lives in one folder::
 
     chain/
-      genesis.json        scripts/geth/genesis.json with the operator and the grid funded
+      genesis.json        devnet/geth/genesis.json with the operator and the grid funded
       keys/               operator.json and grid.json (encrypted keystores) and their password;
                           made here, never committed
       node1/ node2/ ...   each node's datadir, with its config.toml (p2p on loopback, the other
@@ -12,7 +12,7 @@ One chain lives in one folder::
 
 Node 1 mines into the operator's account; every node serves JSON-RPC (eth, net and web3 only) on
 127.0.0.1. The nodes find each other as static peers, never by discovery. Geth is v1.11.6, the
-last release that mines ethash; ``scripts/geth/install_geth.sh`` builds it into ``.tools/bin``.
+last release that mines ethash; ``devnet/geth/install_geth.sh`` builds it into ``.tools/bin``.
 
 A miner needs the ethash DAG of the current 30,000-block epoch (about 1 GB, minutes to make), and
 makes the next epoch's in the background as soon as it starts. Both are made once into a shared
@@ -39,13 +39,14 @@ from eth_account.signers.local import LocalAccount
 from eth_keys import keys as eth_keys
 from eth_utils import keccak, to_checksum_address
 
-from backend.chain import WEI_PER_ETHER
-from backend.nodes import free_port, stop_processes, wait_for_rpc
+from devnet.nodes import free_port, stop_processes, wait_for_rpc
+from p2pkit.market import WEI_PER_ETHER
 
-ROOT = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
 GETH_VERSION = "1.11.6"
-INSTALL_SCRIPT = ROOT / "scripts" / "geth" / "install_geth.sh"
-GENESIS_TEMPLATE = ROOT / "scripts" / "geth" / "genesis.json"
+INSTALL_SCRIPT = HERE / "install_geth.sh"
+GENESIS_TEMPLATE = HERE / "genesis.json"
 DEFAULT_GETH = ROOT / ".tools" / "bin" / "geth"
 DEFAULT_DAG_DIR = Path.home() / ".ethash"
 

@@ -71,3 +71,15 @@ def anvil(*extra_args: str, gas_limit: int = 30_000_000) -> Iterator[str]:
         yield url
     finally:
         stop_processes([process])
+
+
+class AnvilTime:
+    """Moves anvil's clock ahead by mining a block at the time asked for; time never goes back."""
+
+    def __init__(self, w3) -> None:
+        self.w3 = w3
+
+    def wait_until(self, timestamp: int) -> None:
+        """The latest block is at `timestamp` or later."""
+        if timestamp > self.w3.eth.get_block("latest")["timestamp"]:
+            self.w3.provider.make_request("evm_mine", [timestamp])

@@ -1,15 +1,15 @@
-"""Run the Geth proof-of-work private chain from the command line.
+"""`python -m devnet.geth`: run the Geth proof-of-work private chain from the command line.
 
-    .venv/bin/python scripts/geth/privnet.py init chain/ --nodes 2   # keys, genesis, datadirs
-    .venv/bin/python scripts/geth/privnet.py dag                     # the ethash DAGs, once per machine
-    .venv/bin/python scripts/geth/privnet.py up chain/ --nodes 2     # run until Ctrl-C
+    .venv/bin/python -m devnet.geth init chain/ --nodes 2   # keys, genesis, datadirs
+    .venv/bin/python -m devnet.geth dag                     # the ethash DAGs, once per machine
+    .venv/bin/python -m devnet.geth up chain/ --nodes 2     # run until Ctrl-C
 
 `up` does what `init` and `dag` do when needed, starts the nodes (node 1 mining), prints their
 JSON-RPC addresses (node N on 8545 + N - 1 by default, loopback only) and stops them cleanly on
 Ctrl-C or SIGTERM. The chain folder keeps the operator's and the grid's keystores and their
 password (``keys/``): deploy with them, e.g. ``ape run deploy --network ethereum:geth-pow:node
 --keystore chain/keys/operator.json --password-file chain/keys/password ...``.
-See backend/geth.py for the folder's layout and the settings.
+See devnet/geth/__init__.py for the folder's layout and the settings.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import click
 
-from backend.geth import ChainFolder, GethUnavailable, dag_dir, geth_binary, geth_private_network, prepare_dags
+from devnet.geth import ChainFolder, GethUnavailable, dag_dir, geth_binary, geth_private_network, prepare_dags
 
 
 def _geth() -> Path:

@@ -1,0 +1,122 @@
+"""The embedded chain: eth-tester with py-evm in this process, for first runs, demos and tests.
+
+``start_embedded_market`` deploys a fresh market on a fresh chain (what the backend's
+``CHAIN=embedded`` runs), ``BlockTicker`` keeps its clock following the wall clock, and
+``TimeTravel`` moves it ahead for scripts and tests that do not want to wait. eth-tester mines a
+block only when a transaction arrives, and calls see the last block's time.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from web3 import EthereumTesterProvider, Web3
+
+from p2pkit.market import WEI_PER_ETHER, Deployment, MarketHandle, deploy_market
+from p2pkit.schedule import Schedule
+from p2pkit.transactions import send
+
+# The grid pays balancing and rewards from its market wallet, so the embedded market starts
+# with enough there for a long demo.
+EMBEDDED_GRID_DEPOSIT = 1000 * WEI_PER_ETHER
+
+
+def start_embedded_chain() -> Web3:
+    """Start a fresh eth-tester chain in this process, with eth-tester's funded dev accounts."""
+    return Web3(EthereumTesterProvider())
+
+
+def is_embedded(w3: Web3) -> bool:
+    return isinstance(w3.provider, EthereumTesterProvider)
+
+
+def dev_accounts(w3: Web3) -> list[LocalAccount]:
+    """The funded accounts of an embedded chain, as local signing keys (private keys 1, 2, 3...)."""
+    keys = w3.provider.ethereum_tester.backend.account_keys
+    return [Account.from_key(key.to_bytes()) for key in keys]
+
+
+def start_embedded_market(period_length: int) -> MarketHandle:
+    """A fresh embedded chain with the market deployed and ready to trade.
+
+    The operator is the first dev account and the grid the second (registered as account 1 by
+    the contract), with `EMBEDDED_GRID_DEPOSIT` in its market wallet. Phases are the paper's,
+    scaled to `period_length` seconds. The handle holds the operator's key.
+    """
+    w3 = start_embedded_chain()
+    operator, grid = dev_accounts(w3)[:2]
+    contract = deploy_market(w3, operator, grid.address, Schedule.scaled(period_length))
+    send(w3, contract.functions.deposit(), grid, value=EMBEDDED_GRID_DEPOSIT)
+    return MarketHandle(w3, contract, Deployment.of(w3, contract), operator)
+
+
+class TimeTravel:
+    """Moves an embedded chain's clock ahead; time never goes back."""
+
+    def __init__(self, w3: Web3, lock: threading.RLock | None = None) -> None:
+        self.w3 = w3
+        self.lock = lock or threading.RLock()
+
+    def now(self) -> int:
+        return self.w3.eth.get_block("latest")["timestamp"]
+
+    def next_block_at(self, timestamp: int) -> None:
+        """The next transaction's block is mined at `timestamp` (eth-tester mines an empty block
+        one second before it, which calls then see)."""
+        with self.lock:
+            if timestamp > self.now():
+                self.w3.provider.ethereum_tester.time_travel(timestamp)
+
+    def wait_until(self, timestamp: int) -> None:
+        """The latest block, which calls see, is at `timestamp` or later."""
+        self.next_block_at(timestamp + 1)
+
+
+class BlockTicker:
+    """Mines an empty block on an embedded chain whenever the wall clock reaches the next
+    block's time, looking every `interval` seconds.
+
+    eth-tester only mines when a transaction arrives, and calls at "latest" see the last
+    block's time, so without it the market's clock (phases, countdowns, what the keeper may do)
+    would stand still between transactions. With it chain time follows the wall clock like a
+    node with `interval`-second blocks.
+    """
+
+    def __init__(
+        self, w3: Web3, lock: threading.RLock, interval: float, wall_clock: Callable[[], float] = time.time
+    ) -> None:
+        self._tester = w3.provider.ethereum_tester
+        self._lock = lock
+        self._interval = interval
+        self._wall_clock = wall_clock
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="p2p-block-ticker", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join()
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def tick(self) -> bool:
+        """Mine a block if its time has come; True if one was mined."""
+        with self._lock:
+            # The pending block's time is fixed when the block before it is mined; mining it
+            # only once the wall clock is there keeps chain time from running ahead.
+            if self._wall_clock() < self._tester.get_block_by_number("pending")["timestamp"]:
+                return False
+            self._tester.mine_blocks(1)
+            return True
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self._interval):
+            self.tick()

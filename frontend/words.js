@@ -1,0 +1,79 @@
+// What went wrong, in words a prosumer understands: the page's own refusals, the contract's
+// custom errors (IEnergyMarket.sol) decoded from the revert data, and the usual failures of a
+// wallet or a connection. Pure: the contract's interface is passed in.
+import { PHASE_WORDS, PHASES } from "./clock.js";
+import { Refusal } from "./refusal.js";
+import { ether } from "./units.js";
+
+export { Refusal };
+
+const PHASE_ARG = (value) => PHASE_WORDS[PHASES[Number(value)]] ?? `phase ${value}`;
+
+// The contract's custom errors in plain words, from their arguments.
+export const ERROR_WORDS = {
+  NotOperator: () => "Only the market operator may do this.",
+  NotRegistered: () => "This account is not registered in the market yet.",
+  AlreadyRegistered: (a) => `This account is already registered (id ${a[1]}).`,
+  InvalidName: (a) => `A name must be 1 to 31 bytes long (this one has ${a[0]}).`,
+  NotAuthorized: () => "The operator has not authorized this account to trade yet.",
+  GridCannotBid: () => "The public grid's account cannot bid.",
+  InvalidMeter: () => "That meter address or meter number is not valid.",
+  MeterAlreadyBound: (a) => `That meter is already bound to prosumer #${a[1]}.`,
+  InvalidParameters: () => "These parameters are not valid (the forfeit share is at most 100 % and the reference price must be above zero).",
+  InvalidSchedule: () => "That market clock is not valid (each phase must end after the one before, within the period).",
+  ZeroAmount: () => "The amount must be above zero.",
+  InsufficientFreeBalance: (a) => `You asked for ${ether(a[0])} ether but only ${ether(a[1])} ether is free.`,
+  TransferFailed: (a) => `The market could not pay ${ether(a[1])} ether out to ${a[0]}.`,
+  WrongPhase: (a) => `This is only possible during ${PHASE_ARG(a[0])}; the market is in ${PHASE_ARG(a[1])} now.`,
+  AlreadyCommitted: (a) => `You already sealed a bid for delivery period ${a[0]}.`,
+  NoCommitment: (a) => `There is no sealed bid of yours for delivery period ${a[0]}.`,
+  AlreadyRevealed: (a) => `Your bid for delivery period ${a[0]} is already open.`,
+  CommitmentMismatch: () => "The bid does not match the one you sealed (different quantity, price or salt).",
+  InvalidBid: () => "Quantity and price must both be above zero.",
+  InsufficientMargin: (a) => `Your wallet holds ${ether(a[0])} ether; bidding needs the margin of ${ether(a[1])} ether in it.`,
+  InsufficientFunds: (a) => `Your wallet can spend ${ether(a[0])} ether beyond the margin; this bid may cost ${ether(a[1])} ether.`,
+  InvalidHint: () => "The book changed while the bid was being opened; try again.",
+  NothingToForfeit: () => "That account has no expired sealed bid.",
+  InvalidBatchSize: () => "The batch size must be above zero.",
+  AuctionNotClosed: (a) => `The auction for period ${a[0]} is still open.`,
+  MatchingComplete: (a) => `Period ${a[0]} is already matched.`,
+  MatchingNotComplete: (a) => `Period ${a[0]} is not matched yet.`,
+  SettlementNotOpen: (a) => `Settlement of period ${a[0]} has not opened yet.`,
+  SettlementComplete: (a) => `Period ${a[0]} is already settled.`,
+  MeterNotBound: () => "That meter is not bound to a prosumer.",
+  MeterNumberMismatch: (a) => `Wrong meter number: expected ${a[0]}, got ${a[1]}.`,
+  ReadingTooEarly: (a) => `Readings for period ${a[0]} are accepted once it has ended.`,
+  ReadingTooLate: (a) => `Readings for period ${a[0]} are no longer accepted.`,
+  ReadingAlreadyPosted: (a) => `The reading for period ${a[0]} is already posted.`,
+};
+
+/** Revert data (0x + selector + arguments) inside an ethers or JSON-RPC error, if any. */
+export function revertData(error) {
+  for (let cause = error; cause; cause = cause.error ?? cause.info?.error) {
+    if (typeof cause.data === "string" && cause.data.startsWith("0x") && cause.data.length >= 10) return cause.data;
+    if (typeof cause.data?.data === "string") return cause.data.data;
+  }
+  return null;
+}
+
+/** What went wrong, in words a prosumer understands; `contractInterface` decodes custom errors. */
+export function explain(error, contractInterface) {
+  if (error instanceof Refusal) return error.message;
+  const data = revertData(error);
+  if (data && contractInterface) {
+    const decoded = contractInterface.parseError(data);
+    if (decoded) {
+      const words = ERROR_WORDS[decoded.name];
+      return `Refused by the market: ${words ? words(decoded.args) : decoded.signature}`;
+    }
+  }
+  if (error?.code === "ACTION_REJECTED") return "You cancelled the transaction in your wallet.";
+  if (error?.code === "INSUFFICIENT_FUNDS") return "This account has not enough ether to pay for gas.";
+  if (error?.code === "CALL_EXCEPTION" && error.receipt) {
+    return "The transaction was mined but refused by the market (the phase may have changed while it waited).";
+  }
+  if (error?.code === "NETWORK_ERROR" || error?.code === "SERVER_ERROR" || error?.code === "TIMEOUT") {
+    return "The market's server cannot be reached right now; nothing was sent.";
+  }
+  return error?.shortMessage ?? error?.message ?? String(error);
+}

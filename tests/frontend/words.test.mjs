@@ -1,0 +1,46 @@
+// What the page says when something goes wrong: its own refusals as they are, the contract's
+// custom errors decoded from the revert data wherever ethers keeps it, and failures of the
+// wallet or the connection.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { test } from "node:test";
+
+import { ethers } from "ethers";
+
+import { ERROR_WORDS, explain, Refusal } from "../../frontend/words.js";
+
+const ABI = JSON.parse(readFileSync(new URL("../../p2pkit/artifacts/EnergyMarket.json", import.meta.url))).abi;
+const market = new ethers.Interface(ABI);
+const ALREADY_BOUND = market.encodeErrorResult("MeterAlreadyBound", ["0x" + "11".repeat(20), 2]);
+
+test("the page's own refusal is shown as it is", () => {
+  assert.equal(explain(new Refusal("Register first.")), "Register first.");
+});
+
+test("a custom error in a JSON-RPC error's data is put in words", () => {
+  const error = { code: "CALL_EXCEPTION", info: { error: { code: 3, data: ALREADY_BOUND } } };
+  assert.equal(explain(error, market), "Refused by the market: That meter is already bound to prosumer #2.");
+});
+
+test("a custom error straight in the error's data is put in words too", () => {
+  assert.equal(explain({ data: ALREADY_BOUND }, market), "Refused by the market: That meter is already bound to prosumer #2.");
+});
+
+test("every custom error the contract declares has words", () => {
+  const declared = ABI.filter((entry) => entry.type === "error").map((entry) => entry.name);
+  assert.deepEqual(declared.filter((name) => !(name in ERROR_WORDS)), []);
+});
+
+test("a cancelled signature says so", () => {
+  assert.equal(explain({ code: "ACTION_REJECTED" }), "You cancelled the transaction in your wallet.");
+});
+
+test("a server that cannot be reached says nothing was sent", () => {
+  for (const code of ["NETWORK_ERROR", "SERVER_ERROR", "TIMEOUT"]) {
+    assert.match(explain({ code }), /cannot be reached right now; nothing was sent/);
+  }
+});
+
+test("a transaction mined but reverted is told apart from a refusal before sending", () => {
+  assert.match(explain({ code: "CALL_EXCEPTION", receipt: { status: 0 } }), /mined but refused/);
+});
