@@ -88,7 +88,10 @@ class EntrustedBids:
                    WHERE market = ? AND delivery_period = ? AND outcome IS NULL ORDER BY id""",
                 (self._market, delivery_period),
             ).fetchall()
-        return [EntrustedBid(bidder, period, wh, int(price), bytes(salt), row) for bidder, period, wh, price, salt, row in rows]
+        return [
+            EntrustedBid(bidder, period, wh, int(price), bytes(salt), row)
+            for bidder, period, wh, price, salt, row in rows
+        ]
 
     def record_outcome(self, bid: EntrustedBid, outcome: EntrustOutcome, detail: str) -> None:
         with self._lock, self._db:

@@ -115,7 +115,9 @@ class Keeper:
         # keeper's transactions is mined would stall the read API for that long, or for the
         # whole receipt timeout if the node is down.
         sending_lock: AbstractContextManager = market.lock if is_embedded(market.w3) else nullcontext()
-        self._driver = PeriodDriver(market.contract, market.operator, sender=SendEach(market.w3, lock=sending_lock), batch=batch)
+        self._driver = PeriodDriver(
+            market.contract, market.operator, sender=SendEach(market.w3, lock=sending_lock), batch=batch
+        )
         self._schedule: Schedule | None = None
         self._finished_periods: set[int] = set()
         self._status_lock = threading.Lock()
@@ -184,7 +186,8 @@ class Keeper:
                     raise self._failure(
                         "step",
                         None,
-                        f"the node's chain id {w3.eth.chain_id} is not the deployment's {self._market.deployment.chain_id}",
+                        f"the node's chain id {w3.eth.chain_id} is not the deployment's"
+                        f" {self._market.deployment.chain_id}",
                     )
                 self._schedule = self._driver.schedule
             block = w3.eth.get_block("latest")
@@ -252,7 +255,9 @@ class Keeper:
             (receipt,) = self._driver.send([Transaction(self._market.operator, call)])
         except ContractRefused as refusal:
             if refusal.name in WORK_ALREADY_DONE:
-                return self._record(KeeperAction(name, period, KeeperOutcome.ALREADY_DONE, str(refusal), account=account))
+                return self._record(
+                    KeeperAction(name, period, KeeperOutcome.ALREADY_DONE, str(refusal), account=account)
+                )
             if name == "revealFor":
                 raise
             raise self._failure(name, period, refusal, account=account) from None
@@ -270,11 +275,15 @@ class Keeper:
             self._actions.append(action)
         return action
 
-    def _failure(self, name: str, period: int | None, error: Exception | str, account: str | None = None) -> KeeperFailure:
+    def _failure(
+        self, name: str, period: int | None, error: Exception | str, account: str | None = None
+    ) -> KeeperFailure:
         self._record_failure(name, period, error, account)
         return KeeperFailure(f"{name}: {error}")
 
-    def _record_failure(self, name: str, period: int | None, error: Exception | str, account: str | None = None) -> None:
+    def _record_failure(
+        self, name: str, period: int | None, error: Exception | str, account: str | None = None
+    ) -> None:
         failure: dict[str, Any] = {"action": name, "delivery_period": period, "account": account}
         if isinstance(error, ContractRefused):
             failure.update(error=error.name, arguments=[_json_value(argument) for argument in error.arguments])

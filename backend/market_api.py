@@ -158,7 +158,9 @@ def status_json(block: BlockRef) -> dict[str, Any]:
 def period(delivery_period: str) -> ResponseReturnValue:
     number = whole_number(delivery_period, "delivery period", 0, MAX_UINT32)
     market = reader()
-    return jsonify(market.cached(("period", number), market.latest(), lambda block: period_json(number, block, bids=True)))
+    return jsonify(
+        market.cached(("period", number), market.latest(), lambda block: period_json(number, block, bids=True))
+    )
 
 
 @bp.get("/periods")
@@ -305,7 +307,9 @@ def accounts_json(block: BlockRef) -> dict[str, Any]:
 def account(address: str) -> ResponseReturnValue:
     checksummed = ethereum_address(address, "address")
     market = reader()
-    answer = market.cached(("account", checksummed), market.latest(), lambda block: account_history_json(checksummed, block))
+    answer = market.cached(
+        ("account", checksummed), market.latest(), lambda block: account_history_json(checksummed, block)
+    )
     if answer is None:
         abort(404, f"{checksummed} is not registered in the market")
     return jsonify(answer)
@@ -368,9 +372,7 @@ def wallet_history(account: AccountInfo, block: BlockRef) -> list[dict[str, Any]
             }
         )
 
-    for event in market.events.events(
-        "Deposited", "Withdrawn", "Trade", "Settled", "BidForfeited", upto=block.number
-    ):
+    for event in market.events.events("Deposited", "Withdrawn", "Trade", "Settled", "BidForfeited", upto=block.number):
         args = event.args
         if event.name == "Deposited" and args["account"] == account.address:
             moved("deposit", event, args["amount"])

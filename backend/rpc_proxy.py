@@ -203,9 +203,7 @@ def read_call(item: Any) -> Call:
 
 
 def is_valid_id(value: Any) -> bool:
-    return value is None or isinstance(value, str) or (
-        isinstance(value, (int, float)) and not isinstance(value, bool)
-    )
+    return value is None or isinstance(value, str) or (isinstance(value, (int, float)) and not isinstance(value, bool))
 
 
 def bound_log_queries(calls: list[Call], upstream: Upstream, max_range: int) -> None:

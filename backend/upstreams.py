@@ -67,9 +67,7 @@ class HttpUpstream:
         try:
             reply = self._session.post(self.url, json=batch, timeout=self.timeout)
         except requests.Timeout:
-            raise UpstreamUnavailable(
-                f"node at {self.url} did not answer within {self.timeout:g} s"
-            ) from None
+            raise UpstreamUnavailable(f"node at {self.url} did not answer within {self.timeout:g} s") from None
         except requests.RequestException:
             raise UpstreamUnavailable(f"node unreachable at {self.url}") from None
         if reply.status_code != 200:
@@ -244,5 +242,3 @@ def upstream_for(market: MarketHandle, rpc_timeout: float) -> Upstream:
     if is_embedded(market.w3):
         return InProcessUpstream(market.w3, market.lock)
     return connect_upstream(market.w3.provider.endpoint_uri, rpc_timeout)
-
-

@@ -10,6 +10,7 @@ puts the project's headline figures beside the published ones, each with its sou
 out keep their last results, if any. ``--quick`` runs every part small, to check the benchmarks
 themselves in a few minutes; its figures are not the reference ones.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,8 +39,18 @@ QUICK = {
     "reference": ["--sizes", "10,100,1000"],
     "budget": [],
     "embedded": ["--sizes", "10"],
-    "load": ["--rates", "100,1000", "--phase-seconds", "2", "--max-prosumers", "2000",
-             "--large-blocks-rates", "2000", "--geth", "off"],
+    "load": [
+        "--rates",
+        "100,1000",
+        "--phase-seconds",
+        "2",
+        "--max-prosumers",
+        "2000",
+        "--large-blocks-rates",
+        "2000",
+        "--geth",
+        "off",
+    ],
     "codec": ["--frames", "2000"],
 }
 
@@ -69,8 +80,11 @@ def load_lines(rows: list[dict]) -> dict[str, str]:
     geth = [r for r in rows if "geth" in r["target"]]
     if geth:
         figures["geth"] = "Geth PoW here, one miner: " + "; ".join(
-            f"{r['target'].split('-')[0]} {float(r['avg_latency_s']):.1f} s average, {float(r['max_latency_s']):.1f} s max"
-            f" at {float(r['send_rate']):.0f} tx/s, {int(r['failed'])} failed" for r in geth)
+            f"{r['target'].split('-')[0]} {float(r['avg_latency_s']):.1f} s average,"
+            f" {float(r['max_latency_s']):.1f} s max"
+            f" at {float(r['send_rate']):.0f} tx/s, {int(r['failed'])} failed"
+            for r in geth
+        )
     calm_latencies, fabric = [], []
     for target in dict.fromkeys(r["target"] for r in rows):
         block_time = block_seconds(target)
@@ -84,14 +98,20 @@ def load_lines(rows: list[dict]) -> dict[str, str]:
         text = f"{target}: up to {float(best['throughput_tps']):.0f} tx/s"
         if saturated is not None:
             top = max(mine, key=lambda r: float(r["send_rate"]))
-            text += (f", saturated from {float(saturated['send_rate']):.0f} tx/s sent"
-                     f" ({float(top['avg_latency_s']):.1f} s average latency at {float(top['send_rate']):.0f} tx/s)")
+            text += (
+                f", saturated from {float(saturated['send_rate']):.0f} tx/s sent"
+                f" ({float(top['avg_latency_s']):.1f} s average latency at {float(top['send_rate']):.0f} tx/s)"
+            )
         if calm:
             text += f", {max(float(r['avg_latency_s']) for r in calm):.1f} s average latency or less below that"
         fabric.append(text)
     figures["fabric"] = "; ".join(fabric)
-    figures["confirmation"] = (f"anvil, 1 s blocks: {min(calm_latencies):.1f}-{max(calm_latencies):.1f} s average latency"
-                               f" below saturation; {success}" if calm_latencies else success)
+    figures["confirmation"] = (
+        f"anvil, 1 s blocks: {min(calm_latencies):.1f}-{max(calm_latencies):.1f} s average latency"
+        f" below saturation; {success}"
+        if calm_latencies
+        else success
+    )
     return figures
 
 
@@ -101,8 +121,10 @@ def gas_lines() -> dict[str, str]:
     if scaling:
         largest = max(scaling, key=lambda r: int(r["bids_per_side"]))
         per_order = int(largest["total_gas"]) / (2 * int(largest["bids_per_side"]))
-        figures["gnosis"] = (f"{per_order:,.0f} gas per bid from commit to settlement, matching and meter reading included"
-                             f" ({largest['bids_per_side']} bids a side, bench/gas.py)")
+        figures["gnosis"] = (
+            f"{per_order:,.0f} gas per bid from commit to settlement, matching and meter reading included"
+            f" ({largest['bids_per_side']} bids a side, bench/gas.py)"
+        )
     by_name = {r["figure"]: float(r["gas"]) for r in read_csv("gas_figures.csv")}
     if "trade" in by_name:
         figures["dextop"] = f"{by_name['trade']:,.0f} gas per matched trade (matchBids batches)"
@@ -113,13 +135,17 @@ def summary() -> str:
     load = load_lines(read_csv("throughput.csv"))
     gas = gas_lines()
     ours = {
-        "The paper's platform (Geth PoW, five users)": load.get("geth", "Geth not measured in this run (see throughput.md)"),
+        "The paper's platform (Geth PoW, five users)": load.get(
+            "geth", "Geth not measured in this run (see throughput.md)"
+        ),
         "Settlement contracts on Ethereum": load.get("confirmation", ""),
         "Hyperledger Fabric energy trading under Caliper": load.get("fabric", ""),
         "Gnosis Protocol v1 (on-chain batch auction)": gas.get("gnosis", ""),
         "DEx.top (on-chain order matching)": gas.get("dextop", ""),
     }
-    rows = [(p["system"], p["figure"], ours.get(p["system"]) or "not measured in this run", p["source"]) for p in PUBLISHED]
+    rows = [
+        (p["system"], p["figure"], ours.get(p["system"]) or "not measured in this run", p["source"]) for p in PUBLISHED
+    ]
     budget = read_csv("period_budget.csv")
     largest = {r["block_time_s"]: r["largest_prosumers"] for r in budget}
     lines = [
@@ -134,20 +160,31 @@ def summary() -> str:
     ]
     period_gas = {int(r["bids_per_side"]): int(r["total_gas"]) for r in read_csv("gas_scaling.csv")}
     if 1000 in period_gas and 10_000 in period_gas:
-        lines += [f"Gas of a whole period grows linearly with the book: gas(10,000 bids a side) / gas(1,000) ="
-                  f" {period_gas[10_000] / period_gas[1000]:.2f} (target <= 10.5; gas.md).", ""]
+        lines += [
+            f"Gas of a whole period grows linearly with the book: gas(10,000 bids a side) / gas(1,000) ="
+            f" {period_gas[10_000] / period_gas[1000]:.2f} (target <= 10.5; gas.md).",
+            "",
+        ]
     if largest:
-        lines += ["Largest number of prosumers whose 15-minute period fits 30M-gas blocks (period_budget.md): "
-                  + ", ".join(f"{int(n):,} with {float(t):g} s blocks" for t, n in largest.items()) + ".", ""]
-    lines += ["Details: gas.md, retail_gas.md, reference_clearing.md, period_budget.md, embedded.md,"
-              " throughput.md (and .csv, throughput.png)."]
+        lines += [
+            "Largest number of prosumers whose 15-minute period fits 30M-gas blocks (period_budget.md): "
+            + ", ".join(f"{int(n):,} with {float(t):g} s blocks" for t, n in largest.items())
+            + ".",
+            "",
+        ]
+    lines += [
+        "Details: gas.md, retail_gas.md, reference_clearing.md, period_budget.md, embedded.md,"
+        " throughput.md (and .csv, throughput.png)."
+    ]
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", default=",".join(PARTS), help="parts to run, comma-separated: " + ", ".join(PARTS))
-    parser.add_argument("--quick", action="store_true", help="every part small (checks the benchmarks, not the figures)")
+    parser.add_argument(
+        "--quick", action="store_true", help="every part small (checks the benchmarks, not the figures)"
+    )
     args = parser.parse_args()
     machine()  # the load average as the run starts
     chosen = [part.strip() for part in args.only.split(",") if part.strip()]

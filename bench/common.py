@@ -1,5 +1,6 @@
 """What the benchmarks share: the results folder, the machine they ran on, a JSON-RPC client,
 Markdown and CSV output, and the published figures the project's own are compared with."""
+
 from __future__ import annotations
 
 import csv
@@ -91,7 +92,7 @@ class JsonRpc:
         results: list[Any] = []
         for start in range(0, len(calls), self.batch_size):
             body = []
-            for method, params in calls[start:start + self.batch_size]:
+            for method, params in calls[start : start + self.batch_size]:
                 self.next_id += 1
                 body.append({"jsonrpc": "2.0", "id": self.next_id, "method": method, "params": params})
             answers = self.session.post(self.url, json=body, timeout=self.timeout).json()

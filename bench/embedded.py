@@ -16,6 +16,7 @@ matches the book (``matchBids`` batches until done) and settles it, each timed.
 
 Writes ``bench/results/embedded.md`` and ``embedded.csv``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -67,8 +68,9 @@ class UpstreamRpc:
         return self.batch([(method, list(params))])[0]
 
     def batch(self, calls: list[tuple[str, list]]) -> list[Any]:
-        answers = self.upstream.forward([{"jsonrpc": "2.0", "id": i, "method": m, "params": p}
-                                         for i, (m, p) in enumerate(calls)])
+        answers = self.upstream.forward(
+            [{"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in enumerate(calls)]
+        )
         for answer in answers:
             if "error" in answer:
                 raise RpcError(str(answer["error"]))
@@ -103,10 +105,15 @@ def send_through_proxy(client, txs: list[SignedTx]) -> Timed:
     latencies = []
     started = time.perf_counter()
     for start in range(0, len(txs), RPC_BATCH):
-        batch = txs[start:start + RPC_BATCH]
+        batch = txs[start : start + RPC_BATCH]
         sent = time.perf_counter()
-        answers = client.post("/rpc", json=[{"jsonrpc": "2.0", "id": i, "method": "eth_sendRawTransaction", "params": [tx.raw]}
-                                            for i, tx in enumerate(batch)]).get_json()
+        answers = client.post(
+            "/rpc",
+            json=[
+                {"jsonrpc": "2.0", "id": i, "method": "eth_sendRawTransaction", "params": [tx.raw]}
+                for i, tx in enumerate(batch)
+            ],
+        ).get_json()
         errors = [a["error"] for a in answers if "error" in a]
         if errors:
             raise RpcError(f"/rpc refused {len(errors)} of {len(batch)}: {errors[0]}")
@@ -177,10 +184,14 @@ def run(n: int, seed: int = 6) -> EmbeddedRun:
     phases += [send_in_process(rpc, commits[0]), send_through_proxy(client, commits[1])]
 
     time_travel.next_block_at(schedule.reveal_opens(delivery))
-    anchor_receipts = unmeasured(rpc, sign_reveals(anchor_members, anchor_bids, [0] * len(anchor_members), signer, kind="anchor"))
+    anchor_receipts = unmeasured(
+        rpc, sign_reveals(anchor_members, anchor_bids, [0] * len(anchor_members), signer, kind="anchor")
+    )
     anchor_ids = {key: revealed_bid_id(receipt) for key, receipt in zip(anchor_keys, anchor_receipts)}
-    reveals = [sign_reveals(members, cohort_bids, [anchor_ids[(p.queue, 0)] for p in members], signer)
-               for members, cohort_bids in cohorts]
+    reveals = [
+        sign_reveals(members, cohort_bids, [anchor_ids[(p.queue, 0)] for p in members], signer)
+        for members, cohort_bids in cohorts
+    ]
     phases += [send_in_process(rpc, reveals[0]), send_through_proxy(client, reveals[1])]
 
     # Matching and settlement as the keeper does them (the operator signing each batch as it goes).
@@ -200,8 +211,17 @@ def run(n: int, seed: int = 6) -> EmbeddedRun:
     settle_receipts = driver.settle(delivery, SETTLE_BATCH)
     settlement_seconds = time.perf_counter() - started
     check_receipts(rpc, [tx for group in (*commits, *reveals, *readings) for tx in group])
-    return EmbeddedRun(n, period_length, phases, trades, matching_seconds, len(match_receipts), settlement_seconds,
-                       len(settle_receipts), setup_seconds)
+    return EmbeddedRun(
+        n,
+        period_length,
+        phases,
+        trades,
+        matching_seconds,
+        len(match_receipts),
+        settlement_seconds,
+        len(settle_receipts),
+        setup_seconds,
+    )
 
 
 def unmeasured(rpc: UpstreamRpc, txs: list[SignedTx]) -> list[dict]:
@@ -222,13 +242,41 @@ def render(runs: list[EmbeddedRun]) -> tuple[str, list[list]]:
         for path in ("in-process", "/rpc"):
             timed = {t.kind: t for t in r.phases if t.path == path}
             latencies = [latency for t in timed.values() for latency in t.latencies]
-            rows.append([f"{r.prosumers:,}", path, *(f"{timed[k].throughput:.0f}" for k in KINDS),
-                         f"{statistics.mean(latencies) * 1000:.1f}", f"{max(latencies) * 1000:.1f}"])
-            csv_rows.append([r.prosumers, path, *(f"{timed[k].throughput:.1f}" for k in KINDS),
-                             f"{statistics.mean(latencies):.4f}", f"{max(latencies):.4f}",
-                             r.trades, f"{r.matching_seconds:.3f}", f"{r.settlement_seconds:.3f}"])
-    clearing = [[f"{2 * r.prosumers:,}", f"{r.period_length // 60} min", f"{r.prosumers:,}", r.trades, r.match_txs, f"{r.matching_seconds:.2f}",
-                 r.settle_txs, f"{r.settlement_seconds:.2f}", f"{r.setup_seconds:.0f}"] for r in runs]
+            rows.append(
+                [
+                    f"{r.prosumers:,}",
+                    path,
+                    *(f"{timed[k].throughput:.0f}" for k in KINDS),
+                    f"{statistics.mean(latencies) * 1000:.1f}",
+                    f"{max(latencies) * 1000:.1f}",
+                ]
+            )
+            csv_rows.append(
+                [
+                    r.prosumers,
+                    path,
+                    *(f"{timed[k].throughput:.1f}" for k in KINDS),
+                    f"{statistics.mean(latencies):.4f}",
+                    f"{max(latencies):.4f}",
+                    r.trades,
+                    f"{r.matching_seconds:.3f}",
+                    f"{r.settlement_seconds:.3f}",
+                ]
+            )
+    clearing = [
+        [
+            f"{2 * r.prosumers:,}",
+            f"{r.period_length // 60} min",
+            f"{r.prosumers:,}",
+            r.trades,
+            r.match_txs,
+            f"{r.matching_seconds:.2f}",
+            r.settle_txs,
+            f"{r.settlement_seconds:.2f}",
+            f"{r.setup_seconds:.0f}",
+        ]
+        for r in runs
+    ]
     lines = [
         "# Embedded chain (in-process eth-tester): a period at small N",
         "",
@@ -239,20 +287,36 @@ def render(runs: list[EmbeddedRun]) -> tuple[str, list[list]]:
         " Latency: the time a send takes to return (the transaction is mined by then; through /rpc,"
         " the time of its batch of up to 100).",
         "",
-        markdown_table(["N", "path", "commit tx/s", "reveal tx/s", "reading tx/s", "avg latency (ms)",
-                        "max latency (ms)"], rows, numeric_from=2),
+        markdown_table(
+            ["N", "path", "commit tx/s", "reveal tx/s", "reading tx/s", "avg latency (ms)", "max latency (ms)"],
+            rows,
+            numeric_from=2,
+        ),
         "",
         "## Matching and settlement of the whole book (both paths' bids and 4 anchor bids)",
         "",
-        markdown_table(["prosumers", "period", "bids a side", "trades", "matchBids txs", "matching (s)", "settle txs",
-                        "settlement (s)", "setup (s)"], clearing),
+        markdown_table(
+            [
+                "prosumers",
+                "period",
+                "bids a side",
+                "trades",
+                "matchBids txs",
+                "matching (s)",
+                "settle txs",
+                "settlement (s)",
+                "setup (s)",
+            ],
+            clearing,
+        ),
         "",
     ]
     largest = runs[-1]
     reveal_rate = next(t.throughput for t in largest.phases if t.path == "in-process" and t.kind == "reveal")
     lines += [
         f"When to move to a node: the embedded chain's clock moves a second per transaction, so the paper's"
-        f" 15-minute period holds at most {DEFAULT_REVEAL_WINDOW} reveals (its reveal window is {DEFAULT_REVEAL_WINDOW} s)"
+        f" 15-minute period holds at most {DEFAULT_REVEAL_WINDOW} reveals"
+        f" (its reveal window is {DEFAULT_REVEAL_WINDOW} s)"
         f" and {Schedule().commit_end} commits, fewer when the keeper or others send meanwhile: about"
         f" {DEFAULT_REVEAL_WINDOW} prosumers at most (the runs above used longer periods to measure more)."
         f" Within that it is quick (about {reveal_rate:.0f} reveals a second here), but it serves one transaction at a"
@@ -276,9 +340,22 @@ def main(argv: list[str] | None = None) -> None:
     report, rows = render(runs)
     print(report)
     (RESULTS / "embedded.md").write_text(report)
-    write_csv(RESULTS / "embedded.csv",
-              ["prosumers", "path", "commit_tps", "reveal_tps", "reading_tps", "avg_latency_s", "max_latency_s",
-               "trades", "matching_s", "settlement_s"], rows)
+    write_csv(
+        RESULTS / "embedded.csv",
+        [
+            "prosumers",
+            "path",
+            "commit_tps",
+            "reveal_tps",
+            "reading_tps",
+            "avg_latency_s",
+            "max_latency_s",
+            "trades",
+            "matching_s",
+            "settlement_s",
+        ],
+        rows,
+    )
     print(f"written to {RESULTS}/embedded.md, embedded.csv")
 
 

@@ -12,6 +12,7 @@ Gas is read from receipts. Prints Markdown tables and writes ``bench/results/gas
 settlement) with transactions packed in order; every matching or settlement batch is one block.
 Transactions come from anvil's auto-impersonated accounts: gas does not depend on who signs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -96,7 +97,9 @@ class Bench:
             Prosumer(f"p{i}", i < n, rng.random() < 0.5, Account.create(), Account.create(), i + 1, deposit=WALLET)
             for i in range(2 * n)
         ]
-        self.rpc.batch([("anvil_setBalance", [a, hex(10**21)]) for p in prosumers for a in (p.address, p.meter.address)])
+        self.rpc.batch(
+            [("anvil_setBalance", [a, hex(10**21)]) for p in prosumers for a in (p.address, p.meter.address)]
+        )
         self.measured(gas)
         self.driver.enrol(prosumers)
         return prosumers
@@ -109,7 +112,9 @@ class Bench:
         bids = []
         for p in prosumers:
             low, high = (20, 60) if p.producer else (40, 80)
-            bids.append(Bid(p, SealedBid(rng.randint(100, 5_000), rng.randint(low, high) * MILLI_ETHER // 10, os.urandom(32))))
+            bids.append(
+                Bid(p, SealedBid(rng.randint(100, 5_000), rng.randint(low, high) * MILLI_ETHER // 10, os.urandom(32)))
+            )
         delivery = driver.next_auction()
         driver.commit(bids)
         driver.wait_until(driver.schedule.reveal_opens(delivery))
@@ -119,10 +124,15 @@ class Bench:
         driver.wait_until(driver.schedule.auction_closes(delivery))
         matching = driver.match(delivery, MATCH_STEPS)
         gas.match_txs += len(matching)
-        gas.trades += sum(1 for receipt in matching for log in receipt["logs"] if bytes.fromhex(log["topics"][0][2:]) == TRADE_TOPIC)
+        gas.trades += sum(
+            1 for receipt in matching for log in receipt["logs"] if bytes.fromhex(log["topics"][0][2:]) == TRADE_TOPIC
+        )
         driver.wait_until(driver.schedule.delivery_ends(delivery))
         driver.post_readings(
-            [Reading(bid.prosumer.meter, bid.prosumer.meter_number, bid.sealed.quantity_wh + rng.randint(-50, 50)) for bid in bids],
+            [
+                Reading(bid.prosumer.meter, bid.prosumer.meter_number, bid.sealed.quantity_wh + rng.randint(-50, 50))
+                for bid in bids
+            ],
             delivery,
         )
         driver.wait_until(driver.schedule.settlement_opens(delivery))
@@ -138,8 +148,9 @@ def main() -> None:
     steady: PeriodGas | None = None
     # Base fee 0: a period fills block after block, and the base fee, rising 12.5 % with each full
     # block, would overtake the fee cap anvil gave a queued transaction, which it then drops.
-    with anvil("--auto-impersonate", "--accounts", "1", "--order", "fifo", "--base-fee", "0",
-               gas_limit=BLOCK_GAS) as url:
+    with anvil(
+        "--auto-impersonate", "--accounts", "1", "--order", "fifo", "--base-fee", "0", gas_limit=BLOCK_GAS
+    ) as url:
         for n in sizes:
             bench = Bench(url)
             gas = PeriodGas(n)
@@ -194,7 +205,7 @@ def render(results: list[PeriodGas], steady: PeriodGas, sizes: list[int]) -> str
         lines.append(f"| {name} | {len(values)} | {statistics.mean(values):,.0f} | {min(values):,} | {max(values):,} |")
     per_trade = largest.total("matchBids") / max(largest.trades, 1)
     per_settled = largest.total("settle") / (2 * largest.bids_per_side)
-    commit_reveal = (statistics.mean(steady.by_function["commit"]) + statistics.mean(largest.by_function["reveal"]))
+    commit_reveal = statistics.mean(steady.by_function["commit"]) + statistics.mean(largest.by_function["reveal"])
     lines += [
         f"| matchBids, per trade | {largest.trades} trades | {per_trade:,.0f} | | |",
         f"| settle, per prosumer | {2 * largest.bids_per_side} | {per_settled:,.0f} | | |",
@@ -204,12 +215,14 @@ def render(results: list[PeriodGas], steady: PeriodGas, sizes: list[int]) -> str
         "",
         "## Per period as the book grows",
         "",
-        "| bids a side | trades | matching gas | gas per trade | matching txs | period gas (commit..settle) | 30M blocks |",
+        "| bids a side | trades | matching gas | gas per trade | matching txs"
+        " | period gas (commit..settle) | 30M blocks |",
         "|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for g in results:
         lines.append(
-            f"| {g.bids_per_side:,} | {g.trades:,} | {g.total('matchBids'):,} | {g.total('matchBids') / max(g.trades, 1):,.0f}"
+            f"| {g.bids_per_side:,} | {g.trades:,} | {g.total('matchBids'):,}"
+            f" | {g.total('matchBids') / max(g.trades, 1):,.0f}"
             f" | {g.match_txs} | {g.period_gas:,} | {g.blocks} |"
         )
     by_size = {g.bids_per_side: g for g in results}
@@ -218,7 +231,9 @@ def render(results: list[PeriodGas], steady: PeriodGas, sizes: list[int]) -> str
         lines += ["", f"gas(10,000) / gas(1,000) = {ratio:.2f} (linear growth is 10; target <= 10.5)."]
     lines += ["", "## Published on-chain auctions, for comparison", ""]
     lines += [f"- {p['system']}: {p['figure']} ({p['source']})." for p in PUBLISHED if "gas" in p["figure"]]
-    lines.append(f"- This market: {per_trade:,.0f} gas per matched trade, {commit_reveal:,.0f} gas per bid sealed and opened.")
+    lines.append(
+        f"- This market: {per_trade:,.0f} gas per matched trade, {commit_reveal:,.0f} gas per bid sealed and opened."
+    )
     return "\n".join(lines) + "\n"
 
 

@@ -33,6 +33,7 @@ after the other in each phase. Prosumers are registered, authorized, funded and 
 meters before any step; that setup is not measured. Writes ``bench/results/throughput.csv``,
 ``throughput.md`` and ``throughput.png``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -84,7 +85,16 @@ except ImportError:
     geth = None
 
 ROOT = Path(__file__).resolve().parent.parent
-CSV_COLUMNS = ["target", "send_rate", "succeeded", "failed", "max_latency_s", "min_latency_s", "avg_latency_s", "throughput_tps"]
+CSV_COLUMNS = [
+    "target",
+    "send_rate",
+    "succeeded",
+    "failed",
+    "max_latency_s",
+    "min_latency_s",
+    "avg_latency_s",
+    "throughput_tps",
+]
 BLOCK_POLL_SECONDS = 0.02
 # A phase gives up on its missing transactions once none has been included for this many
 # block times.
@@ -113,22 +123,30 @@ class ChainSettings:
 
     def describe(self) -> str:
         if self.node == "anvil":
-            purpose = (" - blocks larger than a real chain's, so that gas does not bound throughput: this one measures"
-                       " the path from clients through /rpc into the node" if self.gas_limit > 30_000_000 else "")
-            return (f"anvil {self.block_time:g} s blocks (interval mining), {self.gas_limit:,} gas per block,"
-                    f" first-in-first-out pool, base fee from 0{purpose}")
-        return (f"Geth v1.11.6 proof of work, one node mining with one thread (blocks every {self.block_time:.1f} s"
-                f" on average when the run started), {self.gas_limit:,} gas per block")
+            purpose = (
+                " - blocks larger than a real chain's, so that gas does not bound throughput: this one measures"
+                " the path from clients through /rpc into the node"
+                if self.gas_limit > 30_000_000
+                else ""
+            )
+            return (
+                f"anvil {self.block_time:g} s blocks (interval mining), {self.gas_limit:,} gas per block,"
+                f" first-in-first-out pool, base fee from 0{purpose}"
+            )
+        return (
+            f"Geth v1.11.6 proof of work, one node mining with one thread (blocks every {self.block_time:.1f} s"
+            f" on average when the run started), {self.gas_limit:,} gas per block"
+        )
 
 
 def anvil_version() -> str:
-    """"anvil Version: 1.7.1" as the binary reports it."""
+    """ "anvil Version: 1.7.1" as the binary reports it."""
     result = subprocess.run([str(ANVIL), "--version"], capture_output=True, text=True)
     return result.stdout.splitlines()[0] if result.returncode == 0 and result.stdout else "anvil (version unknown)"
 
 
 def parse_chain(text: str) -> ChainSettings:
-    """"anvil:1:30M" -> anvil, 1 s blocks, 30,000,000 gas."""
+    """ "anvil:1:30M" -> anvil, 1 s blocks, 30,000,000 gas."""
     node, block_time, gas = text.split(":")
     gas_limit = int(float(gas.rstrip("Mm")) * 1_000_000) if gas[-1] in "Mm" else int(gas)
     return ChainSettings(node, float(block_time), gas_limit)
@@ -194,10 +212,14 @@ def send_paced(url: str, txs: list[SignedTx], rate: float, clients: int) -> list
     answered late, right after it; the send rate achieved then falls below the target.
     """
     size = batch_size(rate)
-    batches = [txs[i:i + size] for i in range(0, len(txs), size)]
+    batches = [txs[i : i + size] for i in range(0, len(txs), size)]
     bodies = [
-        json.dumps([{"jsonrpc": "2.0", "id": k, "method": "eth_sendRawTransaction", "params": [tx.raw]}
-                    for k, tx in enumerate(batch)]).encode()
+        json.dumps(
+            [
+                {"jsonrpc": "2.0", "id": k, "method": "eth_sendRawTransaction", "params": [tx.raw]}
+                for k, tx in enumerate(batch)
+            ]
+        ).encode()
         for batch in batches
     ]
     results: list[Sent | None] = [None] * len(txs)
@@ -261,8 +283,11 @@ class Phase:
         return end - min(s.started for s in self.sent)
 
     def latencies(self) -> list[float]:
-        return [self.included[tx.hash] - s.started for tx, s in zip(self.txs, self.sent)
-                if tx.hash in self.included and self.status.get(tx.hash) == 1]
+        return [
+            self.included[tx.hash] - s.started
+            for tx, s in zip(self.txs, self.sent)
+            if tx.hash in self.included and self.status.get(tx.hash) == 1
+        ]
 
     def failures(self) -> Counter:
         reasons: Counter = Counter()
@@ -276,7 +301,9 @@ class Phase:
         return reasons
 
 
-def run_phase(url: str, watcher: BlockWatcher, txs: list[SignedTx], rate: float, clients: int, block_time: float) -> Phase:
+def run_phase(
+    url: str, watcher: BlockWatcher, txs: list[SignedTx], rate: float, clients: int, block_time: float
+) -> Phase:
     """Send `txs` at `rate` and wait until every accepted one is included, or none has been
     for STALL_BLOCKS block times."""
     sent = send_paced(url, txs, rate, clients)
@@ -343,8 +370,16 @@ class Step:
 
     def csv_row(self) -> list:
         lat = self.latencies or [float("nan")]
-        return [self.target, f"{self.send_rate:.1f}", self.succeeded, self.failed, f"{max(lat):.3f}",
-                f"{min(lat):.3f}", f"{statistics.mean(lat):.3f}", f"{self.throughput:.1f}"]
+        return [
+            self.target,
+            f"{self.send_rate:.1f}",
+            self.succeeded,
+            self.failed,
+            f"{max(lat):.3f}",
+            f"{min(lat):.3f}",
+            f"{statistics.mean(lat):.3f}",
+            f"{self.throughput:.1f}",
+        ]
 
 
 class ChainClock:
@@ -381,8 +416,16 @@ class ChainClock:
 class LoadRun:
     """Steps on one chain: a population enrolled once, one market period per step."""
 
-    def __init__(self, chain: ChainSettings, node_url: str, prosumers: list[Prosumer],
-                 band_anchors: dict[tuple[int, int], Prosumer], signer: Signer, clock: ChainClock, clients: int) -> None:
+    def __init__(
+        self,
+        chain: ChainSettings,
+        node_url: str,
+        prosumers: list[Prosumer],
+        band_anchors: dict[tuple[int, int], Prosumer],
+        signer: Signer,
+        clock: ChainClock,
+        clients: int,
+    ) -> None:
         self.chain = chain
         self.rpc = JsonRpc(node_url)
         self.prosumers = prosumers
@@ -395,7 +438,7 @@ class LoadRun:
     def step(self, targets: list[tuple[str, str]], watcher: BlockWatcher, rate: float, cohort_size: int) -> list[Step]:
         """One period: for each (name, url) of `targets` in turn, a cohort of its own sends its
         commits, then its reveals, then its readings to `url` at `rate`."""
-        cohorts = [self.prosumers[k * cohort_size:(k + 1) * cohort_size] for k in range(len(targets))]
+        cohorts = [self.prosumers[k * cohort_size : (k + 1) * cohort_size] for k in range(len(targets))]
         period = self.clock.next_period()
         self.seed += 1
         bands = [client_of(i, rate, self.clients) for i in range(cohort_size)]
@@ -407,15 +450,17 @@ class LoadRun:
         all_bids = band_bids([p for k in backward for p in cohorts[k]], bands * len(targets), self.seed)
         bids: list[list[SealedBid]] = [[] for _ in targets]
         for position, k in enumerate(backward):
-            bids[k] = all_bids[position * cohort_size:(position + 1) * cohort_size]
+            bids[k] = all_bids[position * cohort_size : (position + 1) * cohort_size]
         anchor_keys = list(self.anchors)
         anchor_members = [self.anchors[key] for key in anchor_keys]
         anchor_bids = [SealedBid(100, anchor_price(*key), os.urandom(32)) for key in anchor_keys]
 
         signing = time.perf_counter()
         commits = [sign_commits(cohort, cohort_bids, self.signer) for cohort, cohort_bids in zip(cohorts, bids)]
-        readings = [sign_readings(cohort, cohort_bids, period + 1, self.signer, self.seed)
-                    for cohort, cohort_bids in zip(cohorts, bids)]
+        readings = [
+            sign_readings(cohort, cohort_bids, period + 1, self.signer, self.seed)
+            for cohort, cohort_bids in zip(cohorts, bids)
+        ]
         anchor_commits = sign_commits(anchor_members, anchor_bids, self.signer, kind="anchor")
         signing = time.perf_counter() - signing
         schedule = self.clock.schedule
@@ -424,18 +469,26 @@ class LoadRun:
 
         def run_all(txs_by_target: list[list[SignedTx]], order: list[int]) -> None:
             for k in order:
-                phases[k].append(run_phase(targets[k][1], watcher, txs_by_target[k], rate, self.clients, self.chain.block_time))
+                phases[k].append(
+                    run_phase(targets[k][1], watcher, txs_by_target[k], rate, self.clients, self.chain.block_time)
+                )
 
         self.clock.reach(schedule.start(period) + 1, timeout=wait)
         self.unmeasured(anchor_commits)
         run_all(commits, forward)
 
         self.clock.reach(schedule.reveal_opens(period + 1), timeout=wait)
-        anchor_receipts = self.unmeasured(sign_reveals(anchor_members, anchor_bids, [0] * len(anchor_members), self.signer, kind="anchor"))
+        anchor_receipts = self.unmeasured(
+            sign_reveals(anchor_members, anchor_bids, [0] * len(anchor_members), self.signer, kind="anchor")
+        )
         anchor_ids = {key: revealed_bid_id(receipt) for key, receipt in zip(anchor_keys, anchor_receipts)}
         started = time.perf_counter()
-        reveals = [sign_reveals(cohort, cohort_bids, [anchor_ids[(p.queue, band)] for p, band in zip(cohort, bands)], self.signer)
-                   for cohort, cohort_bids in zip(cohorts, bids)]
+        reveals = [
+            sign_reveals(
+                cohort, cohort_bids, [anchor_ids[(p.queue, band)] for p, band in zip(cohort, bands)], self.signer
+            )
+            for cohort, cohort_bids in zip(cohorts, bids)
+        ]
         signing += time.perf_counter() - started
         run_all(reveals, backward)
 
@@ -447,17 +500,25 @@ class LoadRun:
         if self.chain.node == "anvil" and any(p.failures() for target_phases in phases for p in target_phases):
             self.rpc.call("anvil_dropAllTransactions")  # leftovers would clash with the next nonces
         refresh_nonces(self.rpc, [p for cohort in cohorts for p in cohort])
-        steps = [Step(name, self.chain, rate, cohort_size, target_phases, signing / len(targets))
-                 for (name, _), target_phases in zip(targets, phases)]
+        steps = [
+            Step(name, self.chain, rate, cohort_size, target_phases, signing / len(targets))
+            for (name, _), target_phases in zip(targets, phases)
+        ]
         for result in steps:
-            print(f"  {result.target:<22} {rate:>6.0f}/s  {cohort_size:>6} prosumers  sent {result.send_rate:7.1f}/s"
-                  f"  ok {result.succeeded:>6}  failed {result.failed:>5}  avg {statistics.mean(result.latencies or [0]):6.2f} s"
-                  f"  throughput {result.throughput:7.1f}/s  (signing {result.signing_seconds:.0f} s)", flush=True)
+            print(
+                f"  {result.target:<22} {rate:>6.0f}/s  {cohort_size:>6} prosumers  sent {result.send_rate:7.1f}/s"
+                f"  ok {result.succeeded:>6}  failed {result.failed:>5}"
+                f"  avg {statistics.mean(result.latencies or [0]):6.2f} s"
+                f"  throughput {result.throughput:7.1f}/s  (signing {result.signing_seconds:.0f} s)",
+                flush=True,
+            )
         return steps
 
     def unmeasured(self, txs: list[SignedTx]) -> list[dict]:
         """Send the anchors' transactions straight to the node and wait for their receipts."""
-        return send_signed(self.rpc, [tx.raw for tx in txs], [tx.hash for tx in txs], STALL_BLOCKS * self.chain.block_time)
+        return send_signed(
+            self.rpc, [tx.raw for tx in txs], [tx.hash for tx in txs], STALL_BLOCKS * self.chain.block_time
+        )
 
 
 @contextlib.contextmanager
@@ -470,14 +531,24 @@ def backend_proxy(node_url: str, deployment: Deployment, workers: int, threads: 
         env = {k: v for k, v in os.environ.items() if not k.startswith("P2P_")}
         env.update(P2P_CHAIN=node_url, P2P_DEPLOYMENT=str(deployment_file), P2P_KEEPER="0")
         port = free_port()
-        command = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
-                   "--log-level", "warning"]
+        command = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            str(workers),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+        ]
         if threads > 1:
             command += ["--worker-class", "gthread", "--threads", str(threads)]
         log_path = Path(folder) / "gunicorn.log"
         with open(log_path, "wb") as log:
-            process = subprocess.Popen([*command, "backend:create_app()"], env=env, cwd=ROOT,
-                                       stdout=subprocess.DEVNULL, stderr=log)
+            process = subprocess.Popen(
+                [*command, "backend:create_app()"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log
+            )
         url = f"http://127.0.0.1:{port}/rpc"
         try:
             try:
@@ -493,8 +564,15 @@ def cohort_size(rate: float, phase_seconds: float, max_prosumers: int) -> int:
     return max(100, min(max_prosumers, round(rate * phase_seconds)))
 
 
-def run_anvil(chain: ChainSettings, rates: list[float], phase_seconds: float, max_prosumers: int,
-              clients: int, workers: int, threads: int) -> list[Step]:
+def run_anvil(
+    chain: ChainSettings,
+    rates: list[float],
+    phase_seconds: float,
+    max_prosumers: int,
+    clients: int,
+    workers: int,
+    threads: int,
+) -> list[Step]:
     """Direct and proxy steps, alternating at each rate, on one anvil."""
     sizes = [cohort_size(rate, phase_seconds, max_prosumers) for rate in rates]
     args = ["--no-mining", "--auto-impersonate", "--accounts", "1", "--order", "fifo", "--block-base-fee-per-gas", "0"]
@@ -510,7 +588,13 @@ def run_anvil(chain: ChainSettings, rates: list[float], phase_seconds: float, ma
         prosumers = population(max(sizes))
         band_anchors = anchors(clients)
         members = prosumers + list(band_anchors.values())
-        rpc.batch([("anvil_setBalance", [a, hex(10 * WEI_PER_ETHER)]) for p in members for a in (p.account.address, p.meter.address)])
+        rpc.batch(
+            [
+                ("anvil_setBalance", [a, hex(10 * WEI_PER_ETHER)])
+                for p in members
+                for a in (p.account.address, p.meter.address)
+            ]
+        )
         enrol(w3, market, operator, setup, members)
         refresh_nonces(rpc, members)
         print(f"{chain.name}: {len(prosumers)} prosumers enrolled in {time.monotonic() - started:.0f} s", flush=True)
@@ -535,8 +619,10 @@ def geth_unavailable() -> str | None:
         return f"Geth {geth.GETH_VERSION} is not installed at {binary} (devnet/geth/install_geth.sh builds it)"
     missing = [epoch for epoch in (0, 1) if not geth.dag_file(epoch, geth.dag_dir()).exists()]
     if missing:
-        return (f"the ethash DAGs of epochs {missing} are not made yet in {geth.dag_dir()} (about 1 GB each, minutes:"
-                " `.venv/bin/python -m devnet.geth dag` makes them once)")
+        return (
+            f"the ethash DAGs of epochs {missing} are not made yet in {geth.dag_dir()} (about 1 GB each, minutes:"
+            " `.venv/bin/python -m devnet.geth dag` makes them once)"
+        )
     return None
 
 
@@ -549,7 +635,9 @@ def mean_block_interval(rpc: JsonRpc, blocks: int, timeout: float) -> float:
     last = int(rpc.call("eth_blockNumber"), 16)
     if last == first:
         raise RuntimeError(f"the node mined no block in {timeout:.0f} s")
-    stamps = [int(b["timestamp"], 16) for b in rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for n in (first, last)])]
+    stamps = [
+        int(b["timestamp"], 16) for b in rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for n in (first, last)])
+    ]
     return max(1.0, (stamps[1] - stamps[0]) / (last - first))
 
 
@@ -558,8 +646,12 @@ def run_geth(rate: float, cohort_size: int, clients: int, workers: int, threads:
 
     Blocks follow the miner, so the market's phases follow the wall clock: a phase lasts 15 of
     the block intervals measured at start, at least 45 s."""
-    with tempfile.TemporaryDirectory(prefix="bench-geth-") as folder, \
-            geth.geth_private_network(Path(folder), nodes=1, log=lambda message: print(f"geth: {message}", flush=True)) as network:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-geth-") as folder,
+        geth.geth_private_network(
+            Path(folder), nodes=1, log=lambda message: print(f"geth: {message}", flush=True)
+        ) as network,
+    ):
         node_url = network.rpc_urls[0]
         rpc = JsonRpc(node_url)
         interval = mean_block_interval(rpc, blocks=5, timeout=60)
@@ -568,9 +660,17 @@ def run_geth(rate: float, cohort_size: int, clients: int, workers: int, threads:
         # blocks (Geth puts new transactions into the block it mines every few seconds only).
         phase = max(45, round(15 * interval))
         # The first period starts once the prosumers are enrolled (about 0.08 s each here).
-        genesis = int(rpc.call("eth_getBlockByNumber", "latest", False)["timestamp"], 16) + 20 + round(0.1 * 2 * cohort_size)
-        schedule = Schedule(period_length=2 * phase + 10, commit_end=phase, reveal_end=2 * phase,
-                            settle_start=2 * phase + 5, reading_grace=2 * phase + 10, genesis_time=genesis)
+        genesis = (
+            int(rpc.call("eth_getBlockByNumber", "latest", False)["timestamp"], 16) + 20 + round(0.1 * 2 * cohort_size)
+        )
+        schedule = Schedule(
+            period_length=2 * phase + 10,
+            commit_end=phase,
+            reveal_end=2 * phase,
+            settle_start=2 * phase + 5,
+            reading_grace=2 * phase + 10,
+            genesis_time=genesis,
+        )
         operator = network.operator
         w3 = Web3(Web3.HTTPProvider(node_url, request_kwargs={"timeout": 120}))
         setup = PresignedSender(rpc, network.chain_id, GETH_GAS_PRICE, timeout=STALL_BLOCKS * 3 * interval)
@@ -582,13 +682,22 @@ def run_geth(rate: float, cohort_size: int, clients: int, workers: int, threads:
         fund(setup, operator, members)
         enrol(w3, market, operator, setup, members)
         refresh_nonces(rpc, members)
-        print(f"{chain.name}: blocks every {interval:.1f} s, {len(prosumers)} prosumers enrolled in"
-              f" {time.monotonic() - started:.0f} s, {schedule.period_length} s periods", flush=True)
-        deployment = Deployment(network.chain_id, market, operator.address, network.grid.address, int(rpc.call("eth_blockNumber"), 16))
+        print(
+            f"{chain.name}: blocks every {interval:.1f} s, {len(prosumers)} prosumers enrolled in"
+            f" {time.monotonic() - started:.0f} s, {schedule.period_length} s periods",
+            flush=True,
+        )
+        deployment = Deployment(
+            network.chain_id, market, operator.address, network.grid.address, int(rpc.call("eth_blockNumber"), 16)
+        )
         clock = ChainClock(rpc, market, can_jump=False, block_time=interval)
-        run = LoadRun(chain, node_url, prosumers, band_anchors, Signer(network.chain_id, GETH_GAS_PRICE, market), clock, clients)
+        run = LoadRun(
+            chain, node_url, prosumers, band_anchors, Signer(network.chain_id, GETH_GAS_PRICE, market), clock, clients
+        )
         with BlockWatcher(node_url) as watcher, backend_proxy(node_url, deployment, workers, threads) as proxy_url:
-            return run.step([(f"direct-{chain.name}", node_url), (f"proxy-{chain.name}", proxy_url)], watcher, rate, cohort_size)
+            return run.step(
+                [(f"direct-{chain.name}", node_url), (f"proxy-{chain.name}", proxy_url)], watcher, rate, cohort_size
+            )
 
 
 def saturation(steps: list[Step], block_time: float) -> dict:
@@ -619,8 +728,10 @@ def render(steps: list[Step], chains: list[ChainSettings], settings: str, skippe
     lines = [
         "# Load: send rate, latency and throughput (Caliper style)",
         "",
-        (f"Machine: {machine()}. The node, the backend's workers and the sending clients all run on these"
-         " cores, so every figure includes the cost of generating the load."),
+        (
+            f"Machine: {machine()}. The node, the backend's workers and the sending clients all run on these"
+            " cores, so every figure includes the cost of generating the load."
+        ),
         "",
         f"Settings: {settings}.",
         "",
@@ -633,22 +744,50 @@ def render(steps: list[Step], chains: list[ChainSettings], settings: str, skippe
         " inclusion (summed over the three phases).",
         "",
     ]
-    headers = ["target", "target rate", "prosumers", "sent", "succeeded", "failed", "send rate (tx/s)",
-               "max latency (s)", "min latency (s)", "avg latency (s)", "p95 latency (s)", "throughput (tx/s)",
-               "reveal gas (mean)"]
+    headers = [
+        "target",
+        "target rate",
+        "prosumers",
+        "sent",
+        "succeeded",
+        "failed",
+        "send rate (tx/s)",
+        "max latency (s)",
+        "min latency (s)",
+        "avg latency (s)",
+        "p95 latency (s)",
+        "throughput (tx/s)",
+        "reveal gas (mean)",
+    ]
     rows = []
     for s in steps:
         lat = sorted(s.latencies) or [float("nan")]
         reveal_gas = s.mean_gas("reveal")
-        rows.append([s.target, f"{s.rate:.0f}", s.prosumers, s.sent, s.succeeded, s.failed, f"{s.send_rate:.0f}",
-                     f"{max(lat):.2f}", f"{min(lat):.2f}", f"{statistics.mean(lat):.2f}",
-                     f"{lat[int(0.95 * (len(lat) - 1))]:.2f}", f"{s.throughput:.0f}",
-                     f"{reveal_gas:,.0f}" if reveal_gas else "-"])
+        rows.append(
+            [
+                s.target,
+                f"{s.rate:.0f}",
+                s.prosumers,
+                s.sent,
+                s.succeeded,
+                s.failed,
+                f"{s.send_rate:.0f}",
+                f"{max(lat):.2f}",
+                f"{min(lat):.2f}",
+                f"{statistics.mean(lat):.2f}",
+                f"{lat[int(0.95 * (len(lat) - 1))]:.2f}",
+                f"{s.throughput:.0f}",
+                f"{reveal_gas:,.0f}" if reveal_gas else "-",
+            ]
+        )
     lines += [markdown_table(headers, rows), ""]
 
     failures = sum((s.failures() for s in steps), Counter())
     if failures:
-        lines += ["Failures by cause: " + "; ".join(f"{reason}: {count}" for reason, count in failures.most_common()) + ".", ""]
+        lines += [
+            "Failures by cause: " + "; ".join(f"{reason}: {count}" for reason, count in failures.most_common()) + ".",
+            "",
+        ]
 
     lines += ["## Saturation", ""]
     for target in dict.fromkeys(s.target for s in steps):
@@ -661,10 +800,18 @@ def render(steps: list[Step], chains: list[ChainSettings], settings: str, skippe
         sat = saturation(mine, mine[0].chain.block_time)
         ceiling = gas_ceiling(mine)
         at = sat["saturated_at"]
-        where = (f"saturated from a target of {at.rate:.0f} tx/s (send rate {at.send_rate:.0f} tx/s,"
-                 f" average latency {statistics.mean(at.latencies):.1f} s)") if at else "not saturated at any step"
-        lines.append(f"- `{target}`: {where}; highest throughput {sat['capacity']:.0f} tx/s"
-                     f" (the chain's gas ceiling for this mix: {ceiling:,.0f} tx/s).")
+        where = (
+            (
+                f"saturated from a target of {at.rate:.0f} tx/s (send rate {at.send_rate:.0f} tx/s,"
+                f" average latency {statistics.mean(at.latencies):.1f} s)"
+            )
+            if at
+            else "not saturated at any step"
+        )
+        lines.append(
+            f"- `{target}`: {where}; highest throughput {sat['capacity']:.0f} tx/s"
+            f" (the chain's gas ceiling for this mix: {ceiling:,.0f} tx/s)."
+        )
     lines += [""]
     lines += verdicts(steps)
     lines += ["", "## Published figures, for comparison", "", published_table(), ""]
@@ -685,8 +832,12 @@ def verdicts(steps: list[Step]) -> list[str]:
         met = best is not None and best.throughput >= 1000
         lines.append(
             f"- `{chain_name}`, at least 1,000 tx/s through /rpc with none failed: "
-            + (f"{'met' if met else 'not met'} (best clean step: {best.throughput:.0f} tx/s at a target of {best.rate:.0f} tx/s)."
-               if best else "not met (no step without failures).")
+            + (
+                f"{'met' if met else 'not met'} (best clean step: {best.throughput:.0f} tx/s"
+                f" at a target of {best.rate:.0f} tx/s)."
+                if best
+                else "not met (no step without failures)."
+            )
         )
         pairs = [(d, p) for d in direct for p in proxy if d.rate == p.rate]
         if pairs:
@@ -696,7 +847,8 @@ def verdicts(steps: list[Step]) -> list[str]:
             worst = max(pairs, key=lambda pair: 1 - pair[1].throughput / pair[0].throughput)
             gap = 1 - worst[1].throughput / worst[0].throughput
             lines.append(
-                f"- `{chain_name}`, proxy costs at most 10 % of direct throughput: {'met' if cost <= 0.10 else 'not met'}"
+                f"- `{chain_name}`, proxy costs at most 10 % of direct throughput:"
+                f" {'met' if cost <= 0.10 else 'not met'}"
                 f" (highest throughput {p_best:.0f} tx/s through /rpc, {d_best:.0f} direct: {cost:.0%} less;"
                 f" largest gap at one rate: {gap:.0%} at a target of {worst[0].rate:.0f} tx/s)."
             )
@@ -716,17 +868,26 @@ def plot(steps: list[Step], path: Path) -> None:
         throughput_axis.plot(rates, [s.throughput for s in mine], marker="o", label=target)
         average = [statistics.mean(s.latencies) if s.latencies else float("nan") for s in mine]
         latency_axis.plot(rates, average, marker="o", label=f"{target} (avg)")
-        latency_axis.fill_between(rates, [min(s.latencies or [float("nan")]) for s in mine],
-                                  [max(s.latencies or [float("nan")]) for s in mine], alpha=0.15)
+        latency_axis.fill_between(
+            rates,
+            [min(s.latencies or [float("nan")]) for s in mine],
+            [max(s.latencies or [float("nan")]) for s in mine],
+            alpha=0.15,
+        )
     top = max(s.send_rate for s in steps)
     throughput_axis.plot([0, top], [0, top], color="grey", linestyle=":", label="throughput = send rate")
     throughput_axis.set(xlabel="send rate achieved (tx/s)", ylabel="throughput (included tx/s)", title="Throughput")
-    latency_axis.set(xlabel="send rate achieved (tx/s)", ylabel="latency to inclusion (s)",
-                     title="Latency (line: average; band: min to max)")
+    latency_axis.set(
+        xlabel="send rate achieved (tx/s)",
+        ylabel="latency to inclusion (s)",
+        title="Latency (line: average; band: min to max)",
+    )
     for axis in (throughput_axis, latency_axis):
         axis.grid(alpha=0.3)
         axis.legend(fontsize=7)
-    figure.suptitle(f"Commit, reveal and meter reading as signed raw transactions - {machine().split(';')[0]}", fontsize=8)
+    figure.suptitle(
+        f"Commit, reveal and meter reading as signed raw transactions - {machine().split(';')[0]}", fontsize=8
+    )
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)
@@ -735,10 +896,15 @@ def plot(steps: list[Step], path: Path) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rates", default="100,250,500,1000,2000,4000", help="target send rates, tx/s")
-    parser.add_argument("--chains", default="anvil:1:30M", help="anvil settings node:block-seconds:gas, comma-separated; empty for none")
-    parser.add_argument("--large-blocks", default="anvil:1:300M",
-                        help="an anvil whose blocks are too large for gas to bound throughput, to measure the path to the"
-                             " node (client, /rpc, node) on its own; empty for none")
+    parser.add_argument(
+        "--chains", default="anvil:1:30M", help="anvil settings node:block-seconds:gas, comma-separated; empty for none"
+    )
+    parser.add_argument(
+        "--large-blocks",
+        default="anvil:1:300M",
+        help="an anvil whose blocks are too large for gas to bound throughput, to measure the path to the"
+        " node (client, /rpc, node) on its own; empty for none",
+    )
     parser.add_argument("--large-blocks-rates", default="2000,4000", help="target send rates on it, tx/s")
     parser.add_argument("--phase-seconds", type=float, default=4.0, help="sending time of a phase at the target rate")
     parser.add_argument("--max-prosumers", type=int, default=10_000)
@@ -747,8 +913,12 @@ def main(argv: list[str] | None = None) -> None:
     # batches waiting in the listen queue (measured: 4 workers cost 5-17 % of throughput, 9 about 1-8 %).
     parser.add_argument("--proxy-workers", type=int, default=9, help="gunicorn workers of the backend")
     parser.add_argument("--proxy-threads", type=int, default=1, help="threads per worker (more than 1: gthread)")
-    parser.add_argument("--geth", choices=("auto", "off"), default="auto",
-                        help="auto: also run on a Geth PoW private chain when Geth and its DAGs are installed")
+    parser.add_argument(
+        "--geth",
+        choices=("auto", "off"),
+        default="auto",
+        help="auto: also run on a Geth PoW private chain when Geth and its DAGs are installed",
+    )
     parser.add_argument("--geth-rate", type=float, default=50.0, help="target send rate on Geth, tx/s")
     parser.add_argument("--geth-prosumers", type=int, default=200, help="prosumers per target on Geth")
     args = parser.parse_args(argv)
@@ -761,13 +931,21 @@ def main(argv: list[str] | None = None) -> None:
     for chain in chains:
         if chain.node != "anvil":
             raise SystemExit(f"--chains takes anvil settings; Geth runs on its own ({chain.name})")
-        steps += run_anvil(chain, rates, args.phase_seconds, args.max_prosumers, args.clients,
-                           args.proxy_workers, args.proxy_threads)
+        steps += run_anvil(
+            chain, rates, args.phase_seconds, args.max_prosumers, args.clients, args.proxy_workers, args.proxy_threads
+        )
     if args.large_blocks:
         chain = parse_chain(args.large_blocks)
         chains.append(chain)
-        steps += run_anvil(chain, [float(r) for r in args.large_blocks_rates.split(",")], args.phase_seconds,
-                           args.max_prosumers, args.clients, args.proxy_workers, args.proxy_threads)
+        steps += run_anvil(
+            chain,
+            [float(r) for r in args.large_blocks_rates.split(",")],
+            args.phase_seconds,
+            args.max_prosumers,
+            args.clients,
+            args.proxy_workers,
+            args.proxy_threads,
+        )
     if args.geth == "off":
         skipped.append("Geth: left out (--geth off).")
     elif (reason := geth_unavailable()) is not None:
@@ -778,10 +956,12 @@ def main(argv: list[str] | None = None) -> None:
         steps += geth_steps
         chains.append(geth_steps[0].chain)
 
-    settings = (f"{args.clients} concurrent clients, batches of up to {MAX_BATCH} raw transactions about every"
-                f" {BATCH_INTERVAL_SECONDS} s, backend under gunicorn with {args.proxy_workers} workers"
-                + (f" x {args.proxy_threads} threads" if args.proxy_threads > 1 else " (sync)")
-                + f", keeper off; {anvil_version()}; phase sending time {args.phase_seconds:g} s")
+    settings = (
+        f"{args.clients} concurrent clients, batches of up to {MAX_BATCH} raw transactions about every"
+        f" {BATCH_INTERVAL_SECONDS} s, backend under gunicorn with {args.proxy_workers} workers"
+        + (f" x {args.proxy_threads} threads" if args.proxy_threads > 1 else " (sync)")
+        + f", keeper off; {anvil_version()}; phase sending time {args.phase_seconds:g} s"
+    )
     report = render(steps, chains, settings, skipped)
     print(report)
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,7 @@ queues, opened by an *anchor* bid revealed first; the client's bids take prices 
 new one right after its band's anchor, and hint at the anchor. Only bids of the same client that
 overtake one another on their way into a block make a reveal walk.
 """
+
 from __future__ import annotations
 
 import os
@@ -79,8 +80,15 @@ class Prosumer:
         return QUEUES.index((self.producer, self.green))
 
     def enrolment(self) -> Enrolment:
-        return Enrolment(f"p{self.meter_number}", self.producer, self.green, self.account, self.meter, self.meter_number,
-                         deposit=DEPOSIT)
+        return Enrolment(
+            f"p{self.meter_number}",
+            self.producer,
+            self.green,
+            self.account,
+            self.meter,
+            self.meter_number,
+            deposit=DEPOSIT,
+        )
 
 
 def population(size: int, seed: int = 6) -> list[Prosumer]:
@@ -123,12 +131,20 @@ class Signer:
         self.gas_price = gas_price
         self.market = to_checksum_address(market)
 
-    def sign(self, key: LocalAccount, nonce: int, data: str, gas: int, kind: str,
-             to: str | None = None, value: int = 0) -> SignedTx:
-        signed = key.sign_transaction({
-            "nonce": nonce, "gasPrice": self.gas_price, "gas": gas, "to": to_checksum_address(to) if to else self.market,
-            "value": value, "data": data, "chainId": self.chain_id,
-        })
+    def sign(
+        self, key: LocalAccount, nonce: int, data: str, gas: int, kind: str, to: str | None = None, value: int = 0
+    ) -> SignedTx:
+        signed = key.sign_transaction(
+            {
+                "nonce": nonce,
+                "gasPrice": self.gas_price,
+                "gas": gas,
+                "to": to_checksum_address(to) if to else self.market,
+                "value": value,
+                "data": data,
+                "chainId": self.chain_id,
+            }
+        )
         return SignedTx(kind, "0x" + bytes(signed.raw_transaction).hex(), "0x" + bytes(signed.hash).hex())
 
 
@@ -155,7 +171,9 @@ def band_bids(cohort: list[Prosumer], bands: list[int], seed: int) -> list[Seale
     return bids
 
 
-def sign_commits(members: list[Prosumer], bids: list[SealedBid], signer: Signer, kind: str = "commit") -> list[SignedTx]:
+def sign_commits(
+    members: list[Prosumer], bids: list[SealedBid], signer: Signer, kind: str = "commit"
+) -> list[SignedTx]:
     txs = []
     for p, bid in zip(members, bids):
         sealed = commitment(bid.quantity_wh, bid.price, bid.salt, p.account.address)
@@ -164,8 +182,9 @@ def sign_commits(members: list[Prosumer], bids: list[SealedBid], signer: Signer,
     return txs
 
 
-def sign_reveals(members: list[Prosumer], bids: list[SealedBid], hints: list[int], signer: Signer,
-                 kind: str = "reveal") -> list[SignedTx]:
+def sign_reveals(
+    members: list[Prosumer], bids: list[SealedBid], hints: list[int], signer: Signer, kind: str = "reveal"
+) -> list[SignedTx]:
     txs = []
     for p, bid, hint in zip(members, bids, hints):
         data = calldata("reveal", bid.quantity_wh, bid.price, bid.salt, hint)
@@ -174,8 +193,9 @@ def sign_reveals(members: list[Prosumer], bids: list[SealedBid], hints: list[int
     return txs
 
 
-def sign_readings(members: list[Prosumer], bids: list[SealedBid], delivery_period: int, signer: Signer,
-                  seed: int) -> list[SignedTx]:
+def sign_readings(
+    members: list[Prosumer], bids: list[SealedBid], delivery_period: int, signer: Signer, seed: int
+) -> list[SignedTx]:
     """Each member's meter posts about what was bid (within 50 Wh)."""
     rng = random.Random(seed)
     txs = []
@@ -197,7 +217,6 @@ def revealed_bid_id(receipt: dict) -> int:
         if log["topics"][0] == BID_REVEALED_TOPIC:
             return int(log["data"][2:66], 16)
     raise ValueError(f"transaction {receipt['transactionHash']} revealed no bid")
-
 
 
 def refresh_nonces(rpc: JsonRpc, prosumers: list[Prosumer]) -> None:
@@ -222,5 +241,7 @@ def enrol(w3: Web3, market: str, operator: LocalAccount, sender: Sender, prosume
 
 def fund(sender: Sender, funder: LocalAccount, prosumers: list[Prosumer]) -> None:
     """Ether for each prosumer's deposit and gas, and for its meter's gas."""
-    sender([Transaction(funder, to=p.account.address, value=FUNDING) for p in prosumers]
-           + [Transaction(funder, to=p.meter.address, value=METER_FUNDING) for p in prosumers])
+    sender(
+        [Transaction(funder, to=p.account.address, value=FUNDING) for p in prosumers]
+        + [Transaction(funder, to=p.meter.address, value=METER_FUNDING) for p in prosumers]
+    )

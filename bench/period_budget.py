@@ -21,6 +21,7 @@ budget counts gas and blocks only; whether clients and node can carry that many 
 second is what ``bench/load.py`` measures. Writes ``bench/results/period_budget.md``,
 ``period_budget.csv`` and the gas figures it used, ``gas_figures.csv``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -164,7 +165,9 @@ def measure_gas(bids_per_side: int) -> GasFigures:
     from bench.gas import BLOCK_GAS, Bench, PeriodGas
     from devnet.nodes import anvil
 
-    with anvil("--auto-impersonate", "--accounts", "1", "--order", "fifo", "--base-fee", "0", gas_limit=BLOCK_GAS) as url:
+    with anvil(
+        "--auto-impersonate", "--accounts", "1", "--order", "fifo", "--base-fee", "0", gas_limit=BLOCK_GAS
+    ) as url:
         driver = Bench(url)
         first = PeriodGas(bids_per_side)
         prosumers = driver.enroll(bids_per_side, first)
@@ -205,19 +208,38 @@ def render(gas: GasFigures, block_times: list[float], gas_limit: int, sizes: lis
         summary.append([f"{block_time:g} s", f"{gas_limit:,}", f"{largest:,}", limit.binding])
         for n in sizes:
             b = budget(n, gas, block_time, gas_limit)
-            csv_rows.append([block_time, gas_limit, n, int(b.fits), largest, b.binding,
-                             *(f"{b.use(w):.3f}" for w in b.windows), f"{b.reading_use:.3f}"])
-    lines += ["## Largest N that completes every phase in time", "",
-              markdown_table(["block time", "gas per block", "largest N (prosumers)", "first to run out"], summary), ""]
+            csv_rows.append(
+                [
+                    block_time,
+                    gas_limit,
+                    n,
+                    int(b.fits),
+                    largest,
+                    b.binding,
+                    *(f"{b.use(w):.3f}" for w in b.windows),
+                    f"{b.reading_use:.3f}",
+                ]
+            )
+    lines += [
+        "## Largest N that completes every phase in time",
+        "",
+        markdown_table(["block time", "gas per block", "largest N (prosumers)", "first to run out"], summary),
+        "",
+    ]
     lines += ["## Share of each window's gas the work takes (above 100 %: does not fit)", ""]
     headers = ["block time", "N", "fits", "commit", "reveal", "matching", "settlement", "readings + commit..matching"]
-    rows = [[f"{r[0]:g} s", f"{r[2]:,}", "yes" if r[3] else "no", *(f"{float(v):.0%}" for v in r[6:])] for r in csv_rows]
+    rows = [
+        [f"{r[0]:g} s", f"{r[2]:,}", "yes" if r[3] else "no", *(f"{float(v):.0%}" for v in r[6:])] for r in csv_rows
+    ]
     lines += [markdown_table(headers, rows, numeric_from=1), ""]
     ten_thousand = [(block_time, budget(10_000, gas, block_time, gas_limit)) for block_time in block_times]
-    lines += ["10,000 prosumers commit, reveal, clear and settle inside one 15-minute period with"
-              f" {gas_limit / 1e6:g}M-gas blocks: "
-              + "; ".join(f"{'yes' if b.fits else 'no'} with {t:g} s blocks (tightest: {b.binding})" for t, b in ten_thousand)
-              + ".", ""]
+    lines += [
+        "10,000 prosumers commit, reveal, clear and settle inside one 15-minute period with"
+        f" {gas_limit / 1e6:g}M-gas blocks: "
+        + "; ".join(f"{'yes' if b.fits else 'no'} with {t:g} s blocks (tightest: {b.binding})" for t, b in ten_thousand)
+        + ".",
+        "",
+    ]
     return "\n".join(lines), csv_rows
 
 
@@ -226,19 +248,41 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--block-times", default="1,5,15", help="seconds, comma-separated")
     parser.add_argument("--gas-limit", type=int, default=30_000_000)
     parser.add_argument("--sizes", default="100,1000,10000", help="prosumer counts to show, comma-separated")
-    parser.add_argument("--measure-bids", type=int, default=200,
-                        help="bids a side of the period measured when bench/gas.py's results are missing")
+    parser.add_argument(
+        "--measure-bids",
+        type=int,
+        default=200,
+        help="bids a side of the period measured when bench/gas.py's results are missing",
+    )
     args = parser.parse_args(argv)
     machine()  # the load average as the run starts
     gas = gas_figures(RESULTS, args.measure_bids)
-    report, rows = render(gas, [float(b) for b in args.block_times.split(",")], args.gas_limit,
-                          [int(n) for n in args.sizes.split(",")])
+    report, rows = render(
+        gas, [float(b) for b in args.block_times.split(",")], args.gas_limit, [int(n) for n in args.sizes.split(",")]
+    )
     print(report)
-    write_csv(RESULTS / "period_budget.csv",
-              ["block_time_s", "gas_limit", "prosumers", "fits", "largest_prosumers", "binding",
-               "commit_use", "reveal_use", "matching_use", "settlement_use", "readings_use"], rows)
-    write_csv(RESULTS / "gas_figures.csv", ["figure", "gas", "source"],
-              [[name, f"{getattr(gas, name):.2f}", gas.source] for name in (*CSV_ROWS, "trades_per_bid")])
+    write_csv(
+        RESULTS / "period_budget.csv",
+        [
+            "block_time_s",
+            "gas_limit",
+            "prosumers",
+            "fits",
+            "largest_prosumers",
+            "binding",
+            "commit_use",
+            "reveal_use",
+            "matching_use",
+            "settlement_use",
+            "readings_use",
+        ],
+        rows,
+    )
+    write_csv(
+        RESULTS / "gas_figures.csv",
+        ["figure", "gas", "source"],
+        [[name, f"{getattr(gas, name):.2f}", gas.source] for name in (*CSV_ROWS, "trades_per_bid")],
+    )
     (RESULTS / "period_budget.md").write_text(report)
     print(f"written to {RESULTS}/period_budget.md, period_budget.csv, gas_figures.csv")
 

@@ -10,6 +10,7 @@ run when its ``gas_scaling.csv`` is there. Each size is cleared ``--repeat`` tim
 is kept (the others are noise from other work on the machine). Writes
 ``bench/results/reference_clearing.md`` and ``reference_clearing.csv``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -69,17 +70,25 @@ def main(argv: list[str] | None = None) -> None:
         agreement = "-" if on_chain is None else ("same" if on_chain == len(result.trades) else f"differs ({on_chain})")
         rows.append([n, len(result.trades), f"{best:.4f}", f"{best / (2 * n) * 1e6:.1f}", agreement])
         print(f"reference clearing, {n} bids a side: {best:.4f} s", flush=True)
-    report = "\n".join([
-        "# Off-chain reference clearing (sim.reference.clear)",
-        "",
-        f"Machine: {machine()}. Pure Python, one thread; best of {args.repeat} runs.",
-        "",
-        markdown_table(["bids a side", "trades", "clearing time (s)", "per bid (µs)", "trades on-chain (bench/gas.py)"], rows),
-        "",
-    ])
+    report = "\n".join(
+        [
+            "# Off-chain reference clearing (sim.reference.clear)",
+            "",
+            f"Machine: {machine()}. Pure Python, one thread; best of {args.repeat} runs.",
+            "",
+            markdown_table(
+                ["bids a side", "trades", "clearing time (s)", "per bid (µs)", "trades on-chain (bench/gas.py)"], rows
+            ),
+            "",
+        ]
+    )
     print(report)
     (RESULTS / "reference_clearing.md").write_text(report)
-    write_csv(RESULTS / "reference_clearing.csv", ["bids_per_side", "trades", "seconds", "us_per_bid", "on_chain_trades"], rows)
+    write_csv(
+        RESULTS / "reference_clearing.csv",
+        ["bids_per_side", "trades", "seconds", "us_per_bid", "on_chain_trades"],
+        rows,
+    )
     print(f"written to {RESULTS}/reference_clearing.md, reference_clearing.csv")
 
 

@@ -103,8 +103,12 @@ class ImpersonatedSender:
         for tx in transactions:  # a batch is served concurrently: number each sender's transactions
             fields = {key: value for key, value in tx.fields().items() if value is not None}
             fields.update(
-                {"from": tx.signer.address, "value": hex(tx.value), "gas": hex(gas_limit(tx, self.batch_gas)),
-                 "nonce": hex(self._nonces[tx.signer.address])}
+                {
+                    "from": tx.signer.address,
+                    "value": hex(tx.value),
+                    "gas": hex(gas_limit(tx, self.batch_gas)),
+                    "nonce": hex(self._nonces[tx.signer.address]),
+                }
             )
             self._nonces[tx.signer.address] += 1
             requests.append(("eth_sendTransaction", [fields]))
@@ -153,8 +157,13 @@ class PresignedSender:
         address = tx.signer.address
         fields = tx.fields()
         signed = tx.signer.sign_transaction(
-            {**fields, "nonce": self._nonces[address], "gas": gas_limit(tx, self.batch_gas), "gasPrice": self.gas_price,
-             "chainId": self.chain_id}
+            {
+                **fields,
+                "nonce": self._nonces[address],
+                "gas": gas_limit(tx, self.batch_gas),
+                "gasPrice": self.gas_price,
+                "chainId": self.chain_id,
+            }
         )
         self._nonces[address] += 1
         return "0x" + bytes(signed.raw_transaction).hex(), "0x" + bytes(signed.hash).hex()

@@ -3,6 +3,7 @@
 The anvil binary comes from the npm package ``@foundry-rs/anvil-linux-amd64`` installed by
 ``make setup``; nodes listen on loopback only and stop with their context.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -61,7 +62,17 @@ def anvil(*extra_args: str, gas_limit: int = 30_000_000) -> Iterator[str]:
         raise FileNotFoundError(f"anvil not found at {ANVIL}: run `make setup`")
     port = free_port()
     process = subprocess.Popen(
-        [str(ANVIL), "--host", "127.0.0.1", "--port", str(port), "--gas-limit", str(gas_limit), "--silent", *extra_args],
+        [
+            str(ANVIL),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--gas-limit",
+            str(gas_limit),
+            "--silent",
+            *extra_args,
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

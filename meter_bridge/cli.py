@@ -79,24 +79,38 @@ def _parser() -> argparse.ArgumentParser:
     where.add_argument("--port", help="serve on this existing terminal device (e.g. one end of a pty pair)")
     where.add_argument("--create-pty", action="store_true", help="create a pty and print the path to open")
     simulate.add_argument(
-        "--meter", action="append", required=True, metavar="SPEC",
+        "--meter",
+        action="append",
+        required=True,
+        metavar="SPEC",
         help="ADDRESS[,forward=KWH][,reverse=KWH][,power=KW/KW/...][,step=SECONDS][,number=DIGITS]; "
         "power > 0 is imported, < 0 exported; repeat for several meters on the bus",
     )
     simulate.add_argument("--speed", type=float, default=1.0, help="clock speed-up of the power profile")
     simulate.add_argument(
-        "--months", type=_argument(_settlement_months), default="calendar", metavar="calendar[:HOURS]|SECONDS[@START]",
+        "--months",
+        type=_argument(_settlement_months),
+        default="calendar",
+        metavar="calendar[:HOURS]|SECONDS[@START]",
         help="when the meters freeze their registers (settlement days): at calendar month starts in UTC+8 "
         "(default; :HOURS for another offset), or every SECONDS of the (sped-up) clock from START (a Unix "
         "time, e.g. a billing clock's genesis; default the simulator's start)",
     )
     simulate.add_argument("--echo", action="store_true", help="echo every request, as a two-wire adapter does")
     simulate.add_argument(
-        "--fault", action="append", default=[], metavar="NAME:RATE",
+        "--fault",
+        action="append",
+        default=[],
+        metavar="NAME:RATE",
         help=f"inject a fault in a share of replies; NAME one of {', '.join(f.value for f in Fault)}",
     )
-    simulate.add_argument("--abnormal-error", type=lambda text: int(text, 16), default=0x02, metavar="HEX",
-                          help="error byte of injected abnormal replies (default 02: no requested data)")
+    simulate.add_argument(
+        "--abnormal-error",
+        type=lambda text: int(text, 16),
+        default=0x02,
+        metavar="HEX",
+        help="error byte of injected abnormal replies (default 02: no requested data)",
+    )
     simulate.add_argument("--seed", type=int, default=645, help="seed of the random faults")
     simulate.set_defaults(command=_simulate)
 
@@ -306,7 +320,9 @@ def _meter_from_spec(
     settings = dict(option.split("=", 1) for option in options if "=" in option)
     unknown = set(settings) - {"forward", "reverse", "power", "step", "number"}
     if unknown or not address.isdigit() or len(address) != 12:
-        raise ValueError(f"bad meter spec {spec!r}: ADDRESS (12 digits)[,forward=..][,reverse=..][,power=..][,step=..][,number=..]")
+        raise ValueError(
+            f"bad meter spec {spec!r}: ADDRESS (12 digits)[,forward=..][,reverse=..][,power=..][,step=..][,number=..]"
+        )
     profile = PowerProfile(
         tuple(float(kw) for kw in settings.get("power", "1").split("/")),
         float(settings.get("step", 3600)),

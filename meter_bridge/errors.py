@@ -76,9 +76,7 @@ class AbnormalReplyError(Dlt645Error):
     """The meter answered with an abnormal reply; ``reasons`` names each bit of its error byte."""
 
     def __init__(self, address: str, error_byte: int, reasons: tuple[str, ...]):
-        super().__init__(
-            f"meter {address} refused the request (error byte {error_byte:02X}H: {', '.join(reasons)})"
-        )
+        super().__init__(f"meter {address} refused the request (error byte {error_byte:02X}H: {', '.join(reasons)})")
         self.address = address
         self.error_byte = error_byte
         self.reasons = reasons

@@ -266,7 +266,8 @@ class Outbox:
             )
             if energy_wh is not None:
                 self._db.execute(
-                    "INSERT OR IGNORE INTO readings (meter, period, energy_wh, state, updated_at) VALUES (?, ?, ?, ?, ?)",
+                    "INSERT OR IGNORE INTO readings (meter, period, energy_wh, state, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?)",
                     (meter, period, energy_wh, PENDING, time.time()),
                 )
 
@@ -276,7 +277,8 @@ class Outbox:
         queued for the meter keeps what it has."""
         self._db.execute(
             "INSERT OR IGNORE INTO readings "
-            "(kind, meter, period, energy_wh, opening_wh, closing_wh, state, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "(kind, meter, period, energy_wh, opening_wh, closing_wh, state, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (MONTHLY, meter, month, energy_wh, opening_wh, closing_wh, PENDING, time.time()),
         )
 

@@ -59,8 +59,6 @@ def energy_between(previous: RegisterReading | None, current: RegisterReading) -
     if delta < 0:
         wrapped = delta + ENERGY_REGISTER_LIMIT
         if wrapped > ROLLOVER_WINDOW_KWH:
-            return PeriodEnergy(
-                period, None, f"meter replaced: register went down {previous.kwh} -> {current.kwh} kWh"
-            )
+            return PeriodEnergy(period, None, f"meter replaced: register went down {previous.kwh} -> {current.kwh} kWh")
         delta, note = wrapped, "register rolled over"
     return PeriodEnergy(period, int(delta * WH_PER_KWH), note)

@@ -68,4 +68,3 @@ class MeterKey:
         """Sign a complete transaction (nonce, gas, fees and chainId filled in)."""
         signed = self._account.sign_transaction(transaction)
         return SignedTransaction(bytes(signed.raw_transaction), "0x" + bytes(signed.hash).hex(), transaction["nonce"])
-

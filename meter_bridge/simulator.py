@@ -81,7 +81,9 @@ class PowerProfile:
         cycle = self.step_seconds * len(self.steps_kw)
         whole_cycles, rest = divmod(max(elapsed, 0.0), cycle)
         for index, kw in enumerate(self.steps_kw):
-            seconds = whole_cycles * self.step_seconds + min(max(rest - index * self.step_seconds, 0.0), self.step_seconds)
+            seconds = whole_cycles * self.step_seconds + min(
+                max(rest - index * self.step_seconds, 0.0), self.step_seconds
+            )
             kwh = kw * seconds / 3600
             if kwh >= 0:
                 imported += kwh

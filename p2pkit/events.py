@@ -44,9 +44,7 @@ class MarketEventLog:
     def __init__(self, market: MarketHandle, max_block_range: int) -> None:
         self._market = market
         self._max_block_range = max_block_range
-        self._event_by_topic = {
-            event_abi_to_log_topic(event.abi): event for event in market.contract.all_events()
-        }
+        self._event_by_topic = {event_abi_to_log_topic(event.abi): event for event in market.contract.all_events()}
         self._forget()
 
     def _forget(self) -> None:
@@ -98,13 +96,9 @@ class MarketEventLog:
         only those of `delivery_period` when given."""
         with self._market.lock:
             source = self._events if delivery_period is None else self._by_period.get(delivery_period, [])
-            return [
-                event for event in source if event.block <= upto and (not names or event.name in names)
-            ]
+            return [event for event in source if event.block <= upto and (not names or event.name in names)]
 
     def delivery_periods(self, upto: int) -> list[int]:
         """Every delivery period some event up to block `upto` belongs to, ascending."""
         with self._market.lock:
-            return sorted(
-                period for period, events in self._by_period.items() if events and events[0].block <= upto
-            )
+            return sorted(period for period, events in self._by_period.items() if events and events[0].block <= upto)

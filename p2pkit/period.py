@@ -180,8 +180,11 @@ class SendTogether:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"transactions not mined within {self.timeout:g} s")
             time.sleep(0.2)
-        failed = [f"{tx.name}: {receipt['transactionHash'].to_0x_hex()}" for (tx, _, _), receipt in zip(pending, receipts)
-                  if receipt["status"] != 1]
+        failed = [
+            f"{tx.name}: {receipt['transactionHash'].to_0x_hex()}"
+            for (tx, _, _), receipt in zip(pending, receipts)
+            if receipt["status"] != 1
+        ]
         if failed:
             raise TransactionReverted(f"reverted on chain: {failed}")
         return receipts
@@ -275,7 +278,9 @@ class PeriodDriver:
         """Every wallet summed, beside the totals the contract keeps (one call per account)."""
         functions = self.contract.functions
         count = functions.accountCount().call()
-        wallets = sum(functions.accountOf(functions.accountAddress(i).call()).call().wallet for i in range(1, count + 1))
+        wallets = sum(
+            functions.accountOf(functions.accountAddress(i).call()).call().wallet for i in range(1, count + 1)
+        )
         totals = functions.totals().call()
         return Ledger(totals.deposited, totals.withdrawn, wallets, self.w3.eth.get_balance(self.contract.address))
 
@@ -354,7 +359,9 @@ class PeriodDriver:
 
     def commit(self, bids: Sequence[Bid]) -> list[TxReceipt]:
         functions = self.contract.functions
-        return self.send([Transaction(b.prosumer.key, functions.commit(b.sealed.commitment(b.prosumer.address))) for b in bids])
+        return self.send(
+            [Transaction(b.prosumer.key, functions.commit(b.sealed.commitment(b.prosumer.address))) for b in bids]
+        )
 
     def reveal(self, bids: Sequence[Bid], delivery_period: int, *, hints: str = "chain") -> list[TxReceipt]:
         """Reveal `bids` for `delivery_period`, each with the hint of its place in its queue.
@@ -373,7 +380,11 @@ class PeriodDriver:
         if hints != "chain":
             raise ValueError(f'hints must be "chain" or "reveal order", not {hints!r}')
         if self.send.in_order:
-            return [receipt for bid in bids for receipt in self.send([self._reveal(bid, self._hint_of(bid, delivery_period))])]
+            return [
+                receipt
+                for bid in bids
+                for receipt in self.send([self._reveal(bid, self._hint_of(bid, delivery_period))])
+            ]
         return self.send([self._reveal(bid, self._hint_of(bid, delivery_period)) for bid in bids])
 
     def _hint_of(self, bid: Bid, delivery_period: int) -> int:
@@ -393,7 +404,10 @@ class PeriodDriver:
     def post_readings(self, readings: Sequence[Reading], delivery_period: int) -> list[TxReceipt]:
         functions = self.contract.functions
         return self.send(
-            [Transaction(r.meter, functions.submitReading(delivery_period, r.meter_number, r.energy_wh)) for r in readings]
+            [
+                Transaction(r.meter, functions.submitReading(delivery_period, r.meter_number, r.energy_wh))
+                for r in readings
+            ]
         )
 
     def settle(self, delivery_period: int, batch: int | None = None) -> list[TxReceipt]:
@@ -408,7 +422,9 @@ class PeriodDriver:
                 break
         return receipts
 
-    def run(self, bids: Sequence[Bid], readings: Sequence[Reading] = (), *, auction_open: bool = False) -> PeriodOutcome:
+    def run(
+        self, bids: Sequence[Bid], readings: Sequence[Reading] = (), *, auction_open: bool = False
+    ) -> PeriodOutcome:
         """A whole delivery period: the commits and reveals of the next auction (of the one open
         now, in its commit window, with `auction_open`), matching, the meters' readings once the
         period is over, and settlement."""

@@ -43,7 +43,12 @@ class TransactionReverted(Exception):
 
 
 def send(
-    w3: Web3, call: ContractFunction | ContractConstructor, signer: LocalAccount, *, value: int = 0, gas: int | None = None
+    w3: Web3,
+    call: ContractFunction | ContractConstructor,
+    signer: LocalAccount,
+    *,
+    value: int = 0,
+    gas: int | None = None,
 ) -> TxReceipt:
     """Sign ``call`` with ``signer``, send it raw and wait for its receipt.
 

@@ -22,6 +22,7 @@ period's average trade price (rounded down to the wei, as on-chain), null withou
 margin, a buyer who cannot pay for its bid) is listed under ``refused`` with the contract's
 error. A malformed book prints a message on stderr and exits with status 2.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -96,14 +97,16 @@ def parse_book(text: str) -> tuple[int, list[dict]]:
             raise BookError(f'{where}.side: must be "sell" or "buy"')
         if not isinstance(bid.get("green", False), bool):
             raise BookError(f"{where}.green: must be true or false")
-        bids.append({
-            "id": bid_id,
-            "producer": bid["side"] == "sell",
-            "green": bid.get("green", False),
-            "wh": exact(bid.get("kwh"), WH_PER_KWH, f"{where}.kwh", positive=True),
-            "price": exact(bid.get("price"), UNIT_WEI, f"{where}.price", positive=True),
-            "deposit": exact(bid.get("deposit", 0), UNIT_WEI, f"{where}.deposit", positive=False),
-        })
+        bids.append(
+            {
+                "id": bid_id,
+                "producer": bid["side"] == "sell",
+                "green": bid.get("green", False),
+                "wh": exact(bid.get("kwh"), WH_PER_KWH, f"{where}.kwh", positive=True),
+                "price": exact(bid.get("price"), UNIT_WEI, f"{where}.price", positive=True),
+                "deposit": exact(bid.get("deposit", 0), UNIT_WEI, f"{where}.deposit", positive=False),
+            }
+        )
     return margin, bids
 
 
@@ -132,7 +135,9 @@ def clear_book(margin: int, bids: list[dict]) -> dict:
             return False
 
     for i, bid in enumerate(bids):
-        bid["prosumer"] = prosumer = Prosumer(bid["id"], bid["producer"], bid["green"], Account.create(), deposit=bid["deposit"])
+        bid["prosumer"] = prosumer = Prosumer(
+            bid["id"], bid["producer"], bid["green"], Account.create(), deposit=bid["deposit"]
+        )
         driver.fund(funders[i % len(funders)], [(prosumer.address, bid["deposit"] + GAS_MONEY)])
     prosumers = [bid["prosumer"] for bid in bids]
     driver.enrol(prosumers)
@@ -150,7 +155,9 @@ def clear_book(margin: int, bids: list[dict]) -> dict:
 
     driver.wait_until(driver.schedule.auction_closes(delivery_period))
     trade_logs = [
-        log for receipt in driver.match(delivery_period) for log in market.events.Trade().process_receipt(receipt, errors=DISCARD)
+        log
+        for receipt in driver.match(delivery_period)
+        for log in market.events.Trade().process_receipt(receipt, errors=DISCARD)
     ]
     trades = [
         {

@@ -13,6 +13,7 @@ The compiler is chosen once, in this order:
 
 Run by ``make setup``; safe to run again (it rewrites only what changed).
 """
+
 from __future__ import annotations
 
 import json
@@ -71,8 +72,7 @@ def find_or_install_solc() -> Path:
 
 def standard_input() -> dict:
     sources = {
-        str(path.relative_to(ROOT)): {"content": path.read_text()}
-        for path in sorted(CONTRACTS_DIR.rglob("*.sol"))
+        str(path.relative_to(ROOT)): {"content": path.read_text()} for path in sorted(CONTRACTS_DIR.rglob("*.sol"))
     }
     return {
         "language": "Solidity",

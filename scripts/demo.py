@@ -10,6 +10,7 @@ everything.
 
     .venv/bin/python scripts/demo.py [--port 8000] [--period-length 60]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,8 +45,17 @@ METER_PASSWORD = "demo meter key"
 REFERENCE_PERIOD = 900  # profiles are in quarter hours
 
 
-def start_meter_box(folder: Path, rpc_url: str, market: str, name: str, number: int, key, producer: bool,
-                    quarter_kwh: list[float], speed: float) -> list[subprocess.Popen]:
+def start_meter_box(
+    folder: Path,
+    rpc_url: str,
+    market: str,
+    name: str,
+    number: int,
+    key,
+    producer: bool,
+    quarter_kwh: list[float],
+    speed: float,
+) -> list[subprocess.Popen]:
     """A simulated meter on its own pty and a meter bridge daemon polling it (its log in
     ``folder/<name>.log``)."""
     address = f"{number:012d}"
@@ -53,9 +63,19 @@ def start_meter_box(folder: Path, rpc_url: str, market: str, name: str, number: 
     power = "/".join(f"{(-1 if producer else 1) * kwh * 4:.3f}" for kwh in quarter_kwh)
     register = "reverse" if producer else "forward"
     simulator = subprocess.Popen(
-        [sys.executable, "-m", "meter_bridge", "simulate", "--create-pty",
-         "--meter", f"{address},{register}=1000,power={power},step={REFERENCE_PERIOD}", "--speed", str(speed)],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "meter_bridge",
+            "simulate",
+            "--create-pty",
+            "--meter",
+            f"{address},{register}=1000,power={power},step={REFERENCE_PERIOD}",
+            "--speed",
+            str(speed),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     pty = simulator.stdout.readline().strip()
     keystore = folder / f"{name}.json"
@@ -71,8 +91,11 @@ def start_meter_box(folder: Path, rpc_url: str, market: str, name: str, number: 
         f'keystore = "{keystore}"\npassword_file = "{folder / (name + ".password")}"\n'
     )
     with open(folder / f"{name}.log", "w") as log:
-        daemon = subprocess.Popen([sys.executable, "-m", "meter_bridge", "run", "--config", str(config)],
-                                  stdout=subprocess.DEVNULL, stderr=log)
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "meter_bridge", "run", "--config", str(config)],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
     return [simulator, daemon]
 
 
@@ -123,14 +146,24 @@ def main() -> int:
     stop = threading.Event()
     speed = REFERENCE_PERIOD / args.period_length
     for number, profile in enumerate(PAPER_PROSUMERS, start=161):
-        prosumer = Prosumer(profile.name, profile.producer, profile.green, Account.create(), Account.create(), number,
-                            deposit=DEPOSIT)
+        prosumer = Prosumer(
+            profile.name, profile.producer, profile.green, Account.create(), Account.create(), number, deposit=DEPOSIT
+        )
         driver.fund(operator, [(prosumer.address, DEPOSIT + GAS_MONEY), (prosumer.meter.address, GAS_MONEY)])
         driver.enrol([prosumer])
         quarters = day(profile)
         name = profile.name.split()[0].lower()
-        processes += start_meter_box(folder, rpc_url, market.address, name, number, prosumer.meter, profile.producer,
-                                     [q.actual_wh / 1000 for q in quarters], speed)
+        processes += start_meter_box(
+            folder,
+            rpc_url,
+            market.address,
+            name,
+            number,
+            prosumer.meter,
+            profile.producer,
+            [q.actual_wh / 1000 for q in quarters],
+            speed,
+        )
         bidders.append(threading.Thread(target=bid_every_period, args=(driver, prosumer, quarters, stop), daemon=True))
         (folder / f"{name}.key").write_text(prosumer.key.key.hex())
 

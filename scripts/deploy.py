@@ -11,6 +11,7 @@ first test account (on anvil, anvil's first funded account: both use the same mn
 grid defaults to Ape's second test account. The deployment file (chain id, market, operator,
 grid, block) is what the backend and the meter bridge read to find the market.
 """
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -41,18 +42,33 @@ def operator_account(keystore: Path | None, password_file: Path | None):
 
 @click.command(cls=ConnectedProviderCommand, short_help="Deploy the EnergyMarket")
 @ape_cli_context()
-@click.option("--keystore", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Operator's encrypted keystore (default: Ape's first test account).")
-@click.option("--password-file", envvar="P2P_OPERATOR_PASSWORD_FILE",
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="File holding the keystore's password [env P2P_OPERATOR_PASSWORD_FILE].")
+@click.option(
+    "--keystore",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Operator's encrypted keystore (default: Ape's first test account).",
+)
+@click.option(
+    "--password-file",
+    envvar="P2P_OPERATOR_PASSWORD_FILE",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="File holding the keystore's password [env P2P_OPERATOR_PASSWORD_FILE].",
+)
 @click.option("--grid", help="The public grid's address (default: Ape's second test account).")
-@click.option("--period-length", default=900, show_default=True, type=click.IntRange(min=10),
-              help="Seconds per market period; the phases scale with it.")
-@click.option("--margin", default="0.001", show_default=True,
-              help="Ether locked per open bid.")
-@click.option("--output", default="deployment.json", show_default=True,
-              type=click.Path(dir_okay=False, path_type=Path), help="Deployment file to write.")
+@click.option(
+    "--period-length",
+    default=900,
+    show_default=True,
+    type=click.IntRange(min=10),
+    help="Seconds per market period; the phases scale with it.",
+)
+@click.option("--margin", default="0.001", show_default=True, help="Ether locked per open bid.")
+@click.option(
+    "--output",
+    default="deployment.json",
+    show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Deployment file to write.",
+)
 def cli(cli_ctx, keystore, password_file, grid, period_length, margin, output):
     operator = operator_account(keystore, password_file)
     grid = grid or accounts.test_accounts[1].address

@@ -22,6 +22,7 @@ failures, mean and p95 latency, and the money-conservation check.
 On a node, the account paying for the replay comes from ``REPLAY_FUNDER_KEY`` (hex) or
 ``REPLAY_FUNDER_KEY_FILE``; on anvil its first dev account is used when neither is set.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -141,13 +142,23 @@ def set_up(chain: Chain, schedule: Schedule, sender: RecordingSender) -> tuple[P
     market = deploy_market(w3, funder, grid.address, schedule)
     driver = PeriodDriver(market, funder, sender=sender, wait_until=chain.wait_until, batch=BATCH)
     prosumers = [
-        Prosumer(profile.name, profile.producer, profile.green, Account.create(), Account.create(), number,
-                 deposit=PROSUMER_DEPOSIT)
+        Prosumer(
+            profile.name,
+            profile.producer,
+            profile.green,
+            Account.create(),
+            Account.create(),
+            number,
+            deposit=PROSUMER_DEPOSIT,
+        )
         for number, profile in enumerate(PAPER_PROSUMERS, start=1001)
     ]
-    driver.fund(funder, [(grid.address, GRID_DEPOSIT + GAS_MONEY)]
-                + [(p.address, PROSUMER_DEPOSIT + GAS_MONEY) for p in prosumers]
-                + [(p.meter.address, GAS_MONEY) for p in prosumers])
+    driver.fund(
+        funder,
+        [(grid.address, GRID_DEPOSIT + GAS_MONEY)]
+        + [(p.address, PROSUMER_DEPOSIT + GAS_MONEY) for p in prosumers]
+        + [(p.meter.address, GAS_MONEY) for p in prosumers],
+    )
     driver.send([Transaction(grid, market.functions.deposit(), GRID_DEPOSIT)])
     driver.enrol(prosumers)
     return driver, prosumers
@@ -198,7 +209,11 @@ def replay(chain: Chain, schedule: Schedule, periods: int, seed: int):
                 receipts = driver.match(delivery(bidding))
             except STEP_FAILED:
                 receipts = []
-            trades += [(bidding, log.args) for r in receipts for log in market.events.Trade().process_receipt(r, errors=DISCARD)]
+            trades += [
+                (bidding, log.args)
+                for r in receipts
+                for log in market.events.Trade().process_receipt(r, errors=DISCARD)
+            ]
         chain.wait_until(begin + schedule.settle_start)
         if settling is not None:
             sender.quarter = settling
@@ -216,45 +231,90 @@ def clock(quarter: int) -> str:
     return f"{quarter // 4:02d}:{quarter % 4 * 15:02d}"
 
 
-def write_outputs(out: Path, users: list[Prosumer], ids: dict[str, int], rows, trades, log: list[Sent], charts: bool) -> None:
+def write_outputs(
+    out: Path, users: list[Prosumer], ids: dict[str, int], rows, trades, log: list[Sent], charts: bool
+) -> None:
     out.mkdir(parents=True, exist_ok=True)
     names = {ids[u.address]: u.name for u in users}
     sent_by_quarter: dict[int, list[Sent]] = {}
     for s in log:
         sent_by_quarter.setdefault(s.quarter, []).append(s)
     trade_count = {q: sum(1 for tq, _ in trades if tq == q) for q, _, _ in rows}
-    header = ["quarter", "time", "trades", "average_price_milli_ether_per_kwh", "txs_sent", "txs_failed",
-              "txs_retried", "mean_latency_s"]
+    header = [
+        "quarter",
+        "time",
+        "trades",
+        "average_price_milli_ether_per_kwh",
+        "txs_sent",
+        "txs_failed",
+        "txs_retried",
+        "mean_latency_s",
+    ]
     for u in users:
         slug = u.name.replace(" ", "_")
-        header += [f"{slug}_{c}" for c in ("declared_kwh", "cleared_kwh", "actual_kwh", "balancing_milli_ether", "reward_milli_ether")]
+        header += [
+            f"{slug}_{c}"
+            for c in ("declared_kwh", "cleared_kwh", "actual_kwh", "balancing_milli_ether", "reward_milli_ether")
+        ]
     with open(out / "periods.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(header)
         for quarter, book, settled in rows:
             sent = sent_by_quarter.get(quarter, [])
             average = round(book.averagePrice / MILLI_ETHER, 6) if trade_count[quarter] else ""
-            row = [quarter, clock(quarter), trade_count[quarter], average,
-                   len(sent), sum(not s.ok for s in sent), sum(s.retries for s in sent),
-                   round(statistics.mean(s.latency_s for s in sent), 3) if sent else ""]
+            row = [
+                quarter,
+                clock(quarter),
+                trade_count[quarter],
+                average,
+                len(sent),
+                sum(not s.ok for s in sent),
+                sum(s.retries for s in sent),
+                round(statistics.mean(s.latency_s for s in sent), 3) if sent else "",
+            ]
             for u in users:
                 s = settled.get(ids[u.address])
-                row += [s.declaredWh / 1000, s.clearedWh / 1000, s.actualWh / 1000,
-                        round(s.balancing / MILLI_ETHER, 6), round(s.reward / MILLI_ETHER, 6)] if s else [""] * 5
+                row += (
+                    [
+                        s.declaredWh / 1000,
+                        s.clearedWh / 1000,
+                        s.actualWh / 1000,
+                        round(s.balancing / MILLI_ETHER, 6),
+                        round(s.reward / MILLI_ETHER, 6),
+                    ]
+                    if s
+                    else [""] * 5
+                )
             writer.writerow(row)
     with open(out / "trades.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["quarter", "time", "seller", "buyer", "kwh", "price_milli_ether_per_kwh"])
         for quarter, t in trades:
-            writer.writerow([quarter, clock(quarter), names[t.sellerId], names[t.buyerId], t.quantityWh / 1000, t.price / MILLI_ETHER])
+            writer.writerow(
+                [
+                    quarter,
+                    clock(quarter),
+                    names[t.sellerId],
+                    names[t.buyerId],
+                    t.quantityWh / 1000,
+                    t.price / MILLI_ETHER,
+                ]
+            )
     with open(out / "transactions.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["hours", "sent", "succeeded", "failed", "retried"])
         for block in range(24 // HOURS_PER_BLOCK):
             quarters = range(block * 16, (block + 1) * 16)
             sent = [s for s in log if s.quarter in quarters]
-            writer.writerow([f"{block * 4:02d}:00-{block * 4 + 4:02d}:00", len(sent), sum(s.ok for s in sent),
-                             sum(not s.ok for s in sent), sum(s.retries for s in sent)])
+            writer.writerow(
+                [
+                    f"{block * 4:02d}:00-{block * 4 + 4:02d}:00",
+                    len(sent),
+                    sum(s.ok for s in sent),
+                    sum(not s.ok for s in sent),
+                    sum(s.retries for s in sent),
+                ]
+            )
     if charts:
         draw_charts(out, users, ids, rows)
 

@@ -8,6 +8,7 @@ and the energy actually metered, the forecast being off by a random error of rea
 matter. Prices sit in the paper's range, 0.45e-3 to 0.85e-3 ether per kWh. Deterministic for a
 given seed.
 """
+
 from __future__ import annotations
 
 import math
@@ -80,5 +81,7 @@ def day(prosumer: Prosumer, seed: int = 2019) -> list[Quarter]:
         forecast = _forecast_kwh(prosumer, q)
         actual = max(0.0, forecast * (1 + rng.gauss(0, prosumer.forecast_error)))
         price = _price_milli_ether(prosumer, q, rng)
-        quarters.append(Quarter(round(forecast * 1000), round(price * 1000) * MILLI_ETHER // 1000, round(actual * 1000)))
+        quarters.append(
+            Quarter(round(forecast * 1000), round(price * 1000) * MILLI_ETHER // 1000, round(actual * 1000))
+        )
     return quarters

@@ -18,6 +18,7 @@ random books), so both follow the same written rules (``docs/mechanism.md``):
 
 Written for clarity, not speed; energy in Wh, prices in wei per kWh, money in wei.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -137,8 +138,10 @@ def clear(orders: list[Order], wallets: dict[str, int], margin: int) -> Clearing
                 queues[bid_queue].pop(0)
 
     run(lambda: "green asks", lambda: "green bids")
-    run(lambda: better("green asks", "other asks", ascending=True),
-        lambda: better("green bids", "other bids", ascending=False))
+    run(
+        lambda: better("green asks", "other asks", ascending=True),
+        lambda: better("green bids", "other bids", ascending=False),
+    )
     return result
 
 

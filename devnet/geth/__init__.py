@@ -20,6 +20,7 @@ folder (``P2P_ETHASH_DIR``, default ``~/.ethash``) so that later starts take sec
 
 Settings: ``P2P_GETH`` (the geth binary, default ``.tools/bin/geth``), ``P2P_ETHASH_DIR``.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -142,7 +143,9 @@ class ChainFolder:
 
     @property
     def chain_id(self) -> int:
-        return json.loads((self.genesis if self.genesis.exists() else GENESIS_TEMPLATE).read_text())["config"]["chainId"]
+        return json.loads((self.genesis if self.genesis.exists() else GENESIS_TEMPLATE).read_text())["config"][
+            "chainId"
+        ]
 
     def address(self, role: str) -> str:
         """The operator's or the grid's address, read without the password."""
@@ -220,18 +223,35 @@ def node_command(
     """The command line of node ``index``. Its p2p address and peers are in its config.toml."""
     command = [
         str(geth),
-        "--datadir", str(folder.node_dir(index)),
-        "--config", str(folder.node_dir(index) / "config.toml"),
-        "--networkid", str(folder.chain_id),
+        "--datadir",
+        str(folder.node_dir(index)),
+        "--config",
+        str(folder.node_dir(index) / "config.toml"),
+        "--networkid",
+        str(folder.chain_id),
         "--nodiscover",
-        "--nat", "none",
-        "--syncmode", "full",
-        "--http", "--http.addr", "127.0.0.1", "--http.port", str(http_port), "--http.api", "eth,net,web3",
+        "--nat",
+        "none",
+        "--syncmode",
+        "full",
+        "--http",
+        "--http.addr",
+        "127.0.0.1",
+        "--http.port",
+        str(http_port),
+        "--http.api",
+        "eth,net,web3",
         # The engine API serves proof-of-stake consensus clients; here it only needs a free port.
-        "--authrpc.addr", "127.0.0.1", "--authrpc.port", str(auth_port),
-        "--ethash.dagdir", str(dags),
-        "--miner.gaslimit", str(GAS_LIMIT),
-        "--verbosity", "3",
+        "--authrpc.addr",
+        "127.0.0.1",
+        "--authrpc.port",
+        str(auth_port),
+        "--ethash.dagdir",
+        str(dags),
+        "--miner.gaslimit",
+        str(GAS_LIMIT),
+        "--verbosity",
+        "3",
     ]
     if mining:
         command += ["--mine", "--miner.threads", "1", "--miner.etherbase", folder.address("operator")]
@@ -255,7 +275,9 @@ def write_node_config(folder: ChainFolder, index: int, p2p_ports: list[int]) -> 
 
 def rpc(url: str, method: str, *params) -> object:
     """One JSON-RPC call; a node's error reply raises RuntimeError with its message."""
-    response = requests.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}, timeout=10)
+    response = requests.post(
+        url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}, timeout=10
+    )
     reply = response.json()
     if "error" in reply:
         raise RuntimeError(f"{method} at {url}: {reply['error']}")
@@ -312,12 +334,18 @@ def geth_private_network(
             wait_for_rpc(url, process, timeout=60)
         _wait_until(
             lambda: all(int(rpc(url, "net_peerCount"), 16) >= nodes - 1 for url in urls),
-            "the nodes did not all connect to each other", 60, processes, logs,
+            "the nodes did not all connect to each other",
+            60,
+            processes,
+            logs,
         )
         start = max(int(rpc(url, "eth_blockNumber"), 16) for url in urls)
         _wait_until(
             lambda: all(int(rpc(url, "eth_blockNumber"), 16) > start for url in urls),
-            "no new block was mined and shared", 120, processes, logs,
+            "no new block was mined and shared",
+            120,
+            processes,
+            logs,
         )
         yield PrivateNetwork(chain, chain.chain_id, urls, processes)
     finally:

@@ -11,6 +11,7 @@ password (``keys/``): deploy with them, e.g. ``ape run deploy --network ethereum
 --keystore chain/keys/operator.json --password-file chain/keys/password ...``.
 See devnet/geth/__init__.py for the folder's layout and the settings.
 """
+
 from __future__ import annotations
 
 import signal

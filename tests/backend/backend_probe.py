@@ -16,5 +16,3 @@ PROBE_RUNTIME = (
     "5b63deadbeef6000526004601cfd"  # revert(0xdeadbeef)
 )
 PROBE_INIT = "0x603e80600b6000396000f3" + PROBE_RUNTIME[2:]  # copy the 62-byte runtime and return it
-
-

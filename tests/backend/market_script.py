@@ -34,7 +34,12 @@ GAS = 1_000_000
 # name -> (producer, green)
 ROLES = {"wind": (True, True), "controllable": (True, False), "ev": (False, True), "load": (False, False)}
 # name -> (Wh, wei per kWh)
-BIDS = {"wind": (1000, 6 * 10**14), "controllable": (700, 5 * 10**14), "ev": (800, 8 * 10**14), "load": (500, 7 * 10**14)}
+BIDS = {
+    "wind": (1000, 6 * 10**14),
+    "controllable": (700, 5 * 10**14),
+    "ev": (800, 8 * 10**14),
+    "load": (500, 7 * 10**14),
+}
 READINGS_WH = {"wind": 950, "controllable": 700, "ev": 820, "load": 480}
 AVERAGE_PRICE = 661538461538461
 

@@ -132,5 +132,7 @@ def test_embedded_app_without_a_block_interval_leaves_time_still():
 
 def deployment_file(directory: Path) -> Path:
     path = directory / "deployment.json"
-    Deployment(chain_id=1, market="0x" + "11" * 20, operator="0x" + "33" * 20, grid="0x" + "22" * 20, block=0).save(path)
+    Deployment(chain_id=1, market="0x" + "11" * 20, operator="0x" + "33" * 20, grid="0x" + "22" * 20, block=0).save(
+        path
+    )
     return path

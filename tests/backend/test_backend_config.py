@@ -87,7 +87,9 @@ def test_block_interval_of_zero_is_allowed():
     assert load_config(environ={"P2P_EMBEDDED_BLOCK_INTERVAL": "0"})["EMBEDDED_BLOCK_INTERVAL"] == 0
 
 
-@pytest.mark.parametrize(("name", "value"), [("EMBEDDED_BLOCK_INTERVAL", "-1"), ("PERIOD_LENGTH", "5"), ("KEEPER_BATCH", "0")])
+@pytest.mark.parametrize(
+    ("name", "value"), [("EMBEDDED_BLOCK_INTERVAL", "-1"), ("PERIOD_LENGTH", "5"), ("KEEPER_BATCH", "0")]
+)
 def test_value_out_of_range_is_refused(name, value):
     with pytest.raises(ConfigError, match=f"P2P_{name}"):
         load_config(environ={f"P2P_{name}": value})

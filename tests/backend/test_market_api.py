@@ -61,7 +61,9 @@ def settled() -> SettledPeriod:
     keeper = keeper_of(app)
     delivery_period = period_with_readings(script, prosumers, keeper)
     run_keeper(keeper)
-    return SettledPeriod(app.test_client(), script, {prosumer.name: prosumer for prosumer in prosumers}, delivery_period)
+    return SettledPeriod(
+        app.test_client(), script, {prosumer.name: prosumer for prosumer in prosumers}, delivery_period
+    )
 
 
 @pytest.fixture
@@ -98,7 +100,11 @@ def test_contract_carries_the_abi_for_the_page(settled):
 def test_contract_gives_schedule_and_parameters_with_wei_as_strings(settled):
     answer = settled.get("/api/contract")
 
-    assert (answer["schedule"]["period_length"], answer["parameters"]["margin_wei"], answer["parameters"]["shortfall_factor_bps"]) == (
+    assert (
+        answer["schedule"]["period_length"],
+        answer["parameters"]["margin_wei"],
+        answer["parameters"]["shortfall_factor_bps"],
+    ) == (
         PERIOD_LENGTH,
         str(10**15),
         11_000,
@@ -113,7 +119,13 @@ def test_status_gives_the_current_period_phase_and_block(settled):
 
     w3, contract = settled.script.w3, settled.script.contract
     now = contract.functions.currentPhase().call()
-    assert (answer["period"], answer["phase"], answer["seconds_left"], answer["block"], answer["auction_delivery_period"]) == (
+    assert (
+        answer["period"],
+        answer["phase"],
+        answer["seconds_left"],
+        answer["block"],
+        answer["auction_delivery_period"],
+    ) == (
         now.period,
         ["commit", "reveal", "matching", "settlement"][now.phase],
         now.secondsLeft,
@@ -133,7 +145,9 @@ def test_status_reports_what_the_keeper_did(settled):
 
 
 def test_status_without_an_operator_key_says_there_is_no_keeper(market):
-    client = create_app(APP_CONFIG, market=MarketHandle(market.w3, market.contract, market.deployment, None, market.lock)).test_client()
+    client = create_app(
+        APP_CONFIG, market=MarketHandle(market.w3, market.contract, market.deployment, None, market.lock)
+    ).test_client()
 
     keeper = client.get("/api/status").get_json()["keeper"]
 
@@ -317,7 +331,9 @@ def test_answers_follow_a_new_block(script, client, wind):
 def entrust_body(script, prosumer: Trader, delivery_period: int, signer=None, changes=None) -> dict:
     """The page's request entrusting `prosumer`'s bid, signed by `signer` (the prosumer unless
     given), with `changes` made after signing."""
-    bid = EntrustedBid(prosumer.address, delivery_period, prosumer.bid.quantity_wh, prosumer.bid.price, prosumer.bid.salt)
+    bid = EntrustedBid(
+        prosumer.address, delivery_period, prosumer.bid.quantity_wh, prosumer.bid.price, prosumer.bid.salt
+    )
     deployment = script.market.deployment
     message = encode_defunct(text=entrust_message(deployment.market, deployment.chain_id, bid))
     signature = (signer or prosumer.key).sign_message(message).signature
@@ -338,7 +354,11 @@ def test_entrusted_bid_is_accepted_with_the_secrecy_it_gives_up(script, client, 
     reply = client.post("/api/entrust", json=entrust_body(script, controllable, delivery_period))
 
     answer = reply.get_json()
-    assert (reply.status_code, answer["delivery_period"], "operator" in answer["secrecy"]) == (202, delivery_period, True)
+    assert (reply.status_code, answer["delivery_period"], "operator" in answer["secrecy"]) == (
+        202,
+        delivery_period,
+        True,
+    )
 
 
 def test_entrusted_bid_is_kept_for_the_keeper(app, script, client, controllable):
@@ -407,7 +427,9 @@ def test_bid_entrusted_with_someone_elses_signature_is_refused(app, script, clie
 
 def test_bid_changed_after_signing_is_refused(app, script, client, controllable):
     delivery_period = script.next_auction()
-    changed = entrust_body(script, controllable, delivery_period, changes={"price_wei": str(controllable.bid.price + 1)})
+    changed = entrust_body(
+        script, controllable, delivery_period, changes={"price_wei": str(controllable.bid.price + 1)}
+    )
 
     reply = client.post("/api/entrust", json=changed)
 
@@ -489,7 +511,9 @@ def test_api_whose_node_is_down_answers_503(tmp_path):
     Deployment(chain_id=1, market="0x" + "11" * 20, operator="0x" + "33" * 20, grid="0x" + "22" * 20, block=0).save(
         deployment_file
     )
-    app = create_app({"CHAIN": f"http://127.0.0.1:{free_port()}", "DEPLOYMENT": str(deployment_file), "RPC_TIMEOUT": 0.5})
+    app = create_app(
+        {"CHAIN": f"http://127.0.0.1:{free_port()}", "DEPLOYMENT": str(deployment_file), "RPC_TIMEOUT": 0.5}
+    )
 
     reply = app.test_client().get("/api/status")
 

@@ -125,7 +125,6 @@ def test_eth_send_raw_transaction_transfers_ether(chain):
     assert as_number(chain.result("eth_getBalance", RECIPIENT, "latest")) == balance_before + 12345
 
 
-
 def test_denied_method_hidden_in_a_batch_leaves_the_rest_answered_by_the_chain(chain):
     transfer = {"from": chain.funded_address, "to": RECIPIENT, "value": "0x1"}
     batch = [

@@ -123,7 +123,9 @@ def test_request_without_params_is_forwarded_with_empty_params(proxy_client, fak
 
 
 def test_body_that_is_not_json_is_a_parse_error(proxy_client):
-    response = proxy_client.post("/rpc", data=b'{"jsonrpc": "2.0", "method": ', content_type="application/json").get_json()
+    response = proxy_client.post(
+        "/rpc", data=b'{"jsonrpc": "2.0", "method": ', content_type="application/json"
+    ).get_json()
 
     assert error_of(response) == (None, -32700)
 

@@ -18,7 +18,9 @@ def browser():
     """One headless Chromium for the session; each test opens its own contexts in it."""
     executable = chromium_path()
     if executable is None:
-        pytest.skip("no Chromium binary on this machine: run scripts/ensure_chromium.sh (Debian: apt-get install chromium)")
+        pytest.skip(
+            "no Chromium binary on this machine: run scripts/ensure_chromium.sh (Debian: apt-get install chromium)"
+        )
     sync_api = pytest.importorskip("playwright.sync_api", reason="the Python package playwright is not installed")
     with sync_api.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)

@@ -1,4 +1,5 @@
 """Registration, operator authorization, meter binding, parameters, wallets and the margin."""
+
 from dataclasses import replace
 
 import ape

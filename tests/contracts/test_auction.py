@@ -1,5 +1,6 @@
 """The green-first double auction: the spec's worked example, green priority, ties,
 affordability cuts, batching, and every refusal of commit, reveal and matching."""
+
 import ape
 from conftest import MILLI_ETHER, assert_conserved
 
@@ -20,12 +21,14 @@ def ids(market, *accounts):
 def test_worked_example_of_the_spec(market, enroll, auction):
     s1, s2 = enroll("S1", True, False), enroll("S2", True, False)
     b1, b2 = enroll("B1", False, False), enroll("B2", False, False)
-    receipt = auction.run_period([
-        (s1, 100 * KWH, 10 * MILLI_ETHER),
-        (s2, 50 * KWH, 30 * MILLI_ETHER),
-        (b1, 80 * KWH, 40 * MILLI_ETHER),
-        (b2, 60 * KWH, 20 * MILLI_ETHER),
-    ])
+    receipt = auction.run_period(
+        [
+            (s1, 100 * KWH, 10 * MILLI_ETHER),
+            (s2, 50 * KWH, 30 * MILLI_ETHER),
+            (b1, 80 * KWH, 40 * MILLI_ETHER),
+            (b2, 60 * KWH, 20 * MILLI_ETHER),
+        ]
+    )
     s1_id, b1_id, b2_id = ids(market, s1, b1, b2)
     assert trades_of(receipt, market) == [
         (s1_id, b1_id, 80 * KWH, 25 * MILLI_ETHER),
@@ -37,12 +40,14 @@ def test_worked_example_of_the_spec(market, enroll, auction):
 def test_green_pass_runs_before_the_full_pass(market, prosumers, auction):
     p = prosumers
     # The non-green load bids highest, but wind (green) sells to the EV (green) first.
-    receipt = auction.run_period([
-        (p.wind, 1 * KWH, 20 * MILLI_ETHER),
-        (p.controllable, 1 * KWH, 10 * MILLI_ETHER),
-        (p.ev, 1 * KWH, 30 * MILLI_ETHER),
-        (p.load, 1 * KWH, 50 * MILLI_ETHER),
-    ])
+    receipt = auction.run_period(
+        [
+            (p.wind, 1 * KWH, 20 * MILLI_ETHER),
+            (p.controllable, 1 * KWH, 10 * MILLI_ETHER),
+            (p.ev, 1 * KWH, 30 * MILLI_ETHER),
+            (p.load, 1 * KWH, 50 * MILLI_ETHER),
+        ]
+    )
     wind, controllable, ev, load = ids(market, *p.all())
     assert trades_of(receipt, market) == [
         (wind, ev, KWH, 25 * MILLI_ETHER),
@@ -53,11 +58,13 @@ def test_green_pass_runs_before_the_full_pass(market, prosumers, auction):
 def test_equal_prices_go_in_reveal_order(market, enroll, auction):
     registered_first, revealed_first = enroll("early id", True, False), enroll("early reveal", True, False)
     buyer = enroll("buyer", False, False)
-    receipt = auction.run_period([  # revealed in this order
-        (revealed_first, 1 * KWH, 10 * MILLI_ETHER),
-        (buyer, 1 * KWH, 10 * MILLI_ETHER),
-        (registered_first, 1 * KWH, 10 * MILLI_ETHER),
-    ])
+    receipt = auction.run_period(
+        [  # revealed in this order
+            (revealed_first, 1 * KWH, 10 * MILLI_ETHER),
+            (buyer, 1 * KWH, 10 * MILLI_ETHER),
+            (registered_first, 1 * KWH, 10 * MILLI_ETHER),
+        ]
+    )
     assert trades_of(receipt, market) == [(*ids(market, revealed_first, buyer), KWH, 10 * MILLI_ETHER)]
 
 
@@ -236,11 +243,13 @@ def test_stale_hint_still_inserts_in_price_order(market, enroll, auction, clock)
 
 def test_trades_are_emitted_with_the_average_price(market, prosumers, auction):
     p = prosumers
-    receipt = auction.run_period([
-        (p.wind, 2 * KWH, 10 * MILLI_ETHER),
-        (p.ev, 1 * KWH, 20 * MILLI_ETHER),
-        (p.load, 1 * KWH, 30 * MILLI_ETHER),
-    ])
+    receipt = auction.run_period(
+        [
+            (p.wind, 2 * KWH, 10 * MILLI_ETHER),
+            (p.ev, 1 * KWH, 20 * MILLI_ETHER),
+            (p.load, 1 * KWH, 30 * MILLI_ETHER),
+        ]
+    )
     completed = receipt.events.filter(market.MatchingCompleted)
     assert len(completed) == 1
     assert completed[0].tradedWh == 2 * KWH

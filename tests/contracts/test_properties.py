@@ -1,5 +1,6 @@
 """On random books the contract clears exactly like the plain-Python reference, and money is
 conserved to the wei after every step."""
+
 import pytest
 from conftest import MILLI_ETHER, PARAMETERS, assert_conserved
 from hypothesis import HealthCheck, given, settings
@@ -69,7 +70,9 @@ def test_contract_clears_like_the_reference(chain, market, traders, auction, boo
         assert_conserved(market)
 
         wallets_before = {a.address: market.accountOf(a).wallet for a in accounts}
-        orders = [Order(a.address, role[0], role[1], wh, price) for a, (role, _, wh, price, _, _) in zip(accounts, book)]
+        orders = [
+            Order(a.address, role[0], role[1], wh, price) for a, (role, _, wh, price, _, _) in zip(accounts, book)
+        ]
         expected = clear(orders, wallets_before, PARAMETERS.margin)
 
         address_of = {market.accountOf(a).id: a.address for a in accounts}

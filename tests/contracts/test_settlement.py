@@ -1,5 +1,6 @@
 """Meter readings and settlement: the paper's checks at 14:00 and 18:30 reproduced through the
 contracts, the reading rules, and every refusal of readings and settlement."""
+
 from decimal import Decimal
 
 import ape
@@ -26,12 +27,14 @@ def at_14_00(market, prosumers, auction):
     """The paper's 14:00 book (table 1, trades 4-6): wind 0.43 kWh, controllable 0.12 kWh,
     EV 0.25 kWh, ordinary load declares 1.02 kWh. Returns the matching receipt."""
     p = prosumers
-    return auction.run_period([
-        (p.wind, 430, 700 * E12),
-        (p.controllable, 120, 734 * E12),
-        (p.ev, 250, 786 * E12),
-        (p.load, 1020, 824 * E12),
-    ])
+    return auction.run_period(
+        [
+            (p.wind, 430, 700 * E12),
+            (p.controllable, 120, 734 * E12),
+            (p.ev, 250, 786 * E12),
+            (p.load, 1020, 824 * E12),
+        ]
+    )
 
 
 def settle_delivery_period_1(market, clock, keeper):
@@ -86,7 +89,9 @@ def test_paper_18_30_balancing(market, prosumers, auction, load_meter, clock, ke
     assert milli_ether(event.balancing) == Decimal("0.052")
 
 
-def test_settlement_moves_money_between_prosumer_and_grid_only(market, prosumers, grid, at_14_00, load_meter, clock, keeper):
+def test_settlement_moves_money_between_prosumer_and_grid_only(
+    market, prosumers, grid, at_14_00, load_meter, clock, keeper
+):
     clock.move_to(2, "commit")
     market.submitReading(1, METER_NUMBER, 1150, sender=load_meter)
     load_before, grid_before = market.accountOf(prosumers.load).wallet, market.accountOf(grid).wallet

@@ -11,6 +11,7 @@ Every transaction is signed locally and sent raw; transactions that do not depen
 go out together, so one phase costs a few blocks, not one block per transaction. Each one's time
 from submission to inclusion is recorded.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -47,7 +48,11 @@ PROSUMERS = [
     ("ordinary load", False, False, 1020, 824 * E12, 1150, 164),
 ]
 # The paper's table 1, trades 4-6: (seller, buyer, Wh)
-EXPECTED_TRADES = [("wind", "EV charger", 250), ("wind", "ordinary load", 180), ("controllable source", "ordinary load", 120)]
+EXPECTED_TRADES = [
+    ("wind", "EV charger", 250),
+    ("wind", "ordinary load", 180),
+    ("controllable source", "ordinary load", 120),
+]
 
 
 def paper_prosumers(deposit: int = DEPOSIT) -> list[Prosumer]:
@@ -119,8 +124,15 @@ def run_trading_period(
         raise AssertionError(f"setup outlasted period 0's commit phase; raise setup_seconds ({setup_seconds})")
     period = driver.run(paper_bids(prosumers), paper_readings(prosumers), auction_open=True)
     names = {account_id: spec[0] for account_id, spec in zip(ids, PROSUMERS)}
-    return PeriodOutcome(market, names, period.matching, period.settlement, driver.ledger(),
-                         statistics_of(sender.latencies), time.monotonic() - started)
+    return PeriodOutcome(
+        market,
+        names,
+        period.matching,
+        period.settlement,
+        driver.ledger(),
+        statistics_of(sender.latencies),
+        time.monotonic() - started,
+    )
 
 
 def assert_period_cleared_and_settled(outcome: PeriodOutcome) -> None:
@@ -133,5 +145,7 @@ def assert_period_cleared_and_settled(outcome: PeriodOutcome) -> None:
     load = settled["ordinary load"]
     assert (load["clearedWh"], load["actualWh"]) == (300, 1150)
     assert round(Decimal(load["balancing"]) / 10**15, 3) == Decimal("-0.708")
-    assert any(outcome.market.events.SettlementCompleted().process_receipt(r, errors=DISCARD) for r in outcome.settlement)
+    assert any(
+        outcome.market.events.SettlementCompleted().process_receipt(r, errors=DISCARD) for r in outcome.settlement
+    )
     assert outcome.ledger.conserved, outcome.ledger

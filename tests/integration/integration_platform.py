@@ -11,6 +11,7 @@ Everything runs on the wall clock, so the chain's block time must follow it (anv
 setup itself (funding, deployment, authorizations, meter bindings), the only time it signs as
 the operator.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -94,8 +95,7 @@ def bridge_config(folder: Path, rpc_url: str, market: str, meter_keys: list[Loca
     config.write_text(
         f'[bus]\nport = "{{port}}"\nreply_timeout = 0.5\n'
         f'[chain]\nrpc_url = "{rpc_url}"\nmarket_address = "{market}"\n'
-        f'[daemon]\ndatabase = "{folder / "outbox.sqlite3"}"\ntick = 0.3\nmax_reading_delay = 5\n'
-        + "\n".join(tables)
+        f'[daemon]\ndatabase = "{folder / "outbox.sqlite3"}"\ntick = 0.3\nmax_reading_delay = 5\n' + "\n".join(tables)
     )
     return config
 
@@ -108,16 +108,23 @@ class QuietRequestHandler(WSGIRequestHandler):
 
 
 @contextlib.contextmanager
-def backend_server(node_url: str, deployment: Path, operator_keystore: Path, password_file: Path, folder: Path) -> Iterator:
+def backend_server(
+    node_url: str, deployment: Path, operator_keystore: Path, password_file: Path, folder: Path
+) -> Iterator:
     """The backend on a free loopback port, its keeper running; yields (base URL, app)."""
     environment = {"P2P_OPERATOR_KEY_FILE": str(operator_keystore), "P2P_OPERATOR_PASSWORD_FILE": str(password_file)}
     saved = {name: os.environ.get(name) for name in environment}
     os.environ.update(environment)
     try:
-        app = create_app({
-            "CHAIN": node_url, "DEPLOYMENT": str(deployment), "KEEPER_DB": str(folder / "keeper.sqlite3"),
-            "KEEPER_POLL_INTERVAL": 0.5, "RPC_TIMEOUT": 30,
-        })
+        app = create_app(
+            {
+                "CHAIN": node_url,
+                "DEPLOYMENT": str(deployment),
+                "KEEPER_DB": str(folder / "keeper.sqlite3"),
+                "KEEPER_POLL_INTERVAL": 0.5,
+                "RPC_TIMEOUT": 30,
+            }
+        )
     finally:
         for name, value in saved.items():
             os.environ.pop(name) if value is None else os.environ.__setitem__(name, value)
@@ -178,9 +185,14 @@ def run_period_through_platform(
     setup.enrol(prosumers)
 
     meter_keys = [p.meter for p in prosumers]
-    with backend_server(node_url, deployment, operator_keystore, password_file, folder) as (base_url, app), \
-            meter_bridge(bridge_config(folder, f"{base_url}/rpc", market.address, meter_keys),
-                         simulated_meters(schedule.period_length), folder) as daemon_log:
+    with (
+        backend_server(node_url, deployment, operator_keystore, password_file, folder) as (base_url, app),
+        meter_bridge(
+            bridge_config(folder, f"{base_url}/rpc", market.address, meter_keys),
+            simulated_meters(schedule.period_length),
+            folder,
+        ) as daemon_log,
+    ):
         proxied = Web3(Web3.HTTPProvider(f"{base_url}/rpc"))
         market = attach(proxied, market.address)
         prosumer_side = SendTogether(proxied)
@@ -188,7 +200,9 @@ def run_period_through_platform(
         # The prosumers' own driver never matches or settles: the keeper does.
         driver = PeriodDriver(market, operator, sender=prosumer_side, wait_until=BlockTime(proxied).wait_until)
         driver.send([Transaction(p.key, market.functions.deposit(), DEPOSIT) for p in prosumers])
-        assert proxied.eth.get_block("latest")["timestamp"] < schedule.genesis_time + schedule.commit_end, "setup took too long"
+        assert proxied.eth.get_block("latest")["timestamp"] < schedule.genesis_time + schedule.commit_end, (
+            "setup took too long"
+        )
         bids = paper_bids(prosumers)
         driver.commit(bids)
         delivery_period = driver.auction_delivery_period()
@@ -203,8 +217,10 @@ def run_period_through_platform(
         deadline = time.monotonic() + SETTLEMENT_TIMEOUT
         # The keeper reports a transaction once it has its receipt, which may be after the
         # settlement's event is already on chain.
-        while not (market.events.SettlementCompleted().get_logs(from_block=0, argument_filters={"deliveryPeriod": 1})
-                   and any(a["action"] == "settle" for a in keeper.status()["actions"])):
+        while not (
+            market.events.SettlementCompleted().get_logs(from_block=0, argument_filters={"deliveryPeriod": 1})
+            and any(a["action"] == "settle" for a in keeper.status()["actions"])
+        ):
             assert time.monotonic() < deadline, f"period 1 not settled; keeper: {keeper.status()}"
             time.sleep(1)
         outcome = read_outcome(driver, prosumers, keeper.status(), daemon_log.read_text())
@@ -216,11 +232,18 @@ def entrust(base_url: str, w3: Web3, market: str, bidder: LocalAccount, delivery
     """What the page does when a prosumer ticks "let the keeper reveal for me"."""
     bid = EntrustedBid(bidder.address, delivery_period, sealed.quantity_wh, sealed.price, sealed.salt)
     signed = bidder.sign_message(encode_defunct(text=entrust_message(market, w3.eth.chain_id, bid)))
-    reply = requests.post(f"{base_url}/api/entrust", json={
-        "bidder": bid.bidder, "delivery_period": bid.delivery_period,
-        "quantity_wh": bid.quantity_wh, "price_wei": bid.price, "salt": "0x" + bid.salt.hex(),
-        "signature": "0x" + signed.signature.hex().removeprefix("0x"),
-    }, timeout=30)
+    reply = requests.post(
+        f"{base_url}/api/entrust",
+        json={
+            "bidder": bid.bidder,
+            "delivery_period": bid.delivery_period,
+            "quantity_wh": bid.quantity_wh,
+            "price_wei": bid.price,
+            "salt": "0x" + bid.salt.hex(),
+            "signature": "0x" + signed.signature.hex().removeprefix("0x"),
+        },
+        timeout=30,
+    )
     assert reply.status_code == 202, reply.text
 
 
@@ -228,10 +251,15 @@ def read_outcome(driver: PeriodDriver, prosumers: list, keeper_status: dict, dae
     names = {driver.account(p.address).id: p.name for p in prosumers}
     events = driver.contract.events
     return PlatformOutcome(
-        trades=[(names[e.args.sellerId], names[e.args.buyerId], e.args.quantityWh)
-                for e in events.Trade().get_logs(from_block=0)],
-        readings={names[e.args.prosumerId]: e.args.energyWh
-                  for e in events.ReadingPosted().get_logs(from_block=0) if e.args.deliveryPeriod == 1},
+        trades=[
+            (names[e.args.sellerId], names[e.args.buyerId], e.args.quantityWh)
+            for e in events.Trade().get_logs(from_block=0)
+        ],
+        readings={
+            names[e.args.prosumerId]: e.args.energyWh
+            for e in events.ReadingPosted().get_logs(from_block=0)
+            if e.args.deliveryPeriod == 1
+        },
         settled={names[e.args.prosumerId]: dict(e.args) for e in events.Settled().get_logs(from_block=0)},
         ledger=driver.ledger(),
         keeper_status=keeper_status,

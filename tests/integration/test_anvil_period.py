@@ -1,4 +1,5 @@
 """A full trading period on a real anvil node; block time jumps ahead instead of being waited for."""
+
 from __future__ import annotations
 
 from eth_account import Account

@@ -1,4 +1,5 @@
 """A trading period through backend, keeper and meter bridge on a real anvil that mines every second."""
+
 from __future__ import annotations
 
 import json
@@ -20,7 +21,13 @@ def test_period_through_backend_keeper_and_meter_bridge_on_anvil(tmp_path):
     keystore.write_text(json.dumps(Account.encrypt(ANVIL_FUNDED_KEY, "operator password", kdf="pbkdf2", iterations=2)))
     with anvil("--block-time", "1") as url:
         outcome = run_period_through_platform(
-            url, Account.from_key(ANVIL_FUNDED_KEY), keystore, password, Account.from_key(ANVIL_GRID_KEY),
-            SCHEDULE, setup_seconds=20, folder=tmp_path,
+            url,
+            Account.from_key(ANVIL_FUNDED_KEY),
+            keystore,
+            password,
+            Account.from_key(ANVIL_GRID_KEY),
+            SCHEDULE,
+            setup_seconds=20,
+            folder=tmp_path,
         )
     assert_settled_through_platform(outcome)

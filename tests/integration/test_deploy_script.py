@@ -1,4 +1,5 @@
 """`ape run deploy` against a real anvil: the market is there and the deployment file says where."""
+
 from __future__ import annotations
 
 import json
@@ -24,10 +25,29 @@ def test_deploy_script_writes_the_deployment_file(tmp_path):
     output = tmp_path / "deployment.json"
     with anvil() as url:
         subprocess.run(
-            [str(APE), "run", "deploy", "--network", f"ethereum:anvil:{url}", "--keystore", str(keystore),
-             "--password-file", str(password), "--grid", GRID, "--period-length", "120", "--margin", "0.002",
-             "--output", str(output)],
-            cwd=ROOT, check=True, capture_output=True, timeout=300,
+            [
+                str(APE),
+                "run",
+                "deploy",
+                "--network",
+                f"ethereum:anvil:{url}",
+                "--keystore",
+                str(keystore),
+                "--password-file",
+                str(password),
+                "--grid",
+                GRID,
+                "--period-length",
+                "120",
+                "--margin",
+                "0.002",
+                "--output",
+                str(output),
+            ],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            timeout=300,
         )
         deployment = Deployment.load(output)
         w3 = Web3(Web3.HTTPProvider(url))

@@ -1,4 +1,5 @@
 """The Geth private chain's folder: genesis, keys and node configuration, before any node runs."""
+
 from __future__ import annotations
 
 import json

@@ -9,6 +9,7 @@ made them (see devnet/geth/__init__.py). Skipped, saying why, when Geth cannot b
 The measurements (DAG preparation, block time, submission-to-inclusion latency) are printed and
 written to test-artifacts/integration/geth_period.json.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -71,8 +72,14 @@ def test_period_through_backend_keeper_and_meter_bridge_on_geth_pow(network, mea
     first_block = node.eth.block_number
     started = time.monotonic()
     outcome = run_period_through_platform(
-        network.rpc_urls[1], network.operator, network.folder.keystore("operator"), network.folder.password_file,
-        network.grid, SCHEDULE, SETUP_SECONDS, tmp_path,
+        network.rpc_urls[1],
+        network.operator,
+        network.folder.keystore("operator"),
+        network.folder.password_file,
+        network.grid,
+        SCHEDULE,
+        SETUP_SECONDS,
+        tmp_path,
     )
     assert_settled_through_platform(outcome)
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 import venv
 from pathlib import Path
 
@@ -66,7 +65,9 @@ def meter_box(tmp_path_factory) -> Path:
     python = folder / "venv" / "bin" / "python"
     subprocess.run(
         [str(python), "-m", "pip", "install", "--quiet", f"{source}[bridge]"],
-        cwd=folder, check=True, timeout=INSTALL_TIMEOUT,
+        cwd=folder,
+        check=True,
+        timeout=INSTALL_TIMEOUT,
     )
     shutil.rmtree(source)  # nothing the box runs may come from a source tree
     return python
@@ -94,6 +95,9 @@ def test_installed_daemon_loads_without_flask_and_finds_the_markets_abi(meter_bo
 def test_installed_command_line_runs(meter_box, tmp_path):
     result = subprocess.run(
         [str(meter_box), "-m", "meter_bridge", "encode-read", "000000000161", "00010000"],
-        cwd=tmp_path, capture_output=True, text=True, check=True,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert result.stdout.strip() == "68610100000000681104333334331416"

@@ -52,7 +52,9 @@ def test_refusal_is_decoded_by_name(market_access, meter):
 
 def test_signed_submission_is_mined_and_readable(chain, market_access, market, wind, meter):
     TimeTravel(chain).next_block_at(market_access.schedule().start(1) + 1)
-    signed = meter.sign(market_access.submission(meter.address, 0, WIND_NUMBER, 500, market_access.next_nonce(meter.address)))
+    signed = meter.sign(
+        market_access.submission(meter.address, 0, WIND_NUMBER, 500, market_access.next_nonce(meter.address))
+    )
     market_access.send_raw(signed.raw)
     prosumer = market.functions.accountOf(wind.address).call().id
     assert (market_access.receipt_status(signed.tx_hash), market_access.reading_of(prosumer, 0)) == (1, 500)

@@ -11,9 +11,7 @@ FORWARD_ENERGY_REPLY = "FEFEFEFE 68 61 01 00 00 00 00 68 91 08 33 33 34 33 9A 78
 
 
 def bridge_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "meter_bridge", *args], capture_output=True, text=True, timeout=60
-    )
+    return subprocess.run([sys.executable, "-m", "meter_bridge", *args], capture_output=True, text=True, timeout=60)
 
 
 def test_encode_read_prints_the_request_in_hex():
@@ -56,9 +54,19 @@ def test_decode_of_non_hex_input_exits_2():
 def simulated_meter_port():
     """``simulate --create-pty`` in its own process; yields the pty path it prints."""
     simulator = subprocess.Popen(
-        [sys.executable, "-m", "meter_bridge", "simulate", "--create-pty", "--echo",
-         "--meter", "000000000161,forward=42.5,power=0"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        [
+            sys.executable,
+            "-m",
+            "meter_bridge",
+            "simulate",
+            "--create-pty",
+            "--echo",
+            "--meter",
+            "000000000161,forward=42.5,power=0",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     try:
         yield simulator.stdout.readline().strip()

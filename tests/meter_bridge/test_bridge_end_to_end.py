@@ -128,7 +128,11 @@ class Bridge:
         self.energy = energy
         abi = load_artifact()["abi"]
         self.daemon = Daemon(
-            meters, line, chain_access(Web3(backend_rpc), market.address, abi), Outbox(outbox_path), max_reading_delay=10
+            meters,
+            line,
+            chain_access(Web3(backend_rpc), market.address, abi),
+            Outbox(outbox_path),
+            max_reading_delay=10,
         )
         self.schedule = self.daemon.chain.schedule()
         self.time = TimeTravel(chain)
@@ -249,7 +253,9 @@ def test_replaced_meter_skips_one_period_then_posts_again(make_bridge, market, b
 
 
 def test_reading_signed_with_an_unbound_key_is_refused(make_bridge, chain, operator, tmp_path, wind_meter):
-    forger = BridgedMeter("wind", WIND_ADDRESS, WIND_NUMBER, REVERSE_ACTIVE_ENERGY, new_meter_key(chain, operator, tmp_path, "forger"))
+    forger = BridgedMeter(
+        "wind", WIND_ADDRESS, WIND_NUMBER, REVERSE_ACTIVE_ENERGY, new_meter_key(chain, operator, tmp_path, "forger")
+    )
     bridge = make_bridge(forger)
     bridge.at_start_of(1)
     (submission,) = bridge.at_start_of(2)
@@ -270,8 +276,13 @@ def test_second_reading_for_a_period_is_refused(make_bridge, chain, market, back
     backend_rpc.reachable = False  # the bridge's reading for period 1 waits in the outbox ...
     bridge.at_start_of(2)
     forged = market.functions.submitReading(1, WIND_NUMBER, 1).build_transaction(
-        {"from": wind_meter.key.address, "nonce": chain.eth.get_transaction_count(wind_meter.key.address),
-         "gas": 200_000, "gasPrice": chain.eth.gas_price, "chainId": chain.eth.chain_id}
+        {
+            "from": wind_meter.key.address,
+            "nonce": chain.eth.get_transaction_count(wind_meter.key.address),
+            "gas": 200_000,
+            "gasPrice": chain.eth.gas_price,
+            "chainId": chain.eth.chain_id,
+        }
     )
     chain.eth.send_raw_transaction(wind_meter.key.sign(forged).raw)  # ... while another one gets in
     backend_rpc.reachable = True
@@ -287,8 +298,12 @@ def test_refused_reading_is_kept_as_failed_in_the_outbox(make_bridge, wind_meter
     assert [queued.state for queued in bridge.daemon.outbox.all()] == [FAILED]
 
 
-def test_refused_reading_does_not_block_later_readings(make_bridge, market, chain, operator, tmp_path, wind_meter, ev_meter):
-    forger = BridgedMeter("ev", EV_ADDRESS, EV_NUMBER, FORWARD_ACTIVE_ENERGY, new_meter_key(chain, operator, tmp_path, "forger"))
+def test_refused_reading_does_not_block_later_readings(
+    make_bridge, market, chain, operator, tmp_path, wind_meter, ev_meter
+):
+    forger = BridgedMeter(
+        "ev", EV_ADDRESS, EV_NUMBER, FORWARD_ACTIVE_ENERGY, new_meter_key(chain, operator, tmp_path, "forger")
+    )
     bridge = make_bridge(forger, wind_meter)
     for period in (1, 2, 3):
         bridge.at_start_of(period)

@@ -69,7 +69,7 @@ reply_timeout = 0.3
 rpc_url = "{rpc_url}"
 market_address = "{market.address}"
 [daemon]
-database = "{tmp_path / 'outbox.sqlite3'}"
+database = "{tmp_path / "outbox.sqlite3"}"
 tick = 0.3
 max_reading_delay = 2
 [[meters]]
@@ -124,6 +124,8 @@ def test_daemon_stops_cleanly_on_sigterm(running_bridge):
 def test_run_with_a_missing_config_exits_2(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "meter_bridge", "run", "--config", str(tmp_path / "absent.toml")],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2 and "cannot read" in result.stderr

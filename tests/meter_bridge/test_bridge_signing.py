@@ -43,5 +43,7 @@ def test_missing_password_variable_is_named():
 
 
 def test_signed_transaction_comes_from_the_meter_account(meter_account):
-    signed = MeterKey(meter_account.key).sign({"to": "0x" + "11" * 20, "nonce": 7, "gas": 50_000, "gasPrice": 1, "chainId": 1})
+    signed = MeterKey(meter_account.key).sign(
+        {"to": "0x" + "11" * 20, "nonce": 7, "gas": 50_000, "gasPrice": 1, "chainId": 1}
+    )
     assert (Account.recover_transaction(signed.raw), signed.nonce) == (meter_account.address, 7)

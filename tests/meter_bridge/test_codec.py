@@ -260,8 +260,21 @@ def test_any_address_reply_gives_back_the_address(address):
 
 # Every identifier whose value the bridge decodes, and any other.
 identifiers = st.sampled_from(
-    [0x00000000, 0x00010000, 0x00020000, 0x0001FF00, 0x0002040C, 0x02010100, 0x0201FF00, 0x02020100,
-     0x0203FF00, 0x02060000, 0x02800002, 0x04000401, 0x04000402]
+    [
+        0x00000000,
+        0x00010000,
+        0x00020000,
+        0x0001FF00,
+        0x0002040C,
+        0x02010100,
+        0x0201FF00,
+        0x02020100,
+        0x0203FF00,
+        0x02060000,
+        0x02800002,
+        0x04000401,
+        0x04000402,
+    ]
 ) | st.integers(min_value=0, max_value=2**32 - 1)
 
 

@@ -39,7 +39,7 @@ def damage(path, offset: int, garbage: bytes) -> bytes:
 
 def test_file_of_garbage_is_refused_as_damaged(outbox_path):
     outbox_path.write_bytes(random.Random(645).randbytes(2 * PAGE))
-    with pytest.raises(OutboxUnavailable, match="file is not a database .* The file is damaged"):
+    with pytest.raises(OutboxUnavailable, match=r"file is not a database .* The file is damaged"):
         Outbox(str(outbox_path))
 
 

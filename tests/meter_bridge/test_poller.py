@@ -21,13 +21,17 @@ def poll_over_pty(bus: SimulatedBus, action):
 
 
 def test_reads_the_forward_register_in_kwh(ev_virtual_meter):
-    energy = poll_over_pty(SimulatedBus([ev_virtual_meter]), lambda p: p.read_energy(EV_METER_ADDRESS, FORWARD_ACTIVE_ENERGY))
+    energy = poll_over_pty(
+        SimulatedBus([ev_virtual_meter]), lambda p: p.read_energy(EV_METER_ADDRESS, FORWARD_ACTIVE_ENERGY)
+    )
     assert energy == Decimal("1200.00")
 
 
 def test_register_follows_the_meter_clock(wind_virtual_meter, meter_clock):
     meter_clock.advance(100)
-    energy = poll_over_pty(SimulatedBus([wind_virtual_meter]), lambda p: p.read_energy(WIND_METER_ADDRESS, REVERSE_ACTIVE_ENERGY))
+    energy = poll_over_pty(
+        SimulatedBus([wind_virtual_meter]), lambda p: p.read_energy(WIND_METER_ADDRESS, REVERSE_ACTIVE_ENERGY)
+    )
     assert energy == Decimal("5001.00")
 
 
@@ -56,39 +60,51 @@ def test_bad_checksum_is_retried(ev_virtual_meter):
 
 def test_garbled_reply_is_retried(ev_virtual_meter):
     ev_virtual_meter.inject(Fault.GARBLED)
-    energy = poll_over_pty(SimulatedBus([ev_virtual_meter]), lambda p: p.read_energy(EV_METER_ADDRESS, FORWARD_ACTIVE_ENERGY))
+    energy = poll_over_pty(
+        SimulatedBus([ev_virtual_meter]), lambda p: p.read_energy(EV_METER_ADDRESS, FORWARD_ACTIVE_ENERGY)
+    )
     assert energy == Decimal("1200.00")
 
 
 def test_silent_meter_raises_no_reply_after_every_retry(ev_virtual_meter):
     ev_virtual_meter.inject(Fault.NO_REPLY, count=3)
     with pytest.raises(NoReplyError, match="after 3 attempts"):
-        poll_over_pty(SimulatedBus([ev_virtual_meter]), lambda p: p.read_energy(EV_METER_ADDRESS, FORWARD_ACTIVE_ENERGY))
+        poll_over_pty(
+            SimulatedBus([ev_virtual_meter]), lambda p: p.read_energy(EV_METER_ADDRESS, FORWARD_ACTIVE_ENERGY)
+        )
 
 
 def test_abnormal_reply_is_not_retried(ev_virtual_meter):
     ev_virtual_meter.inject(Fault.ABNORMAL)
     with pytest.raises(AbnormalReplyError):
-        poll_over_pty(SimulatedBus([ev_virtual_meter]), lambda p: p.read_energy(EV_METER_ADDRESS, FORWARD_ACTIVE_ENERGY))
+        poll_over_pty(
+            SimulatedBus([ev_virtual_meter]), lambda p: p.read_energy(EV_METER_ADDRESS, FORWARD_ACTIVE_ENERGY)
+        )
     assert ev_virtual_meter.replies == 1
 
 
 def test_long_reply_in_follow_up_frames_is_joined(ev_virtual_meter):
     ev_virtual_meter.max_reply_data = 12
-    reply = poll_over_pty(SimulatedBus([ev_virtual_meter]), lambda p: p.read(EV_METER_ADDRESS, FORWARD_ACTIVE_ENERGY_BLOCK))
+    reply = poll_over_pty(
+        SimulatedBus([ev_virtual_meter]), lambda p: p.read(EV_METER_ADDRESS, FORWARD_ACTIVE_ENERGY_BLOCK)
+    )
     assert len(reply.payload) == 20
 
 
 def test_reply_in_the_most_frames_a_read_may_take_is_joined(ev_virtual_meter):
     ev_virtual_meter.max_reply_data = 4 + 1 + 4  # one 4-byte value per frame: the block of 5 takes 5 frames
-    reply = poll_over_pty(SimulatedBus([ev_virtual_meter]), lambda p: p.read(EV_METER_ADDRESS, FORWARD_ACTIVE_ENERGY_BLOCK))
+    reply = poll_over_pty(
+        SimulatedBus([ev_virtual_meter]), lambda p: p.read(EV_METER_ADDRESS, FORWARD_ACTIVE_ENERGY_BLOCK)
+    )
     assert (len(reply.payload), ev_virtual_meter.replies) == (20, 1 + MAX_FOLLOW_UPS)
 
 
 def test_meter_that_never_stops_following_raises_follow_up_limit(ev_virtual_meter):
     ev_virtual_meter.fault_rates[Fault.ENDLESS_FOLLOW_UP] = 1.0
     with pytest.raises(FollowUpLimitError, match="more frames follow"):
-        poll_over_pty(SimulatedBus([ev_virtual_meter]), lambda p: p.read_energy(EV_METER_ADDRESS, FORWARD_ACTIVE_ENERGY))
+        poll_over_pty(
+            SimulatedBus([ev_virtual_meter]), lambda p: p.read_energy(EV_METER_ADDRESS, FORWARD_ACTIVE_ENERGY)
+        )
 
 
 def test_meter_that_never_stops_following_frees_the_bus_for_the_next(wind_virtual_meter, ev_virtual_meter):
@@ -109,7 +125,10 @@ def test_meters_on_one_bus_are_polled_in_turn(wind_virtual_meter, ev_virtual_met
             poller.read_energy(EV_METER_ADDRESS, FORWARD_ACTIVE_ENERGY),
         )
 
-    assert poll_over_pty(SimulatedBus([wind_virtual_meter, ev_virtual_meter]), both) == (Decimal("5000.00"), Decimal("1200.00"))
+    assert poll_over_pty(SimulatedBus([wind_virtual_meter, ev_virtual_meter]), both) == (
+        Decimal("5000.00"),
+        Decimal("1200.00"),
+    )
 
 
 # ---------------------------------------------------------------- scripted pipes
@@ -214,4 +233,6 @@ def test_pseudo_terminal_can_be_opened_again_after_closing(ev_virtual_meter):
     with BusThread(SimulatedBus([ev_virtual_meter])) as line:
         SerialTransport(SerialSettings(line.port)).close()
         with SerialTransport(SerialSettings(line.port)) as transport:
-            assert Poller(transport, reply_timeout=0.3).read_energy(EV_METER_ADDRESS, FORWARD_ACTIVE_ENERGY) == Decimal("1200.00")
+            assert Poller(transport, reply_timeout=0.3).read_energy(EV_METER_ADDRESS, FORWARD_ACTIVE_ENERGY) == Decimal(
+                "1200.00"
+            )

@@ -35,7 +35,9 @@ def enrol(driver, funder):
     numbers = iter(range(161, 1000))
 
     def enrol(name: str, producer: bool, green: bool) -> Prosumer:
-        prosumer = Prosumer(name, producer, green, Account.create(), Account.create(), next(numbers), deposit=10 * ETHER)
+        prosumer = Prosumer(
+            name, producer, green, Account.create(), Account.create(), next(numbers), deposit=10 * ETHER
+        )
         driver.fund(funder, [(prosumer.address, 11 * ETHER), (prosumer.meter.address, ETHER)])
         driver.enrol([prosumer])
         return prosumer

@@ -23,7 +23,11 @@ def test_entrust_message_is_the_text_the_page_signs():
     (vector,) = VECTORS["entrust_messages"]
     bid = vector["bid"]
     entrusted = EntrustedBid(
-        bid["bidder"], bid["delivery_period"], int(bid["quantity_wh"]), int(bid["price"]), bytes.fromhex(bid["salt"][2:])
+        bid["bidder"],
+        bid["delivery_period"],
+        int(bid["quantity_wh"]),
+        int(bid["price"]),
+        bytes.fromhex(bid["salt"][2:]),
     )
     assert entrust_message(bid["market"], bid["chain_id"], entrusted) == vector["message"]
 

@@ -22,7 +22,11 @@ def test_schedule_tells_the_period_and_phase_the_contract_is_in(steps):
         time.wait_until(time.now() + step)
         now = market.contract.functions.currentPhase().call()
         expected = schedule.phase_at(time.now())
-        assert (now.period, Phase(now.phase), now.secondsLeft) == (expected.period, expected.phase, expected.seconds_left)
+        assert (now.period, Phase(now.phase), now.secondsLeft) == (
+            expected.period,
+            expected.phase,
+            expected.seconds_left,
+        )
 
 
 def test_schedule_is_read_from_the_contract_as_deployed():
@@ -42,7 +46,14 @@ def test_a_delivery_period_is_bid_for_before_it_and_settled_after_it():
         schedule.delivery_ends(5),
         schedule.settlement_opens(5),
         schedule.readings_close(5),
-    ) == (1_000 + 4 * 900, 1_000 + 4 * 900 + 180, 1_000 + 4 * 900 + 300, 1_000 + 6 * 900, 1_000 + 6 * 900 + 600, 1_000 + 7 * 900)
+    ) == (
+        1_000 + 4 * 900,
+        1_000 + 4 * 900 + 180,
+        1_000 + 4 * 900 + 300,
+        1_000 + 6 * 900,
+        1_000 + 6 * 900 + 600,
+        1_000 + 7 * 900,
+    )
 
 
 def test_before_genesis_the_clock_reads_period_0_commit():

@@ -1,4 +1,5 @@
 """make demo's script: the platform comes up on its own and trades, with meters reporting."""
+
 import json
 import signal
 import subprocess
@@ -23,7 +24,9 @@ def test_demo_trades_and_settles_with_meter_readings_and_stops_on_ctrl_c(tmp_pat
     with open(tmp_path / "demo.err", "w") as errors:
         demo = subprocess.Popen(
             [sys.executable, str(SCRIPT), "--port", str(port), "--period-length", str(PERIOD)],
-            stdout=subprocess.PIPE, stderr=errors, text=True,
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            text=True,
         )
     try:
         lines = [demo.stdout.readline() for _ in range(3)]

@@ -1,4 +1,5 @@
 """scripts/replay_day.py: a few periods of the paper's day on the embedded chain."""
+
 import csv
 import subprocess
 import sys
@@ -10,7 +11,9 @@ SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "replay_day.py"
 def test_replay_clears_every_period_and_writes_its_outputs(tmp_path):
     result = subprocess.run(
         [sys.executable, str(SCRIPT), "--periods", "3", "--out", str(tmp_path)],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr
     assert "periods cleared and settled: 3 of 3" in result.stdout
@@ -19,8 +22,12 @@ def test_replay_clears_every_period_and_writes_its_outputs(tmp_path):
         periods = list(csv.DictReader(f))
     assert [p["time"] for p in periods] == ["00:00", "00:15", "00:30"]
     assert all(p["txs_failed"] == "0" for p in periods)
-    for chart in ("fig3_load_cleared_vs_actual.png", "fig4_load_declared_vs_actual.png",
-                  "appendix_a_declared_cleared_actual.png", "average_price.png"):
+    for chart in (
+        "fig3_load_cleared_vs_actual.png",
+        "fig4_load_declared_vs_actual.png",
+        "appendix_a_declared_cleared_actual.png",
+        "average_price.png",
+    ):
         assert (tmp_path / chart).stat().st_size > 0
     with open(tmp_path / "transactions.csv") as f:
         assert next(csv.DictReader(f))["failed"] == "0"

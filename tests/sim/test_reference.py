@@ -1,4 +1,5 @@
 """The plain-Python reference of the market rules on the spec's own examples."""
+
 from decimal import Decimal
 
 from sim.reference import Order, clear, settlement, wallet_change

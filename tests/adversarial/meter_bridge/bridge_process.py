@@ -38,7 +38,7 @@ port = "{port}"
 reply_timeout = 0.3
 [chain]
 rpc_url = "http://127.0.0.1:{free_port()}/rpc"
-market_address = "0x{'11' * 20}"
+market_address = "0x{"11" * 20}"
 rpc_timeout = 1
 [daemon]
 database = "{database}"

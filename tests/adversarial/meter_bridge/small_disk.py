@@ -47,7 +47,10 @@ def run_on_small_disk(fault: str, folder: Path) -> dict:
     environment = {**os.environ, "PYTHONPATH": path}
     story = subprocess.run(
         _in_namespace(disk, [sys.executable, __file__, fault, str(folder)]),
-        capture_output=True, text=True, timeout=300, env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=environment,
     )
     assert story.returncode == 0, story.stderr
     return json.loads(story.stdout.splitlines()[-1])
@@ -89,7 +92,9 @@ def story(fault: str, folder: Path) -> dict:
     from meter_bridge.simulator import BusThread, SimulatedBus, VirtualMeter
     from p2pkit.schedule import Schedule
 
-    clock = Schedule(period_length=30, commit_end=6, reveal_end=10, settle_start=20, reading_grace=3_600, genesis_time=1_000)
+    clock = Schedule(
+        period_length=30, commit_end=6, reveal_end=10, settle_start=20, reading_grace=3_600, genesis_time=1_000
+    )
     wind = BridgedMeter("wind", WIND_ADDRESS, 161, REVERSE_ACTIVE_ENERGY, MeterKey(Account.create().key))
     market = FakeMarket(clock, {wind.key.address: (2, 161)})
     meters = ScriptedMeters({WIND_ADDRESS: "5000.00"})
