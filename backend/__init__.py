@@ -70,7 +70,7 @@ def create_app(
             except MarketNotDeployed as missing:
                 app.extensions[market_api.MARKET_MISSING_EXTENSION] = str(missing)
     if upstream is None:
-        upstream = upstream_for(market, app.config["RPC_TIMEOUT"])
+        upstream = upstream_for(market, app.config["RPC_TIMEOUT"], app.config["EMBEDDED_RPC_TIME_LIMIT"])
     app.extensions[market_api.MARKET_EXTENSION] = market
     if market is not None:
         set_up_market(app, market)

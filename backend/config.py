@@ -65,14 +65,25 @@ SETTINGS: dict[str, tuple[Callable[[Any], Any], Any]] = {
     "CHAIN": (_text, "embedded"),
     # Seconds to wait for the node before answering the client with an error.
     "RPC_TIMEOUT": (_positive(float, "a number of seconds above zero"), 10.0),
-    # Largest request body `/rpc` reads; a raw contract deployment is a few tens of kB.
+    # Largest request body `/rpc` and `/api` read, chunked or not; a raw contract deployment is
+    # a few tens of kB. A larger one is refused with HTTP 413 before it is parsed.
     "MAX_BODY_BYTES": (_positive(int, "a whole number above zero"), 1_048_576),
     # Most requests in one JSON-RPC batch.
     "MAX_BATCH": (_positive(int, "a whole number above zero"), 100),
-    # Most blocks one eth_getLogs query may cover (toBlock - fromBlock + 1).
+    # Most blocks the eth_getLogs queries of one `/rpc` body may cover together (each counts
+    # toBlock - fromBlock + 1); also the widest range the backend asks the node for itself.
     "MAX_LOG_BLOCK_RANGE": (_positive(int, "a whole number above zero"), 10_000),
+    # Most gas an eth_call or eth_estimateGas through `/rpc` may use; 0: the latest block's gas
+    # limit. A call asking for more is refused; one naming no gas is sent with this much, so
+    # the node never falls back to a larger default of its own.
+    "MAX_CALL_GAS": (_at_least(int, 0, "a whole number, 0 or more"), 0),
     # Embedded chain only: the period length (seconds) of the market it deploys.
     "PERIOD_LENGTH": (_at_least(int, 10, "a whole number of seconds, at least 10"), 900),
+    # Embedded chain only: seconds one `/rpc` body may hold the chain, which runs one request at
+    # a time for the proxy, the read API and the keeper alike. An eth_call or eth_estimateGas
+    # still running then is stopped, and the body's requests not yet run are answered with an
+    # error; a second body meanwhile waits at most this long for its turn.
+    "EMBEDDED_RPC_TIME_LIMIT": (_positive(float, "a number of seconds above zero"), 2.0),
     # Embedded chain only: seconds between its empty blocks, so chain time follows the wall
     # clock; 0 leaves time still between transactions (tests that move time themselves).
     "EMBEDDED_BLOCK_INTERVAL": (_at_least(float, 0, "a number of seconds, 0 or more"), 1.0),
@@ -84,10 +95,22 @@ SETTINGS: dict[str, tuple[Callable[[Any], Any], Any]] = {
     "KEEPER_BATCH": (_positive(int, "a whole number above zero"), 200),
     # Seconds the keeper waits when there is nothing to do; also its first retry delay.
     "KEEPER_POLL_INTERVAL": (_positive(float, "a number of seconds above zero"), 1.0),
-    # SQLite file of the bids entrusted to the keeper; ":memory:" keeps them in memory. Unset:
-    # in memory with the embedded chain (which is itself in memory), else
-    # keeper.sqlite3 in the instance folder.
+    # SQLite file of the bids entrusted to the keeper (created 0600: it holds their salts);
+    # ":memory:" keeps them in memory. Unset: in memory with the embedded chain (which is
+    # itself in memory), else keeper.sqlite3 in the instance folder.
     "KEEPER_DB": (_text, None),
+    # `python -m backend serve` only (see backend.serving). Seconds a client has to send a whole
+    # request, headers and body, once its connection is taken up; also the longest wait for
+    # one write of the answer. A request that has not arrived by then is dropped.
+    "REQUEST_TIMEOUT": (_positive(float, "a number of seconds above zero"), 5.0),
+    # Most client connections one server process holds; more wait in the kernel's queue. It is
+    # lowered to what the process's open-file limit leaves room for.
+    "MAX_CONNECTIONS": (_positive(int, "a whole number above zero"), 1000),
+    # Threads answering requests in each server process.
+    "THREADS": (_positive(int, "a whole number above zero"), 16),
+    # Server processes; more than one only in front of a node (an embedded chain lives in its
+    # one process). The keeper runs in one of them.
+    "WORKERS": (_positive(int, "a whole number above zero"), 1),
 }
 
 

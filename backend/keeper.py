@@ -5,7 +5,9 @@ phase allows it; the keeper is the operator's account doing so, so no period wai
 prosumer to pay the gas. Each `Keeper.step` looks at the chain and sends at most one
 transaction, the first of:
 
-1. in the reveal window, reveal a bid a prosumer entrusted to it (`revealFor`);
+1. in the reveal window, reveal a bid a prosumer entrusted to it (`revealFor`), oldest first:
+   there is at most one per bidder and auction, and one from a bidder without a commitment on
+   the chain is passed over without asking the chain, so no crowd of bids can delay a real one;
 2. for each delivery period, oldest first, once its auction has closed: forfeit the margin of a
    commit that was never revealed (`forfeitUnrevealed`), then match the book (`matchBids`, in
    batches) until it is done; once its settlement is open, settle it (`settle`, in batches) as
@@ -17,13 +19,22 @@ sending a transaction and seeing it mined, resumes from the chain without doing 
 A refusal saying the work is already done (`MatchingComplete`, `SettlementComplete`, ...) is
 then expected and harmless.
 
-The bids prosumers entrusted to it are kept in SQLite (`backend.entrusted`). Its calls and
-reads of the market are the period driver's (`p2pkit.period.PeriodDriver`); it signs only with
-the operator's key.
+Entrusting a bid gives up its secrecy toward the operator: the server knows the quantity and
+price from the moment it is entrusted, and once revealed (when the reveal window opens) they are
+in the chain's logs for everyone. The bids are kept in SQLite (`backend.entrusted`, a file only
+its owner may read) so a restarted keeper still reveals them.
+
+What the keeper reports (`status`, the outcomes of entrusted bids) is public: a refusal is given
+by its name only, never its arguments, which can carry a bid's values; the details go to the
+server's log.
+
+Its calls and reads of the market are the period driver's (`p2pkit.period.PeriodDriver`); it
+signs only with the operator's key.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
@@ -50,13 +61,15 @@ MAX_RETRY_DELAY = 60.0
 # How many of its last actions and failures the keeper reports.
 HISTORY = 20
 
+log = logging.getLogger(__name__)
+
 
 class KeeperOutcome(str, Enum):
     """What came of a transaction the keeper sent."""
 
     SENT = "sent"
-    ALREADY_DONE = "already done"  # refused because the work was done (detail: the refusal)
-    REFUSED = "refused"  # an entrusted bid the contract refused to reveal (detail: the refusal)
+    ALREADY_DONE = "already done"  # refused because the work was done (detail: the refusal's name)
+    REFUSED = "refused"  # an entrusted bid the contract refused to reveal (detail: the refusal's name)
 
 
 @dataclass(frozen=True)
@@ -114,9 +127,9 @@ class Keeper:
         # A node serves requests from several threads; holding the lock while one of the
         # keeper's transactions is mined would stall the read API for that long, or for the
         # whole receipt timeout if the node is down.
-        sending_lock: AbstractContextManager = market.lock if is_embedded(market.w3) else nullcontext()
+        self._sending_lock: AbstractContextManager = market.lock if is_embedded(market.w3) else nullcontext()
         self._driver = PeriodDriver(
-            market.contract, market.operator, sender=SendEach(market.w3, lock=sending_lock), batch=batch
+            market.contract, market.operator, sender=SendEach(market.w3, lock=self._sending_lock), batch=batch
         )
         self._schedule: Schedule | None = None
         self._finished_periods: set[int] = set()
@@ -164,19 +177,24 @@ class Keeper:
     # ------------------------------------------------------------------ one step
 
     def step(self) -> KeeperAction | None:
-        """Send the first transaction the chain calls for; None when there is none yet."""
-        now = self._look()
-        with self._status_lock:
-            self._last_step_at = time.time()
-        action = self._reveal_entrusted(now)
-        if action:
-            return action
-        for period in self._events.delivery_periods(now.block):
-            if period not in self._finished_periods:
-                action = self._advance(period, now)
-                if action:
-                    return action
-        return None
+        """Send the first transaction the chain calls for; None when there is none yet.
+
+        On an embedded chain the whole step holds the chain: the keeper waits for its turn once
+        per step, behind whatever was asked before it, instead of once per call.
+        """
+        with self._sending_lock:
+            now = self._look()
+            with self._status_lock:
+                self._last_step_at = time.time()
+            action = self._reveal_entrusted(now)
+            if action:
+                return action
+            for period in self._events.delivery_periods(now.block):
+                if period not in self._finished_periods:
+                    action = self._advance(period, now)
+                    if action:
+                        return action
+            return None
 
     def _look(self) -> _ChainNow:
         w3, contract = self._market.w3, self._market.contract
@@ -186,8 +204,8 @@ class Keeper:
                     raise self._failure(
                         "step",
                         None,
-                        f"the node's chain id {w3.eth.chain_id} is not the deployment's"
-                        f" {self._market.deployment.chain_id}",
+                        f"the node's chain id {w3.eth.chain_id} is not the deployment's "
+                        f"{self._market.deployment.chain_id}",
                     )
                 self._schedule = self._driver.schedule
             block = w3.eth.get_block("latest")
@@ -199,7 +217,17 @@ class Keeper:
         if now.phase != Phase.REVEAL:
             return None
         period = now.period + 1
+        # The commit window is over: every commitment of this auction is in these events.
+        events = self._events.events("BidCommitted", "BidRevealed", upto=now.block, delivery_period=period)
+        committed = {event.args["account"] for event in events if event.name == "BidCommitted"}
+        revealed = {event.args["account"] for event in events if event.name == "BidRevealed"}
         for bid in self._entrusted.untried(period):
+            if bid.bidder not in committed:
+                self._entrusted.record_outcome(bid, EntrustOutcome.REFUSED, "NoCommitment")
+                continue
+            if bid.bidder in revealed:
+                self._entrusted.record_outcome(bid, EntrustOutcome.NOT_NEEDED, "AlreadyRevealed")
+                continue
             with self._market.lock:
                 call = self._driver.reveal_for_call(bid)
             try:
@@ -207,10 +235,10 @@ class Keeper:
             except ContractRefused as refusal:
                 # The values do not open the bidder's commitment (or the bid is not admissible):
                 # nothing changed on the chain, and trying again cannot change that.
-                self._entrusted.record_outcome(bid, EntrustOutcome.REFUSED, str(refusal))
+                self._entrusted.record_outcome(bid, EntrustOutcome.REFUSED, refusal.name)
                 self._record_failure("revealFor", period, refusal, account=bid.bidder)
                 return self._record(
-                    KeeperAction("revealFor", period, KeeperOutcome.REFUSED, str(refusal), account=bid.bidder)
+                    KeeperAction("revealFor", period, KeeperOutcome.REFUSED, refusal.name, account=bid.bidder)
                 )
             if action.outcome == KeeperOutcome.SENT:
                 self._entrusted.record_outcome(bid, EntrustOutcome.REVEALED, action.tx)
@@ -241,7 +269,8 @@ class Keeper:
         return self._transact("settle", period, self._driver.settle_call(period))
 
     def _settling_can_go_on(self, period: int, now: _ChainNow) -> bool:
-        """The next bid's reading is in, or none can come any more."""
+        """The next bid's reading is in, or none can come any more (`settle` stops at the first
+        bid whose reading is missing, so sending it before would only pay gas to settle nothing)."""
         if now.time >= self._schedule.readings_close(period):
             return True
         with self._market.lock:
@@ -256,7 +285,7 @@ class Keeper:
         except ContractRefused as refusal:
             if refusal.name in WORK_ALREADY_DONE:
                 return self._record(
-                    KeeperAction(name, period, KeeperOutcome.ALREADY_DONE, str(refusal), account=account)
+                    KeeperAction(name, period, KeeperOutcome.ALREADY_DONE, refusal.name, account=account)
                 )
             if name == "revealFor":
                 raise
@@ -284,14 +313,17 @@ class Keeper:
     def _record_failure(
         self, name: str, period: int | None, error: Exception | str, account: str | None = None
     ) -> None:
-        failure: dict[str, Any] = {"action": name, "delivery_period": period, "account": account}
+        """Keep the failure for `status` by its name alone (a refusal's arguments can hold a
+        bid's values, an exception's text the node's URL); the whole of it goes to the log."""
+        log.warning("keeper %s for delivery period %s (account %s) failed: %s", name, period, account, error)
         if isinstance(error, ContractRefused):
-            failure.update(error=error.name, arguments=[_json_value(argument) for argument in error.arguments])
+            kind, message = error.name, f"refused by the contract: {error.name}"
         elif isinstance(error, Exception):
-            failure.update(error=type(error).__name__, arguments=[])
+            kind, message = type(error).__name__, f"{type(error).__name__} (details in the server's log)"
         else:
-            failure.update(error="Failed", arguments=[])
-        failure.update(message=str(error), at=time.time())
+            kind, message = "Failed", error
+        failure = {"action": name, "delivery_period": period, "account": account, "error": kind, "message": message}
+        failure["at"] = time.time()
         with self._status_lock:
             self._failures.append(failure)
             self._consecutive_failures += 1
@@ -310,12 +342,3 @@ class Keeper:
                 "last_error_at": self._failures[-1]["at"] if self._failures else None,
                 "consecutive_failures": self._consecutive_failures,
             }
-
-
-def _json_value(value: Any) -> Any:
-    """A custom error's argument in JSON: bytes as hex, integers as decimal strings."""
-    if isinstance(value, bytes):
-        return "0x" + value.hex()
-    if isinstance(value, (bool, str)):
-        return value
-    return str(value)

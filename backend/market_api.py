@@ -17,6 +17,10 @@ energy (Wh), ids, blocks and times are plain numbers (times in Unix seconds).
 A delivery period's `stage` is one of: "upcoming" (its auction has not started), "bidding"
 (commit or reveal window open), "no_bids" (closed without a revealed bid), "matching",
 "matched" (waiting for settlement to open), "settling", "settled".
+
+Request bodies are read by `backend.json_body` (size, depth, JSON numbers only). Nothing here
+publishes what the chain does not already show to everyone: a refusal is named, never given with
+its arguments (an `InsufficientFunds` would tell a bid's quantity x price).
 """
 
 from __future__ import annotations
@@ -33,7 +37,8 @@ from flask.typing import ResponseReturnValue
 from web3 import Web3
 from werkzeug.exceptions import HTTPException
 
-from backend.entrusted import EntrustedBids, TooManyEntrusted
+from backend.entrusted import AlreadyEntrusted, EntrustedBids
+from backend.json_body import BodyRefused, read_json_body
 from backend.read_model import AccountInfo, BlockRef, MarketReader
 from p2pkit.bids import EntrustedBid, entrust_message
 from p2pkit.events import MarketEvent
@@ -53,9 +58,12 @@ HEX_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 SIGNATURE = re.compile(r"0x[0-9a-fA-F]{130}")
 ENTRUST_FIELDS = ("bidder", "delivery_period", "quantity_wh", "price_wei", "salt", "signature")
 SECRECY_NOTICE = (
-    "The operator's keeper now knows this bid's quantity and price and will reveal it in the "
-    "reveal window; until the auction closes, nobody else can read it from the chain. Keep the "
-    "salt: you can still reveal the bid yourself."
+    "Who can read this bid, and when. The market operator's server (this backend and its "
+    "keeper) holds its quantity, price and salt from now on. Nobody else can read them before "
+    "the keeper reveals the bid, as soon as the reveal window opens (public_from): from then on "
+    "its quantity and price are in the chain's logs for everyone, while the other bidders may "
+    "still be revealing theirs, before the auction closes and matching begins. The page shows "
+    "the book once the auction has closed. Keep the salt: you can still reveal the bid yourself."
 )
 
 bp = Blueprint("market_api", __name__, url_prefix="/api")
@@ -295,11 +303,9 @@ def accounts() -> ResponseReturnValue:
 
 def accounts_json(block: BlockRef) -> dict[str, Any]:
     market = reader()
+    records = market.records(block)
     return {
-        "accounts": [
-            account_json(info, market.call("accountOf", info.address, block=block))
-            for info in market.accounts(block).values()
-        ]
+        "accounts": [account_json(info, records[account_id]) for account_id, info in market.accounts(block).items()]
     }
 
 
@@ -401,13 +407,18 @@ def entrust() -> ResponseReturnValue:
     """Keep a sealed bid's opening values for the keeper to reveal in the reveal window.
 
     The body carries the bid for the auction now open and the bidder's EIP-191 signature of
-    `entrust_message` over it: the store holds a few bids per bidder and auction, and without
-    the signature anyone could fill a bidder's slots with values that open nothing.
+    `entrust_message` over it. Only a registered prosumer the operator has authorized may
+    entrust, one bid per delivery period: the first one stays (sending it again is harmless),
+    so that neither a flood of bids nor anyone who merely knows the bidder's address can crowd
+    out the real one.
     """
     store: EntrustedBids | None = current_app.extensions.get(ENTRUSTED_EXTENSION)
     if store is None:
         abort(503, "this server has no operator key, so no keeper can reveal bids for you")
-    body = request.get_json(silent=True)
+    try:
+        body = read_json_body(request, current_app.config["MAX_BODY_BYTES"])
+    except BodyRefused as refusal:
+        return jsonify(error=str(refusal)), refusal.status
     if not isinstance(body, dict):
         abort(400, "send a JSON object {" + ", ".join(f'"{name}"' for name in ENTRUST_FIELDS) + "}")
     missing = [name for name in ENTRUST_FIELDS if name not in body]
@@ -437,12 +448,15 @@ def entrust() -> ResponseReturnValue:
         )
     record = market.call("accountOf", bid.bidder, block=block)
     if record.id == 0 or record.isGrid:
-        abort(400, f"{bid.bidder} is not a registered prosumer")
+        abort(403, f"{bid.bidder} is not a registered prosumer")
+    if not record.authorized:
+        abort(403, f"{bid.bidder} is not authorized by the operator to bid")
     try:
         added = store.add(bid)
-    except TooManyEntrusted as error:
-        abort(429, str(error))
+    except AlreadyEntrusted as error:
+        abort(409, str(error))
     schedule = market.schedule
+    reveal_opens_at = schedule.reveal_opens(bid.delivery_period)
     return (
         jsonify(
             {
@@ -450,8 +464,9 @@ def entrust() -> ResponseReturnValue:
                 "already_entrusted": not added,
                 "bidder": bid.bidder,
                 "delivery_period": bid.delivery_period,
-                "reveal_opens_at": schedule.reveal_opens(bid.delivery_period),
+                "reveal_opens_at": reveal_opens_at,
                 "reveal_closes_at": schedule.auction_closes(bid.delivery_period),
+                "public_from": reveal_opens_at,
                 "secrecy": SECRECY_NOTICE,
             }
         ),

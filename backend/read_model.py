@@ -18,6 +18,9 @@ from p2pkit.market import MarketHandle
 from p2pkit.schedule import Schedule
 
 CACHE_ENTRIES = 256
+# Event arguments naming the account whose record (accountOf) the event changes.
+ACCOUNT_ADDRESS_ARGS = ("account", "prosumer")
+ACCOUNT_ID_ARGS = ("sellerId", "buyerId", "prosumerId")
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,8 @@ class MarketReader:
         self._schedule: Schedule | None = None
         self._accounts: dict[int, AccountInfo] = {}
         self._account_count: tuple[bytes | None, int] = (None, 0)  # (block hash, count there)
+        self._records: dict[int, Any] = {}  # account id -> accountOf, as of _records_at
+        self._records_at: BlockRef | None = None
         self._cache: OrderedDict[tuple, tuple[bytes, Any]] = OrderedDict()
         self._cache_lock = threading.Lock()
 
@@ -100,6 +105,43 @@ class MarketReader:
                     account_id, address, record.name, record.producer, record.green, record.isGrid
                 )
             return {account_id: info for account_id, info in self._accounts.items() if account_id <= count}
+
+    def records(self, block: BlockRef) -> dict[int, Any]:
+        """`accountOf` of every account at `block`, by id (each an `AccountRecord`, by name).
+
+        A record is read again only if an event since the last reading names its account (by
+        address or id), or names none (new parameters, a period matched or settled), which has
+        them all read again; the grid's whenever there is any event, since it takes the other
+        side of settlements and forfeits. Every change to an account's record comes with an
+        event, so this is what the chain says, at a cost that follows the market's activity
+        instead of the number of accounts times the blocks.
+        """
+        with self.market.lock:
+            infos = self.accounts(block)
+            for account_id in self._stale_records(block, infos):
+                self._records[account_id] = self.call("accountOf", infos[account_id].address, block=block)
+            self._records_at = block
+            return {account_id: self._records[account_id] for account_id in infos}
+
+    def _stale_records(self, block: BlockRef, infos: dict[int, AccountInfo]) -> set[int]:
+        last = self._records_at
+        if last is None or block.number < last.number or self._hash_at(last.number) != last.hash:
+            return set(infos)  # nothing read yet, or not on this chain any more
+        stale = {account_id for account_id in infos if account_id not in self._records}
+        ids_by_address = {info.address: account_id for account_id, info in infos.items()}
+        events = self.events.events(upto=block.number, after=last.number)
+        for event in events:
+            named = [ids_by_address.get(event.args[name]) for name in ACCOUNT_ADDRESS_ARGS if name in event.args]
+            named += [event.args[name] for name in ACCOUNT_ID_ARGS if name in event.args]
+            if not named:
+                return set(infos)
+            stale.update(account_id for account_id in named if account_id in infos)
+        if events:
+            stale.update(account_id for account_id, info in infos.items() if info.is_grid)
+        return stale
+
+    def _hash_at(self, number: int) -> bytes:
+        return bytes(self.market.w3.eth.get_block(number)["hash"])
 
     def address_of(self, account_id: int, block: BlockRef) -> str | None:
         info = self.accounts(block).get(account_id)

@@ -3,8 +3,11 @@
 It denies by default. Only the read methods a DApp needs and `eth_sendRawTransaction` (already
 signed by the client) pass; anything that would use a key on the node or expose or change the
 node (`eth_sendTransaction`, `eth_sign*`, `personal_*`, `admin_*`, `miner_*`, `debug_*`,
-`txpool_*`, ...) is answered with -32601 and never forwarded. Bodies, batches and the block range
-of log queries are bounded, and a node that is down or silent gives an error, not a hang.
+`txpool_*`, ...) is answered with -32601 and never forwarded. What one body may ask is bounded:
+its size and depth (`backend.json_body`), its number of requests, the blocks its log queries
+cover together, and the gas of each `eth_call` and `eth_estimateGas` (`MAX_CALL_GAS`, the block
+gas limit by default: more is refused, none named is sent as the cap). A node that is down or
+silent gives an error naming it by host and port only, not a hang.
 
 Requests are checked one by one, and those allowed are forwarded to the upstream as one batch
 under ids of the proxy's own, so clients' ids (which may repeat or be absent) never reach it.
@@ -12,25 +15,23 @@ under ids of the proxy's own, so clients' ids (which may repeat or be absent) ne
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
-from werkzeug.exceptions import RequestEntityTooLarge
 
-from backend.upstreams import Upstream, UpstreamUnavailable
+from backend.json_body import BodyRefused, read_json_body
+from backend.upstreams import CALL_METHODS, LIMIT_EXCEEDED, Upstream, UpstreamUnavailable
 
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
 METHOD_NOT_FOUND = -32601
 INVALID_PARAMS = -32602
 INTERNAL_ERROR = -32603
-# Implementation-defined server errors, as EIP-1474 names them.
+# Implementation-defined server errors, as EIP-1474 names them (LIMIT_EXCEEDED: -32005).
 RESOURCE_UNAVAILABLE = -32002
-LIMIT_EXCEEDED = -32005
 
 ALLOWED_METHODS = frozenset(
     {
@@ -56,13 +57,6 @@ ALLOWED_METHODS = frozenset(
 
 BLOCK_TAGS = frozenset({"earliest", "latest", "pending", "safe", "finalized"})
 HEX_QUANTITY = re.compile(r"0x[0-9a-fA-F]{1,64}")
-
-# A JSON-RPC request nests a handful of levels (batch, request, params, filter, topics).
-MAX_JSON_DEPTH = 32
-# Strings are matched whole so that brackets inside them are not counted.
-JSON_STRING_OR_BRACKET = re.compile(r'"(?:[^"\\]++|\\.)*+"|[\[\]{}]', re.DOTALL)
-OPENING_BRACKETS = frozenset("[{")
-CLOSING_BRACKETS = frozenset("]}")
 
 UPSTREAM_EXTENSION = "p2p_upstream"
 
@@ -98,11 +92,12 @@ def error_response(request_id: Any, code: int, message: str) -> dict[str, Any]:
 
 @bp.post("/rpc")
 def relay() -> ResponseReturnValue:
-    request.max_content_length = current_app.config["MAX_BODY_BYTES"]
     try:
-        payload = parse_body(request.get_data(cache=False))
-    except ValueError as error:
-        return jsonify(error_response(None, PARSE_ERROR, f"parse error: {error}"))
+        payload = read_json_body(request, current_app.config["MAX_BODY_BYTES"])
+    except BodyRefused as refusal:
+        if refusal.status == 400:
+            return jsonify(error_response(None, PARSE_ERROR, f"parse error: {refusal}"))
+        return jsonify(error_response(None, INVALID_REQUEST, f"invalid request: {refusal}")), refusal.status
 
     if isinstance(payload, list):
         max_batch = current_app.config["MAX_BATCH"]
@@ -123,46 +118,6 @@ def relay() -> ResponseReturnValue:
     return jsonify(responses[0]) if responses else ("", 204)
 
 
-def parse_body(body: bytes) -> Any:
-    """The JSON value of a request body; ValueError if it is not UTF-8 JSON of modest depth.
-
-    The depth is checked before parsing because py-evm raises Python's recursion limit to
-    100,000 for the whole process, and the JSON parser recursing that deep on a hostile body
-    overflows the C stack and kills the server instead of raising RecursionError.
-    """
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ValueError("the body is not UTF-8") from None
-    if nests_deeper_than(text, MAX_JSON_DEPTH):
-        raise ValueError(f"the body nests arrays and objects deeper than {MAX_JSON_DEPTH} levels")
-    try:
-        return json.loads(text)
-    except ValueError:
-        raise ValueError("the body is not JSON") from None
-
-
-def nests_deeper_than(text: str, limit: int) -> bool:
-    if text.count("[") + text.count("{") <= limit:
-        return False
-    depth = 0
-    for token in JSON_STRING_OR_BRACKET.finditer(text):
-        if token.group() in OPENING_BRACKETS:
-            depth += 1
-            if depth > limit:
-                return True
-        elif token.group() in CLOSING_BRACKETS:
-            depth -= 1
-    return False
-
-
-@bp.errorhandler(RequestEntityTooLarge)
-def body_too_large(_: RequestEntityTooLarge) -> tuple[Response, int]:
-    limit = current_app.config["MAX_BODY_BYTES"]
-    message = f"invalid request: the body is larger than {limit} bytes"
-    return jsonify(error_response(None, INVALID_REQUEST, message)), 413
-
-
 def answer(items: list[Any]) -> list[dict[str, Any]]:
     """The responses to `items`, in order, with none for notifications."""
     upstream: Upstream = current_app.extensions[UPSTREAM_EXTENSION]
@@ -170,6 +125,9 @@ def answer(items: list[Any]) -> list[dict[str, Any]]:
     log_queries = [call for call in calls if call.response is None and call.method == "eth_getLogs"]
     if log_queries:
         bound_log_queries(log_queries, upstream, current_app.config["MAX_LOG_BLOCK_RANGE"])
+    code_calls = [call for call in calls if call.response is None and call.method in CALL_METHODS]
+    if code_calls:
+        bound_call_gas(code_calls, upstream, current_app.config["MAX_CALL_GAS"])
     forward([call for call in calls if call.response is None], upstream)
     return [call.response for call in calls if not call.is_notification]
 
@@ -207,22 +165,22 @@ def is_valid_id(value: Any) -> bool:
 
 
 def bound_log_queries(calls: list[Call], upstream: Upstream, max_range: int) -> None:
-    """Refuse eth_getLogs queries over more than `max_range` blocks; pin the others to numbers.
+    """Refuse eth_getLogs queries past `max_range` blocks for the whole body; pin the others to
+    block numbers.
 
-    Block tags are resolved to numbers (one upstream batch for the whole body) and the query is
-    forwarded with those numbers, so the node cannot search a wider range than was checked.
+    The queries of one body share the budget, in order (a query by `blockHash` counts one
+    block), so a batch cannot multiply the widest query. Block tags are resolved to numbers
+    (one upstream batch for the whole body) and the query is forwarded with those numbers, so
+    the node cannot search a wider range than was checked.
     """
-    ranges: dict[int, tuple[int | str, int | str]] = {}
+    ranges: dict[int, tuple[int | str, int | str] | None] = {}
     for index, call in enumerate(calls):
         try:
-            block_span = block_range(call.params)
+            ranges[index] = block_range(call.params)
         except RpcError as error:
             call.fail(error.code, error.message)
-            continue
-        if block_span is not None:
-            ranges[index] = block_span
 
-    tags = sorted({end for pair in ranges.values() for end in pair if isinstance(end, str)})
+    tags = sorted({end for pair in ranges.values() if pair for end in pair if isinstance(end, str)})
     try:
         numbers = resolve_block_tags(tags, upstream)
     except UpstreamUnavailable as error:
@@ -234,17 +192,23 @@ def bound_log_queries(calls: list[Call], upstream: Upstream, max_range: int) -> 
             calls[index].fail(error.code, error.message)
         return
 
-    for index, (from_end, to_end) in ranges.items():
+    budget = max_range
+    for index, block_span in ranges.items():
         call = calls[index]
-        from_block = numbers.get(from_end, from_end)
-        to_block = numbers.get(to_end, to_end)
-        if to_block - from_block + 1 > max_range:
+        if block_span is None:
+            where, blocks = "by block hash", 1
+        else:
+            from_block, to_block = (numbers.get(end, end) for end in block_span)
+            where, blocks = f"over blocks {from_block}..{to_block}", max(0, to_block - from_block + 1)
+        if blocks > budget:
             call.fail(
                 LIMIT_EXCEEDED,
-                f"eth_getLogs over blocks {from_block}..{to_block} covers more than "
-                f"{max_range} blocks; ask for a narrower range",
+                f"eth_getLogs {where} takes this request past {max_range} blocks of logs "
+                f"({max_range - budget} taken by the queries before it); ask for a narrower range",
             )
-        else:
+            continue
+        budget -= blocks
+        if block_span is not None:
             call.params = [{**call.params[0], "fromBlock": hex(from_block), "toBlock": hex(to_block)}]
 
 
@@ -278,19 +242,68 @@ def block_reference(value: Any) -> int | str:
 
 
 def resolve_block_tags(tags: list[str], upstream: Upstream) -> dict[str, int]:
+    return {tag: block_field(block, "number", tag) for tag, block in blocks_by_tag(tags, upstream).items()}
+
+
+def blocks_by_tag(tags: list[str], upstream: Upstream) -> dict[str, dict[str, Any]]:
+    """The node's blocks named by `tags` (one upstream batch); RpcError if it knows one not."""
     if not tags:
         return {}
     lookups = [
         {"jsonrpc": "2.0", "id": index, "method": "eth_getBlockByNumber", "params": [tag, False]}
         for index, tag in enumerate(tags)
     ]
-    numbers = {}
+    blocks = {}
     for tag, response in zip(tags, upstream.forward(lookups)):
         block = response.get("result")
-        if not isinstance(block, dict) or not isinstance(block.get("number"), str):
+        if not isinstance(block, dict):
             raise RpcError(INVALID_PARAMS, f"invalid params: the node knows no {tag!r} block")
-        numbers[tag] = int(block["number"], 16)
-    return numbers
+        blocks[tag] = block
+    return blocks
+
+
+def block_field(block: dict[str, Any], name: str, tag: str) -> int:
+    value = block.get(name)
+    if not (isinstance(value, str) and HEX_QUANTITY.fullmatch(value)):
+        raise RpcError(INVALID_PARAMS, f"invalid params: the node's {tag!r} block has no {name}")
+    return int(value, 16)
+
+
+def bound_call_gas(calls: list[Call], upstream: Upstream, max_gas: int) -> None:
+    """Refuse eth_call and eth_estimateGas asking for more gas than `max_gas` (0: the latest
+    block's gas limit) and give those that name none exactly that much.
+
+    Gas is what bounds the work a call makes the node do: a loop left to the node's own
+    default (Geth's is above the block gas limit) could hold a core, or the embedded chain,
+    long after the client has gone.
+    """
+    if not max_gas:
+        try:
+            max_gas = block_field(blocks_by_tag(["latest"], upstream)["latest"], "gasLimit", "latest")
+        except UpstreamUnavailable as error:
+            for call in calls:
+                call.fail(RESOURCE_UNAVAILABLE, str(error))
+            return
+        except RpcError as error:
+            for call in calls:
+                call.fail(error.code, error.message)
+            return
+    for call in calls:
+        params = call.params
+        if not (isinstance(params, list) and params and isinstance(params[0], dict)):
+            call.fail(INVALID_PARAMS, f"invalid params: {call.method} takes a transaction object first")
+            continue
+        transaction = params[0]
+        gas = transaction.get("gas")
+        if gas is None:
+            call.params = [{**transaction, "gas": hex(max_gas)}, *params[1:]]
+        elif not (isinstance(gas, str) and HEX_QUANTITY.fullmatch(gas)):
+            call.fail(INVALID_PARAMS, f"invalid params: gas {gas!r} is not a hex number")
+        elif int(gas, 16) > max_gas:
+            call.fail(
+                LIMIT_EXCEEDED,
+                f"{call.method} asks for {int(gas, 16)} gas; a call through this proxy may use at most {max_gas}",
+            )
 
 
 def forward(calls: list[Call], upstream: Upstream) -> None:

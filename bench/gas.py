@@ -222,8 +222,7 @@ def render(results: list[PeriodGas], steady: PeriodGas, sizes: list[int]) -> str
     for g in results:
         lines.append(
             f"| {g.bids_per_side:,} | {g.trades:,} | {g.total('matchBids'):,}"
-            f" | {g.total('matchBids') / max(g.trades, 1):,.0f}"
-            f" | {g.match_txs} | {g.period_gas:,} | {g.blocks} |"
+            f" | {g.total('matchBids') / max(g.trades, 1):,.0f} | {g.match_txs} | {g.period_gas:,} | {g.blocks} |"
         )
     by_size = {g.bids_per_side: g for g in results}
     if 1000 in by_size and 10000 in by_size:

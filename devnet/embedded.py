@@ -16,18 +16,27 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import EthereumTesterProvider, Web3
 
-from p2pkit.market import WEI_PER_ETHER, Deployment, MarketHandle, deploy_market
+from p2pkit.market import WEI_PER_ETHER, Deployment, MarketHandle, TurnLock, deploy_market
 from p2pkit.schedule import Schedule
-from p2pkit.transactions import send
+from p2pkit.transactions import send, transfer
 
 # The grid pays balancing and rewards from its market wallet, so the embedded market starts
 # with enough there for a long demo.
 EMBEDDED_GRID_DEPOSIT = 1000 * WEI_PER_ETHER
+# Ether of the embedded operator: gas for years of keeper work, and enough to fund a demo's users.
+EMBEDDED_OPERATOR_ETHER = 10_000 * WEI_PER_ETHER
+EMBEDDED_GRID_GAS_ETHER = 10 * WEI_PER_ETHER
 
 
 def start_embedded_chain() -> Web3:
-    """Start a fresh eth-tester chain in this process, with eth-tester's funded dev accounts."""
-    return Web3(EthereumTesterProvider())
+    """Start a fresh eth-tester chain in this process, with eth-tester's funded dev accounts,
+    on a VM that keeps the deadline of `devnet.evm_deadline`."""
+    # py-evm and eth-tester load only once a chain is started, not with this module.
+    from eth_tester import EthereumTester, PyEVMBackend
+
+    from devnet.evm_deadline import EmbeddedVM
+
+    return Web3(EthereumTesterProvider(EthereumTester(PyEVMBackend(vm_configuration=((0, EmbeddedVM),)))))
 
 
 def is_embedded(w3: Web3) -> bool:
@@ -43,23 +52,29 @@ def dev_accounts(w3: Web3) -> list[LocalAccount]:
 def start_embedded_market(period_length: int) -> MarketHandle:
     """A fresh embedded chain with the market deployed and ready to trade.
 
-    The operator is the first dev account and the grid the second (registered as account 1 by
-    the contract), with `EMBEDDED_GRID_DEPOSIT` in its market wallet. Phases are the paper's,
-    scaled to `period_length` seconds. The handle holds the operator's key.
+    The operator and the grid (registered as account 1 by the contract, with
+    `EMBEDDED_GRID_DEPOSIT` in its market wallet) are new random keys for this chain alone:
+    eth-tester's dev accounts, whose private keys are the integers 1, 2, ... and known to
+    everyone, only pay them their ether, and hold no role in the market. Phases are the
+    paper's, scaled to `period_length` seconds. The handle holds both keys.
     """
     w3 = start_embedded_chain()
-    operator, grid = dev_accounts(w3)[:2]
+    funder = dev_accounts(w3)[0]
+    operator, grid = Account.create(), Account.create()
+    transfer(w3, funder, operator.address, EMBEDDED_OPERATOR_ETHER)
+    transfer(w3, funder, grid.address, EMBEDDED_GRID_DEPOSIT + EMBEDDED_GRID_GAS_ETHER)
     contract = deploy_market(w3, operator, grid.address, Schedule.scaled(period_length))
+    deployment = Deployment.of(w3, contract)
     send(w3, contract.functions.deposit(), grid, value=EMBEDDED_GRID_DEPOSIT)
-    return MarketHandle(w3, contract, Deployment.of(w3, contract), operator)
+    return MarketHandle(w3, contract, deployment, operator, grid_key=grid)
 
 
 class TimeTravel:
     """Moves an embedded chain's clock ahead; time never goes back."""
 
-    def __init__(self, w3: Web3, lock: threading.RLock | None = None) -> None:
+    def __init__(self, w3: Web3, lock: TurnLock | None = None) -> None:
         self.w3 = w3
-        self.lock = lock or threading.RLock()
+        self.lock = lock or TurnLock()
 
     def now(self) -> int:
         return self.w3.eth.get_block("latest")["timestamp"]
@@ -86,9 +101,7 @@ class BlockTicker:
     node with `interval`-second blocks.
     """
 
-    def __init__(
-        self, w3: Web3, lock: threading.RLock, interval: float, wall_clock: Callable[[], float] = time.time
-    ) -> None:
+    def __init__(self, w3: Web3, lock: TurnLock, interval: float, wall_clock: Callable[[], float] = time.time) -> None:
         self._tester = w3.provider.ethereum_tester
         self._lock = lock
         self._interval = interval

@@ -6,6 +6,7 @@ of the chain (a reorganisation makes it read everything again).
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -91,12 +92,13 @@ class MarketEventLog:
         if event.delivery_period is not None:
             self._by_period[event.delivery_period].append(event)
 
-    def events(self, *names: str, upto: int, delivery_period: int | None = None) -> list[MarketEvent]:
-        """Events named `names` (all, without names) up to block `upto`, in chain order;
-        only those of `delivery_period` when given."""
+    def events(self, *names: str, upto: int, delivery_period: int | None = None, after: int = -1) -> list[MarketEvent]:
+        """Events named `names` (all, without names) in the blocks after `after` up to `upto`,
+        in chain order; only those of `delivery_period` when given."""
         with self._market.lock:
             source = self._events if delivery_period is None else self._by_period.get(delivery_period, [])
-            return [event for event in source if event.block <= upto and (not names or event.name in names)]
+            first = bisect.bisect_right(source, after, key=lambda event: event.block)
+            return [event for event in source[first:] if event.block <= upto and (not names or event.name in names)]
 
     def delivery_periods(self, upto: int) -> list[int]:
         """Every delivery period some event up to block `upto` belongs to, ascending."""

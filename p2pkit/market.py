@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import deque
 from dataclasses import asdict, astuple, dataclass, field
 from enum import IntEnum
 from pathlib import Path
@@ -107,20 +108,80 @@ def deployment_block(w3: Web3, address: str) -> int:
     return low
 
 
+class TurnLock:
+    """A reentrant lock its waiters get in the order they asked for it.
+
+    ``threading.RLock`` lets the thread that releases it take it straight back before a waiting
+    thread wakes up, so a client sending request after request could keep the keeper off an
+    embedded chain for as long as it likes; here each waiter gets its turn.
+    """
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._owner: int | None = None
+        self._depth = 0
+        self._waiting: deque[tuple[int, threading.Lock]] = deque()
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        me = threading.get_ident()
+        with self._guard:
+            if self._owner == me:
+                self._depth += 1
+                return True
+            if self._owner is None:
+                self._owner, self._depth = me, 1
+                return True
+            if not blocking:
+                return False
+            turn = threading.Lock()
+            turn.acquire()
+            self._waiting.append((me, turn))
+        if turn.acquire(timeout=timeout):
+            return True  # handed over by release(), which made this thread the owner
+        with self._guard:
+            if (me, turn) in self._waiting:
+                self._waiting.remove((me, turn))
+                return False
+            return True  # handed over just as the wait timed out
+
+    def release(self) -> None:
+        with self._guard:
+            if self._owner != threading.get_ident():
+                raise RuntimeError("release of a TurnLock this thread does not hold")
+            self._depth -= 1
+            if self._depth:
+                return
+            if self._waiting:
+                self._owner, turn = self._waiting.popleft()
+                self._depth = 1
+                turn.release()
+            else:
+                self._owner = None
+
+    def __enter__(self) -> TurnLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exception: object) -> None:
+        self.release()
+
+
 @dataclass
 class MarketHandle:
     """The deployed market as the parts of one process share it.
 
-    ``operator`` is the only key a server holds: it signs the keeper's transactions. ``lock``
-    serialises every use of an embedded (in-process, not thread-safe) chain; with a node it is
-    uncontended.
+    ``operator`` is the only key a server signs with: the keeper's and the embedded setup's
+    transactions. ``grid_key`` is only there for a market deployed on an embedded chain, under a
+    key made for that chain, to be handed to whoever plays the grid. ``lock`` serialises every use
+    of an embedded (in-process, not thread-safe) chain; with a node it is uncontended.
     """
 
     w3: Web3
     contract: Contract
     deployment: Deployment
     operator: LocalAccount | None = None
-    lock: threading.RLock = field(default_factory=threading.RLock)
+    grid_key: LocalAccount | None = None
+    lock: TurnLock = field(default_factory=TurnLock)
 
     @classmethod
     def attach(cls, w3: Web3, deployment: Deployment, operator: LocalAccount | None = None) -> MarketHandle:

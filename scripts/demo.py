@@ -1,12 +1,13 @@
 """The whole platform in one command (``make demo``): market, page, meters and prosumers.
 
-Starts the backend on an embedded chain with the market deployed and its keeper running, creates
-the paper's five users (wind, controllable source, EV charger, ordinary load; the public grid),
-gives every prosumer a meter box of its own (a simulated DL/T 645-2007 meter on its own
-pseudo-terminal and a meter bridge daemon polling it), and lets the prosumers bid every period
-from their day profiles, on an accelerated clock. The page shows the market live; import one of
-the printed prosumer keys (or create an account) to trade alongside them. Ctrl-C stops
-everything.
+Starts the backend (``python -m backend serve``) on an embedded chain with the market deployed
+and its keeper running, creates the paper's five users (wind, controllable source, EV charger,
+ordinary load; the public grid), gives every prosumer a meter box of its own (a simulated
+DL/T 645-2007 meter on its own pseudo-terminal and a meter bridge daemon polling it), and lets
+the prosumers bid every period from their day profiles, on an accelerated clock. The page shows
+the market live; import one of the printed keys (or create an account) to trade alongside them.
+Every key is new for this run, the operator's and the grid's included, and the backend listens
+on 127.0.0.1 only: the embedded chain is for this machine. Ctrl-C stops everything.
 
     .venv/bin/python scripts/demo.py [--port 8000] [--period-length 60]
 """
@@ -14,7 +15,7 @@ everything.
 from __future__ import annotations
 
 import argparse
-import logging
+import os
 import signal
 import subprocess
 import sys
@@ -22,22 +23,22 @@ import tempfile
 import threading
 from pathlib import Path
 
+import requests
 from eth_account import Account
-from requests import RequestException
 from web3 import Web3
 from web3.exceptions import Web3Exception
-from werkzeug.serving import make_server
 
-from backend import create_app, market_of
-from devnet.nodes import stop_processes
+from devnet.nodes import stop_processes, wait_for_rpc
 from p2pkit.artifacts import artifact_path
 from p2pkit.bids import SealedBid
+from p2pkit.keyfiles import write_private_file
 from p2pkit.market import attach
 from p2pkit.period import Bid, PeriodDriver, Prosumer
 from p2pkit.schedule import Phase
 from p2pkit.transactions import ContractRefused, TransactionReverted
 from sim.profiles import PAPER_PROSUMERS, PERIODS_PER_DAY, day
 
+ROOT = Path(__file__).resolve().parent.parent
 ETHER = 10**18
 DEPOSIT = 50 * ETHER
 GAS_MONEY = 5 * ETHER
@@ -79,8 +80,8 @@ def start_meter_box(
     )
     pty = simulator.stdout.readline().strip()
     keystore = folder / f"{name}.json"
-    keystore.write_text(Web3.to_json(Account.encrypt(key.key, METER_PASSWORD)))
-    (folder / f"{name}.password").write_text(METER_PASSWORD)
+    write_private_file(keystore, Web3.to_json(Account.encrypt(key.key, METER_PASSWORD)))
+    write_private_file(folder / f"{name}.password", METER_PASSWORD)
     config = folder / f"{name}.toml"
     config.write_text(
         f'[bus]\nport = "{pty}"\n\n'
@@ -97,6 +98,38 @@ def start_meter_box(
             stderr=log,
         )
     return [simulator, daemon]
+
+
+def start_backend(folder: Path, host: str, port: int, period_length: int) -> subprocess.Popen:
+    """The backend on a new embedded chain, answering at ``http://host:port/``; it writes the
+    operator's and the grid's keys to ``folder`` and its log to ``folder/backend.log``."""
+    with open(folder / "backend.log", "w") as log:
+        backend = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "backend",
+                "serve",
+                "--chain",
+                "embedded",
+                "--host",
+                host,
+                "--port",
+                str(port),
+                "--keys-out",
+                str(folder),
+            ],
+            env={**os.environ, "P2P_PERIOD_LENGTH": str(period_length)},
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for_rpc(f"http://{host}:{port}/rpc", backend, timeout=120)
+    except RuntimeError as error:
+        stop_processes([backend])
+        raise SystemExit(f"{error}; its log: {folder / 'backend.log'}") from None
+    return backend
 
 
 def bid_every_period(driver: PeriodDriver, prosumer: Prosumer, quarters: list, stop: threading.Event) -> None:
@@ -118,65 +151,79 @@ def bid_every_period(driver: PeriodDriver, prosumer: Prosumer, quarters: list, s
                 driver.reveal([bid], now.period + 1)
         except (ContractRefused, TransactionReverted) as refusal:  # e.g. mined just after its window closed
             print(f"{prosumer.name}: {refusal}", file=sys.stderr)
-        except (RequestException, Web3Exception) as error:  # e.g. a timeout under heavy load
+        except (requests.RequestException, Web3Exception) as error:  # e.g. a timeout under heavy load
             print(f"{prosumer.name}: the chain did not take this step ({error}); going on", file=sys.stderr)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: %(default)s; elsewhere anyone who reaches it shares the chain)",
+    )
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--period-length", type=int, default=60, help="seconds per trading period (default 60)")
     args = parser.parse_args()
 
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request drowns the rest
-    app = create_app({"CHAIN": "embedded", "PERIOD_LENGTH": args.period_length})
-    handle = market_of(app)
-    server = make_server(args.host, args.port, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    page = f"http://{args.host}:{args.port}/"
-    rpc_url = page + "rpc"
-    # Everything below reaches the chain as a prosumer's page does: through the backend's /rpc.
-    market = attach(Web3(Web3.HTTPProvider(rpc_url)), handle.deployment.market)
-    operator = handle.operator
-    driver = PeriodDriver(market, operator)
-
     folder = Path(tempfile.mkdtemp(prefix="p2p-demo-"))
-    bidders, processes = [], []
+    processes = [start_backend(folder, args.host, args.port, args.period_length)]
     stop = threading.Event()
-    speed = REFERENCE_PERIOD / args.period_length
-    for number, profile in enumerate(PAPER_PROSUMERS, start=161):
-        prosumer = Prosumer(
-            profile.name, profile.producer, profile.green, Account.create(), Account.create(), number, deposit=DEPOSIT
-        )
-        driver.fund(operator, [(prosumer.address, DEPOSIT + GAS_MONEY), (prosumer.meter.address, GAS_MONEY)])
-        driver.enrol([prosumer])
-        quarters = day(profile)
-        name = profile.name.split()[0].lower()
-        processes += start_meter_box(
-            folder,
-            rpc_url,
-            market.address,
-            name,
-            number,
-            prosumer.meter,
-            profile.producer,
-            [q.actual_wh / 1000 for q in quarters],
-            speed,
-        )
-        bidders.append(threading.Thread(target=bid_every_period, args=(driver, prosumer, quarters, stop), daemon=True))
-        (folder / f"{name}.key").write_text(prosumer.key.key.hex())
-
-    for bidder in bidders:
-        bidder.start()
-    print(f"\nThe market is live at {page}")
-    print(f"Period length {args.period_length} s; the paper's four prosumers bid every period.")
-    print(f"Prosumer keys to import into the page: {folder}/<name>.key (meter bridge logs beside them)")
-    print(f"Operator key (for the operator view): {operator.key.hex()}")
-    print("Ctrl-C stops everything.\n", flush=True)
-
+    bidders: list[threading.Thread] = []
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
+        page = f"http://{args.host}:{args.port}/"
+        rpc_url = page + "rpc"
+        operator = Account.from_key((folder / "operator.key").read_text().strip())
+        # Everything below reaches the chain as a prosumer's page does: through the backend's /rpc.
+        market = attach(
+            Web3(Web3.HTTPProvider(rpc_url)), requests.get(page + "api/contract", timeout=30).json()["address"]
+        )
+        driver = PeriodDriver(market, operator)
+        users = []
+        speed = REFERENCE_PERIOD / args.period_length
+        for number, profile in enumerate(PAPER_PROSUMERS, start=161):
+            prosumer = Prosumer(
+                profile.name,
+                profile.producer,
+                profile.green,
+                Account.create(),
+                Account.create(),
+                number,
+                deposit=DEPOSIT,
+            )
+            driver.fund(operator, [(prosumer.address, DEPOSIT + GAS_MONEY), (prosumer.meter.address, GAS_MONEY)])
+            driver.enrol([prosumer])
+            quarters = day(profile)
+            name = profile.name.split()[0].lower()
+            processes += start_meter_box(
+                folder,
+                rpc_url,
+                market.address,
+                name,
+                number,
+                prosumer.meter,
+                profile.producer,
+                [q.actual_wh / 1000 for q in quarters],
+                speed,
+            )
+            users.append(prosumer)
+            bidders.append(
+                threading.Thread(target=bid_every_period, args=(driver, prosumer, quarters, stop), daemon=True)
+            )
+            write_private_file(folder / f"{name}.key", prosumer.key.key.to_0x_hex())
+
+        for bidder in bidders:
+            bidder.start()
+        print(f"\nThe market is live at {page}")
+        print(f"Period length {args.period_length} s; the paper's four prosumers bid every period.")
+        print(
+            f"Keys to import into the page, new for this run (logs beside them): {folder}/<name>.key for the "
+            f"prosumers ({', '.join(user.name.split()[0].lower() for user in users)}), "
+            f"{folder}/operator.key for the operator view, {folder}/grid.key for the grid"
+        )
+        print(f"The backend listens on {args.host}; an embedded chain is meant for this machine alone.")
+        print("Ctrl-C stops everything.\n", flush=True)
         while not stop.wait(1):
             pass
     except KeyboardInterrupt:
@@ -189,7 +236,6 @@ def main() -> int:
         for process in processes:
             if process.stdout:
                 process.stdout.close()
-        server.shutdown()
         print("stopped")
     return 0
 

@@ -41,6 +41,7 @@ from eth_keys import keys as eth_keys
 from eth_utils import keccak, to_checksum_address
 
 from devnet.nodes import free_port, stop_processes, wait_for_rpc
+from p2pkit.keyfiles import write_private_file
 from p2pkit.market import WEI_PER_ETHER
 
 HERE = Path(__file__).resolve().parent
@@ -173,7 +174,7 @@ class ChainFolder:
                 continue
             (datadir / "geth").mkdir(parents=True, exist_ok=True)
             # Our own node key, so that every node's enode address is known before it starts.
-            (datadir / "geth" / "nodekey").write_text(secrets.token_hex(32))
+            write_private_file(datadir / "geth" / "nodekey", secrets.token_hex(32))
             subprocess.run(
                 [str(geth), "--datadir", str(datadir), "init", str(self.genesis)],
                 check=True,
@@ -185,13 +186,11 @@ class ChainFolder:
         self.keys.mkdir(parents=True, exist_ok=True)
         self.keys.chmod(0o700)
         if not self.password_file.exists():
-            self.password_file.write_text(secrets.token_urlsafe(24) + "\n")
-            self.password_file.chmod(0o600)
+            write_private_file(self.password_file, secrets.token_urlsafe(24) + "\n")
         password = self.password_file.read_text().strip()
         for role in ROLES:
             if not self.keystore(role).exists():
-                self.keystore(role).write_text(json.dumps(Account.encrypt(Account.create().key, password)))
-                self.keystore(role).chmod(0o600)
+                write_private_file(self.keystore(role), json.dumps(Account.encrypt(Account.create().key, password)))
 
     def enode(self, index: int, p2p_port: int) -> str:
         node_key = bytes.fromhex((self.node_dir(index) / "geth" / "nodekey").read_text().strip())

@@ -125,7 +125,7 @@ def fake_upstream() -> FakeUpstream:
 def proxy_client(fake_upstream: FakeUpstream):
     """The backend's test client, in front of the fake upstream, with small limits to hit."""
     app = create_app(
-        {"TESTING": True, "MAX_BODY_BYTES": 2_000, "MAX_BATCH": 5, "MAX_LOG_BLOCK_RANGE": 100},
+        {"TESTING": True, "MAX_BODY_BYTES": 2_000, "MAX_BATCH": 5, "MAX_LOG_BLOCK_RANGE": 100, "MAX_CALL_GAS": 10**6},
         upstream=fake_upstream,
     )
     return app.test_client()
@@ -149,7 +149,7 @@ def operator(market):
 
 @pytest.fixture
 def grid(market):
-    return dev_accounts(market.w3)[1]
+    return market.grid_key
 
 
 @pytest.fixture

@@ -16,12 +16,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from eth_account import Account
+from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 from web3.contract.contract import ContractFunction
 
 from backend.keeper import Keeper, KeeperAction
 from devnet.embedded import TimeTravel, dev_accounts
-from p2pkit.bids import SealedBid
+from p2pkit.bids import EntrustedBid, SealedBid, entrust_message
 from p2pkit.market import MarketHandle
 from p2pkit.period import Bid, PeriodDriver, Prosumer, Reading, SendEach, Transaction
 
@@ -44,9 +45,9 @@ READINGS_WH = {"wind": 950, "controllable": 700, "ev": 820, "load": 480}
 AVERAGE_PRICE = 661538461538461
 
 
-@dataclass(frozen=True)
+@dataclass
 class Trader:
-    """A prosumer of the script and the bid it makes in every auction."""
+    """A prosumer of the script and the bid it makes in every auction (a test may change it)."""
 
     prosumer: Prosumer
     bid: SealedBid
@@ -161,6 +162,17 @@ class MarketScript:
         return wallets, totals.deposited - totals.withdrawn
 
 
+def registered_accounts(script: MarketScript, count: int) -> list[LocalAccount]:
+    """`count` accounts anyone could make: paid ether by one of the embedded chain's dev accounts
+    (whose keys everyone knows) and registered as producers, not authorized, without a meter."""
+    funds = dev_accounts(script.w3)[3]
+    keys = [Account.create() for _ in range(count)]
+    for index, key in enumerate(keys):
+        script.driver.fund(funds, [(key.address, GAS_MONEY)])
+        script.send(script.contract.functions.register(f"account {index}", True, True), key)
+    return keys
+
+
 def run_keeper(keeper: Keeper) -> list[KeeperAction]:
     """Step the keeper until it has nothing left to do at this time; returns what it did."""
     actions = []
@@ -190,3 +202,29 @@ def period_with_readings(script: MarketScript, traders: list[Trader], keeper: Ke
         script.post_reading(trader, delivery_period)
     script.to_settlement(delivery_period)
     return delivery_period
+
+
+def entrust_body(
+    script: MarketScript,
+    prosumer: Trader,
+    delivery_period: int,
+    signer: LocalAccount | None = None,
+    changes: dict | None = None,
+) -> dict:
+    """The page's request entrusting `prosumer`'s bid, signed by `signer` (the prosumer unless
+    given), with `changes` made after signing."""
+    bid = EntrustedBid(
+        prosumer.address, delivery_period, prosumer.bid.quantity_wh, prosumer.bid.price, prosumer.bid.salt
+    )
+    deployment = script.market.deployment
+    message = encode_defunct(text=entrust_message(deployment.market, deployment.chain_id, bid))
+    signature = (signer or prosumer.key).sign_message(message).signature
+    return {
+        "bidder": prosumer.address,
+        "delivery_period": delivery_period,
+        "quantity_wh": bid.quantity_wh,
+        "price_wei": str(bid.price),
+        "salt": "0x" + bid.salt.hex(),
+        "signature": "0x" + signature.hex().removeprefix("0x"),
+        **(changes or {}),
+    }

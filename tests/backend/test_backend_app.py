@@ -12,7 +12,7 @@ from backend import block_ticker_of, create_app, keeper_db_path, keeper_of, mark
 from backend.config import ConfigError
 from backend.rpc_proxy import UPSTREAM_EXTENSION
 from backend.upstreams import HttpUpstream, InProcessUpstream, open_deployed_market
-from devnet.embedded import EMBEDDED_GRID_DEPOSIT, dev_accounts
+from devnet.embedded import EMBEDDED_GRID_DEPOSIT
 from p2pkit.market import Deployment
 
 # An embedded app whose clock and keeper stand still, so no thread outlives its test.
@@ -54,16 +54,22 @@ def test_apps_do_not_share_an_embedded_chain():
     assert upstream_of(first).w3 is not upstream_of(second).w3
 
 
-def test_embedded_app_deploys_the_market_with_the_first_dev_account_as_operator():
+def test_embedded_app_deploys_the_market_with_the_operator_key_it_holds():
     market = market_of(create_app(STILL_EMBEDDED))
 
-    assert market.contract.functions.operator().call() == dev_accounts(market.w3)[0].address
+    assert market.contract.functions.operator().call() == market.operator.address
+
+
+def test_embedded_apps_have_operators_of_their_own():
+    first, second = (market_of(create_app(STILL_EMBEDDED)) for _ in range(2))
+
+    assert first.operator.address != second.operator.address
 
 
 def test_embedded_app_funds_the_grids_market_wallet():
     market = market_of(create_app(STILL_EMBEDDED))
 
-    grid = market.contract.functions.accountOf(dev_accounts(market.w3)[1].address).call()
+    grid = market.contract.functions.accountOf(market.grid_key.address).call()
     assert (grid.id, grid.isGrid, grid.wallet) == (1, True, EMBEDDED_GRID_DEPOSIT)
 
 

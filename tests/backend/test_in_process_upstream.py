@@ -1,9 +1,10 @@
-"""What the embedded chain's upstream adds to eth-tester: JSON-RPC errors and revert data."""
+"""What the embedded chain's upstream adds to eth-tester: JSON-RPC errors, revert data, and log
+queries read from py-evm."""
 
 from __future__ import annotations
 
 import pytest
-from backend_probe import PROBE_INIT, PROBE_REVERT_DATA
+from backend_probe import PING_TOPIC, PROBE_INIT, PROBE_REVERT_DATA
 from web3 import HTTPProvider, Web3
 
 from backend.upstreams import InProcessUpstream
@@ -71,3 +72,44 @@ def test_answers_come_back_in_request_order_with_their_ids(upstream):
 def test_only_an_eth_tester_provider_is_accepted():
     with pytest.raises(TypeError, match="EthereumTesterProvider"):
         InProcessUpstream(Web3(HTTPProvider("http://127.0.0.1:8545")))
+
+
+@pytest.fixture
+def pinged(embedded_chain, probe_address):
+    """The probe pinged twice: two Ping() logs."""
+    for _ in range(2):
+        embedded_chain.eth.send_transaction({"from": embedded_chain.eth.accounts[0], "to": probe_address})
+    return probe_address
+
+
+@pytest.mark.parametrize(
+    ("topics", "found"),
+    [
+        ([PING_TOPIC], 2),
+        ([[PING_TOPIC, "0x" + "00" * 32]], 2),
+        ([None], 2),
+        (["0x" + "00" * 32], 0),
+        ([PING_TOPIC, None], 0),
+    ],
+    ids=["the topic", "one of two", "any", "another topic", "a second topic it has not"],
+)
+def test_log_query_by_topic_finds_the_logs_that_carry_it(upstream, pinged, topics, found):
+    logs = ask(upstream, "eth_getLogs", {"fromBlock": "earliest", "toBlock": "latest", "topics": topics})["result"]
+
+    assert len(logs) == found
+
+
+def test_log_query_by_another_address_finds_nothing(upstream, pinged):
+    logs = ask(upstream, "eth_getLogs", {"fromBlock": "earliest", "address": "0x" + "12" * 20})["result"]
+
+    assert logs == []
+
+
+def test_log_query_over_more_blocks_than_its_time_allows_is_stopped(embedded_chain):
+    # Reading 500 blocks takes about 0.1 s here, five times the upstream's limit.
+    embedded_chain.provider.ethereum_tester.mine_blocks(500)
+    upstream = InProcessUpstream(embedded_chain, time_limit=0.02)
+
+    error = ask(upstream, "eth_getLogs", {"fromBlock": "earliest", "toBlock": "latest"})["error"]
+
+    assert (error["code"], error["message"].startswith("eth_getLogs stopped")) == (-32005, True)

@@ -4,6 +4,9 @@ anything twice."""
 
 from __future__ import annotations
 
+import os
+import sqlite3
+import stat
 import time
 from dataclasses import dataclass
 
@@ -20,7 +23,7 @@ from market_script import (
     run_keeper,
 )
 
-from backend.entrusted import EntrustedBids, EntrustOutcome, TooManyEntrusted
+from backend.entrusted import AlreadyEntrusted, EntrustedBids, EntrustOutcome
 from backend.keeper import Keeper, KeeperOutcome
 from backend.upstreams import open_deployed_market
 from devnet.embedded import start_embedded_market
@@ -225,7 +228,7 @@ def test_matching_already_completed_is_a_harmless_refusal(script, prosumers, mar
     assert (action.action, action.outcome, action.detail, behind.status()["failures"]) == (
         "matchBids",
         KeeperOutcome.ALREADY_DONE,
-        f"MatchingComplete({delivery_period})",
+        "MatchingComplete",
         [],
     )
 
@@ -293,14 +296,41 @@ def test_entrusted_bid_with_a_wrong_salt_changes_nothing(script, controllable, k
     )
 
 
-def test_wrong_entrusted_bid_does_not_stop_the_right_one(script, controllable, keeper, entrusted):
-    delivery_period = bid_and_reveal(script, [controllable], revealing=[])
-    entrust(entrusted, controllable, delivery_period, salt=b"\x01" * 32)
+def test_wrong_entrusted_bid_does_not_stop_anothers(script, wind, controllable, keeper, entrusted):
+    delivery_period = bid_and_reveal(script, [wind, controllable], revealing=[])
+    entrust(entrusted, wind, delivery_period, salt=b"\x01" * 32)
     entrust(entrusted, controllable, delivery_period)
 
     run_keeper(keeper)
 
     assert [event.args.account for event in script.events("BidRevealed", delivery_period)] == [controllable.address]
+
+
+def test_entrusted_bid_without_a_commitment_is_refused_without_a_transaction(
+    script, wind, controllable, keeper, entrusted
+):
+    delivery_period = bid_and_reveal(script, [controllable], revealing=[])
+    bid = entrust(entrusted, wind, delivery_period)
+
+    actions = run_keeper(keeper)
+
+    assert (last_outcome(entrusted, bid), [action.account for action in actions if action.action == "revealFor"]) == (
+        EntrustOutcome.REFUSED,
+        [],
+    )
+
+
+def test_entrusted_bid_refusal_is_reported_without_its_arguments(script, controllable, keeper, entrusted):
+    delivery_period = bid_and_reveal(script, [controllable], revealing=[])
+    bid = entrust(entrusted, controllable, delivery_period, salt=b"\x01" * 32)
+
+    run_keeper(keeper)
+
+    failure = keeper.status()["failures"][-1]
+    assert (failure["message"], entrusted.outcomes(bid.bidder)[-1]["detail"]) == (
+        "refused by the contract: CommitmentMismatch",
+        "CommitmentMismatch",
+    )
 
 
 def test_entrusted_bid_its_owner_revealed_is_not_needed(script, controllable, keeper, entrusted):
@@ -326,12 +356,45 @@ def test_the_same_bid_entrusted_twice_is_kept_once(entrusted, controllable):
     assert [entrusted.add(bid), entrusted.add(bid), len(entrusted.untried(7))] == [True, False, 1]
 
 
-def test_entrusted_bids_per_auction_are_bounded(entrusted, controllable):
-    for n in range(EntrustedBids.MAX_PER_AUCTION):
-        entrusted.add(EntrustedBid(controllable.address, 7, 700, 5 * 10**14, bytes([n]) * 32))
+def test_a_second_bid_for_the_same_auction_is_refused(entrusted, controllable):
+    entrusted.add(EntrustedBid(controllable.address, 7, 700, 5 * 10**14, b"\x01" * 32))
 
-    with pytest.raises(TooManyEntrusted):
-        entrusted.add(EntrustedBid(controllable.address, 7, 700, 5 * 10**14, b"\xff" * 32))
+    with pytest.raises(AlreadyEntrusted):
+        entrusted.add(EntrustedBid(controllable.address, 7, 700, 5 * 10**14, b"\x02" * 32))
+
+
+def test_a_bid_for_the_next_auction_is_kept_beside_this_ones(entrusted, controllable):
+    for delivery_period in (7, 8):
+        entrusted.add(EntrustedBid(controllable.address, delivery_period, 700, 5 * 10**14, b"\x01" * 32))
+
+    assert [len(entrusted.untried(7)), len(entrusted.untried(8))] == [1, 1]
+
+
+OLD_ENTRUSTED_BIDS_TABLE = """CREATE TABLE entrusted_bids (
+    id INTEGER PRIMARY KEY, market TEXT NOT NULL, bidder TEXT NOT NULL, delivery_period INTEGER NOT NULL,
+    quantity_wh INTEGER NOT NULL, price TEXT NOT NULL, salt BLOB NOT NULL, entrusted_at REAL NOT NULL,
+    outcome TEXT, detail TEXT, UNIQUE (market, bidder, delivery_period, quantity_wh, price, salt))"""
+
+
+def test_a_store_that_kept_several_bids_per_auction_keeps_the_first(keeper_db, controllable):
+    with sqlite3.connect(keeper_db) as old:
+        old.execute(OLD_ENTRUSTED_BIDS_TABLE)
+        for salt in (b"\x01" * 32, b"\x02" * 32):
+            old.execute(
+                "INSERT INTO entrusted_bids (market, bidder, delivery_period, quantity_wh, price, salt, entrusted_at)"
+                " VALUES (?, ?, 7, 700, '500', ?, 0)",
+                ("0x" + "11" * 20, controllable.address, salt),
+            )
+
+    reopened = EntrustedBids(keeper_db, "0x" + "11" * 20)
+
+    assert [bid.salt for bid in reopened.untried(7)] == [b"\x01" * 32]
+
+
+def test_the_store_file_is_readable_by_its_owner_only(keeper_db, market):
+    EntrustedBids(keeper_db, market.contract.address)
+
+    assert stat.S_IMODE(os.stat(keeper_db).st_mode) == 0o600
 
 
 # ---------------------------------------------------------------------- in the background

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 import pytest
 from eth_account import Account
-from eth_account.messages import encode_defunct
 from flask.testing import FlaskClient
 from market_script import (
     AVERAGE_PRICE,
@@ -19,15 +18,16 @@ from market_script import (
     MarketScript,
     Trader,
     bid_and_reveal,
+    entrust_body,
     period_with_readings,
     run_keeper,
 )
 
 from backend import create_app, entrusted_of, keeper_of
 from backend.market_api import MAX_PERIODS
-from devnet.embedded import dev_accounts, start_embedded_market
+from devnet.embedded import start_embedded_market
 from devnet.nodes import free_port
-from p2pkit.bids import EntrustedBid, entrust_message
+from p2pkit.bids import EntrustedBid
 from p2pkit.market import Deployment, MarketHandle, MarketParameters
 from p2pkit.period import Prosumer
 
@@ -82,11 +82,11 @@ def client(app) -> FlaskClient:
 def test_contract_names_the_market_and_its_roles(settled):
     answer = settled.get("/api/contract")
 
-    dev = dev_accounts(settled.script.w3)
+    market = settled.script.market
     assert (answer["address"], answer["operator"], answer["grid"], answer["chain_id"]) == (
         settled.script.contract.address,
-        dev[0].address,
-        dev[1].address,
+        market.operator.address,
+        market.grid_key.address,
         settled.script.w3.eth.chain_id,
     )
 
@@ -146,7 +146,7 @@ def test_status_reports_what_the_keeper_did(settled):
 
 def test_status_without_an_operator_key_says_there_is_no_keeper(market):
     client = create_app(
-        APP_CONFIG, market=MarketHandle(market.w3, market.contract, market.deployment, None, market.lock)
+        APP_CONFIG, market=MarketHandle(market.w3, market.contract, market.deployment, lock=market.lock)
     ).test_client()
 
     keeper = client.get("/api/status").get_json()["keeper"]
@@ -328,26 +328,6 @@ def test_answers_follow_a_new_block(script, client, wind):
 # ---------------------------------------------------------------------- /api/entrust
 
 
-def entrust_body(script, prosumer: Trader, delivery_period: int, signer=None, changes=None) -> dict:
-    """The page's request entrusting `prosumer`'s bid, signed by `signer` (the prosumer unless
-    given), with `changes` made after signing."""
-    bid = EntrustedBid(
-        prosumer.address, delivery_period, prosumer.bid.quantity_wh, prosumer.bid.price, prosumer.bid.salt
-    )
-    deployment = script.market.deployment
-    message = encode_defunct(text=entrust_message(deployment.market, deployment.chain_id, bid))
-    signature = (signer or prosumer.key).sign_message(message).signature
-    return {
-        "bidder": prosumer.address,
-        "delivery_period": delivery_period,
-        "quantity_wh": bid.quantity_wh,
-        "price_wei": str(bid.price),
-        "salt": "0x" + bid.salt.hex(),
-        "signature": "0x" + signature.hex().removeprefix("0x"),
-        **(changes or {}),
-    }
-
-
 def test_entrusted_bid_is_accepted_with_the_secrecy_it_gives_up(script, client, controllable):
     delivery_period = script.next_auction()
 
@@ -359,6 +339,23 @@ def test_entrusted_bid_is_accepted_with_the_secrecy_it_gives_up(script, client, 
         delivery_period,
         True,
     )
+
+
+def test_entrusted_bid_says_when_it_becomes_public(script, client, controllable):
+    delivery_period = script.next_auction()
+
+    answer = client.post("/api/entrust", json=entrust_body(script, controllable, delivery_period)).get_json()
+
+    assert answer["public_from"] == script.schedule.reveal_opens(delivery_period)
+
+
+def test_the_same_bid_entrusted_again_is_accepted_as_already_there(script, client, controllable):
+    body = entrust_body(script, controllable, script.next_auction())
+    client.post("/api/entrust", json=body)
+
+    reply = client.post("/api/entrust", json=body)
+
+    assert (reply.status_code, reply.get_json()["already_entrusted"]) == (202, True)
 
 
 def test_entrusted_bid_is_kept_for_the_keeper(app, script, client, controllable):
@@ -478,11 +475,11 @@ def test_entrusted_bid_of_an_unregistered_bidder_is_refused(script, client, cont
 
     reply = client.post("/api/entrust", json=entrust_body(script, stranger, delivery_period))
 
-    assert (reply.status_code, "not a registered prosumer" in reply.get_json()["error"]) == (400, True)
+    assert (reply.status_code, "not a registered prosumer" in reply.get_json()["error"]) == (403, True)
 
 
 def test_entrusting_without_an_operator_key_is_refused(market, script, controllable):
-    without_key = MarketHandle(market.w3, market.contract, market.deployment, None, market.lock)
+    without_key = MarketHandle(market.w3, market.contract, market.deployment, lock=market.lock)
     client = create_app(APP_CONFIG, market=without_key).test_client()
 
     reply = client.post("/api/entrust", json=entrust_body(script, controllable, script.next_auction()))

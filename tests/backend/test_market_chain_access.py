@@ -1,7 +1,10 @@
-"""Reaching the market: the embedded chain's block ticker, the event log, and a market on a node
-found from its deployment file."""
+"""Reaching the market: the embedded chain's block ticker, the event log, a market on a node
+found from its deployment file, and the lock its users take turns with."""
 
 from __future__ import annotations
+
+import threading
+import time
 
 import pytest
 from eth_account import Account
@@ -10,7 +13,7 @@ from backend.config import ConfigError
 from backend.upstreams import MarketNotDeployed, open_deployed_market
 from devnet.embedded import BlockTicker
 from p2pkit.events import MarketEventLog
-from p2pkit.market import Deployment
+from p2pkit.market import Deployment, TurnLock
 
 
 def pending_time(market) -> int:
@@ -102,3 +105,30 @@ def test_key_that_is_not_the_markets_operator_is_refused(tmp_path):
 
     with pytest.raises(ConfigError, match="operator"):
         open_deployed_market("http://127.0.0.1:8545", path, 1.0, Account.create())
+
+
+def test_turn_lock_is_given_to_its_waiters_in_the_order_they_asked():
+    lock, order = TurnLock(), []
+    lock.acquire()
+    waiters = [threading.Thread(target=lambda n=n: (lock.acquire(), order.append(n), lock.release())) for n in range(5)]
+    for queued, waiter in enumerate(waiters, start=1):
+        waiter.start()
+        deadline = time.monotonic() + 10
+        while len(lock._waiting) < queued and time.monotonic() < deadline:  # in the queue before the next starts
+            time.sleep(0.001)
+    lock.release()
+    for waiter in waiters:
+        waiter.join(timeout=10)
+
+    assert order == [0, 1, 2, 3, 4]
+
+
+def test_turn_lock_is_reentrant():
+    lock = TurnLock()
+    with lock, lock:
+        taken_elsewhere = []
+        other = threading.Thread(target=lambda: taken_elsewhere.append(lock.acquire(timeout=0.05)))
+        other.start()
+        other.join()
+
+    assert taken_elsewhere == [False]

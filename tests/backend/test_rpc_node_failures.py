@@ -86,7 +86,7 @@ def test_node_down_is_reported_with_the_request_id(closed_port_url):
 def test_node_down_is_reported_with_its_address(closed_port_url):
     response = client_for(closed_port_url).post("/rpc", json=rpc("eth_blockNumber")).get_json()
 
-    assert response["error"]["message"] == f"node unreachable at {closed_port_url}"
+    assert response["error"]["message"] == f"node unreachable at {closed_port_url.removeprefix('http://')}"
 
 
 def test_node_down_fails_each_forwarded_request_of_a_batch(closed_port_url):
@@ -114,7 +114,7 @@ def test_silent_node_times_out_with_a_clear_message(silent_node_url):
 
     assert (response["id"], response["error"]["message"]) == (
         8,
-        f"node at {silent_node_url} did not answer within {NODE_TIMEOUT:g} s",
+        f"node at {silent_node_url.removeprefix('http://')} did not answer within {NODE_TIMEOUT:g} s",
     )
 
 
@@ -123,7 +123,7 @@ def test_node_answering_an_http_error_is_reported(serve_node):
 
     response = client_for(url).post("/rpc", json=rpc("eth_blockNumber")).get_json()
 
-    assert response["error"]["message"] == f"node at {url} answered HTTP 503"
+    assert response["error"]["message"] == f"node at {url.removeprefix('http://')} answered HTTP 503"
 
 
 def test_node_answering_something_other_than_json_is_reported(serve_node):
@@ -131,7 +131,9 @@ def test_node_answering_something_other_than_json_is_reported(serve_node):
 
     response = client_for(url).post("/rpc", json=rpc("eth_blockNumber")).get_json()
 
-    assert response["error"]["message"] == f"node at {url} answered with a body that is not JSON"
+    assert (
+        response["error"]["message"] == f"node at {url.removeprefix('http://')} answered with a body that is not JSON"
+    )
 
 
 def test_node_refusing_the_whole_batch_is_reported_with_its_reason(serve_node):
@@ -140,7 +142,7 @@ def test_node_refusing_the_whole_batch_is_reported_with_its_reason(serve_node):
 
     response = client_for(url).post("/rpc", json=rpc("eth_blockNumber")).get_json()
 
-    assert response["error"]["message"] == f"node at {url} refused the batch: batch too large"
+    assert response["error"]["message"] == f"node at {url.removeprefix('http://')} refused the batch: batch too large"
 
 
 def test_node_leaving_a_request_unanswered_is_reported(serve_node):

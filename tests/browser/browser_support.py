@@ -1,5 +1,5 @@
 """What the browser tests share: Debian's Chromium, the backend serving the embedded market over
-HTTP, and the known keys of the embedded chain's dev accounts."""
+HTTP with the operator's key it made, and a known key of the embedded chain's dev accounts."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,9 +37,8 @@ CHROMIUM_ARGS = [
 ]
 # Long enough for a person-paced page to seal a bid in the commit window (12 s of it).
 PERIOD_LENGTH = 60
-# eth-tester's dev accounts have the private keys 1, 2, 3, ...: the embedded market's operator is
-# the first and the grid the second; the third only funds the test's new accounts with gas.
-OPERATOR_KEY = "0x" + "1".rjust(64, "0")
+# eth-tester's dev accounts have the private keys 1, 2, 3, ...; they hold ether but no role in the
+# market (whose operator and grid keys the backend makes), and the third funds the test's accounts.
 FUNDER_KEY = "0x" + "3".rjust(64, "0")
 
 
@@ -52,9 +52,10 @@ def chromium_path() -> str | None:
 
 @dataclass
 class MarketServer:
-    """The backend as the pages reach it."""
+    """The backend as the pages reach it, and the operator's key it wrote out."""
 
     url: str
+    operator_key: str
 
     def json(self, path: str) -> dict:
         reply = requests.get(self.url + path, timeout=10)
@@ -73,7 +74,7 @@ class MarketServer:
         """What the operator does from its page (the first test does it there)."""
         w3 = self.web3()
         market = attach(w3, self.json("/api/contract")["address"])
-        receipt = send(w3, market.functions.setAuthorization(address, True), Account.from_key(OPERATOR_KEY))
+        receipt = send(w3, market.functions.setAuthorization(address, True), Account.from_key(self.operator_key))
         assert receipt["status"] == 1
 
     def post_reading(self, meter: LocalAccount, meter_number: int, delivery_period: int, energy_wh: int) -> None:
@@ -98,20 +99,20 @@ def serving_embedded_market(log: Path) -> Iterator[MarketServer]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "P2P_PERIOD_LENGTH": str(PERIOD_LENGTH)}
-    with log.open("w") as output:
+    with tempfile.TemporaryDirectory(prefix="p2p-browser-keys-") as keys, log.open("w") as output:
         server = subprocess.Popen(
-            [sys.executable, "-m", "backend", "serve", "--chain", "embedded", "--port", str(port)],
+            [sys.executable, "-m", "backend", "serve", "--chain", "embedded", "--port", str(port), "--keys-out", keys],
             cwd=ROOT,
             env=env,
             stdout=output,
             stderr=subprocess.STDOUT,
         )
-    try:
-        wait_until_serving(url, server, log)
-        yield MarketServer(url)
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
+        try:
+            wait_until_serving(url, server, log)
+            yield MarketServer(url, (Path(keys) / "operator.key").read_text().strip())
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
 
 
 def wait_until_serving(url: str, server: subprocess.Popen, log: Path, seconds: float = 60) -> None:

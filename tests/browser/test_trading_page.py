@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from browser_support import OPERATOR_KEY, PERIOD_LENGTH
+from browser_support import PERIOD_LENGTH
 from eth_account import Account
 
 # Transactions, key encryption and the keeper's work each take seconds; a whole period is 60 s.
@@ -131,7 +131,7 @@ def test_two_prosumers_trade_through_a_whole_period(open_page, market_server):
         prosumer.wait_text("#my-gas", r"^0$")
         market_server.send_gas_money(address)
         prosumer.wait_text("#my-gas", r"^5$")
-    assert operator.import_key(OPERATOR_KEY).lower() == contract["operator"].lower()
+    assert operator.import_key(market_server.operator_key).lower() == contract["operator"].lower()
     operator.page.wait_for_selector("#operator-card:not([hidden])", timeout=ACTION_TIMEOUT_MS)
 
     wind.register("Hilltop wind", "producer", green=True)

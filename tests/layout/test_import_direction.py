@@ -66,15 +66,15 @@ def test_part_imports_only_what_lies_below_it(package):
 
 
 def test_backend_uses_only_the_embedded_chain_of_devnet():
-    """The server runs on a node or, for a first run, on the embedded chain; anvil and Geth
-    are development tools it never starts."""
+    """The server runs on a node or, for a first run, on the embedded chain (and the deadline
+    its VM keeps for calls); anvil and Geth are development tools it never starts."""
     used = {
         module
         for path in modules_of("backend")
         for module, _, _ in imports_in(path)
         if module.split(".")[0] == "devnet"
     }
-    assert used <= {"devnet.embedded"}
+    assert used <= {"devnet.embedded", "devnet.evm_deadline"}
 
 
 def test_backend_imports_the_test_chain_only_where_it_runs_one():

@@ -1,17 +1,25 @@
-"""make demo's script: the platform comes up on its own and trades, with meters reporting."""
+"""make demo's script: the platform comes up on its own, under keys of its own, and trades, with
+meters reporting."""
 
 import json
+import re
 import signal
+import stat
 import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
+from eth_account import Account
 
 from devnet.nodes import free_port
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "demo.py"
 PERIOD = 30
+BANNER_LINES = 10  # what the demo prints before it says Ctrl-C stops it
 
 
 def get(url: str):
@@ -19,28 +27,56 @@ def get(url: str):
         return json.load(response)
 
 
-def test_demo_trades_and_settles_with_meter_readings_and_stops_on_ctrl_c(tmp_path):
+@dataclass
+class Demo:
+    process: subprocess.Popen
+    port: int
+    banner: str
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """The demo running, once for the module; the last test stops it with Ctrl-C."""
     port = free_port()
-    with open(tmp_path / "demo.err", "w") as errors:
-        demo = subprocess.Popen(
+    with open(tmp_path_factory.mktemp("demo") / "demo.err", "w") as errors:
+        process = subprocess.Popen(
             [sys.executable, str(SCRIPT), "--port", str(port), "--period-length", str(PERIOD)],
             stdout=subprocess.PIPE,
             stderr=errors,
             text=True,
         )
-    try:
-        lines = [demo.stdout.readline() for _ in range(3)]
-        assert any(f"http://127.0.0.1:{port}/" in line for line in lines)
-        assert "<title>" in urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10).read().decode()
-        deadline = time.monotonic() + 8 * PERIOD
-        settled = []
-        while not settled and time.monotonic() < deadline:
-            time.sleep(2)
-            periods = get(f"http://127.0.0.1:{port}/api/periods?from=1&to=20")["periods"]
-            settled = [p for p in periods if p["trades"] and any(s["metered"] for s in p["settlements"])]
-        assert settled, "no period was matched and settled with meter readings"
-    finally:
-        demo.send_signal(signal.SIGINT)
-        demo.wait(timeout=30)
-    assert demo.returncode == 0
-    assert "stopped" in demo.stdout.read()
+    banner = []
+    while len(banner) < BANNER_LINES and not any("Ctrl-C" in line for line in banner):
+        banner.append(process.stdout.readline())
+    yield Demo(process, port, "".join(banner))
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+def test_demo_prints_an_operator_key_of_its_own_readable_by_its_owner_only(demo):
+    [key_file] = re.findall(r"(\S+/operator\.key)", demo.banner)
+
+    operator = get(f"http://127.0.0.1:{demo.port}/api/contract")["operator"]
+    assert (
+        Account.from_key(Path(key_file).read_text().strip()).address,
+        stat.S_IMODE(Path(key_file).stat().st_mode),
+    ) == (
+        operator,
+        0o600,
+    )
+
+
+def test_demo_trades_and_settles_with_meter_readings_and_stops_on_ctrl_c(demo):
+    assert f"http://127.0.0.1:{demo.port}/" in demo.banner
+    assert "<title>" in urllib.request.urlopen(f"http://127.0.0.1:{demo.port}/", timeout=10).read().decode()
+    deadline = time.monotonic() + 8 * PERIOD
+    settled = []
+    while not settled and time.monotonic() < deadline:
+        time.sleep(2)
+        periods = get(f"http://127.0.0.1:{demo.port}/api/periods?from=1&to=20")["periods"]
+        settled = [p for p in periods if p["trades"] and any(s["metered"] for s in p["settlements"])]
+    demo.process.send_signal(signal.SIGINT)
+    demo.process.wait(timeout=60)
+    assert settled, "no period was matched and settled with meter readings"
+    assert (demo.process.returncode, "stopped" in demo.process.stdout.read()) == (0, True)
