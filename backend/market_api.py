@@ -122,6 +122,8 @@ def contract_json(block: BlockRef) -> dict[str, Any]:
             "forfeit_bps": parameters.forfeitBps,
             "margin_wei": str(parameters.margin),
             "reference_price_wei": str(parameters.referencePrice),
+            "price_floor_wei": str(parameters.priceFloor),
+            "price_cap_wei": str(parameters.priceCap),
         },
     }
 
@@ -343,9 +345,12 @@ def account_json(info: AccountInfo, record: Any) -> dict[str, Any]:
         "authorized": record.authorized,
         "meter": record.meter if record.meter != ZERO_ADDRESS else None,
         "meter_number": record.meterNumber or None,
+        "rated_power_w": record.ratedPowerW or None,
         "wallet_wei": str(wallet),
         "free_balance_wei": str(free),
-        "margin_locked_wei": str(wallet - free),
+        # Not free to withdraw: the margin of an open bid and sale proceeds awaiting settlement.
+        "locked_wei": str(wallet - free),
+        "locked_proceeds_wei": str(record.lockedProceeds),
         "open_bids": record.openBids,
         "last_bid_period": record.lastBidPeriod,
         "last_bid_id": record.lastBidId,

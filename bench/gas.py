@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from eth_account import Account
 from web3 import Web3
 
-from bench.common import PUBLISHED, RESULTS, JsonRpc, machine
+from bench.common import PUBLISHED, RATED_POWER_W, RESULTS, JsonRpc, machine
 from bench.senders import GasLog, ImpersonatedSender
 from devnet.nodes import ANVIL_FUNDED_KEY, AnvilTime, anvil
 from p2pkit.bids import SealedBid
@@ -37,7 +37,7 @@ from p2pkit.schedule import Schedule
 BLOCK_GAS = 30_000_000
 SCHEDULE = Schedule.scaled(86_400)
 MATCH_STEPS = 800
-SETTLE_BATCH = 1500
+SETTLE_BATCH = 1200  # x ~21k gas per prosumer (producers release their proceeds): fits a 30M block
 MILLI_ETHER = 10**15
 WALLET = 10**20
 TRADE_TOPIC = Web3.keccak(text="Trade(uint32,uint32,uint32,uint40,uint64,uint256)")
@@ -94,7 +94,16 @@ class Bench:
     def enroll(self, n: int, gas: PeriodGas) -> list[Prosumer]:
         rng = random.Random(n)
         prosumers = [
-            Prosumer(f"p{i}", i < n, rng.random() < 0.5, Account.create(), Account.create(), i + 1, deposit=WALLET)
+            Prosumer(
+                f"p{i}",
+                i < n,
+                rng.random() < 0.5,
+                Account.create(),
+                Account.create(),
+                i + 1,
+                deposit=WALLET,
+                rated_power_w=RATED_POWER_W,
+            )
             for i in range(2 * n)
         ]
         self.rpc.batch(

@@ -27,7 +27,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 
-from bench.common import JsonRpc
+from bench.common import RATED_POWER_W, JsonRpc
 from p2pkit.bids import SealedBid, commitment
 from p2pkit.market import WEI_PER_ETHER, ZERO_ADDRESS, attach, market_constructor
 from p2pkit.period import PeriodDriver, Sender, Transaction
@@ -88,6 +88,7 @@ class Prosumer:
             self.meter,
             self.meter_number,
             deposit=DEPOSIT,
+            rated_power_w=RATED_POWER_W,
         )
 
 

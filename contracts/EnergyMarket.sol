@@ -41,6 +41,8 @@ contract EnergyMarket is MarketAuction {
         MeterBinding memory binding = _meters[msg.sender];
         if (binding.prosumerId == 0) revert MeterNotBound(msg.sender);
         if (binding.meterNumber != meterNumber) revert MeterNumberMismatch(binding.meterNumber, meterNumber);
+        uint256 capacity = MarketMath.capacityWh(binding.ratedPowerW, _periodLength);
+        if (energyWh > capacity) revert ReadingAboveCapacity(energyWh, uint64(capacity));
         uint256 periodEnds = MarketClock.start(schedule(), deliveryPeriod + 1);
         if (block.timestamp < periodEnds) revert ReadingTooEarly(deliveryPeriod, periodEnds);
         uint256 deadline = periodEnds + _readingGrace;
@@ -128,17 +130,19 @@ contract EnergyMarket is MarketAuction {
 
     // ------------------------------------------------------------------ internal
 
-    /// @dev Settles one bid and releases its margin; what the prosumer owes is capped by its
-    ///      wallet, what the grid owes by the grid's wallet (kept in `s` during a batch), so no
-    ///      money is created.
+    /// @dev Settles one bid, then releases its margin and, for a producer, the period's proceeds:
+    ///      what the prosumer owes comes out of its whole wallet first, those proceeds included.
+    ///      A payment is capped by the payer's wallet (the grid's is kept in `s` during a batch),
+    ///      so no money is created.
     function _settleBid(Settlement memory s, Bid memory bid, Reading memory reading) private {
         uint40 cleared = bid.quantity - bid.remaining;
-        (int256 balancing, int256 reward) = reading.present
-            ? MarketMath.settlement(
-                bid.queue < GREEN_BIDS, bid.quantity, cleared, reading.energyWh, s.averagePrice, s.parameters
-            )
-            : (int256(0), int256(0));
+        bool producer = bid.queue < GREEN_BIDS;
         Account storage a = _accounts[bid.owner];
+        (int256 balancing, int256 reward) = reading.present
+            ? MarketMath.settlement(producer, bid.quantity, cleared, reading.energyWh, s.averagePrice, s.parameters)
+            : MarketMath.unmeteredSettlement(
+                producer, bid.quantity, cleared, MarketMath.capacityWh(a.ratedPowerW, _periodLength), s.averagePrice, s.parameters
+            );
         int256 owed = balancing + reward;
         int256 change;
         if (owed < 0) {
@@ -153,6 +157,7 @@ contract EnergyMarket is MarketAuction {
             change = int256(paid);
         }
         a.openBids -= 1;
+        if (producer) _releaseProceeds(bid.owner, s.period);
         emit Settled(
             s.period, bid.owner, bid.quantity, cleared, reading.energyWh, reading.present, balancing, reward, change
         );

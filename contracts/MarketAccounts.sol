@@ -8,7 +8,8 @@ import {MarketMath} from "./libraries/MarketMath.sol";
 /// @title Accounts, operator powers, meters and wallets of the energy market
 /// @notice Every account has an id in order of registration; the public grid is account 1.
 ///         Wallets hold deposited ether; a prosumer with an open bid (committed, not yet settled
-///         or forfeited) has the market margin locked in its wallet.
+///         or forfeited) has the market margin locked in its wallet, and a producer's sale
+///         proceeds stay locked in its wallet until their delivery period is settled.
 abstract contract MarketAccounts is IEnergyMarket {
     uint32 internal constant GRID_ID = 1;
     uint8 internal constant FLAG_PRODUCER = 1;
@@ -20,7 +21,8 @@ abstract contract MarketAccounts is IEnergyMarket {
     ///      the slot written at registration makes every later commit a cheap rewrite.
     bytes32 internal constant NO_COMMITMENT = bytes32(uint256(1));
 
-    /// @dev Slot 0: wallet 128 | lastBidPeriod 32 | lastBidId 32 | openBids 16 | flags 8 = 216 bits.
+    /// @dev Slot 0: wallet 128 | lastBidPeriod 32 | lastBidId 32 | openBids 16 | flags 8 |
+    ///      ratedPowerW 32 = 248 bits (all that commit, reveal and settlement read).
     ///      Slot 1: meter 160 | meterNumber 64 = 224 bits. Slot 2: name (short string).
     struct Account {
         uint128 wallet;
@@ -28,16 +30,34 @@ abstract contract MarketAccounts is IEnergyMarket {
         uint32 lastBidId; // its bid id once revealed, 0 before
         uint16 openBids; // commits not yet settled or forfeited
         uint8 flags;
+        uint32 ratedPowerW; // of the bound meter; 0 until one is bound
         address meter;
         uint64 meterNumber;
         string name;
     }
 
-    /// @dev One slot: prosumer id 32 | meter number 64.
+    /// @dev One slot: prosumer id 32 | meter number 64 | rated power 32.
     struct MeterBinding {
         uint32 prosumerId;
         uint64 meterNumber;
+        uint32 ratedPowerW;
     }
+
+    /// @dev A producer's place for the proceeds of one open bid, reserved at commit and released
+    ///      at settlement (or forfeit). One slot: deliveryPeriod 32 | amount 128 | open 8. Places
+    ///      are written at registration and reused period after period (delivery period mod
+    ///      PROCEEDS_SLOTS), never back to zero: a commit rewrites a slot, never creates one.
+    struct Proceeds {
+        uint32 deliveryPeriod;
+        uint128 amount; // wei credited to the wallet by trades of that period, locked there
+        bool open; // reserved by a commit whose bid is not yet settled or forfeited
+    }
+
+    /// @dev Four places: bids of delivery periods d, d+1, d+2 are open together while d waits for
+    ///      settlement; the fourth lets a late settlement catch up before a commit is refused.
+    uint256 internal constant PROCEEDS_SLOTS = 4;
+    /// @dev Period of a proceeds place not used yet; nonzero, like NO_COMMITMENT.
+    uint32 internal constant NO_PERIOD = type(uint32).max;
 
     address public immutable operator;
     address public immutable grid;
@@ -58,6 +78,7 @@ abstract contract MarketAccounts is IEnergyMarket {
     mapping(uint32 => Account) internal _accounts;
     mapping(uint32 => bytes32) internal _commitments; // one slot per account, reused every period
     mapping(address => MeterBinding) internal _meters;
+    mapping(uint32 => Proceeds[PROCEEDS_SLOTS]) internal _proceeds; // producers only
 
     modifier onlyOperator() {
         if (msg.sender != operator) revert NotOperator(msg.sender);
@@ -94,16 +115,19 @@ abstract contract MarketAccounts is IEnergyMarket {
     }
 
     /// @inheritdoc IEnergyMarket
-    function bindMeter(address prosumer, address meter, uint64 meterNumber) external onlyOperator {
+    function bindMeter(address prosumer, address meter, uint64 meterNumber, uint32 ratedPowerW)
+        external
+        onlyOperator
+    {
         uint32 id = _requireProsumer(prosumer);
-        if (meter == address(0) || meterNumber == 0) revert InvalidMeter(meter, meterNumber);
+        if (meter == address(0) || meterNumber == 0 || ratedPowerW == 0) revert InvalidMeter(meter, meterNumber);
         uint32 boundTo = _meters[meter].prosumerId;
         if (boundTo != 0 && boundTo != id) revert MeterAlreadyBound(meter, boundTo);
         Account storage a = _accounts[id];
         if (a.meter != address(0) && a.meter != meter) delete _meters[a.meter];
-        (a.meter, a.meterNumber) = (meter, meterNumber);
-        _meters[meter] = MeterBinding(id, meterNumber);
-        emit MeterBound(prosumer, meter, meterNumber);
+        (a.meter, a.meterNumber, a.ratedPowerW) = (meter, meterNumber, ratedPowerW);
+        _meters[meter] = MeterBinding(id, meterNumber, ratedPowerW);
+        emit MeterBound(prosumer, meter, meterNumber, ratedPowerW);
     }
 
     /// @inheritdoc IEnergyMarket
@@ -126,7 +150,7 @@ abstract contract MarketAccounts is IEnergyMarket {
         uint32 id = _requireRegistered(msg.sender);
         if (_hasExpiredCommit(id)) _forfeit(id);
         Account storage a = _accounts[id];
-        uint256 free = _freeBalance(a);
+        uint256 free = _freeBalance(id, a);
         if (amount == 0) revert ZeroAmount();
         if (amount > free) revert InsufficientFreeBalance(amount, free);
         a.wallet -= uint128(amount);
@@ -175,10 +199,12 @@ abstract contract MarketAccounts is IEnergyMarket {
             meter: a.meter,
             meterNumber: a.meterNumber,
             wallet: a.wallet,
-            freeBalance: _freeBalance(a),
+            freeBalance: _freeBalance(id, a),
             openBids: a.openBids,
             lastBidPeriod: a.lastBidPeriod,
-            lastBidId: a.lastBidId
+            lastBidId: a.lastBidId,
+            ratedPowerW: a.ratedPowerW,
+            lockedProceeds: _lockedProceeds(id, a)
         });
     }
 
@@ -198,9 +224,9 @@ abstract contract MarketAccounts is IEnergyMarket {
     }
 
     /// @inheritdoc IEnergyMarket
-    function meterOf(address meter) external view returns (uint32 prosumerId, uint64 meterNumber) {
+    function meterOf(address meter) external view returns (uint32 prosumerId, uint64 meterNumber, uint32 ratedPowerW) {
         MeterBinding memory b = _meters[meter];
-        return (b.prosumerId, b.meterNumber);
+        return (b.prosumerId, b.meterNumber, b.ratedPowerW);
     }
 
     // ------------------------------------------------------------------ internal
@@ -216,11 +242,17 @@ abstract contract MarketAccounts is IEnergyMarket {
         Account storage a = _accounts[id];
         (a.flags, a.name) = (flags, name);
         _commitments[id] = NO_COMMITMENT;
+        if (flags & FLAG_PRODUCER != 0) {
+            for (uint256 i; i < PROCEEDS_SLOTS; ++i) {
+                _proceeds[id][i] = Proceeds(NO_PERIOD, 0, false);
+            }
+        }
         emit Registered(account, id, name, flags & FLAG_PRODUCER != 0, flags & FLAG_GREEN != 0);
     }
 
     function _setParameters(Parameters memory p) private {
-        if (p.forfeitBps > MarketMath.BPS || p.referencePrice == 0) revert InvalidParameters();
+        bool boundsValid = 0 < p.priceFloor && p.priceFloor <= p.referencePrice && p.referencePrice <= p.priceCap;
+        if (p.forfeitBps > MarketMath.BPS || !boundsValid) revert InvalidParameters();
         _parameters = p;
         emit ParametersChanged(p);
     }
@@ -234,7 +266,34 @@ abstract contract MarketAccounts is IEnergyMarket {
         a.openBids -= 1;
         _accounts[GRID_ID].wallet += uint128(amount);
         _commitments[id] = NO_COMMITMENT;
+        if (a.flags & FLAG_PRODUCER != 0) _releaseProceeds(id, a.lastBidPeriod);
         emit BidForfeited(a.lastBidPeriod, _addressOf[id], amount);
+    }
+
+    /// @dev Reserves a producer's place for the proceeds of its bid for `d`, at commit; refused
+    ///      while the place still holds an earlier bid that is not settled.
+    function _reserveProceeds(uint32 id, uint32 d) internal {
+        Proceeds storage place = _proceeds[id][d % PROCEEDS_SLOTS];
+        if (place.open) revert ProceedsUnsettled(place.deliveryPeriod);
+        _proceeds[id][d % PROCEEDS_SLOTS] = Proceeds(d, 0, true);
+    }
+
+    /// @dev Pays a seller `amount` for a trade of delivery period `d` and locks it until `d` is settled.
+    function _creditSale(uint32 sellerId, uint32 d, uint256 amount) internal {
+        _accounts[sellerId].wallet += uint128(amount);
+        _proceeds[sellerId][d % PROCEEDS_SLOTS].amount += uint128(amount);
+    }
+
+    /// @dev Frees the proceeds of a producer's bid for `d`, once what it owed for `d` is paid.
+    function _releaseProceeds(uint32 id, uint32 d) internal {
+        _proceeds[id][d % PROCEEDS_SLOTS] = Proceeds(d, 0, false);
+    }
+
+    function _lockedProceeds(uint32 id, Account storage a) internal view returns (uint256 locked) {
+        if (a.flags & FLAG_PRODUCER == 0) return 0;
+        for (uint256 i; i < PROCEEDS_SLOTS; ++i) {
+            locked += _proceeds[id][i].amount;
+        }
     }
 
     /// @dev True when the account's last commit was never revealed and its reveal window closed.
@@ -246,8 +305,9 @@ abstract contract MarketAccounts is IEnergyMarket {
         return block.timestamp >= revealCloses;
     }
 
-    function _freeBalance(Account storage a) internal view returns (uint256) {
-        uint256 locked = a.openBids > 0 ? _parameters.margin : 0;
+    /// @dev Wallet less the margin of an open bid and less proceeds awaiting settlement.
+    function _freeBalance(uint32 id, Account storage a) internal view returns (uint256) {
+        uint256 locked = (a.openBids > 0 ? _parameters.margin : 0) + _lockedProceeds(id, a);
         return a.wallet > locked ? a.wallet - locked : 0;
     }
 

@@ -49,9 +49,12 @@ abstract contract MarketAuction is MarketAccounts {
         uint32 deliveryPeriod = _requirePhase(Phase.Commit) + 1;
         if (a.lastBidPeriod == deliveryPeriod) revert AlreadyCommitted(deliveryPeriod);
         if (commitment == NO_COMMITMENT) revert CommitmentMismatch(NO_COMMITMENT, commitment);
+        // Settlement needs a meter: without a reading it assumes the worst the meter could measure.
+        if (a.ratedPowerW == 0) revert NoMeterBound(msg.sender);
         if (_hasExpiredCommit(id)) _forfeit(id);
         uint256 margin = _parameters.margin;
         if (a.wallet < margin) revert InsufficientMargin(a.wallet, margin);
+        if (a.flags & FLAG_PRODUCER != 0) _reserveProceeds(id, deliveryPeriod);
         (a.lastBidPeriod, a.lastBidId) = (deliveryPeriod, 0);
         a.openBids += 1;
         _commitments[id] = commitment;
@@ -127,10 +130,8 @@ abstract contract MarketAuction is MarketAccounts {
         bytes32 committed = _commitments[id];
         bytes32 revealed = commitmentOf(quantityWh, price, salt, bidder);
         if (revealed != committed) revert CommitmentMismatch(committed, revealed);
-        if (quantityWh == 0 || price == 0) revert InvalidBid(quantityWh, price);
-        bool producer = a.flags & FLAG_PRODUCER != 0;
-        _requireAdmissible(a.wallet, producer, quantityWh, price);
-        uint8 queue = (producer ? GREEN_ASKS : GREEN_BIDS) + (a.flags & FLAG_GREEN != 0 ? 0 : 1);
+        _requireAdmissible(a, quantityWh, price);
+        uint8 queue = (a.flags & FLAG_PRODUCER != 0 ? GREEN_ASKS : GREEN_BIDS) + (a.flags & FLAG_GREEN != 0 ? 0 : 1);
         uint32 bidId = _addBid(deliveryPeriod, Bid(price, quantityWh, quantityWh, 0, id, queue), hintPrevId);
         a.lastBidId = bidId;
         emit BidRevealed(deliveryPeriod, bidder, bidId, quantityWh, price);
@@ -149,11 +150,19 @@ abstract contract MarketAuction is MarketAccounts {
         if (actual != expected) revert WrongPhase(expected, actual);
     }
 
-    /// @dev Paper's admission rule: a producer's wallet covers the margin; a consumer's wallet
-    ///      less the margin covers quantity x price.
-    function _requireAdmissible(uint256 wallet, bool producer, uint40 quantityWh, uint64 price) private view {
+    /// @dev A bid within the operator's price bounds (so that every trade price, and the average
+    ///      price, stays within them) and within what the bidder's meter can measure in a period;
+    ///      then the paper's admission rule: a producer's wallet covers the margin; a consumer's
+    ///      wallet less the margin covers quantity x price.
+    function _requireAdmissible(Account storage a, uint40 quantityWh, uint64 price) private view {
+        if (quantityWh == 0) revert InvalidBid(quantityWh, price);
+        (uint64 floor, uint64 cap) = (_parameters.priceFloor, _parameters.priceCap);
+        if (price < floor || price > cap) revert PriceOutOfBounds(price, floor, cap);
+        uint256 capacity = MarketMath.capacityWh(a.ratedPowerW, _periodLength);
+        if (quantityWh > capacity) revert BidAboveCapacity(quantityWh, uint64(capacity));
+        uint256 wallet = a.wallet;
         uint256 margin = _parameters.margin;
-        if (producer) {
+        if (a.flags & FLAG_PRODUCER != 0) {
             if (wallet < margin) revert InsufficientMargin(wallet, margin);
         } else {
             uint256 spendable = wallet > margin ? wallet - margin : 0;
@@ -213,7 +222,7 @@ abstract contract MarketAuction is MarketAccounts {
         if (wh > 0) {
             uint256 cost = MarketMath.cost(wh, price);
             buyer.wallet -= uint128(cost);
-            _accounts[ask.owner].wallet += uint128(cost);
+            _creditSale(ask.owner, d, cost);
             ask.remaining -= uint40(wh);
             bid.remaining -= uint40(wh);
             (q.changed[askQueue], q.changed[bidQueue]) = (true, true);

@@ -3,6 +3,7 @@
 import * as keys from "./keys.js";
 import { BidStore } from "./market.js";
 import { $, action, isOperator, refresh, say, state, transact } from "./shared.js";
+import { capacityWh, kW, kWh } from "./units.js";
 import { Refusal } from "./words.js";
 
 const CARDS = ["account-open", "registration-card", "money-card", "bid-card", "results-card", "operator-card"];
@@ -131,7 +132,10 @@ export function showRegistration() {
     : "Waiting for the operator to authorize you to trade.";
   authorization.className = record.authorized ? "ok" : "warning";
   $("my-meter").textContent =
-    record.meterNumber > 0n ? `Meter no. ${record.meterNumber} (account ${record.meter})` : "No meter bound yet.";
+    record.meterNumber > 0n
+      ? `Meter no. ${record.meterNumber} (account ${record.meter}), rated ${kW(record.ratedPowerW)} kW: ` +
+        `at most ${kWh(capacityWh(record.ratedPowerW, state.market.clock.length))} kWh a period.`
+      : "No meter bound yet: bidding needs one (ask the operator).";
   $("bid-quantity-label").textContent = record.producer ? "Energy to sell" : "Energy to buy";
   $("bid-price-label").textContent = record.producer ? "Lowest price" : "Highest price";
 }

@@ -4,7 +4,17 @@ import { requireRegistered } from "./account.js";
 import { duration, PHASE_WORDS, PHASES } from "./clock.js";
 import { commitmentOf, entrustMessage, newSalt } from "./market.js";
 import { $, action, say, sayError, state, transact } from "./shared.js";
-import { cost, ether, kWh, MAX_UINT40, MAX_UINT64, milliEtherPerKWh, parseKWh, parseMilliEtherPerKWh } from "./units.js";
+import {
+  capacityWh,
+  cost,
+  ether,
+  kWh,
+  MAX_UINT40,
+  MAX_UINT64,
+  milliEtherPerKWh,
+  parseKWh,
+  parseMilliEtherPerKWh,
+} from "./units.js";
 import { Refusal } from "./words.js";
 
 const CHAIN_CLOCK_WAIT_SECONDS = 6;
@@ -12,15 +22,27 @@ const REVEAL_RETRY_SECONDS = 3;
 
 /**
  * The bid typed in the form (`quantityText` kWh at `priceText` 10^-3 ether per kWh) in contract
- * units, checked as the contract will check it at reveal against the account's `record` and the
- * market's `parameters`; a Refusal saying what is wrong otherwise.
+ * units, checked as the contract will check it at reveal against the account's `record`, the
+ * market's `parameters` and its period of `periodLength` seconds (what the meter can measure in
+ * one); a Refusal saying what is wrong otherwise. A sealed bid the contract refuses at reveal
+ * forfeits part of the margin, so the page checks first.
  */
-export function admissibleBid(quantityText, priceText, record, parameters) {
+export function admissibleBid(quantityText, priceText, record, parameters, periodLength) {
   if (!record.authorized) throw new Refusal("The operator has not authorized you to trade yet.");
   const quantityWh = parseKWh(quantityText);
   const price = parseMilliEtherPerKWh(priceText);
   if (quantityWh === 0n || quantityWh > MAX_UINT40) throw new Refusal("Enter a quantity above zero (whole Wh).");
   if (price === 0n || price > MAX_UINT64) throw new Refusal("Enter a price above zero.");
+  if (record.ratedPowerW === 0n) {
+    throw new Refusal("Bidding needs a smart meter bound to your account: ask the operator to bind one.");
+  }
+  if (price < parameters.priceFloor || price > parameters.priceCap) {
+    throw new Refusal(
+      `A bid's price must lie between ${milliEtherPerKWh(parameters.priceFloor)}e-3 and ${milliEtherPerKWh(parameters.priceCap)}e-3 ether/kWh.`,
+    );
+  }
+  const capacity = capacityWh(record.ratedPowerW, periodLength);
+  if (quantityWh > capacity) throw new Refusal(`Your meter can measure at most ${kWh(capacity)} kWh in a period: bid less.`);
   if (record.producer) {
     if (record.wallet < parameters.margin) {
       throw new Refusal(
@@ -75,7 +97,13 @@ export function wireBids() {
         throw new Refusal(`You already sealed a bid for delivery period ${deliveryPeriod}.`);
       }
       requireRegistered();
-      const { quantityWh, price } = admissibleBid($("bid-quantity").value, $("bid-price").value, state.record, state.parameters);
+      const { quantityWh, price } = admissibleBid(
+        $("bid-quantity").value,
+        $("bid-price").value,
+        state.record,
+        state.parameters,
+        state.market.clock.length,
+      );
       const entrust = $("bid-entrust").checked;
       const salt = newSalt();
       const sealed = commitmentOf(quantityWh, price, salt, state.account.address);

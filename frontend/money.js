@@ -1,5 +1,5 @@
-// The account's money: its ether for gas, its market wallet and the margin locked in it, and
-// deposits and withdrawals.
+// The account's money: its ether for gas, its market wallet and what is locked in it (the margin
+// of an open bid, sale proceeds until their period is settled), and deposits and withdrawals.
 import { requireRegistered } from "./account.js";
 import { $, action, state, transact } from "./shared.js";
 import { ether, parseEther } from "./units.js";
@@ -12,6 +12,8 @@ export function showMoney() {
   $("my-wallet").textContent = ether(record.wallet);
   $("my-margin").textContent = ether(record.wallet - record.freeBalance);
   $("margin-rule").textContent = `${ether(parameters.margin)} ether`;
+  $("my-proceeds").textContent =
+    record.lockedProceeds > 0n ? `, and ${ether(record.lockedProceeds)} ether of sales until their period is settled` : "";
   $("my-free").textContent = ether(record.freeBalance);
 }
 
@@ -37,7 +39,7 @@ export function wireMoney() {
       if (amount === 0n) throw new Refusal("The amount must be above zero.");
       if (amount > state.record.freeBalance) {
         throw new Refusal(
-          `Only ${ether(state.record.freeBalance)} ether is free to withdraw; the margin of an open bid stays locked until it is settled.`,
+          `Only ${ether(state.record.freeBalance)} ether is free to withdraw; the margin of an open bid, and what a sale brought, stay locked until the period is settled.`,
         );
       }
       await transact(`Withdrawing ${ether(amount)} ether`, () => state.account.market.withdraw(amount));

@@ -4,7 +4,17 @@ import { roleOf } from "./account.js";
 import { timeOfDay } from "./clock.js";
 import { ethers } from "./market.js";
 import { $, action, getJson, state, transact } from "./shared.js";
-import { ether, milliEtherPerKWh, parseEther, parseMilliEtherPerKWh, shortAddress } from "./units.js";
+import {
+  ether,
+  kW,
+  MAX_UINT32,
+  MAX_UINT64,
+  milliEtherPerKWh,
+  parseEther,
+  parseKW,
+  parseMilliEtherPerKWh,
+  shortAddress,
+} from "./units.js";
 import { Refusal } from "./words.js";
 
 const BPS = 10_000;
@@ -27,7 +37,9 @@ async function showAccounts() {
     const row = document.createElement("tr");
     row.dataset.address = account.address;
     const kind = account.is_grid ? "public grid" : roleOf(account);
-    const meter = account.meter_number ? `no. ${account.meter_number} (${shortAddress(account.meter)})` : "–";
+    const meter = account.meter_number
+      ? `no. ${account.meter_number}, ${kW(account.rated_power_w)} kW (${shortAddress(account.meter)})`
+      : "–";
     for (const text of [account.id, account.name, kind, account.address, ether(account.wallet_wei), meter]) {
       row.insertCell().textContent = text;
     }
@@ -101,6 +113,8 @@ function fillParameters(parameters) {
   $("param-forfeit").value = factor(parameters.forfeitBps);
   $("param-margin").value = ether(parameters.margin, 18);
   $("param-reference").value = milliEtherPerKWh(parameters.referencePrice);
+  $("param-floor").value = milliEtherPerKWh(parameters.priceFloor);
+  $("param-cap").value = milliEtherPerKWh(parameters.priceCap);
 }
 
 /** A factor such as 1.1 as basis points (11000). */
@@ -125,10 +139,12 @@ function wireOperator() {
       const meter = readAddress("meter-address", "The meter address");
       const number = $("meter-number").value.trim();
       if (!/^[1-9]\d*$/.test(number) || BigInt(number) >= 2n ** 64n) throw new Refusal("The meter number must be a whole number above zero.");
+      const ratedPowerW = parseKW($("meter-rated-kw").value);
+      if (ratedPowerW === 0n || ratedPowerW > MAX_UINT32) throw new Refusal("The rated power must be above zero and below 4,294,967 kW.");
       const record = await state.market.contract.accountOf(prosumer);
       if (record.id === 0n) throw new Refusal("That prosumer address is not registered.");
-      await transact(`Binding meter no. ${number} to ${record.name}`, () =>
-        state.account.market.bindMeter(prosumer, meter, BigInt(number)),
+      await transact(`Binding meter no. ${number} (${kW(ratedPowerW)} kW) to ${record.name}`, () =>
+        state.account.market.bindMeter(prosumer, meter, BigInt(number), ratedPowerW),
       );
       $("meter-form").reset();
     }),
@@ -139,7 +155,11 @@ function wireOperator() {
       const forfeitBps = basisPoints("param-forfeit", "The forfeited share");
       if (forfeitBps > BPS) throw new Refusal("The forfeited share is at most 1 (the whole margin).");
       const referencePrice = parseMilliEtherPerKWh($("param-reference").value);
-      if (referencePrice === 0n) throw new Refusal("The reference price must be above zero.");
+      const priceFloor = parseMilliEtherPerKWh($("param-floor").value);
+      const priceCap = parseMilliEtherPerKWh($("param-cap").value);
+      if (priceFloor === 0n || priceFloor > referencePrice || referencePrice > priceCap || priceCap > MAX_UINT64) {
+        throw new Refusal("The prices must rise from the lowest bid price (above zero) to the reference price to the highest bid price.");
+      }
       const parameters = {
         shortfallFactorBps: basisPoints("param-shortfall", "W′"),
         surplusFactorBps: basisPoints("param-surplus", "W″"),
@@ -148,6 +168,8 @@ function wireOperator() {
         forfeitBps,
         margin: parseEther($("param-margin").value),
         referencePrice,
+        priceFloor,
+        priceCap,
       };
       await transact("Setting the market parameters", () => state.account.market.setParameters(parameters));
     }),

@@ -3,7 +3,7 @@
 // wallet or a connection. Pure: the contract's interface is passed in.
 import { PHASE_WORDS, PHASES } from "./clock.js";
 import { Refusal } from "./refusal.js";
-import { ether } from "./units.js";
+import { ether, kWh, milliEtherPerKWh } from "./units.js";
 
 export { Refusal };
 
@@ -17,9 +17,11 @@ export const ERROR_WORDS = {
   InvalidName: (a) => `A name must be 1 to 31 bytes long (this one has ${a[0]}).`,
   NotAuthorized: () => "The operator has not authorized this account to trade yet.",
   GridCannotBid: () => "The public grid's account cannot bid.",
-  InvalidMeter: () => "That meter address or meter number is not valid.",
+  InvalidMeter: () => "That meter address, meter number or rated power is not valid.",
   MeterAlreadyBound: (a) => `That meter is already bound to prosumer #${a[1]}.`,
-  InvalidParameters: () => "These parameters are not valid (the forfeit share is at most 100 % and the reference price must be above zero).",
+  InvalidParameters: () =>
+    "These parameters are not valid: the forfeit share is at most 100 %, and the prices must rise from the lowest bid price (above zero) to the reference price to the highest bid price.",
+  NoMeterBound: () => "Bidding needs a smart meter bound to your account: ask the operator to bind one.",
   InvalidSchedule: () => "That market clock is not valid (each phase must end after the one before, within the period).",
   ZeroAmount: () => "The amount must be above zero.",
   InsufficientFreeBalance: (a) => `You asked for ${ether(a[0])} ether but only ${ether(a[1])} ether is free.`,
@@ -30,6 +32,10 @@ export const ERROR_WORDS = {
   AlreadyRevealed: (a) => `Your bid for delivery period ${a[0]} is already open.`,
   CommitmentMismatch: () => "The bid does not match the one you sealed (different quantity, price or salt).",
   InvalidBid: () => "Quantity and price must both be above zero.",
+  PriceOutOfBounds: (a) =>
+    `A bid's price must lie between ${milliEtherPerKWh(a[1])}e-3 and ${milliEtherPerKWh(a[2])}e-3 ether/kWh; this one is ${milliEtherPerKWh(a[0])}e-3.`,
+  BidAboveCapacity: (a) => `Your meter can measure at most ${kWh(a[1])} kWh in a period; this bid is for ${kWh(a[0])} kWh.`,
+  ProceedsUnsettled: (a) => `Your sale proceeds of delivery period ${a[0]} still wait for its settlement; bid again once it is settled.`,
   InsufficientMargin: (a) => `Your wallet holds ${ether(a[0])} ether; bidding needs the margin of ${ether(a[1])} ether in it.`,
   InsufficientFunds: (a) => `Your wallet can spend ${ether(a[0])} ether beyond the margin; this bid may cost ${ether(a[1])} ether.`,
   InvalidHint: () => "The book changed while the bid was being opened; try again.",
@@ -45,6 +51,7 @@ export const ERROR_WORDS = {
   ReadingTooEarly: (a) => `Readings for period ${a[0]} are accepted once it has ended.`,
   ReadingTooLate: (a) => `Readings for period ${a[0]} are no longer accepted.`,
   ReadingAlreadyPosted: (a) => `The reading for period ${a[0]} is already posted.`,
+  ReadingAboveCapacity: (a) => `The meter can measure at most ${kWh(a[1])} kWh in a period; this reading says ${kWh(a[0])} kWh.`,
 };
 
 /** Revert data (0x + selector + arguments) inside an ethers or JSON-RPC error, if any. */

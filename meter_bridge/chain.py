@@ -7,14 +7,16 @@ eth_getTransactionReceipt. So the bridge works against a node as well as against
 Transactions arrive here already signed (see ``signing``).
 
 A call the contract refuses raises ``p2pkit.transactions.ContractRefused`` with the custom error
-decoded by name (MeterNotBound, MeterNumberMismatch, ReadingTooEarly, ReadingTooLate,
-ReadingAlreadyPosted; for monthly readings also ReadingAboveCapacity, RegisterDiscontinuity and
+decoded by name (MeterNotBound, MeterNumberMismatch, ReadingAboveCapacity, ReadingTooEarly,
+ReadingTooLate, ReadingAlreadyPosted; for monthly readings also RegisterDiscontinuity and
 RegisterOutOfRange), whether web3 talks to a node or to an embedded eth-tester chain.
 A chain that cannot be reached raises one of ``CHAIN_UNREACHABLE``; a node that answers with
 an error, a ``Web3RPCError`` (both together: ``CHAIN_UNAVAILABLE``).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from web3 import Web3
 from web3.contract.contract import ContractFunction
@@ -28,7 +30,7 @@ from web3.exceptions import (
 
 from p2pkit.market import attach
 from p2pkit.retail.clock import BillingClock
-from p2pkit.schedule import Schedule
+from p2pkit.schedule import Schedule, from_struct
 from p2pkit.transactions import ContractRefused, refusal_of
 
 # Nothing answers: OSError covers refused connections and HTTP errors (requests' exceptions
@@ -38,6 +40,15 @@ CHAIN_UNREACHABLE = (OSError, ProviderConnectionError, TimeExhausted)
 CHAIN_UNAVAILABLE = (*CHAIN_UNREACHABLE, Web3RPCError)
 
 GAS_MARGIN = 1.2  # the estimate can shift between estimation and mining (storage warm or cold)
+
+
+@dataclass(frozen=True)
+class MeterBinding:
+    """What the contract holds of a meter account (``meterOf``); zeros when it is unbound."""
+
+    prosumer_id: int
+    meter_number: int
+    rated_power_w: int
 
 
 class MarketChain:
@@ -51,10 +62,9 @@ class MarketChain:
     def schedule(self) -> Schedule:
         return Schedule.of(self.market)
 
-    def meter_of(self, meter: str) -> tuple[int, int]:
-        """(prosumer id, meter number) the meter account is bound to; (0, 0) when unbound."""
-        binding = self.market.functions.meterOf(meter).call()
-        return binding.prosumerId, binding.meterNumber
+    def meter_of(self, meter: str) -> MeterBinding:
+        """The prosumer, number and rated power the meter account is bound with."""
+        return from_struct(MeterBinding, self.market.functions.meterOf(meter).call())
 
     def reading_of(self, prosumer_id: int, period: int) -> int | None:
         """The energy (Wh) the contract holds for a prosumer and period, None when none."""

@@ -7,12 +7,16 @@ Each step does two things:
    register is read once; the difference to the previous start is the energy of the period that
    just ended, queued in the outbox in Wh (see ``period_energy``). A meter that cannot be read
    within ``max_reading_delay`` seconds of the start is skipped for that period, so that no
-   period is given energy that belongs to another. With bilateral contracts configured, once
-   after each billing month's end (``monthly_read_delay`` seconds after it, so that the meter
-   has frozen its registers, and before the month's reading deadline) each meter's energy
-   registers frozen at the last two settlement days (DL/T 645-2007 DI0 01 and 02: the month's
-   end and start) are read and queued as the month's monthly reading. Registers identical to
-   the previous month's mean the meter has not frozen yet: read again at the next step.
+   period is given energy that belongs to another. An energy above what the meter can measure
+   in a period (its rated power, as bound on the chain, times the period length) is not queued:
+   a register that jumps so far is a replaced meter or a forged reply, not energy. Each such
+   refusal is logged with the meter's running count (``Daemon.above_capacity``).
+   With bilateral contracts configured, once after each billing month's end
+   (``monthly_read_delay`` seconds after it, so that the meter has frozen its registers, and
+   before the month's reading deadline) each meter's energy registers frozen at the last two
+   settlement days (DL/T 645-2007 DI0 01 and 02: the month's end and start) are read and queued
+   as the month's monthly reading. Registers identical to the previous month's mean the meter
+   has not frozen yet: read again at the next step.
 2. Submit. Every waiting reading is posted with ``submitReading``, signed by its meter's key.
    Monthly readings go the same way to ``submitMonthlyReading`` of the bilateral contracts;
    both kinds share the meter account's nonces. Before anything is (re)sent, the contract is
@@ -30,6 +34,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
@@ -120,6 +125,8 @@ class Daemon:
         self.max_reading_delay = max_reading_delay
         self._clock = clock
         self._schedule: Schedule | None = None
+        self._rated_power_w: dict[str, int] = {}  # last known from the chain, per meter name
+        self.above_capacity: Counter[str] = Counter()  # period energies refused, per meter name
         self.retail = retail
         self.monthly_read_delay = monthly_read_delay
         self._billing_clock: BillingClock | None = None
@@ -161,9 +168,19 @@ class Daemon:
         for meter in self.meters.values():
             last = self.outbox.last_register(meter.name)
             if last is None or last.period < period:
-                self._poll_meter(meter, last, period)
+                self._poll_meter(meter, last, period, schedule)
 
-    def _poll_meter(self, meter: BridgedMeter, last: RegisterReading | None, period: int) -> None:
+    def _capacity_wh(self, meter: BridgedMeter, schedule: Schedule) -> int | None:
+        """Wh the meter can measure in one period, from the rated power it is bound with (the last
+        one known while the chain cannot be asked); None while unknown or unbound."""
+        try:
+            self._rated_power_w[meter.name] = self.chain.meter_of(meter.key.address).rated_power_w
+        except CHAIN_UNAVAILABLE as error:
+            log.warning("rated power of meter %s unknown now, chain unavailable: %s", meter.name, error)
+        rated = self._rated_power_w.get(meter.name)
+        return schedule.meter_capacity_wh(rated) if rated else None
+
+    def _poll_meter(self, meter: BridgedMeter, last: RegisterReading | None, period: int, schedule: Schedule) -> None:
         try:
             kwh = self.poller.read_energy(meter.address, meter.register_di)
         except (Dlt645Error, OSError) as error:  # OSError: the serial line itself failed
@@ -173,6 +190,23 @@ class Daemon:
             return
         reading = RegisterReading(meter.address, period, kwh)
         energy = energy_between(last, reading)
+        capacity = None if energy.energy_wh is None else self._capacity_wh(meter, schedule)
+        if capacity is not None and energy.energy_wh > capacity:
+            self.above_capacity[meter.name] += 1
+            self.outbox.record(meter.name, reading, None, energy.period)  # the register only
+            log.warning(
+                "poll %s (meter %s) at start of period %d: register %s kWh, period %d: %d Wh is more than the "
+                "meter can measure (%d Wh): not queued (%d refused so far)",
+                meter.name,
+                meter.address,
+                period,
+                kwh,
+                energy.period,
+                energy.energy_wh,
+                capacity,
+                self.above_capacity[meter.name],
+            )
+            return
         self.outbox.record(meter.name, reading, energy.energy_wh, energy.period)
         if energy.energy_wh is None:
             result = energy.note
@@ -319,7 +353,7 @@ class Daemon:
         return self._send(queued, signed.raw, signed.tx_hash)
 
     def _contract_holds(self, account: str, queued: QueuedReading) -> bool:
-        prosumer_id = self.chain.meter_of(account)[0]
+        prosumer_id = self.chain.meter_of(account).prosumer_id
         if not prosumer_id:
             return False
         if queued.kind == MONTHLY:

@@ -44,7 +44,9 @@ class Stage(IntEnum):
 @dataclass(frozen=True)
 class MarketParameters:
     """Operator parameters. Defaults are the paper's factors (W' 1.1, W'' 0.9, M' 0.01,
-    M'' 0.05); margin 1e-3 ether; reference price 0.7e-3 ether/kWh, near the paper's prices."""
+    M'' 0.05); margin 1e-3 ether; reference price 0.7e-3 ether/kWh, near the paper's prices;
+    bids between 0.01e-3 and 10e-3 ether/kWh, which leaves the paper's 0.45e-3 to 0.85e-3 a
+    wide range either side while keeping a self-trade at an absurd price out."""
 
     shortfall_factor_bps: int = 11_000
     surplus_factor_bps: int = 9_000
@@ -53,6 +55,8 @@ class MarketParameters:
     forfeit_bps: int = 5_000
     margin: int = 10**15
     reference_price: int = 7 * 10**14
+    price_floor: int = 10**13
+    price_cap: int = 10**16
 
     def as_abi(self) -> tuple:
         return astuple(self)

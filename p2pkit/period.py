@@ -1,11 +1,12 @@
 """The period driver: every step the market's periods take, from enrolment to settlement.
 
-A prosumer is enrolled once: it registers, the operator authorizes it and binds its meter, and
-it deposits. Each delivery period d then goes the same way (``p2pkit.schedule``): during period
-d - 1 every bidder commits a sealed bid and, in the reveal window, reveals it with the hint of
-where it goes in its queue; once the auction has closed anyone matches the book, in batches
-until it is done; once d is over each meter posts its reading; from the settlement phase of
-period d + 1 anyone settles the book, in batches, as the readings allow.
+A prosumer is enrolled once: it registers, the operator authorizes it and binds its meter (with
+the meter's rated power), and it deposits. Each delivery period d then goes the same way
+(``p2pkit.schedule``): during period d - 1 every bidder commits a sealed bid and, in the reveal
+window, reveals it with the hint of where it goes in its queue; once the auction has closed
+anyone matches the book, in batches until it is done; once d is over each meter posts its
+reading; from the settlement phase of period d + 1 anyone settles the book, in batches, as the
+readings allow.
 
 ``PeriodDriver`` does these steps for one market. How transactions go out is its ``Sender``'s
 business: one at a time, each mined before the next is built (``SendEach``), all at once
@@ -43,7 +44,9 @@ RECEIPT_TIMEOUT = 120.0  # seconds; generous for a proof-of-work chain's blocks
 
 @dataclass(frozen=True)
 class Prosumer:
-    """An account to enrol: its key, its meter's key and number, and what it deposits."""
+    """An account to enrol: its key, its meter's key, number and rated power, and what it
+    deposits. Only a prosumer with a meter may bid, and no bid or reading of it may exceed what
+    the meter can measure in a period (``Schedule.meter_capacity_wh``)."""
 
     name: str
     producer: bool
@@ -52,6 +55,7 @@ class Prosumer:
     meter: LocalAccount | None = None
     meter_number: int = 0
     deposit: int = 0  # wei into the market wallet at enrolment
+    rated_power_w: int = 0  # of its meter; above zero when it has one
 
     @property
     def address(self) -> str:
@@ -339,7 +343,9 @@ class PeriodDriver:
         self.send(
             [Transaction(self.operator, functions.setAuthorization(p.address, True)) for p in prosumers]
             + [
-                Transaction(self.operator, functions.bindMeter(p.address, p.meter.address, p.meter_number))
+                Transaction(
+                    self.operator, functions.bindMeter(p.address, p.meter.address, p.meter_number, p.rated_power_w)
+                )
                 for p in prosumers
                 if p.meter is not None
             ]

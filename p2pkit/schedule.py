@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 # The paper's 15-minute period: commit in minutes 0-3, reveal 3-5, matching 5-10, settlement
 # from minute 10; readings for a period accepted during the whole next period.
 PAPER_PERIOD = 900
+SECONDS_PER_HOUR = 3600
 
 
 Record = TypeVar("Record")
@@ -143,3 +144,8 @@ class Schedule:
     def readings_close(self, delivery_period: int) -> int:
         """No reading for `delivery_period` is accepted from now."""
         return self.start(delivery_period + 1) + self.reading_grace
+
+    def meter_capacity_wh(self, rated_power_w: int) -> int:
+        """What a meter of `rated_power_w` can measure in one period, floor(W x length / 3600) Wh
+        (``MarketMath.capacityWh``): the most a reading of it, or a bid of its prosumer, may name."""
+        return rated_power_w * self.period_length // SECONDS_PER_HOUR

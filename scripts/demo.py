@@ -36,7 +36,7 @@ from p2pkit.market import attach
 from p2pkit.period import Bid, PeriodDriver, Prosumer
 from p2pkit.schedule import Phase
 from p2pkit.transactions import ContractRefused, TransactionReverted
-from sim.profiles import PAPER_PROSUMERS, PERIODS_PER_DAY, day
+from sim.profiles import PAPER_PROSUMERS, PERIODS_PER_DAY, day, rated_power_for_period
 
 ROOT = Path(__file__).resolve().parent.parent
 ETHER = 10**18
@@ -44,6 +44,7 @@ DEPOSIT = 50 * ETHER
 GAS_MONEY = 5 * ETHER
 METER_PASSWORD = "demo meter key"
 REFERENCE_PERIOD = 900  # profiles are in quarter hours
+MAX_READING_DELAY = 20  # seconds after a period starts within which a meter box reads its meter
 
 
 def start_meter_box(
@@ -87,7 +88,8 @@ def start_meter_box(
         f'[bus]\nport = "{pty}"\n\n'
         f'[chain]\nrpc_url = "{rpc_url}"\nmarket_address = "{market}"\n'
         f'artifact = "{artifact_path()}"\n\n'
-        f'[daemon]\ndatabase = "{folder / (name + ".sqlite3")}"\nmax_reading_delay = 20.0\ntick = 1.0\n\n'
+        f'[daemon]\ndatabase = "{folder / (name + ".sqlite3")}"\n'
+        f"max_reading_delay = {MAX_READING_DELAY}.0\ntick = 1.0\n\n"
         f'[[meters]]\nname = "{name}"\naddress = "{address}"\nmeter_number = {number}\nregister = "{register}"\n'
         f'keystore = "{keystore}"\npassword_file = "{folder / (name + ".password")}"\n'
     )
@@ -191,6 +193,8 @@ def main() -> int:
                 Account.create(),
                 number,
                 deposit=DEPOSIT,
+                # The simulated meter plays a quarter hour of the day in each (shorter) period.
+                rated_power_w=rated_power_for_period(profile, args.period_length, MAX_READING_DELAY),
             )
             driver.fund(operator, [(prosumer.address, DEPOSIT + GAS_MONEY), (prosumer.meter.address, GAS_MONEY)])
             driver.enrol([prosumer])

@@ -28,6 +28,12 @@ from p2pkit.artifacts import ape_contract_type
 from p2pkit.market import WEI_PER_ETHER, Deployment, MarketParameters
 from p2pkit.schedule import Schedule
 
+DEFAULTS = MarketParameters()
+
+
+def wei(ether: str) -> int:
+    return int(Decimal(ether) * WEI_PER_ETHER)
+
 
 def operator_account(keystore: Path | None, password_file: Path | None):
     """The deploying account: an encrypted keystore, else Ape's first test account."""
@@ -63,17 +69,29 @@ def operator_account(keystore: Path | None, password_file: Path | None):
 )
 @click.option("--margin", default="0.001", show_default=True, help="Ether locked per open bid.")
 @click.option(
+    "--price-floor",
+    default=str(Decimal(DEFAULTS.price_floor) / WEI_PER_ETHER),
+    show_default=True,
+    help="Lowest price a bid may name, ether per kWh.",
+)
+@click.option(
+    "--price-cap",
+    default=str(Decimal(DEFAULTS.price_cap) / WEI_PER_ETHER),
+    show_default=True,
+    help="Highest price a bid may name, ether per kWh.",
+)
+@click.option(
     "--output",
     default="deployment.json",
     show_default=True,
     type=click.Path(dir_okay=False, path_type=Path),
     help="Deployment file to write.",
 )
-def cli(cli_ctx, keystore, password_file, grid, period_length, margin, output):
+def cli(cli_ctx, keystore, password_file, grid, period_length, margin, price_floor, price_cap, output):
     operator = operator_account(keystore, password_file)
     grid = grid or accounts.test_accounts[1].address
     schedule = Schedule.scaled(period_length)
-    parameters = MarketParameters(margin=int(Decimal(margin) * WEI_PER_ETHER))
+    parameters = MarketParameters(margin=wei(margin), price_floor=wei(price_floor), price_cap=wei(price_cap))
     # The build every part of the platform uses (p2pkit/artifacts), not one of Ape's own.
     energy_market = ContractContainer(ContractType.model_validate(ape_contract_type()))
     market = energy_market.deploy(grid, schedule.as_abi(), parameters.as_abi(), sender=operator)

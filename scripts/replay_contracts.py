@@ -57,7 +57,7 @@ from web3.logs import DISCARD
 from devnet.nodes import anvil
 from p2pkit.market import deploy_market
 from p2pkit.retail.clock import BillingClock
-from p2pkit.retail.contracts import bind_meter_call, deploy_retail
+from p2pkit.retail.contracts import deploy_retail
 from p2pkit.retail.plans import PlanTerms, PriceKind
 from p2pkit.retail.terms import ContractState, MonthResult, Terms, sign_terms
 from p2pkit.transactions import TRANSFER_GAS, refusal_of
@@ -345,7 +345,7 @@ class Replay:
         for party, wallet in zip(parties, wallets):
             address = party.account.address
             send(row, "setAuthorization", self.funder, market.setAuthorization(address, True))
-            bind = bind_meter_call(self.market, address, party.meter.address, party.number, party.rated_power_w)
+            bind = market.bindMeter(address, party.meter.address, party.number, party.rated_power_w)
             send(row, "bindMeter", self.funder, bind)
             if wallet:
                 send(row, "deposit", party.account, self.bilateral.functions.deposit(), value=wallet)

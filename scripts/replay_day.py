@@ -48,7 +48,7 @@ from p2pkit.market import Stage, deploy_market
 from p2pkit.period import Bid, PeriodDriver, Prosumer, Reading, SendEach, Transaction
 from p2pkit.schedule import Schedule
 from p2pkit.transactions import ContractRefused, TransactionReverted
-from sim.profiles import PAPER_PROSUMERS, PERIODS_PER_DAY, day
+from sim.profiles import PAPER_PROSUMERS, PERIODS_PER_DAY, day, rated_power_for_period
 
 ETHER = 10**18
 MILLI_ETHER = 10**15
@@ -150,6 +150,8 @@ def set_up(chain: Chain, schedule: Schedule, sender: RecordingSender) -> tuple[P
             Account.create(),
             number,
             deposit=PROSUMER_DEPOSIT,
+            # A quarter hour's energy fits one period, however short.
+            rated_power_w=rated_power_for_period(profile, schedule.period_length),
         )
         for number, profile in enumerate(PAPER_PROSUMERS, start=1001)
     ]

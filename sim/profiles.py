@@ -5,8 +5,9 @@ Four prosumers trade (the public grid balances): wind (green producer), a contro
 quarter hours of a day a profile gives the forecast energy (the declared quantity), the price bid
 and the energy actually metered, the forecast being off by a random error of realistic size
 (wind forecasts err most, a controllable source least) so that balancing and reward/penalty
-matter. Prices sit in the paper's range, 0.45e-3 to 0.85e-3 ether per kWh. Deterministic for a
-given seed.
+matter. Prices sit in the paper's range, 0.45e-3 to 0.85e-3 ether per kWh. Each prosumer's meter
+has a rated power that fits its day; what it meters never exceeds what that meter can measure in a
+quarter hour. Deterministic for a given seed.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import random
 from dataclasses import dataclass
 
 PERIODS_PER_DAY = 96
+QUARTER_SECONDS = 900
 MILLI_ETHER = 10**15
 
 
@@ -25,6 +27,12 @@ class Prosumer:
     producer: bool
     green: bool
     forecast_error: float  # standard deviation of actual / forecast - 1
+    rated_power_w: int  # of its meter (and of the turbine, source, charger or connection behind it)
+
+    @property
+    def quarter_capacity_wh(self) -> int:
+        """What its meter can measure in a quarter hour."""
+        return self.rated_power_w * QUARTER_SECONDS // 3600
 
 
 @dataclass(frozen=True)
@@ -36,10 +44,10 @@ class Quarter:
     actual_wh: int
 
 
-WIND = Prosumer("wind", producer=True, green=True, forecast_error=0.15)
-CONTROLLABLE = Prosumer("controllable source", producer=True, green=False, forecast_error=0.03)
-EV = Prosumer("EV charger", producer=False, green=True, forecast_error=0.08)
-LOAD = Prosumer("ordinary load", producer=False, green=False, forecast_error=0.12)
+WIND = Prosumer("wind", producer=True, green=True, forecast_error=0.15, rated_power_w=6_000)
+CONTROLLABLE = Prosumer("controllable source", producer=True, green=False, forecast_error=0.03, rated_power_w=3_000)
+EV = Prosumer("EV charger", producer=False, green=True, forecast_error=0.08, rated_power_w=7_400)
+LOAD = Prosumer("ordinary load", producer=False, green=False, forecast_error=0.12, rated_power_w=8_000)
 PAPER_PROSUMERS = (WIND, CONTROLLABLE, EV, LOAD)
 
 
@@ -73,6 +81,14 @@ def _price_milli_ether(prosumer: Prosumer, quarter: int, rng: random.Random) -> 
     return base + rng.uniform(-0.03, 0.03)
 
 
+def rated_power_for_period(prosumer: Prosumer, period_length: int, reading_delay: int = 0) -> int:
+    """The rated power (W) to bind the prosumer's meter with on a market whose periods last
+    ``period_length`` seconds while each one plays a quarter hour of the day (demos and replays
+    run faster than real time): what the meter measures in a quarter hour must fit one period,
+    read up to ``reading_delay`` seconds late. Equals the rated power for 15-minute periods."""
+    return -(-prosumer.rated_power_w * QUARTER_SECONDS * (period_length + reading_delay) // period_length**2)
+
+
 def day(prosumer: Prosumer, seed: int = 2019) -> list[Quarter]:
     """The 96 quarters of one prosumer's day."""
     rng = random.Random(f"{seed}:{prosumer.name}")
@@ -81,7 +97,6 @@ def day(prosumer: Prosumer, seed: int = 2019) -> list[Quarter]:
         forecast = _forecast_kwh(prosumer, q)
         actual = max(0.0, forecast * (1 + rng.gauss(0, prosumer.forecast_error)))
         price = _price_milli_ether(prosumer, q, rng)
-        quarters.append(
-            Quarter(round(forecast * 1000), round(price * 1000) * MILLI_ETHER // 1000, round(actual * 1000))
-        )
+        actual_wh = min(round(actual * 1000), prosumer.quarter_capacity_wh)
+        quarters.append(Quarter(round(forecast * 1000), round(price * 1000) * MILLI_ETHER // 1000, actual_wh))
     return quarters

@@ -3,6 +3,9 @@
 The contract must produce exactly what this module produces (the property tests check it on
 random books), so both follow the same written rules (``docs/mechanism.md``):
 
+* Admission at reveal: quantity above zero, price within the operator's bounds, quantity within
+  what the bidder's meter can measure in a period (rated power x period length); a producer's
+  wallet covers the margin, a consumer's wallet less the margin covers quantity x price.
 * Queues: green producers and other producers by price ascending; green consumers and other
   consumers by price descending; equal prices in reveal order (the order of ``orders``).
 * Green pass: green asks against green bids while the best ask <= the best bid. Full pass: every
@@ -14,17 +17,23 @@ random books), so both follow the same written rules (``docs/mechanism.md``):
 * Settlement of a prosumer values deviations at the period's average price A (the reference
   price when nothing traded): balancing D x A x W' paid by the short side or D x A x W'' paid by
   the grid; reward E' x A x M' from the grid and penalty E'' x A x M'' to the grid. Every
-  amount is rounded down to the wei.
+  amount is rounded down to the wei. Without a reading: the worst balancing any reading could
+  give (producer: 0 Wh, consumer: its meter's capacity) plus the worst reward/penalty.
+* Money (``Ledger``): a seller's proceeds stay locked in its wallet until its bid is settled;
+  a debt is taken from the whole wallet, proceeds included, before they are released; every
+  payment is capped by the payer's wallet.
 
 Written for clarity, not speed; energy in Wh, prices in wei per kWh, money in wei.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 WH_PER_KWH = 1000
 BPS = 10_000
+SECONDS_PER_HOUR = 3600
 
 
 def midpoint(ask: int, bid: int) -> int:
@@ -42,6 +51,16 @@ def affordable_wh(spendable: int, price: int) -> int:
 
 def scaled_cost(wh: int, price: int, factor_bps: int) -> int:
     return wh * price * factor_bps // (WH_PER_KWH * BPS)
+
+
+def capacity_wh(rated_power_w: int, period_seconds: int) -> int:
+    """What a meter can measure in one period: floor(W x s / 3600) Wh."""
+    return rated_power_w * period_seconds // SECONDS_PER_HOUR
+
+
+def forfeit(wallet: int, margin: int, forfeit_bps: int) -> int:
+    """What an unrevealed commit loses to the grid: the forfeit share of the margin, at most the wallet."""
+    return min(margin * forfeit_bps // BPS, wallet)
 
 
 @dataclass(frozen=True)
@@ -145,30 +164,140 @@ def clear(orders: list[Order], wallets: dict[str, int], margin: int) -> Clearing
     return result
 
 
-def settlement(
-    producer: bool,
-    declared_wh: int,
-    cleared_wh: int,
-    actual_wh: int,
-    average_price: int,
-    shortfall_bps: int = 11_000,
-    surplus_bps: int = 9_000,
-    reward_bps: int = 100,
-    penalty_bps: int = 500,
-) -> tuple[int, int]:
-    """(balancing, reward) in wei to the prosumer; negative amounts are paid to the grid."""
+@dataclass(frozen=True)
+class Factors:
+    """W', W'', M', M'' in basis points; the paper's by default."""
+
+    shortfall_bps: int = 11_000
+    surplus_bps: int = 9_000
+    reward_bps: int = 100
+    penalty_bps: int = 500
+
+
+def balancing(producer: bool, cleared_wh: int, actual_wh: int, average_price: int, factors: Factors = Factors()) -> int:
+    """Wei to the prosumer (negative: to the grid) for the deviation of actual from cleared."""
     deviation = abs(cleared_wh - actual_wh)
     short = actual_wh < cleared_wh if producer else actual_wh > cleared_wh
     if short:
-        balancing = -scaled_cost(deviation, average_price, shortfall_bps)
-    else:
-        balancing = scaled_cost(deviation, average_price, surplus_bps)
+        return -scaled_cost(deviation, average_price, factors.shortfall_bps)
+    return scaled_cost(deviation, average_price, factors.surplus_bps)
+
+
+def reward(declared_wh: int, actual_wh: int, average_price: int, factors: Factors = Factors()) -> int:
+    """E' x A x M' - E'' x A x M'' for the declaration against the actual energy."""
     consistent = min(declared_wh, actual_wh)
     inconsistent = abs(declared_wh - actual_wh)
-    reward = scaled_cost(consistent, average_price, reward_bps) - scaled_cost(inconsistent, average_price, penalty_bps)
-    return balancing, reward
+    return scaled_cost(consistent, average_price, factors.reward_bps) - scaled_cost(
+        inconsistent, average_price, factors.penalty_bps
+    )
+
+
+def settlement(
+    producer: bool, declared_wh: int, cleared_wh: int, actual_wh: int, average_price: int, factors: Factors = Factors()
+) -> tuple[int, int]:
+    """(balancing, reward) in wei to the prosumer; negative amounts are paid to the grid."""
+    return balancing(producer, cleared_wh, actual_wh, average_price, factors), reward(
+        declared_wh, actual_wh, average_price, factors
+    )
+
+
+def unmetered_settlement(
+    producer: bool, declared_wh: int, cleared_wh: int, capacity: int, average_price: int, factors: Factors = Factors()
+) -> tuple[int, int]:
+    """(balancing, reward) without a reading: each at its worst over the readings 0..capacity."""
+    worst_reading = 0 if producer else capacity
+    return balancing(producer, cleared_wh, worst_reading, average_price, factors), min(
+        reward(declared_wh, 0, average_price, factors), reward(declared_wh, capacity, average_price, factors)
+    )
 
 
 def wallet_change(owed: int, prosumer_wallet: int, grid_wallet: int) -> int:
     """What actually moves for ``owed`` (signed, to the prosumer): capped by the payer's wallet."""
     return -min(-owed, prosumer_wallet) if owed < 0 else min(owed, grid_wallet)
+
+
+def refusal_at_reveal(
+    order: Order, wallet: int, margin: int, price_floor: int, price_cap: int, capacity: int
+) -> str | None:
+    """The contract's error for a bid refused at reveal, None when it is admitted."""
+    if order.quantity_wh == 0:
+        return "InvalidBid"
+    if not price_floor <= order.price <= price_cap:
+        return "PriceOutOfBounds"
+    if order.quantity_wh > capacity:
+        return "BidAboveCapacity"
+    if order.producer:
+        return "InsufficientMargin" if wallet < margin else None
+    spendable = max(0, wallet - margin)
+    return "InsufficientFunds" if spendable < cost(order.quantity_wh, order.price) else None
+
+
+@dataclass(frozen=True)
+class Settled:
+    """One prosumer's settlement, as the contract's Settled event reports it."""
+
+    owner: str
+    declared_wh: int
+    cleared_wh: int
+    actual_wh: int
+    metered: bool
+    balancing: int
+    reward: int
+    wallet_change: int
+
+
+@dataclass
+class Ledger:
+    """The wallets of one delivery period's prosumers and of the grid, from matching to settlement.
+
+    A prosumer with a bid of the period has the margin locked until that bid is settled, and a
+    seller its sale proceeds as well; what is not locked is its free balance, all it may withdraw.
+    """
+
+    wallets: dict[str, int]
+    grid_wallet: int
+    margin: int
+    open_bids: set[str]
+    locked_proceeds: Counter
+
+    @classmethod
+    def after_matching(cls, clearing: Clearing, grid_wallet: int, margin: int) -> Ledger:
+        proceeds = Counter()
+        for trade in clearing.trades:
+            proceeds[trade.seller] += trade.cost
+        return cls(dict(clearing.wallets), grid_wallet, margin, set(clearing.cleared_wh), proceeds)
+
+    def free_balance(self, owner: str) -> int:
+        locked = (self.margin if owner in self.open_bids else 0) + self.locked_proceeds[owner]
+        return max(0, self.wallets[owner] - locked)
+
+    def withdraw(self, owner: str, amount: int) -> bool:
+        """Pay out `amount` if the free balance covers it (and it is above zero); False otherwise,
+        and nothing changes."""
+        if amount == 0 or amount > self.free_balance(owner):
+            return False
+        self.wallets[owner] -= amount
+        return True
+
+    def settle(
+        self,
+        order: Order,
+        cleared_wh: int,
+        actual_wh: int | None,
+        capacity: int,
+        average_price: int,
+        factors: Factors = Factors(),
+    ) -> Settled:
+        """Settle `order`'s bid: with a reading, or as the worst reading when `actual_wh` is None;
+        the debt comes out of the whole wallet, then the margin and proceeds are released."""
+        owner = order.owner
+        if actual_wh is None:
+            owed = unmetered_settlement(order.producer, order.quantity_wh, cleared_wh, capacity, average_price, factors)
+        else:
+            owed = settlement(order.producer, order.quantity_wh, cleared_wh, actual_wh, average_price, factors)
+        change = wallet_change(sum(owed), self.wallets[owner], self.grid_wallet)
+        self.wallets[owner] += change
+        self.grid_wallet -= change
+        self.open_bids.discard(owner)
+        del self.locked_proceeds[owner]
+        return Settled(owner, order.quantity_wh, cleared_wh, actual_wh or 0, actual_wh is not None, *owed, change)

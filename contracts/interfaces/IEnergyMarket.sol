@@ -26,7 +26,8 @@ interface IEnergyMarket {
     }
 
     /// @notice Market parameters set by the operator. Factors are in basis points (1e4 = 1.0).
-    /// Packed into one slot: 5 x 16 + 96 + 64 = 240 bits.
+    /// Slot 0: 5 x 16 + 96 + 64 = 240 bits (what matching reads); slot 1: priceFloor 64 |
+    /// priceCap 64 = 128 bits (what reveal reads).
     struct Parameters {
         uint16 shortfallFactorBps; // W': a prosumer short of its cleared position pays D x A x W'
         uint16 surplusFactorBps; // W'': the grid pays D x A x W'' for the opposite deviation
@@ -34,7 +35,9 @@ interface IEnergyMarket {
         uint16 penaltyFactorBps; // M'': penalty on the inconsistent part
         uint16 forfeitBps; // share of the margin lost by a commit that is never revealed
         uint96 margin; // wei locked in the wallet of every prosumer with an open bid
-        uint64 referencePrice; // wei per kWh, the average price of a period without trades
+        uint64 referencePrice; // wei per kWh, the average price of a period without trades; within the bounds
+        uint64 priceFloor; // wei per kWh, the lowest price a bid may name (above zero)
+        uint64 priceCap; // wei per kWh, the highest price a bid may name
     }
 
     /// @notice Clock of the market, fixed at deployment. Offsets in seconds from a period's start.
@@ -72,6 +75,9 @@ interface IEnergyMarket {
         uint16 openBids;
         uint32 lastBidPeriod;
         uint32 lastBidId;
+        // Appended, so that readers by position keep their indexes.
+        uint32 ratedPowerW; // of the bound meter; 0 without one
+        uint256 lockedProceeds; // sale proceeds of delivery periods not yet settled (part of wallet)
     }
 
     /// @notice Progress and totals of one delivery period.
@@ -88,7 +94,7 @@ interface IEnergyMarket {
 
     event Registered(address indexed account, uint32 indexed id, string name, bool producer, bool green);
     event AuthorizationChanged(address indexed account, bool authorized);
-    event MeterBound(address indexed prosumer, address indexed meter, uint64 meterNumber);
+    event MeterBound(address indexed prosumer, address indexed meter, uint64 meterNumber, uint32 ratedPowerW);
     event ParametersChanged(Parameters parameters);
     event Deposited(address indexed account, uint256 amount, uint256 wallet);
     event Withdrawn(address indexed account, uint256 amount, uint256 wallet);
@@ -127,6 +133,7 @@ interface IEnergyMarket {
     error InvalidMeter(address meter, uint64 meterNumber);
     error MeterAlreadyBound(address meter, uint32 prosumerId);
     error InvalidParameters();
+    error NoMeterBound(address prosumer);
     error InvalidSchedule();
     error ZeroAmount();
     error InsufficientFreeBalance(uint256 requested, uint256 free);
@@ -137,6 +144,11 @@ interface IEnergyMarket {
     error AlreadyRevealed(uint32 deliveryPeriod);
     error CommitmentMismatch(bytes32 committed, bytes32 revealed);
     error InvalidBid(uint40 quantityWh, uint64 price);
+    error PriceOutOfBounds(uint64 price, uint64 floor, uint64 cap);
+    error BidAboveCapacity(uint40 quantityWh, uint64 capacityWh);
+    /// @notice A producer's proceeds of an earlier delivery period still wait for its settlement
+    ///         and hold the place a new bid's proceeds would need (see `settle`).
+    error ProceedsUnsettled(uint32 deliveryPeriod);
     error InsufficientMargin(uint256 wallet, uint256 margin);
     error InsufficientFunds(uint256 spendable, uint256 required);
     error InvalidHint(uint32 hintId);
@@ -152,6 +164,7 @@ interface IEnergyMarket {
     error ReadingTooEarly(uint32 deliveryPeriod, uint256 periodEnds);
     error ReadingTooLate(uint32 deliveryPeriod, uint256 deadline);
     error ReadingAlreadyPosted(uint32 deliveryPeriod, uint32 prosumerId);
+    error ReadingAboveCapacity(uint64 energyWh, uint64 capacityWh);
 
     // ------------------------------------------------------------------ accounts and operator
 
@@ -166,16 +179,21 @@ interface IEnergyMarket {
     function setAuthorization(address account, bool authorized) external;
 
     /// @notice Operator: bind a smart meter (its own account and factory number) to a prosumer,
-    ///         replacing the prosumer's previous meter.
-    function bindMeter(address prosumer, address meter, uint64 meterNumber) external;
+    ///         replacing the prosumer's previous meter. The rated power bounds what the meter can
+    ///         measure in a period, floor(ratedPowerW x periodLength / 3600) Wh: no reading, and no
+    ///         bid, may exceed it.
+    /// @param ratedPowerW above zero
+    function bindMeter(address prosumer, address meter, uint64 meterNumber, uint32 ratedPowerW) external;
 
     /// @notice Operator: set the market parameters; they apply from the next call that uses them.
+    ///         Refused unless 0 < priceFloor <= referencePrice <= priceCap and forfeitBps <= 10000.
     function setParameters(Parameters calldata parameters) external;
 
     /// @notice Add the ether sent to the caller's wallet.
     function deposit() external payable;
 
-    /// @notice Pay out part of the caller's free balance (wallet less any locked margin).
+    /// @notice Pay out part of the caller's free balance: its wallet less the margin of an open
+    ///         bid and less the sale proceeds of delivery periods not yet settled.
     function withdraw(uint256 amount) external;
 
     /// @notice Forfeit part of the margin of an account whose last commit was never revealed.
@@ -184,11 +202,14 @@ interface IEnergyMarket {
 
     // ------------------------------------------------------------------ auction
 
-    /// @notice Commit phase: seal a bid for the next delivery period.
+    /// @notice Commit phase: seal a bid for the next delivery period. Only a prosumer with a bound
+    ///         meter may bid.
     /// @param commitment keccak256(abi.encode(quantityWh, price, salt, msg.sender))
     function commit(bytes32 commitment) external;
 
     /// @notice Reveal phase: open the caller's sealed bid and insert it into its sorted queue.
+    ///         The price must lie within [priceFloor, priceCap], the quantity within the meter's
+    ///         capacity for one period.
     /// @param hintPrevId the bid after which it goes (0: at the head); see `insertionHint`
     function reveal(uint40 quantityWh, uint64 price, bytes32 salt, uint32 hintPrevId) external;
 
@@ -198,17 +219,23 @@ interface IEnergyMarket {
 
     /// @notice Run up to `maxSteps` steps of the green-first double auction of a delivery period.
     ///         Anyone may call it once the reveal window has closed; it resumes where it stopped.
+    ///         A trade pays the seller at once, but its proceeds stay locked until the delivery
+    ///         period is settled.
     /// @return done true when the book is fully matched
     function matchBids(uint32 deliveryPeriod, uint256 maxSteps) external returns (bool done);
 
     // ------------------------------------------------------------------ meters and settlement
 
-    /// @notice Meter account: post the energy a prosumer produced or used in a delivery period.
+    /// @notice Meter account: post the energy a prosumer produced or used in a delivery period,
+    ///         at most the meter's capacity for one period.
     function submitReading(uint32 deliveryPeriod, uint64 meterNumber, uint64 energyWh) external;
 
     /// @notice Settle balancing and reward/penalty for up to `maxProsumers` bids of a delivery
     ///         period. Anyone may call it once settlement is open; it resumes where it stopped and
-    ///         waits for a missing reading until its deadline.
+    ///         waits for a missing reading until its deadline. A prosumer without a reading is
+    ///         settled with the worst balancing and the worst reward/penalty any reading could
+    ///         have given it. What a prosumer owes is taken from its whole wallet, the period's
+    ///         locked proceeds included, before those proceeds are released.
     /// @return done true when every bid of the period is settled
     function settle(uint32 deliveryPeriod, uint256 maxProsumers) external returns (bool done);
 
@@ -259,8 +286,8 @@ interface IEnergyMarket {
     /// @notice The bid id to pass as `hintPrevId` for a new bid of this kind and price, now.
     function insertionHint(uint32 deliveryPeriod, bool producer, bool green, uint64 price) external view returns (uint32);
 
-    /// @notice The prosumer and number a meter account is bound to (0, 0 when unbound).
-    function meterOf(address meter) external view returns (uint32 prosumerId, uint64 meterNumber);
+    /// @notice The prosumer, number and rated power a meter account is bound with (zeros when unbound).
+    function meterOf(address meter) external view returns (uint32 prosumerId, uint64 meterNumber, uint32 ratedPowerW);
 
     /// @notice A prosumer's reading for a delivery period.
     function readingOf(uint32 prosumerId, uint32 deliveryPeriod) external view returns (bool present, uint64 energyWh);

@@ -55,21 +55,6 @@ def _deploy(w3: Web3, operator: LocalAccount, name: str, *arguments) -> Contract
     return attach(w3, receipt["contractAddress"], artifact["abi"])
 
 
-def bind_meter_call(market: Contract, prosumer: str, meter: str, meter_number: int, rated_power_w: int):
-    """The operator's ``bindMeter`` of a meter to a prosumer, with its rated power where the
-    market takes one (a market whose meters carry no rating binds without it)."""
-    takes_rating = any(e.get("name") == "bindMeter" and len(e["inputs"]) == 4 for e in market.abi)
-    rating = (rated_power_w,) if takes_rating else ()
-    return market.functions.bindMeter(prosumer, meter, meter_number, *rating)
-
-
-def bind_meter(
-    w3: Web3, market: Contract, operator: LocalAccount, prosumer: str, meter: str, meter_number: int, rated_power_w: int
-) -> None:
-    """Operator: bind a meter to a prosumer, with its rated power where the market takes one."""
-    send(w3, bind_meter_call(market, prosumer, meter, meter_number, rated_power_w), operator)
-
-
 @dataclass(frozen=True)
 class Party:
     """An account of the market enrolled for retail: its key, its meter's key and number."""
@@ -96,11 +81,13 @@ def enrol(
     retail_deposit: int = 0,
     retailer: bool = False,
 ) -> None:
-    """Register ``party`` in the market and authorize it (the period driver's enrolment), bind its
-    meter with its rating, fund its retail wallet and, for a retailer, admit it. The party's and
-    the operator's accounts pay their own gas."""
-    PeriodDriver(market, operator).enrol([Prosumer(name, producer, False, party.account)])
-    bind_meter(w3, market, operator, party.address, party.meter.address, party.meter_number, rated_power_w)
+    """Register ``party`` in the market, authorize it and bind its meter with its rated power (the
+    period driver's enrolment), fund its retail wallet and, for a retailer, admit it. The party's
+    and the operator's accounts pay their own gas."""
+    prosumer = Prosumer(
+        name, producer, False, party.account, party.meter, party.meter_number, rated_power_w=rated_power_w
+    )
+    PeriodDriver(market, operator).enrol([prosumer])
     if retail_deposit:
         send(w3, retail.contracts.functions.deposit(), party.account, value=retail_deposit)
     if retailer:

@@ -43,6 +43,8 @@ BIDS = {
 }
 READINGS_WH = {"wind": 950, "controllable": 700, "ev": 820, "load": 480}
 AVERAGE_PRICE = 661538461538461
+# Every meter: 100 kW, 3.3 kWh in a 120-second period, above every bid and reading here.
+RATED_POWER_W = 100_000
 
 
 @dataclass
@@ -101,11 +103,13 @@ class MarketScript:
         self.time.wait_until(timestamp)
 
     def join(self, name: str) -> Trader:
-        """Register `name` in its role, deposit, get authorized and get a bound meter."""
+        """Register `name` in its role, deposit, get authorized and get a bound meter (RATED_POWER_W)."""
         producer, green = ROLES[name]
         key, meter = Account.create(), Account.create()
         meter_number = 1000 + self.contract.functions.accountCount().call()  # unique: ids grow
-        prosumer = Prosumer(name, producer, green, key, meter, meter_number, deposit=DEPOSIT)
+        prosumer = Prosumer(
+            name, producer, green, key, meter, meter_number, deposit=DEPOSIT, rated_power_w=RATED_POWER_W
+        )
         self.driver.fund(self._funder, [(key.address, DEPOSIT + GAS_MONEY), (meter.address, GAS_MONEY)])
         self.driver.enrol([prosumer])
         return Trader(prosumer, SealedBid(*BIDS[name]))

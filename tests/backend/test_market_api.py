@@ -13,6 +13,7 @@ from market_script import (
     BIDS,
     DEPOSIT,
     PERIOD_LENGTH,
+    RATED_POWER_W,
     READINGS_WH,
     ROLES,
     MarketScript,
@@ -108,6 +109,15 @@ def test_contract_gives_schedule_and_parameters_with_wei_as_strings(settled):
         PERIOD_LENGTH,
         str(10**15),
         11_000,
+    )
+
+
+def test_contract_gives_the_price_bounds(settled):
+    parameters = settled.get("/api/contract")["parameters"]
+
+    assert (parameters["price_floor_wei"], parameters["price_cap_wei"]) == (
+        str(MarketParameters().price_floor),
+        str(MarketParameters().price_cap),
     )
 
 
@@ -272,12 +282,31 @@ def test_account_record_shows_its_wallet_as_the_contract_does(settled):
     answer = settled.get(f"/api/accounts/{ev.address}")
 
     record = settled.script.contract.functions.accountOf(ev.address).call()
-    assert (answer["id"], answer["wallet_wei"], answer["free_balance_wei"], answer["meter"]) == (
+    assert (
+        answer["id"],
+        answer["wallet_wei"],
+        answer["free_balance_wei"],
+        answer["meter"],
+        answer["rated_power_w"],
+    ) == (
         record.id,
         str(record.wallet),
         str(record.freeBalance),
         ev.meter.address,
+        RATED_POWER_W,
     )
+
+
+def test_account_record_shows_sale_proceeds_locked_until_settlement(app, script, client, wind, ev):
+    delivery_period = bid_and_reveal(script, [wind, ev])
+    script.to_auction_close(delivery_period)
+    run_keeper(keeper_of(app))
+
+    answer = client.get(f"/api/accounts/{wind.address}").get_json()
+
+    proceeds = sum(int(entry["amount_wei"]) for entry in answer["history"] if entry["kind"] == "sale")
+    assert proceeds > 0
+    assert (answer["locked_proceeds_wei"], answer["locked_wei"]) == (str(proceeds), str(proceeds + 10**15))
 
 
 def test_account_history_lists_every_wallet_movement_in_order(settled):

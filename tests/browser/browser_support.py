@@ -70,20 +70,26 @@ class MarketServer:
         receipt = transfer(self.web3(), Account.from_key(FUNDER_KEY), Web3.to_checksum_address(address), ether * 10**18)
         assert receipt["status"] == 1
 
-    def authorize(self, address: str) -> None:
-        """What the operator does from its page (the first test does it there)."""
+    def transact(self, call_of, signer: LocalAccount) -> None:
+        """``call_of(market functions)`` signed by ``signer`` and sent raw through /rpc."""
         w3 = self.web3()
         market = attach(w3, self.json("/api/contract")["address"])
-        receipt = send(w3, market.functions.setAuthorization(address, True), Account.from_key(self.operator_key))
-        assert receipt["status"] == 1
+        assert send(w3, call_of(market.functions), signer)["status"] == 1
+
+    def authorize(self, address: str) -> None:
+        """What the operator does from its page (the first test does it there)."""
+        self.transact(lambda f: f.setAuthorization(address, True), Account.from_key(self.operator_key))
+
+    def bind_meter(self, address: str, meter: str, meter_number: int, rated_power_w: int) -> None:
+        """What the operator does from its page (the first test does it there)."""
+        self.transact(
+            lambda f: f.bindMeter(address, meter, meter_number, rated_power_w), Account.from_key(self.operator_key)
+        )
 
     def post_reading(self, meter: LocalAccount, meter_number: int, delivery_period: int, energy_wh: int) -> None:
         """What a smart meter's bridge does: its reading of a delivery period, signed with the
         meter's own key."""
-        w3 = self.web3()
-        market = attach(w3, self.json("/api/contract")["address"])
-        receipt = send(w3, market.functions.submitReading(delivery_period, meter_number, energy_wh), meter)
-        assert receipt["status"] == 1
+        self.transact(lambda f: f.submitReading(delivery_period, meter_number, energy_wh), meter)
 
     def wait_for_period(self, period: int, seconds: float) -> None:
         deadline = time.monotonic() + seconds

@@ -156,6 +156,30 @@ def test_two_prosumers_trade_through_a_whole_period(open_page, market_server):
     ev.wait_text("#my-wallet", r"^1$")
     ev.screenshot("04-deposited")
 
+    # Only a metered prosumer may bid: the operator binds each one's smart meter with its rated
+    # power. These meters are rated 120 kW: 2 kWh in one of the test market's 60-second periods.
+    readings = {"wind": (1001, 1400), "ev": (1002, 1600)}  # meter number, actual Wh
+    meters = {}
+    for prosumer in (wind, ev):
+        number, _ = readings[prosumer.who]
+        meters[prosumer.who] = meter = Account.create()
+        market_server.send_gas_money(meter.address, ether=1)
+        operator.page.fill("#meter-prosumer", prosumer.text("#my-address"))
+        operator.page.fill("#meter-address", meter.address)
+        operator.page.fill("#meter-number", str(number))
+        operator.page.fill("#meter-rated-kw", "120")
+        operator.act("#meter-form button", "done")
+        prosumer.wait_text("#my-meter", f"Meter no. {number}.*at most 2 kWh a period")
+    # A refusal only the contract knows of comes back decoded from its custom error.
+    operator.page.fill("#meter-prosumer", ev.text("#my-address"))
+    operator.page.fill("#meter-address", meters["wind"].address)
+    operator.page.fill("#meter-number", "1003")
+    operator.page.fill("#meter-rated-kw", "120")
+    operator.page.evaluate("document.getElementById('message').className = 'message'")
+    operator.page.click("#meter-form button")
+    operator.wait_text("#message", r"Refused by the market: That meter is already bound to prosumer #2\.")
+    operator.screenshot("05-meter-refused")
+
     # The bid form opens with the commit window. A bid the contract would refuse is refused by
     # the page before anything is sent.
     wait_for_fresh_commit_window(wind)
@@ -163,7 +187,7 @@ def test_two_prosumers_trade_through_a_whole_period(open_page, market_server):
     ev.page.fill("#bid-price", "0.8")
     ev.page.evaluate("document.getElementById('message').className = 'message'")
     ev.page.click("#bid-form button")
-    ev.wait_text("#message", "may cost 4 ether")
+    ev.wait_text("#message", "Your meter can measure at most 2 kWh in a period")
     ev.screenshot("05-refused-before-sending")
 
     # Sealed bids in one commit window: wind sells 2 kWh from 0.6e-3 ether/kWh, the EV buys
@@ -192,27 +216,12 @@ def test_two_prosumers_trade_through_a_whole_period(open_page, market_server):
         prosumer.wait_text(row, r"Hilltop wind → EV charger: 1\.5 kWh @ 0\.7e-3", timeout=PERIOD_TIMEOUT_MS)
         prosumer.screenshot("08-traded")
 
-    # Delivery: the operator binds each prosumer's smart meter; once the delivery period is
-    # over, the meters post what was really produced and used, and the keeper settles.
-    readings = {"wind": (1001, 1400), "ev": (1002, 1600)}  # meter number, actual Wh
-    meters = {}
-    for prosumer in (wind, ev):
-        number, _ = readings[prosumer.who]
-        meters[prosumer.who] = meter = Account.create()
-        market_server.send_gas_money(meter.address, ether=1)
-        operator.page.fill("#meter-prosumer", prosumer.text("#my-address"))
-        operator.page.fill("#meter-address", meter.address)
-        operator.page.fill("#meter-number", str(number))
-        operator.act("#meter-form button", "done")
-        prosumer.wait_text("#my-meter", f"Meter no. {number}")
-    # A refusal only the contract knows of comes back decoded from its custom error.
-    operator.page.fill("#meter-prosumer", ev.text("#my-address"))
-    operator.page.fill("#meter-address", meters["wind"].address)
-    operator.page.fill("#meter-number", "1003")
-    operator.page.evaluate("document.getElementById('message').className = 'message'")
-    operator.page.click("#meter-form button")
-    operator.wait_text("#message", r"Refused by the market: That meter is already bound to prosumer #2\.")
-    operator.screenshot("09-meter-refused")
+    # What the wind farm's sale brought stays locked until the period is settled.
+    wind.wait_text("#my-free", r"^0\.009$")
+    wind.wait_text("#my-proceeds", r"0\.00105 ether of sales until their period is settled")
+
+    # Delivery: once the delivery period is over, the meters post what was really produced and
+    # used, and the keeper settles.
     market_server.wait_for_period(int(delivery_period) + 1, seconds=3 * PERIOD_LENGTH)
     for prosumer in (wind, ev):
         number, actual_wh = readings[prosumer.who]
@@ -227,11 +236,15 @@ def test_two_prosumers_trade_through_a_whole_period(open_page, market_server):
         assert cells[6] == actual and cells[7] == "-0.077", cells
         prosumer.screenshot("10-settled")
     operator.screenshot("11-operator")
+    # Settled: the wind farm's proceeds and margin are free again, less what it owed (0.0882e-3).
+    wind.wait_text("#my-free", r"^0\.010961$")
 
-    # The operator changes a parameter from its form; the market applies it from now on.
+    # The operator changes parameters from its form; the market applies them from now on.
     operator.page.fill("#param-reference", "0.75")
+    operator.page.fill("#param-cap", "5")
     operator.act("#parameters-form button", "done")
-    assert market_server.json("/api/contract")["parameters"]["reference_price_wei"] == str(75 * 10**13)
+    parameters = market_server.json("/api/contract")["parameters"]
+    assert (parameters["reference_price_wei"], parameters["price_cap_wei"]) == (str(75 * 10**13), str(5 * 10**15))
 
     # With its bid settled the EV's margin is free again, and it takes money out.
     ev.page.fill("#withdraw-amount", "2")
@@ -263,7 +276,9 @@ def test_prosumer_with_a_browser_wallet_registers_deposits_and_entrusts_a_bid(op
     assert pv.text("#my-address") == key.address
     pv.register("Rooftop PV", "producer", green=True)
     market_server.authorize(key.address)
+    market_server.bind_meter(key.address, Account.create().address, 2001, 120_000)
     pv.wait_text("#my-authorization", "has authorized you")
+    pv.wait_text("#my-meter", "Meter no. 2001")
     pv.deposit("0.05")
     pv.wait_text("#my-wallet", r"^0\.05$")
 

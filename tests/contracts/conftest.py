@@ -5,13 +5,13 @@ The contracts are the very build every other part uses (`p2pkit/artifacts`, writ
 
 Roles follow the paper's case study: the operator, the public grid, wind (green producer), a
 controllable source (producer), an EV charger (green consumer), an ordinary load (consumer), and
-one smart meter account per prosumer.
+one smart meter account per prosumer, bound before it bids.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 import pytest
@@ -26,7 +26,12 @@ from p2pkit.schedule import Schedule
 ETHER = 10**18
 MILLI_ETHER = 10**15
 SCHEDULE = Schedule()
-PARAMETERS = MarketParameters()
+# The default parameters with a price cap of 0.1 ether/kWh, so that the round prices of these
+# tests (up to 50e-3 ether/kWh) are admitted; the bounds themselves are tested on their own.
+PARAMETERS = replace(MarketParameters(), price_cap=10**17)
+# 1 MW: 250 kWh in a 15-minute period, more than any bid or reading here unless a test says so.
+RATED_POWER_W = 1_000_000
+METER_NUMBERS = {"wind": 1001, "controllable": 1002, "ev": 1003, "load": 1004}
 
 
 def compiled(name: str) -> ContractContainer:
@@ -95,6 +100,16 @@ def wind_meter(accounts):
     return accounts[8]
 
 
+@pytest.fixture(scope="session")
+def controllable_meter(accounts):
+    return accounts[10]
+
+
+@pytest.fixture(scope="session")
+def ev_meter(accounts):
+    return accounts[11]
+
+
 @pytest.fixture
 def market(energy_market, operator, grid):
     return energy_market.deploy(grid, SCHEDULE.as_abi(), PARAMETERS.as_abi(), sender=operator)
@@ -106,40 +121,52 @@ class Prosumers:
     controllable: object
     ev: object
     load: object
+    meters: dict  # prosumer address -> its meter account
 
     def all(self):
         return [self.wind, self.controllable, self.ev, self.load]
 
 
 @pytest.fixture
-def prosumers(market, operator, grid, wind, controllable, ev, load):
-    """The paper's four prosumers registered, authorized and funded (10 ether each); the grid
-    funded with 100 ether."""
-    for account, name, producer, green in (
-        (wind, "wind", True, True),
-        (controllable, "controllable source", True, False),
-        (ev, "EV charger", False, True),
-        (load, "ordinary load", False, False),
+def prosumers(market, operator, grid, wind, controllable, ev, load, wind_meter, controllable_meter, ev_meter, meter):
+    """The paper's four prosumers registered, authorized, funded (10 ether each) and metered
+    (METER_NUMBERS, RATED_POWER_W); the grid funded with 100 ether."""
+    meters = {}
+    for account, name, producer, green, key, meter_account in (
+        (wind, "wind", True, True, "wind", wind_meter),
+        (controllable, "controllable source", True, False, "controllable", controllable_meter),
+        (ev, "EV charger", False, True, "ev", ev_meter),
+        (load, "ordinary load", False, False, "load", meter),
     ):
         market.register(name, producer, green, sender=account)
         market.setAuthorization(account, True, sender=operator)
         market.deposit(sender=account, value=10 * ETHER)
+        market.bindMeter(account, meter_account, METER_NUMBERS[key], RATED_POWER_W, sender=operator)
+        meters[account.address] = meter_account
     market.deposit(sender=grid, value=100 * ETHER)
-    return Prosumers(wind, controllable, ev, load)
+    return Prosumers(wind, controllable, ev, load, meters)
 
 
 @pytest.fixture
 def enroll(market, operator, accounts):
-    """Register, authorize and fund a fresh account: enroll(name, producer, green, deposit)."""
-    pool = iter(accounts[10:])
+    """Register, authorize, fund and meter a fresh account:
+    enroll(name, producer, green, deposit, rated_power_w); rated_power_w=0 leaves it without a
+    meter. Its meter account is `enroll.meters[account.address]`, its number `enroll.numbers[...]`."""
+    pool = iter(accounts[12:])
 
-    def enroll(name: str, producer: bool, green: bool, deposit: int = 10 * ETHER):
+    def enroll(name: str, producer: bool, green: bool, deposit: int = 10 * ETHER, rated_power_w: int = RATED_POWER_W):
         account = next(pool)
         market.register(name, producer, green, sender=account)
         market.setAuthorization(account, True, sender=operator)
         market.deposit(sender=account, value=deposit)
+        if rated_power_w:
+            meter_account = next(pool)
+            number = 2000 + len(enroll.meters)
+            market.bindMeter(account, meter_account, number, rated_power_w, sender=operator)
+            enroll.meters[account.address], enroll.numbers[account.address] = meter_account, number
         return account
 
+    enroll.meters, enroll.numbers = {}, {}
     return enroll
 
 

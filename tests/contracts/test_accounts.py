@@ -3,9 +3,13 @@
 from dataclasses import replace
 
 import ape
+import pytest
 from conftest import ETHER, MILLI_ETHER, PARAMETERS, assert_conserved
 
+from p2pkit.market import MarketParameters
+
 KWH = 1000
+ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 
 
 def test_grid_is_account_one(market, grid):
@@ -67,56 +71,94 @@ def test_grid_cannot_be_authorized_to_bid(market, operator, grid):
         market.setAuthorization(grid, True, sender=operator)
 
 
-def test_binding_a_meter_updates_both_records(market, operator, prosumers, meter):
-    receipt = market.bindMeter(prosumers.load, meter, 42, sender=operator)
-    assert receipt.events == [market.MeterBound(prosumers.load, meter, 42)]
-    assert market.meterOf(meter) == (market.accountOf(prosumers.load).id, 42)
-    record = market.accountOf(prosumers.load)
-    assert (record.meter, record.meterNumber) == (meter.address, 42)
+@pytest.fixture
+def unmetered(enroll):
+    """A registered, authorized, funded producer without a meter."""
+    return enroll("rooftop PV", True, True, rated_power_w=0)
 
 
-def test_rebinding_replaces_the_old_meter(market, operator, prosumers, meter, wind_meter):
-    market.bindMeter(prosumers.load, meter, 42, sender=operator)
-    market.bindMeter(prosumers.load, wind_meter, 43, sender=operator)
-    assert market.meterOf(meter) == (0, 0)
-    assert market.meterOf(wind_meter) == (market.accountOf(prosumers.load).id, 43)
+def test_binding_a_meter_updates_both_records(market, operator, unmetered, stranger):
+    receipt = market.bindMeter(unmetered, stranger, 42, 5_000, sender=operator)
+    assert receipt.events == [market.MeterBound(unmetered, stranger, 42, 5_000)]
+    assert market.meterOf(stranger) == (market.accountOf(unmetered).id, 42, 5_000)
+    record = market.accountOf(unmetered)
+    assert (record.meter, record.meterNumber, record.ratedPowerW) == (stranger.address, 42, 5_000)
 
 
-def test_meter_of_another_prosumer_cannot_be_bound(market, operator, prosumers, meter):
-    market.bindMeter(prosumers.load, meter, 42, sender=operator)
+def test_rebinding_replaces_the_old_meter(market, operator, unmetered, stranger, keeper):
+    market.bindMeter(unmetered, stranger, 42, 5_000, sender=operator)
+    market.bindMeter(unmetered, keeper, 43, 7_000, sender=operator)
+    assert market.meterOf(stranger) == (0, 0, 0)
+    assert market.meterOf(keeper) == (market.accountOf(unmetered).id, 43, 7_000)
+    assert market.accountOf(unmetered).ratedPowerW == 7_000
+
+
+def test_meter_of_another_prosumer_cannot_be_bound(market, operator, prosumers, unmetered, meter):
     load_id = market.accountOf(prosumers.load).id
     with ape.reverts(market.MeterAlreadyBound, meter=meter.address, prosumerId=load_id):
-        market.bindMeter(prosumers.wind, meter, 42, sender=operator)
-    assert market.accountOf(prosumers.wind).meter == "0x0000000000000000000000000000000000000000"
+        market.bindMeter(unmetered, meter, 42, 5_000, sender=operator)
+    assert market.accountOf(unmetered).meter == ZERO_ADDRESS
+    assert market.meterOf(meter)[0] == load_id
 
 
-def test_meter_without_number_is_refused(market, operator, prosumers, meter):
-    with ape.reverts(market.InvalidMeter, meter=meter.address, meterNumber=0):
-        market.bindMeter(prosumers.load, meter, 0, sender=operator)
+def test_meter_without_number_is_refused(market, operator, unmetered, stranger):
+    with ape.reverts(market.InvalidMeter, meter=stranger.address, meterNumber=0):
+        market.bindMeter(unmetered, stranger, 0, 5_000, sender=operator)
 
 
-def test_only_the_operator_binds_meters(market, prosumers, meter, stranger):
+def test_meter_without_rated_power_is_refused(market, operator, unmetered, stranger):
+    with ape.reverts(market.InvalidMeter, meter=stranger.address, meterNumber=42):
+        market.bindMeter(unmetered, stranger, 42, 0, sender=operator)
+    assert market.meterOf(stranger) == (0, 0, 0)
+    assert market.accountOf(unmetered).ratedPowerW == 0
+
+
+def test_only_the_operator_binds_meters(market, unmetered, stranger):
     with ape.reverts(market.NotOperator, caller=stranger.address):
-        market.bindMeter(prosumers.load, meter, 42, sender=stranger)
+        market.bindMeter(unmetered, stranger, 42, 5_000, sender=stranger)
+
+
+def test_prosumer_without_a_meter_cannot_commit(market, unmetered, auction, clock):
+    clock.move_to(0, "commit")
+    with ape.reverts(market.NoMeterBound, prosumer=unmetered.address):
+        auction.commit(unmetered, KWH, MILLI_ETHER)
+    record = market.accountOf(unmetered)
+    assert (record.openBids, record.lastBidPeriod, record.freeBalance) == (0, 0, record.wallet)
 
 
 def test_operator_sets_parameters(market, operator):
-    changed = replace(PARAMETERS, margin=2 * MILLI_ETHER).as_abi()
-    receipt = market.setParameters(changed, sender=operator)
-    assert len(receipt.events.filter(market.ParametersChanged)) == 1
-    assert market.parameters().margin == 2 * MILLI_ETHER
+    changed = replace(PARAMETERS, margin=2 * MILLI_ETHER, price_floor=10**12, price_cap=10**18)
+    receipt = market.setParameters(changed.as_abi(), sender=operator)
+    (event,) = receipt.events.filter(market.ParametersChanged)
+    assert tuple(event.parameters) == tuple(market.parameters()) == changed.as_abi()
 
 
-def test_invalid_parameters_are_refused(market, operator):
-    too_much_forfeit = replace(PARAMETERS, forfeit_bps=10_001).as_abi()
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"forfeit_bps": 10_001},
+        {"price_floor": 0, "reference_price": 1},
+        {"price_floor": 2 * 10**15, "price_cap": 10**15, "reference_price": 10**15},
+        {"reference_price": 10**12},  # below the floor of 1e13
+        {"reference_price": 2 * 10**17},  # above the cap of 1e17
+    ],
+)
+def test_invalid_parameters_are_refused(market, operator, change):
     with ape.reverts(market.InvalidParameters):
-        market.setParameters(too_much_forfeit, sender=operator)
-    assert market.parameters().forfeitBps == PARAMETERS.forfeit_bps
+        market.setParameters(replace(PARAMETERS, **change).as_abi(), sender=operator)
+    assert tuple(market.parameters()) == PARAMETERS.as_abi()
 
 
 def test_only_the_operator_sets_parameters(market, stranger):
     with ape.reverts(market.NotOperator, caller=stranger.address):
         market.setParameters(PARAMETERS.as_abi(), sender=stranger)
+
+
+def test_default_price_bounds_cover_the_paper_prices():
+    default = MarketParameters()
+    # The paper's case study trades between 0.45e-3 and 0.85e-3 ether per kWh.
+    assert default.price_floor < 45 * 10**13 and default.price_cap > 85 * 10**13
+    assert default.price_floor <= default.reference_price <= default.price_cap
 
 
 def test_deposit_credits_the_wallet(market, wind):

@@ -2,7 +2,8 @@
 affordability cuts, batching, and every refusal of commit, reveal and matching."""
 
 import ape
-from conftest import MILLI_ETHER, assert_conserved
+import pytest
+from conftest import MILLI_ETHER, PARAMETERS, assert_conserved
 
 KWH = 1000  # Wh
 
@@ -274,4 +275,36 @@ def test_entrusted_values_open_only_the_bid_they_sealed(market, prosumers, aucti
     sealed = auction.sealed[prosumers.wind.address]
     with ape.reverts(market.CommitmentMismatch):
         market.revealFor(prosumers.controllable, sealed.quantity_wh, sealed.price, sealed.salt, 0, sender=keeper)
+    assert market.bookOf(1).bidCount == 0
+
+
+@pytest.mark.parametrize("price", [PARAMETERS.price_floor - 1, PARAMETERS.price_cap + 1, 2**64 - 1])
+def test_bid_outside_the_price_bounds_is_refused_at_reveal(market, prosumers, auction, clock, price):
+    clock.move_to(0, "commit")
+    auction.commit(prosumers.ev, KWH, price)
+    clock.move_to(0, "reveal")
+    with ape.reverts(market.PriceOutOfBounds, price=price, floor=PARAMETERS.price_floor, cap=PARAMETERS.price_cap):
+        auction.reveal(prosumers.ev)
+    assert market.bookOf(1).bidCount == 0
+    assert market.accountOf(prosumers.ev).lastBidId == 0
+
+
+def test_bids_at_the_price_bounds_are_admitted(market, prosumers, auction):
+    receipt = auction.run_period(
+        [
+            (prosumers.wind, KWH, PARAMETERS.price_floor),
+            (prosumers.ev, KWH, PARAMETERS.price_cap),
+        ]
+    )
+    (trade,) = receipt.events.filter(market.Trade)
+    assert trade.price == (PARAMETERS.price_floor + PARAMETERS.price_cap) // 2
+
+
+def test_bid_above_what_the_meter_can_measure_is_refused_at_reveal(market, enroll, auction, clock):
+    seller = enroll("small PV", True, True, rated_power_w=4_000)  # 1 kWh in a 15-minute period
+    clock.move_to(0, "commit")
+    auction.commit(seller, KWH + 1, MILLI_ETHER)
+    clock.move_to(0, "reveal")
+    with ape.reverts(market.BidAboveCapacity, quantityWh=KWH + 1, capacityWh=KWH):
+        auction.reveal(seller)
     assert market.bookOf(1).bidCount == 0

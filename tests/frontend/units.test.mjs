@@ -4,7 +4,19 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { Refusal } from "../../frontend/refusal.js";
-import { cost, ether, kWh, milliEtherPerKWh, parseEther, parseKWh, parseMilliEtherPerKWh, signedMilliEther } from "../../frontend/units.js";
+import {
+  capacityWh,
+  cost,
+  ether,
+  kW,
+  kWh,
+  milliEtherPerKWh,
+  parseEther,
+  parseKW,
+  parseKWh,
+  parseMilliEtherPerKWh,
+  signedMilliEther,
+} from "../../frontend/units.js";
 
 test("kWh become whole Wh", () => {
   assert.deepEqual([parseKWh("1.5"), parseKWh("0,25"), parseKWh(" 2 ")], [1500n, 250n, 2000n]);
@@ -42,4 +54,12 @@ test("ether is shown to 6 decimals, cut not rounded", () => {
 
 test("a balancing or reward is signed", () => {
   assert.deepEqual([signedMilliEther(52n * 10n ** 12n), signedMilliEther(-708n * 10n ** 12n), signedMilliEther(0n)], ["+0.052", "-0.708", "0"]);
+});
+
+test("kW become whole W, and back", () => {
+  assert.deepEqual([parseKW("7.4"), parseKW("120"), kW(7400n)], [7400n, 120000n, "7.4"]);
+});
+
+test("a meter measures rated W x seconds / 3600 Wh in a period, rounded down like the contract", () => {
+  assert.deepEqual([capacityWh(120000n, 60), capacityWh(7400n, 900), capacityWh(1n, 3599)], [2000n, 1850n, 0n]);
 });

@@ -47,6 +47,8 @@ PROSUMERS = [
     ("EV charger", False, True, 250, 786 * E12, 250, 163),
     ("ordinary load", False, False, 1020, 824 * E12, 1150, 164),
 ]
+# Every meter: 1 MW, so that a quarter hour's energy fits the tests' periods of 40 to 120 s.
+RATED_POWER_W = 1_000_000
 # The paper's table 1, trades 4-6: (seller, buyer, Wh)
 EXPECTED_TRADES = [
     ("wind", "EV charger", 250),
@@ -58,7 +60,16 @@ EXPECTED_TRADES = [
 def paper_prosumers(deposit: int = DEPOSIT) -> list[Prosumer]:
     """The four prosumers of the paper's book, with fresh keys for them and their meters."""
     return [
-        Prosumer(name, producer, green, Account.create(), Account.create(), number, deposit=deposit)
+        Prosumer(
+            name,
+            producer,
+            green,
+            Account.create(),
+            Account.create(),
+            number,
+            deposit=deposit,
+            rated_power_w=RATED_POWER_W,
+        )
         for name, producer, green, *_, number in PROSUMERS
     ]
 

@@ -41,6 +41,10 @@ def test_deploy_script_writes_the_deployment_file(tmp_path):
                 "120",
                 "--margin",
                 "0.002",
+                "--price-floor",
+                "0.0001",
+                "--price-cap",
+                "0.002",
                 "--output",
                 str(output),
             ],
@@ -56,6 +60,7 @@ def test_deploy_script_writes_the_deployment_file(tmp_path):
         assert (deployment.operator, deployment.grid) == (Account.from_key(ANVIL_FUNDED_KEY).address, GRID)
         assert market.functions.operator().call() == deployment.operator
         assert market.functions.schedule().call().periodLength == 120
-        assert market.functions.parameters().call().margin == 2 * 10**15
+        parameters = market.functions.parameters().call()
+        assert (parameters.margin, parameters.priceFloor, parameters.priceCap) == (2 * 10**15, 10**14, 2 * 10**15)
         assert w3.eth.get_transaction_count(deployment.operator) == 1
         assert deployment.block == 1

@@ -9,6 +9,7 @@ from eth_account import Account
 from eth_utils import keccak
 from web3.exceptions import Web3RPCError
 
+from meter_bridge.chain import MeterBinding
 from meter_bridge.errors import NoReplyError
 from p2pkit.schedule import Schedule
 from p2pkit.transactions import ContractRefused
@@ -25,9 +26,10 @@ class FakeMarket:
     keeps sent transactions in a mempool until ``mine()``.
     """
 
-    def __init__(self, schedule: Schedule, bindings: dict[str, tuple[int, int]]):
+    def __init__(self, schedule: Schedule, bindings: dict[str, tuple[int, int, int]]):
         self.market_schedule = schedule
-        self.bindings = bindings  # meter account -> (prosumer id, meter number)
+        # meter account -> (prosumer id, meter number, rated power W)
+        self.bindings = {meter: MeterBinding(*binding) for meter, binding in bindings.items()}
         self.readings: dict[tuple[int, int], int] = {}
         self.now = 0.0
         self.online = True
@@ -45,9 +47,9 @@ class FakeMarket:
         self._reachable()
         return self.market_schedule
 
-    def meter_of(self, meter: str) -> tuple[int, int]:
+    def meter_of(self, meter: str) -> MeterBinding:
         self._reachable()
-        return self.bindings.get(meter, (0, 0))
+        return self.bindings.get(meter, MeterBinding(0, 0, 0))
 
     def reading_of(self, prosumer_id: int, period: int) -> int | None:
         self._reachable()
@@ -57,7 +59,7 @@ class FakeMarket:
         self._reachable()
         if meter in self.unfunded:
             raise Web3RPCError("insufficient funds for gas * price + value")
-        refusal = self._refusal(meter, period, meter_number)
+        refusal = self._refusal(meter, period, meter_number, energy_wh)
         if refusal:
             raise refusal
         data = period.to_bytes(4, "big") + meter_number.to_bytes(8, "big") + energy_wh.to_bytes(8, "big")
@@ -89,20 +91,24 @@ class FakeMarket:
                 continue  # a replayed transaction whose nonce is spent: the node drops it
             self.nonces[sender] = self.nonces.get(sender, 0) + 1
             period, number, energy_wh = (int.from_bytes(data[a:b], "big") for a, b in ((0, 4), (4, 12), (12, 20)))
-            if self._refusal(sender, period, number):
+            if self._refusal(sender, period, number, energy_wh):
                 self.receipts[tx_hash] = 0
                 continue
-            prosumer_id, _ = self.bindings[sender]
+            prosumer_id = self.bindings[sender].prosumer_id
             self.readings[(prosumer_id, period)] = energy_wh
             self.applied.append((prosumer_id, period, energy_wh))
             self.receipts[tx_hash] = 1
 
-    def _refusal(self, meter: str, period: int, meter_number: int) -> ContractRefused | None:
+    def _refusal(self, meter: str, period: int, meter_number: int, energy_wh: int) -> ContractRefused | None:
         if meter not in self.bindings:
             return ContractRefused("MeterNotBound", (meter,))
-        prosumer_id, bound_number = self.bindings[meter]
-        if bound_number != meter_number:
-            return ContractRefused("MeterNumberMismatch", (bound_number, meter_number))
+        binding = self.bindings[meter]
+        prosumer_id = binding.prosumer_id
+        if binding.meter_number != meter_number:
+            return ContractRefused("MeterNumberMismatch", (binding.meter_number, meter_number))
+        capacity = self.market_schedule.meter_capacity_wh(binding.rated_power_w)
+        if energy_wh > capacity:
+            return ContractRefused("ReadingAboveCapacity", (energy_wh, capacity))
         ends = self.market_schedule.delivery_ends(period)
         if self.now < ends:
             return ContractRefused("ReadingTooEarly", (period, ends))

@@ -4,7 +4,7 @@ import pytest
 from eth_account import Account
 
 from devnet.embedded import TimeTravel
-from meter_bridge.chain import MarketChain
+from meter_bridge.chain import MarketChain, MeterBinding
 from meter_bridge.signing import MeterKey
 from p2pkit.artifacts import load_artifact
 from p2pkit.market import deploy_market
@@ -12,6 +12,7 @@ from p2pkit.schedule import Schedule
 from p2pkit.transactions import ContractRefused, send, transfer
 
 WIND_NUMBER = 161
+WIND_RATED_W = 100_000  # 833 Wh in a 30 s period
 
 
 @pytest.fixture
@@ -25,7 +26,7 @@ def market(chain, operator, grid, wind):
 def meter(chain, operator, market, wind):
     key = MeterKey(Account.create().key)
     transfer(chain, operator, key.address, 10**18)
-    send(chain, market.functions.bindMeter(wind.address, key.address, WIND_NUMBER), operator)
+    send(chain, market.functions.bindMeter(wind.address, key.address, WIND_NUMBER, WIND_RATED_W), operator)
     return key
 
 
@@ -41,7 +42,8 @@ def test_schedule_is_the_contracts(market_access, market):
 
 
 def test_meter_is_bound_to_its_prosumer(market_access, market, wind, meter):
-    assert market_access.meter_of(meter.address) == (market.functions.accountOf(wind.address).call().id, WIND_NUMBER)
+    wind_id = market.functions.accountOf(wind.address).call().id
+    assert market_access.meter_of(meter.address) == MeterBinding(wind_id, WIND_NUMBER, WIND_RATED_W)
 
 
 def test_refusal_is_decoded_by_name(market_access, meter):

@@ -34,6 +34,7 @@ WIND_ADDRESS, EV_ADDRESS = "000000000161", "000000000162"
 WIND_NUMBER, EV_NUMBER = 161, 162
 WIND_WH_PER_PERIOD = 300  # 36 kW exported for 30 s
 EV_WH_PER_PERIOD = 100  # 12 kW imported for 30 s
+RATED_POWER_W = 50_000  # both meters: 416 Wh in a 30 s period
 KEYSTORE_PASSWORD = "meter keystore password"
 
 
@@ -80,14 +81,14 @@ def new_meter_key(chain, operator, tmp_path, name: str) -> MeterKey:
 @pytest.fixture
 def wind_meter(chain, operator, market, wind, tmp_path):
     key = new_meter_key(chain, operator, tmp_path, "wind")
-    send(chain, market.functions.bindMeter(wind.address, key.address, WIND_NUMBER), operator)
+    send(chain, market.functions.bindMeter(wind.address, key.address, WIND_NUMBER, RATED_POWER_W), operator)
     return BridgedMeter("wind", WIND_ADDRESS, WIND_NUMBER, REVERSE_ACTIVE_ENERGY, key)
 
 
 @pytest.fixture
 def ev_meter(chain, operator, market, ev, tmp_path):
     key = new_meter_key(chain, operator, tmp_path, "ev")
-    send(chain, market.functions.bindMeter(ev.address, key.address, EV_NUMBER), operator)
+    send(chain, market.functions.bindMeter(ev.address, key.address, EV_NUMBER, RATED_POWER_W), operator)
     return BridgedMeter("ev", EV_ADDRESS, EV_NUMBER, FORWARD_ACTIVE_ENERGY, key)
 
 

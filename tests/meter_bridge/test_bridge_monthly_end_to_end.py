@@ -23,7 +23,7 @@ from meter_bridge.transport import SerialSettings, SerialTransport
 from p2pkit.artifacts import load_artifact
 from p2pkit.market import deploy_market
 from p2pkit.retail.clock import BillingClock
-from p2pkit.retail.contracts import bind_meter, deploy_retail
+from p2pkit.retail.contracts import deploy_retail
 from p2pkit.schedule import Schedule
 from p2pkit.transactions import send
 
@@ -71,7 +71,7 @@ def meters(chain, operator, market, wind, ev, tmp_path):
         ("ev", ev, EV_NUMBER, FORWARD_ACTIVE_ENERGY),
     ):
         key = new_meter_key(chain, operator, tmp_path, name)
-        bind_meter(chain, market, operator, account.address, key.address, number, RATED_POWER_W)
+        send(chain, market.functions.bindMeter(account.address, key.address, number, RATED_POWER_W), operator)
         bridged.append(BridgedMeter(name, f"000000000{number}", number, register, key))
     return bridged
 

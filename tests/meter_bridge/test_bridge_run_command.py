@@ -48,7 +48,7 @@ def running_bridge(tmp_path_factory):
     meter = Account.create()
     market = deploy_market(chain, operator, grid.address, Schedule.scaled(PERIOD_SECONDS))
     send(chain, market.functions.register("wind", True, True), wind)
-    send(chain, market.functions.bindMeter(wind.address, meter.address, WIND_NUMBER), operator)
+    send(chain, market.functions.bindMeter(wind.address, meter.address, WIND_NUMBER, 1_000_000), operator)  # 1 MW
     transfer(chain, operator, meter.address, 10**18)
 
     server = make_server("127.0.0.1", 0, create_app({"TESTING": True}, upstream=InProcessUpstream(chain)))

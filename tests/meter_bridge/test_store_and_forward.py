@@ -17,6 +17,7 @@ from p2pkit.schedule import Schedule
 SCHEDULE = Schedule.scaled(30, genesis_time=1_000)
 WIND_ADDRESS, EV_ADDRESS = "000000000161", "000000000162"
 WIND_PROSUMER, EV_PROSUMER = 2, 3
+RATED_POWER_W = 1_000_000  # 8,333 Wh in one 30-second period
 
 
 def start_of(period: int) -> float:
@@ -35,7 +36,10 @@ def ev():
 
 @pytest.fixture
 def market(wind, ev):
-    return FakeMarket(SCHEDULE, {wind.key.address: (WIND_PROSUMER, 161), ev.key.address: (EV_PROSUMER, 162)})
+    return FakeMarket(
+        SCHEDULE,
+        {wind.key.address: (WIND_PROSUMER, 161, RATED_POWER_W), ev.key.address: (EV_PROSUMER, 162, RATED_POWER_W)},
+    )
 
 
 @pytest.fixture
@@ -67,6 +71,17 @@ def read_one_period(daemon, market, meters, wind_kwh="5001.25"):
 def test_reading_reaches_the_contract_in_wh(meters, market, outbox_path, wind):
     read_one_period(bridge(meters, market, outbox_path, wind), market, meters)
     assert market.readings == {(WIND_PROSUMER, 1): 1250}
+
+
+def test_energy_above_what_the_meter_can_measure_is_not_queued(meters, market, outbox_path, wind, caplog):
+    daemon = bridge(meters, market, outbox_path, wind)
+    read_one_period(daemon, market, meters, wind_kwh="5008.34")  # 8,340 Wh: above 8,333 Wh
+    assert daemon.outbox.all() == [] and market.raw_sent == []
+    assert daemon.above_capacity == {"wind": 1}
+    assert "8340 Wh is more than the meter can measure (8333 Wh): not queued (1 refused so far)" in caplog.text
+    meters.registers[WIND_ADDRESS] = Decimal("5009.34")  # the next period counts from the new register
+    step(daemon, market, 3)
+    assert market.readings == {(WIND_PROSUMER, 2): 1000}
 
 
 def test_submitted_reading_leaves_the_outbox_done(meters, market, outbox_path, wind):
@@ -263,7 +278,7 @@ FAULTS = ("none", "chain offline", "not mining", "crash before send", "crash aft
 @given(faults=st.lists(st.sampled_from(FAULTS), min_size=2, max_size=6))
 def test_every_reading_arrives_exactly_once_whatever_fails(tmp_path_factory, faults):
     wind = BridgedMeter("wind", WIND_ADDRESS, 161, REVERSE_ACTIVE_ENERGY, MeterKey(Account.create().key))
-    market = FakeMarket(SCHEDULE, {wind.key.address: (WIND_PROSUMER, 161)})
+    market = FakeMarket(SCHEDULE, {wind.key.address: (WIND_PROSUMER, 161, RATED_POWER_W)})
     meters = ScriptedMeters({WIND_ADDRESS: "100.00"})
     path = str(tmp_path_factory.mktemp("outbox") / "outbox.sqlite3")
     for period, fault in enumerate(["none", *faults], start=1):

@@ -12,6 +12,7 @@ from p2pkit.period import PeriodDriver, Prosumer
 
 PERIOD_LENGTH = 120
 ETHER = 10**18
+RATED_POWER_W = 1_000_000  # 33 kWh in a 120-second period, more than any bid here
 
 
 @pytest.fixture
@@ -31,12 +32,19 @@ def funder(market):
 
 @pytest.fixture
 def enrol(driver, funder):
-    """enrol(name, producer, green): a prosumer with a meter, 10 ether in its market wallet."""
+    """enrol(name, producer, green): a prosumer with a 1 MW meter, 10 ether in its market wallet."""
     numbers = iter(range(161, 1000))
 
     def enrol(name: str, producer: bool, green: bool) -> Prosumer:
         prosumer = Prosumer(
-            name, producer, green, Account.create(), Account.create(), next(numbers), deposit=10 * ETHER
+            name,
+            producer,
+            green,
+            Account.create(),
+            Account.create(),
+            next(numbers),
+            deposit=10 * ETHER,
+            rated_power_w=RATED_POWER_W,
         )
         driver.fund(funder, [(prosumer.address, 11 * ETHER), (prosumer.meter.address, ETHER)])
         driver.enrol([prosumer])

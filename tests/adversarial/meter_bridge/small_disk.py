@@ -96,7 +96,7 @@ def story(fault: str, folder: Path) -> dict:
         period_length=30, commit_end=6, reveal_end=10, settle_start=20, reading_grace=3_600, genesis_time=1_000
     )
     wind = BridgedMeter("wind", WIND_ADDRESS, 161, REVERSE_ACTIVE_ENERGY, MeterKey(Account.create().key))
-    market = FakeMarket(clock, {wind.key.address: (2, 161)})
+    market = FakeMarket(clock, {wind.key.address: (2, 161, 1_000_000)})  # a 1 MW meter
     meters = ScriptedMeters({WIND_ADDRESS: "5000.00"})
     disk = folder / "disk"
     outbox = disk / "outbox.sqlite3"

@@ -3,7 +3,7 @@ refusals: an entrusted bid refused with InsufficientFunds(spendable, required) t
 quantity x price before the auction closed. A refusal is now given by its name alone."""
 
 import pytest
-from market_script import entrust_body
+from market_script import DEPOSIT, entrust_body
 
 from p2pkit.bids import SealedBid
 
@@ -13,7 +13,8 @@ def refused(script, client, keeper):
     """A consumer entrusts a bid worth more than its wallet; the keeper's reveal is refused with
     InsufficientFunds. Returns the consumer and the bid's cost in wei."""
     load = script.join("load")
-    load.bid = SealedBid(1_000_000, 10**16)  # 1 MWh at 0.01 ether per kWh: 10 ether, more than its wallet
+    load.bid = SealedBid(3_000, 10**16)  # 3 kWh at 0.01 ether per kWh (the price cap): 0.03 ether
+    script.send(script.contract.functions.withdraw(DEPOSIT - 2 * 10**16), load.key)  # 0.02 ether left
     delivery_period = script.next_auction()
     script.commit(load)
     assert client.post("/api/entrust", json=entrust_body(script, load, delivery_period)).status_code == 202

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from p2pkit.retail.clock import BillingClock
-from retail.support import UNIT, Meters, TermsFactory, bind_meter
+from retail.support import UNIT, Meters, TermsFactory
 
 MONTH = 30 * 86_400
 GRACE = 5 * 86_400
@@ -72,7 +72,7 @@ def parties(market, plans, bilateral, operator, retailer, buyer, producer, buyer
     ):
         market.register(name, is_producer, False, sender=account)
         market.setAuthorization(account, True, sender=operator)
-        bind_meter(market, account, meter, number, RATED_POWER_W, operator)
+        market.bindMeter(account, meter, number, RATED_POWER_W, sender=operator)
         bilateral.deposit(sender=account, value=1000 * UNIT)
     plans.setRetailer(retailer, True, sender=operator)
 

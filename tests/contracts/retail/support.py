@@ -1,5 +1,5 @@
 """Helpers of the retail contract tests: terms of the worked examples, meters that post monthly
-registers, the market's meter binding, and the conservation check."""
+registers, and the conservation check."""
 
 from __future__ import annotations
 
@@ -31,12 +31,6 @@ class TermsFactory:
 
     def __call__(self, **overrides) -> Terms:
         return replace(self.base, **overrides)
-
-
-def bind_meter(market, prosumer, meter, number: int, rated_power_w: int, operator):
-    """The market's bindMeter, with the rated power where it takes one."""
-    rating = (rated_power_w,) if len(market.bindMeter.abis[0].inputs) == 4 else ()
-    return market.bindMeter(prosumer, meter, number, *rating, sender=operator)
 
 
 class Meters:

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from p2pkit.retail.clock import BillingClock
 from retail.conftest import BUYER_NUMBER, GRACE, RATED_POWER_W, UNRATED_POWER_W
-from retail.support import KWH, bind_meter
+from retail.support import KWH
 
 OPENING = 500_000 * KWH
 
@@ -102,7 +102,7 @@ def test_replaced_meter_starts_its_own_registers(bilateral, market, parties, ope
     clock.at(2, 10)
     post(bilateral, accounts[19], 1)
     new_meter = accounts[22]
-    bind_meter(market, buyer, new_meter, 4001, RATED_POWER_W, operator)
+    market.bindMeter(buyer, new_meter, 4001, RATED_POWER_W, sender=operator)
     clock.at(3, 10)
     post(bilateral, new_meter, 2, opening=0, closing=900 * KWH, number=4001)
     assert bilateral.monthlyReadingOf(buyer, 2).meterNumber == 4001
