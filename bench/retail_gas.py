@@ -48,9 +48,7 @@ class Bench:
         self.operator = Account.from_key(ANVIL_FUNDED_KEY)
         self.grid = Account.create()
         self.market = deploy_market(self.w3, self.operator, self.grid.address)
-        self.retail = deploy_retail(
-            self.w3, self.operator, self.market, BillingClock.fixed(MONTH, MONTH // 6), RATED_POWER_W
-        )
+        self.retail = deploy_retail(self.w3, self.operator, self.market, BillingClock.fixed(MONTH, MONTH // 6))
         self.contracts = self.retail.contracts.functions
         self.billing = BillingClock.of(self.retail.contracts)
         self.anvil_time = AnvilTime(self.w3)

@@ -316,7 +316,7 @@ class Replay:
         self.grid = Account.create()
         self.market = deploy_market(self.w3, self.funder, self.grid.address)
         clock = BillingClock.fixed(self.args.month_seconds, self.args.month_seconds // 6)
-        retail = deploy_retail(self.w3, self.funder, self.market, clock, 1_000_000)
+        retail = deploy_retail(self.w3, self.funder, self.market, clock)
         self.plans, self.bilateral = retail.plans, retail.contracts
         self.billing = BillingClock.of(self.bilateral)
         self.retailers = [Party(Account.create(), Account.create(), 10**9 + i, 10**9) for i in range(RETAILERS)]

@@ -174,7 +174,7 @@ def settle(contract: Contract) -> dict:
     operator, grid = Account.create(), Account.create()
     transfer(w3, funder, operator.address, GAS_MONEY)
     market = deploy_market(w3, operator, grid.address)
-    retail = deploy_retail(w3, operator, market, BillingClock.calendar(), max(contract.rated_power_w))
+    retail = deploy_retail(w3, operator, market, BillingClock.calendar())
     buyer, seller = (Party(Account.create(), Account.create(), number) for number in (1, 2))
     third_party = contract.third_party or grid.address
     for party, wallet in ((buyer, contract.wallets[0]), (seller, contract.wallets[1])):

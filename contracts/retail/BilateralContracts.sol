@@ -71,9 +71,8 @@ contract BilateralContracts is RetailReadings {
     /// @param energyMarket the EnergyMarket whose accounts and meter bindings the contracts use
     /// @param retailPlans the RetailPlans contract of the same market
     /// @param clock the billing clock (see BillingCalendar)
-    /// @param unratedPowerW rated power assumed for a meter the market reports without one
-    constructor(address energyMarket, address retailPlans, BillingClock memory clock, uint32 unratedPowerW)
-        RetailReadings(energyMarket, clock, unratedPowerW)
+    constructor(address energyMarket, address retailPlans, BillingClock memory clock)
+        RetailReadings(energyMarket, clock)
     {
         plans = retailPlans;
         _deploymentChainId = block.chainid;

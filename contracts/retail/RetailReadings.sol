@@ -6,7 +6,6 @@ import {IBilateralContracts} from "./interfaces/IBilateralContracts.sol";
 import {RetailWallets} from "./RetailWallets.sol";
 import {BilateralMath} from "./libraries/BilateralMath.sol";
 import {BillingCalendar} from "./libraries/BillingCalendar.sol";
-import {MarketDirectory} from "./libraries/MarketDirectory.sol";
 
 /// @title The billing clock and the meters' monthly readings
 /// @notice A meter bound to an account of the energy market posts, once per month, the energy
@@ -19,8 +18,6 @@ abstract contract RetailReadings is RetailWallets {
 
     /// @inheritdoc IBilateralContracts
     address public immutable market;
-    /// @inheritdoc IBilateralContracts
-    uint32 public immutable unratedMeterPowerW;
     uint64 internal immutable _genesisTime;
     uint32 internal immutable _monthLength;
     int32 internal immutable _utcOffset;
@@ -30,12 +27,10 @@ abstract contract RetailReadings is RetailWallets {
     mapping(address => mapping(uint32 => MonthlyReading)) internal _readings; // account => month
 
     /// @param clock fixed-length months with genesisTime 0 start at the deployment block
-    /// @param unratedPowerW rated power assumed for a meter the market reports without one
-    constructor(address energyMarket, BillingClock memory clock, uint32 unratedPowerW) {
+    constructor(address energyMarket, BillingClock memory clock) {
         if (clock.monthLength > 0 && clock.genesisTime == 0) clock.genesisTime = uint64(block.timestamp);
         if (!BillingCalendar.isValid(clock)) revert InvalidBillingClock();
         market = energyMarket;
-        unratedMeterPowerW = unratedPowerW;
         (_genesisTime, _monthLength, _utcOffset, _readingGrace) =
             (clock.genesisTime, clock.monthLength, clock.utcOffset, clock.readingGrace);
     }
@@ -44,14 +39,14 @@ abstract contract RetailReadings is RetailWallets {
 
     /// @inheritdoc IBilateralContracts
     function submitMonthlyReading(uint32 month, uint64 meterNumber, uint64 openingWh, uint64 closingWh) external {
-        (uint32 prosumerId, uint64 boundNumber, uint32 ratedPowerW) = MarketDirectory.meterOf(market, msg.sender);
+        (uint32 prosumerId, uint64 boundNumber, uint32 ratedPowerW) = IEnergyMarket(market).meterOf(msg.sender);
         if (prosumerId == 0) revert MeterNotBound(msg.sender);
         if (boundNumber != meterNumber) revert MeterNumberMismatch(boundNumber, meterNumber);
         uint256 monthSeconds = _checkReadingWindow(month);
         address account = IEnergyMarket(market).accountAddress(prosumerId);
         if (_readings[account][month].present) revert ReadingAlreadyPosted(month, account);
         uint64 energy = _registerDifference(openingWh, closingWh);
-        uint64 capacity = uint64(BilateralMath.capacityWh(_rated(ratedPowerW), monthSeconds));
+        uint64 capacity = uint64(BilateralMath.capacityWh(ratedPowerW, monthSeconds));
         if (energy > capacity) revert ReadingAboveCapacity(energy, capacity);
         _checkContinuity(account, month, meterNumber, openingWh);
         _postReading(account, month, MonthlyReading(true, meterNumber, openingWh, closingWh));
@@ -114,19 +109,15 @@ abstract contract RetailReadings is RetailWallets {
     /// @inheritdoc IBilateralContracts
     function capacityOf(address account, uint32 month) public view returns (uint64) {
         address meter = IEnergyMarket(market).accountOf(account).meter;
-        (,, uint32 ratedPowerW) = MarketDirectory.meterOf(market, meter);
+        (,, uint32 ratedPowerW) = IEnergyMarket(market).meterOf(meter);
         BillingClock memory c = billingClock();
-        return uint64(BilateralMath.capacityWh(_rated(ratedPowerW), BillingCalendar.monthSeconds(c, month)));
+        return uint64(BilateralMath.capacityWh(ratedPowerW, BillingCalendar.monthSeconds(c, month)));
     }
 
     /// @dev End of the month's reading window: its end plus the grace.
     function _readingDeadline(uint32 month) internal view returns (uint256 ends, uint256 deadline) {
         ends = BillingCalendar.monthStart(billingClock(), uint256(month) + 1);
         deadline = ends + _readingGrace;
-    }
-
-    function _rated(uint32 ratedPowerW) private view returns (uint256) {
-        return ratedPowerW != 0 ? ratedPowerW : unratedMeterPowerW;
     }
 
     /// @dev closing - opening, across one rollover of the register.

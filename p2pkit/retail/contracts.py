@@ -30,15 +30,10 @@ class Retail:
     contracts: Contract
 
 
-def deploy_retail(
-    w3: Web3, operator: LocalAccount, market: Contract, clock: BillingClock, unrated_meter_power_w: int
-) -> Retail:
-    """Deploy RetailPlans and BilateralContracts for ``market`` (its operator admits retailers).
-
-    ``unrated_meter_power_w``: the rated power assumed for a meter the market reports without one.
-    """
+def deploy_retail(w3: Web3, operator: LocalAccount, market: Contract, clock: BillingClock) -> Retail:
+    """Deploy RetailPlans and BilateralContracts for ``market`` (its operator admits retailers)."""
     plans = _deploy(w3, operator, PLANS, market.address)
-    contracts = _deploy(w3, operator, CONTRACTS, market.address, plans.address, clock.as_abi(), unrated_meter_power_w)
+    contracts = _deploy(w3, operator, CONTRACTS, market.address, plans.address, clock.as_abi())
     return Retail(plans, contracts)
 
 

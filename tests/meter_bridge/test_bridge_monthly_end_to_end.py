@@ -55,7 +55,7 @@ def market(chain, operator, grid, wind, ev):
 
 @pytest.fixture
 def retail(chain, operator, market):
-    return deploy_retail(chain, operator, market, BillingClock.fixed(MONTH_SECONDS, MONTH_SECONDS), RATED_POWER_W)
+    return deploy_retail(chain, operator, market, BillingClock.fixed(MONTH_SECONDS, MONTH_SECONDS))
 
 
 @pytest.fixture

@@ -126,7 +126,6 @@ interface IBilateralContracts {
 
     error InvalidBillingClock();
     /// @notice The energy market did not answer a view call (no market at that address).
-    error MarketUnavailable(address market);
     error ZeroAmount();
     error InsufficientWallet(address account, uint256 wallet, uint256 required);
     error TransferFailed(address to, uint256 amount);
@@ -217,9 +216,6 @@ interface IBilateralContracts {
     /// @notice Block time at which a billing month starts.
     function monthStart(uint32 month) external view returns (uint256);
 
-    /// @notice Rated power assumed for a meter the market reports without one (see docs/retail.md).
-    function unratedMeterPowerW() external view returns (uint32);
-
     /// @notice An account's wallet.
     function walletOf(address account) external view returns (uint256);
 
@@ -242,9 +238,9 @@ interface IBilateralContracts {
     /// @return due true when `settle` would settle it now
     function nextSettlement(uint64 id) external view returns (uint32 month, uint256 readyAt, bool due);
 
-    /// @notice What the account's meter, bound now, can measure in a month: its rated power (the
-    ///         market's, or `unratedMeterPowerW`) times the month's length, in Wh. Readings above it
-    ///         are refused; a missing buyer reading may be settled as this much.
+    /// @notice What the account's meter, bound now, can measure in a month: its rated power (as
+    ///         the market binds it) times the month's length, in Wh. Readings above it are
+    ///         refused; a missing buyer reading may be settled as this much.
     function capacityOf(address account, uint32 month) external view returns (uint64);
 
     /// @notice An account's monthly reading.

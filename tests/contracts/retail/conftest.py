@@ -17,7 +17,6 @@ MONTH = 30 * 86_400
 GRACE = 5 * 86_400
 CLOCK = BillingClock.fixed(MONTH, GRACE)
 RATED_POWER_W = 10_000  # 7,200 kWh in a 30-day month
-UNRATED_POWER_W = 10_000  # the same, for a market whose meters carry no rating
 BUYER_NUMBER, RETAILER_NUMBER, PRODUCER_NUMBER = 3001, 3002, 3003
 
 
@@ -58,7 +57,7 @@ def plans(retail_plans, market, operator):
 
 @pytest.fixture
 def bilateral(bilateral_contracts, market, plans, operator):
-    return bilateral_contracts.deploy(market, plans, CLOCK.as_abi(), UNRATED_POWER_W, sender=operator)
+    return bilateral_contracts.deploy(market, plans, CLOCK.as_abi(), sender=operator)
 
 
 @pytest.fixture

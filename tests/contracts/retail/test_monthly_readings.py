@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from p2pkit.retail.clock import BillingClock
-from retail.conftest import BUYER_NUMBER, GRACE, RATED_POWER_W, UNRATED_POWER_W
+from retail.conftest import BUYER_NUMBER, GRACE, RATED_POWER_W
 from retail.support import KWH
 
 OPENING = 500_000 * KWH
@@ -108,10 +108,6 @@ def test_replaced_meter_starts_its_own_registers(bilateral, market, parties, ope
     assert bilateral.monthlyReadingOf(buyer, 2).meterNumber == 4001
 
 
-def test_meter_the_market_reports_without_a_rating_gets_the_deployments(bilateral):
-    assert bilateral.unratedMeterPowerW() == UNRATED_POWER_W
-
-
 # ---------------------------------------------------------------- the billing clock
 
 UTC_PLUS_8 = BillingClock.calendar(8 * 3600, GRACE)
@@ -120,7 +116,7 @@ UTC_PLUS_8 = BillingClock.calendar(8 * 3600, GRACE)
 @pytest.fixture(scope="module")
 def calendar(bilateral_contracts, accounts):
     """Calendar months in UTC+8 (the market address is not asked by the clock's views)."""
-    return bilateral_contracts.deploy(accounts[0], accounts[0], UTC_PLUS_8.as_abi(), 1, sender=accounts[0])
+    return bilateral_contracts.deploy(accounts[0], accounts[0], UTC_PLUS_8.as_abi(), sender=accounts[0])
 
 
 @settings(max_examples=60, deadline=None)
@@ -148,4 +144,4 @@ def test_october_2024_is_month_657_and_starts_at_16_00_utc_on_30_september(calen
 )
 def test_unusable_billing_clock_is_refused(bilateral_contracts, accounts, clock):
     with ape.reverts(bilateral_contracts.InvalidBillingClock):
-        bilateral_contracts.deploy(accounts[0], accounts[0], clock.as_abi(), 1, sender=accounts[0])
+        bilateral_contracts.deploy(accounts[0], accounts[0], clock.as_abi(), sender=accounts[0])
