@@ -1,11 +1,12 @@
 """Every benchmark, as `make bench` runs them, then a summary beside the published figures.
 
-    .venv/bin/python -m bench [--only gas,reference,budget,embedded,load,codec,sister] [--quick]
+    .venv/bin/python -m bench [--only gas,retail,reference,budget,embedded,load,codec,sister] [--quick]
 
 Each part runs in a process of its own and prints its tables: gas per function and per period
-(``bench/gas.py``), the off-chain reference clearing, the 15-minute period budget, the embedded
-chain, the load test (anvil, and Geth when installed), the meter bridge's DL/T 645 codec and the
-sister chains' lock (``bench/sister_gas.py``). Then ``bench/results/summary.md``
+(``bench/gas.py``), gas of the retail contracts (``bench/retail_gas.py``), the off-chain
+reference clearing, the 15-minute period budget, the embedded chain, the load test (anvil, and
+Geth when installed), the meter bridge's DL/T 645 codec and the sister chains' lock
+(``bench/sister_gas.py``). Then ``bench/results/summary.md``
 puts the project's headline figures beside the published ones, each with its source. Parts left
 out keep their last results, if any. ``--quick`` runs every part small, to check the benchmarks
 themselves in a few minutes; its figures are not the reference ones.
@@ -26,6 +27,7 @@ from bench.common import PUBLISHED, RESULTS, machine, markdown_table
 ROOT = Path(__file__).resolve().parent.parent
 PARTS = {
     "gas": ["-m", "bench.gas"],
+    "retail": ["-m", "bench.retail_gas"],
     "reference": ["-m", "bench.reference_clearing"],
     "budget": ["-m", "bench.period_budget"],
     "embedded": ["-m", "bench.embedded"],
@@ -35,6 +37,7 @@ PARTS = {
 }
 QUICK = {
     "gas": ["--sizes", "10,100"],
+    "retail": ["--batches", "1,10"],
     "reference": ["--sizes", "10,100,1000"],
     "budget": [],
     "embedded": ["--sizes", "10"],
@@ -173,7 +176,7 @@ def summary() -> str:
             "",
         ]
     lines += [
-        "Details: gas.md, reference_clearing.md, period_budget.md, embedded.md,"
+        "Details: gas.md, retail_gas.md, reference_clearing.md, period_budget.md, embedded.md,"
         " throughput.md (and .csv, throughput.png), sister_gas.md."
     ]
     return "\n".join(lines) + "\n"

@@ -1,4 +1,5 @@
-"""The market contract as the meter bridge sees it, over any JSON-RPC endpoint.
+"""The market contract, and the bilateral contracts' monthly readings, as the meter bridge sees
+them over any JSON-RPC endpoint.
 
 Only methods that the platform backend's ``/rpc`` proxy lets through are used: eth_call,
 eth_estimateGas, eth_gasPrice, eth_chainId, eth_getTransactionCount, eth_sendRawTransaction and
@@ -7,8 +8,8 @@ Transactions arrive here already signed (see ``signing``).
 
 A call the contract refuses raises ``p2pkit.transactions.ContractRefused`` with the custom error
 decoded by name (MeterNotBound, MeterNumberMismatch, ReadingAboveCapacity, ReadingTooEarly,
-ReadingTooLate, ReadingAlreadyPosted), whether web3 talks to a node or to an embedded eth-tester
-chain.
+ReadingTooLate, ReadingAlreadyPosted; for monthly readings also RegisterDiscontinuity and
+RegisterOutOfRange), whether web3 talks to a node or to an embedded eth-tester chain.
 A chain that cannot be reached raises one of ``CHAIN_UNREACHABLE``; a node that answers with
 an error, a ``Web3RPCError`` (both together: ``CHAIN_UNAVAILABLE``).
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from web3 import Web3
+from web3.contract.contract import ContractFunction
 from web3.exceptions import (
     ContractLogicError,
     ProviderConnectionError,
@@ -27,6 +29,7 @@ from web3.exceptions import (
 )
 
 from p2pkit.market import attach
+from p2pkit.retail.clock import BillingClock
 from p2pkit.schedule import Schedule, from_struct
 from p2pkit.transactions import ContractRefused, refusal_of
 
@@ -68,32 +71,14 @@ class MarketChain:
         reading = self.market.functions.readingOf(prosumer_id, period).call()
         return reading.energyWh if reading.present else None
 
+    def account_address(self, prosumer_id: int) -> str:
+        """The account of a prosumer id."""
+        return self.market.functions.accountAddress(prosumer_id).call()
+
     def submission(self, meter: str, period: int, meter_number: int, energy_wh: int, nonce: int) -> dict:
         """The unsigned ``submitReading`` transaction; raises ContractRefused if it would revert."""
         call = self.market.functions.submitReading(period, meter_number, energy_wh)
-        try:
-            # Against the latest block, not the node's default (Geth: pending). Geth rebuilds the
-            # pending block, with a new timestamp, between an estimate's trial runs: a reading that
-            # becomes allowed meanwhile fails the cheap trials, the estimate climbs to the gas cap,
-            # and the signed transaction exceeds the block gas limit, holding the meter's later
-            # nonces. A reading the latest block allows stays allowed until its deadline.
-            gas = call.estimate_gas({"from": meter}, block_identifier="latest")
-        except Exception as error:  # a node's revert, the embedded chain's; or no chain at all
-            refusal = refusal_of(error, self._abi)
-            if refusal is None and isinstance(error, ContractLogicError):
-                refusal = ContractRefused("Reverted", (str(error),))
-            if refusal is None:
-                raise
-            raise refusal from None
-        return call.build_transaction(
-            {
-                "from": meter,
-                "nonce": nonce,
-                "gas": int(gas * GAS_MARGIN),
-                "gasPrice": self.w3.eth.gas_price,
-                "chainId": self.w3.eth.chain_id,
-            }
-        )
+        return unsigned_transaction(self.w3, call, meter, nonce, self._abi)
 
     def next_nonce(self, account: str, block: str = "pending") -> int:
         return self.w3.eth.get_transaction_count(account, block)
@@ -107,3 +92,56 @@ class MarketChain:
             return self.w3.eth.get_transaction_receipt(tx_hash)["status"]
         except TransactionNotFound:
             return None
+
+
+class RetailChain:
+    """Monthly readings of the bilateral contracts at ``contracts_address``, through ``w3``.
+
+    Nonces, sends and receipts go through the MarketChain on the same connection."""
+
+    def __init__(self, w3: Web3, contracts_address: str, abi: list):
+        self.w3 = w3
+        self._abi = abi
+        self.contracts = attach(w3, contracts_address, abi)
+
+    def billing_clock(self) -> BillingClock:
+        return BillingClock.of(self.contracts)
+
+    def monthly_reading_of(self, account: str, month: int) -> tuple[int, int] | None:
+        """The (opening, closing) registers in Wh the contracts hold for an account and month."""
+        reading = self.contracts.functions.monthlyReadingOf(account, month).call()
+        return (reading.openingWh, reading.closingWh) if reading.present else None
+
+    def submission(
+        self, meter: str, month: int, meter_number: int, opening_wh: int, closing_wh: int, nonce: int
+    ) -> dict:
+        """The unsigned ``submitMonthlyReading`` transaction; ContractRefused if it would revert."""
+        call = self.contracts.functions.submitMonthlyReading(month, meter_number, opening_wh, closing_wh)
+        return unsigned_transaction(self.w3, call, meter, nonce, self._abi)
+
+
+def unsigned_transaction(w3: Web3, call: ContractFunction, sender: str, nonce: int, abi: list) -> dict:
+    """The transaction of ``call`` with its gas estimated; ContractRefused if it would revert."""
+    try:
+        # Against the latest block, not the node's default (Geth: pending). Geth rebuilds the
+        # pending block, with a new timestamp, between an estimate's trial runs: a call that
+        # becomes allowed meanwhile fails the cheap trials, the estimate climbs to the gas cap,
+        # and the signed transaction exceeds the block gas limit, holding the sender's later
+        # nonces. A reading the latest block allows stays allowed until its deadline.
+        gas = call.estimate_gas({"from": sender}, block_identifier="latest")
+    except Exception as error:  # a node's revert, the embedded chain's; or no chain at all
+        refusal = refusal_of(error, abi)
+        if refusal is None and isinstance(error, ContractLogicError):
+            refusal = ContractRefused("Reverted", (str(error),))
+        if refusal is None:
+            raise
+        raise refusal from None
+    return call.build_transaction(
+        {
+            "from": sender,
+            "nonce": nonce,
+            "gas": int(gas * GAS_MARGIN),
+            "gasPrice": w3.eth.gas_price,
+            "chainId": w3.eth.chain_id,
+        }
+    )

@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 import tty
+from collections.abc import Callable
 from decimal import Decimal
 
 from meter_bridge.codec import (
@@ -38,6 +39,7 @@ from meter_bridge.errors import Dlt645Error, OutboxUnavailable
 from meter_bridge.poller import Poller
 from meter_bridge.simulator import Fault, PowerProfile, PseudoTerminal, SimulatedBus, VirtualMeter
 from meter_bridge.transport import SerialSettings, SerialTransport
+from p2pkit.retail.clock import UTC_PLUS_8, BillingClock
 from p2pkit.settings import Parser
 
 BAD_INPUT = 2
@@ -86,6 +88,15 @@ def _parser() -> argparse.ArgumentParser:
         "power > 0 is imported, < 0 exported; repeat for several meters on the bus",
     )
     simulate.add_argument("--speed", type=float, default=1.0, help="clock speed-up of the power profile")
+    simulate.add_argument(
+        "--months",
+        type=_argument(_settlement_months),
+        default="calendar",
+        metavar="calendar[:HOURS]|SECONDS[@START]",
+        help="when the meters freeze their registers (settlement days): at calendar month starts in UTC+8 "
+        "(default; :HOURS for another offset), or every SECONDS of the (sped-up) clock from START (a Unix "
+        "time, e.g. a billing clock's genesis; default the simulator's start)",
+    )
     simulate.add_argument("--echo", action="store_true", help="echo every request, as a two-wire adapter does")
     simulate.add_argument(
         "--fault",
@@ -241,16 +252,37 @@ def _read(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- simulate
 
 
+def _settlement_months(text: str) -> Callable[[float], BillingClock]:
+    """The settlement calendar of ``--months``, given the simulator's start time."""
+    kind, _, hours = text.partition(":")
+    if kind == "calendar":
+        offset = float(hours) * 3600 if hours else UTC_PLUS_8
+        if not -14 * 3600 <= offset <= 14 * 3600:
+            raise ValueError("the UTC offset must be within 14 hours")
+        return lambda start: BillingClock.calendar(int(offset))
+    length, _, genesis = text.partition("@")
+    try:
+        seconds, first = int(length), int(genesis) if genesis else None
+    except ValueError:
+        raise ValueError('must be "calendar", "calendar:HOURS" or SECONDS[@START]') from None
+    if seconds < 1:
+        raise ValueError("months must last at least a second")
+    return lambda start: BillingClock.fixed(seconds, 1, int(start) if first is None else first)
+
+
 def _simulate(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    started = time.monotonic()
+    started, epoch = time.monotonic(), time.time()
 
     def clock() -> float:
-        return started + (time.monotonic() - started) * args.speed
+        return epoch + (time.monotonic() - started) * args.speed
 
     try:
         fault_rates = dict(_fault_rate(spec) for spec in args.fault)
-        meters = [_meter_from_spec(spec, clock, fault_rates, args, index) for index, spec in enumerate(args.meter)]
+        settlement = args.months(epoch)
+        meters = [
+            _meter_from_spec(spec, clock, fault_rates, args, index, settlement) for index, spec in enumerate(args.meter)
+        ]
     except ValueError as error:
         return _fail(str(error), BAD_INPUT)
     bus = SimulatedBus(meters, echo=args.echo)
@@ -282,7 +314,9 @@ def _fault_rate(spec: str) -> tuple[Fault, float]:
         raise ValueError(f"fault must be NAME:RATE with NAME one of {[f.value for f in Fault]}, not {spec!r}") from None
 
 
-def _meter_from_spec(spec: str, clock, fault_rates: dict, args: argparse.Namespace, index: int) -> VirtualMeter:
+def _meter_from_spec(
+    spec: str, clock, fault_rates: dict, args: argparse.Namespace, index: int, settlement: BillingClock
+) -> VirtualMeter:
     address, *options = spec.split(",")
     settings = dict(option.split("=", 1) for option in options if "=" in option)
     unknown = set(settings) - {"forward", "reverse", "power", "step", "number"}
@@ -304,6 +338,7 @@ def _meter_from_spec(spec: str, clock, fault_rates: dict, args: argparse.Namespa
         fault_rates=fault_rates,
         abnormal_error_byte=args.abnormal_error,
         rng=random.Random(args.seed + index),
+        settlement=settlement,
     )
 
 

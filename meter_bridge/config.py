@@ -28,6 +28,7 @@ from p2pkit.settings import (
     contract_address,
     http_url,
     one_of,
+    optional_contract_address,
     optional_text,
     parsed,
     read_toml,
@@ -85,6 +86,8 @@ class ChainConfig:
     rpc_url: str = setting(http_url, "http://127.0.0.1:5000/rpc")
     market_address: str = setting(contract_address, "")
     artifact: str = setting(optional_text, "")  # EnergyMarket.json with the ABI; empty: the repo's build directory
+    # BilateralContracts, for monthly readings (its ABI beside the artifact); empty: none taken
+    retail_address: str = setting(optional_contract_address, "")
     rpc_timeout: float = setting(seconds(zero_allowed=False), 10.0)
 
 
@@ -92,6 +95,7 @@ class ChainConfig:
 class DaemonConfig:
     database: str = setting(text, "/var/lib/meter-bridge/outbox.sqlite3")
     max_reading_delay: float = setting(seconds(zero_allowed=False), 60.0)
+    monthly_read_delay: float = setting(seconds(zero_allowed=True), 300.0)
     tick: float = setting(seconds(zero_allowed=False), 2.0)
     log_level: str = setting(LOG_LEVEL, "INFO")
 

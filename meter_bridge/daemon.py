@@ -1,4 +1,5 @@
-"""The bridge's loop: read every meter at each period start, queue the energy, post it.
+"""The bridge's loop: read every meter at each period start, and its frozen registers after each
+billing month, queue them, post them.
 
 Each step does two things:
 
@@ -10,8 +11,16 @@ Each step does two things:
    in a period (its rated power, as bound on the chain, times the period length) is not queued:
    a register that jumps so far is a replaced meter or a forged reply, not energy. Each such
    refusal is logged with the meter's running count (``Daemon.above_capacity``).
+   With bilateral contracts configured, once after each billing month's end
+   (``monthly_read_delay`` seconds after it, so that the meter has frozen its registers, and
+   before the month's reading deadline) each meter's energy registers frozen at the last two
+   settlement days (DL/T 645-2007 DI0 01 and 02: the month's end and start) are read and queued
+   as the month's monthly reading. Registers identical to the previous month's mean the meter
+   has not frozen yet: read again at the next step.
 2. Submit. Every waiting reading is posted with ``submitReading``, signed by its meter's key.
-   Before anything is (re)sent, the contract is asked whether it already holds the reading: a
+   Monthly readings go the same way to ``submitMonthlyReading`` of the bilateral contracts;
+   both kinds share the meter account's nonces. Before anything is (re)sent, the contract is
+   asked whether it already holds the reading: a
    reading it holds with the same value is done, not sent again. A reading the contract refuses
    is marked failed with the error's name and does not hold back the others; nor does one the
    node answers with an error (a meter account without gas money), which waits. When the chain
@@ -30,23 +39,27 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+from typing import TypeVar
 
 from web3 import Web3
 from web3.exceptions import Web3RPCError
 
-from meter_bridge.chain import CHAIN_UNAVAILABLE, CHAIN_UNREACHABLE, MarketChain
+from meter_bridge.chain import CHAIN_UNAVAILABLE, CHAIN_UNREACHABLE, MarketChain, RetailChain
 from meter_bridge.config import Config
+from meter_bridge.data_items import ENERGY_REGISTER_LIMIT, frozen_at_settlement_day
 from meter_bridge.errors import Dlt645Error
-from meter_bridge.outbox import SIGNED, Outbox, QueuedReading
-from meter_bridge.period_energy import RegisterReading, energy_between
+from meter_bridge.outbox import MONTHLY, SIGNED, Outbox, QueuedReading
+from meter_bridge.period_energy import WH_PER_KWH, RegisterReading, energy_between
 from meter_bridge.poller import Poller
 from meter_bridge.signing import MeterKey, read_password
 from meter_bridge.transport import SerialSettings, SerialTransport
 from p2pkit.artifacts import load_artifact
+from p2pkit.retail.clock import BillingClock
 from p2pkit.schedule import Schedule
 from p2pkit.transactions import ContractRefused
 
 log = logging.getLogger(__name__)
+Clock = TypeVar("Clock", Schedule, BillingClock)
 
 # A refusal that only means "not yet": the reading stays queued and is tried again.
 NOT_YET = "ReadingTooEarly"
@@ -78,17 +91,19 @@ class Submission:
     """What became of one queued reading in one step."""
 
     meter: str
-    period: int
+    period: int  # the billing month of a monthly reading
     energy_wh: int
     result: Result
     detail: str = ""
+    kind: str = "period"
 
 
 class Daemon:
     """Polls ``meters`` through ``poller`` and posts their readings through ``chain``.
 
     Everything it knows survives in ``outbox``: a new Daemon on the same outbox (after a crash or
-    a reboot) carries on where the previous one stopped.
+    a reboot) carries on where the previous one stopped. ``retail`` (the bilateral contracts) is
+    optional: without it no monthly reading is taken.
     """
 
     def __init__(
@@ -100,6 +115,8 @@ class Daemon:
         *,
         max_reading_delay: float = 60.0,
         clock: Callable[[], float] = time.time,
+        retail: RetailChain | None = None,
+        monthly_read_delay: float = 300.0,
     ):
         self.meters = {meter.name: meter for meter in meters}
         self.poller = poller
@@ -110,6 +127,9 @@ class Daemon:
         self._schedule: Schedule | None = None
         self._rated_power_w: dict[str, int] = {}  # last known from the chain, per meter name
         self.above_capacity: Counter[str] = Counter()  # period energies refused, per meter name
+        self.retail = retail
+        self.monthly_read_delay = monthly_read_delay
+        self._billing_clock: BillingClock | None = None
 
     def run(self, stop: threading.Event, tick: float = 2.0) -> None:
         """Step every ``tick`` seconds until ``stop`` is set, or until the outbox fails
@@ -120,6 +140,8 @@ class Daemon:
 
     def step(self, now: float) -> list[Submission]:
         self.poll(now)
+        if self.retail is not None:
+            self.poll_monthly(now)
         return self.submit()
 
     # ---------------------------------------------------------------- polling
@@ -128,14 +150,10 @@ class Daemon:
         """The contract's clock: asked once, then kept (it is fixed at deployment); while the
         chain cannot be asked, the one kept in the outbox."""
         if self._schedule is None:
-            try:
-                self._schedule = self.chain.schedule()
-                self.outbox.save_schedule(self._schedule)
-            except CHAIN_UNAVAILABLE as error:
-                saved = self.outbox.saved_schedule()
-                if saved is None:
-                    log.warning("market clock unknown, chain unavailable: %s", error)
-                return saved
+            self._schedule, current = self._fixed_at_deployment(
+                self.chain.schedule, self.outbox.save_schedule, self.outbox.saved_schedule, "market clock"
+            )
+            return current
         return self._schedule
 
     def poll(self, now: float) -> None:
@@ -205,6 +223,74 @@ class Daemon:
             result,
         )
 
+    # ---------------------------------------------------------------- monthly readings
+
+    def billing_clock(self) -> BillingClock | None:
+        """The bilateral contracts' billing clock: asked once, then kept (it is fixed at
+        deployment); while the chain cannot be asked, the one kept in the outbox."""
+        if self._billing_clock is None:
+            self._billing_clock, current = self._fixed_at_deployment(
+                self.retail.billing_clock,
+                self.outbox.save_billing_clock,
+                self.outbox.saved_billing_clock,
+                "billing clock",
+            )
+            return current
+        return self._billing_clock
+
+    @staticmethod
+    def _fixed_at_deployment(
+        ask: Callable[[], Clock], save: Callable[[Clock], None], saved: Callable[[], Clock | None], what: str
+    ) -> tuple[Clock | None, Clock | None]:
+        """A clock fixed at deployment, asked of the chain and saved in the outbox: (it, it); while
+        the chain cannot be asked, (None, the one the outbox saved, None when none)."""
+        try:
+            clock = ask()
+        except CHAIN_UNAVAILABLE as error:
+            kept = saved()
+            if kept is None:
+                log.warning("%s unknown, chain unavailable: %s", what, error)
+            return None, kept
+        save(clock)
+        return clock, clock
+
+    def poll_monthly(self, now: float) -> None:
+        """Read the frozen registers of each meter not yet read for the month that ended last."""
+        billing = self.billing_clock()
+        if billing is None:
+            return
+        month = billing.month_at(now) - 1
+        if month < 0 or not billing.month_end(month) + self.monthly_read_delay <= now < billing.reading_deadline(month):
+            return
+        for meter in self.meters.values():
+            if self.outbox.monthly(meter.name, month) is None:
+                self._poll_monthly_meter(meter, month)
+
+    def _poll_monthly_meter(self, meter: BridgedMeter, month: int) -> None:
+        try:
+            closing = self.poller.read_energy(meter.address, frozen_at_settlement_day(meter.register_di, 1))
+            opening = self.poller.read_energy(meter.address, frozen_at_settlement_day(meter.register_di, 2))
+        except (Dlt645Error, OSError) as error:
+            log.warning("monthly %s (meter %s) for month %d: failed: %s", meter.name, meter.address, month, error)
+            return
+        opening_wh, closing_wh = int(opening * WH_PER_KWH), int(closing * WH_PER_KWH)
+        previous = self.outbox.monthly(meter.name, month - 1)
+        if previous is not None and (previous.opening_wh, previous.closing_wh) == (opening_wh, closing_wh):
+            log.info("monthly %s (meter %s) for month %d: not frozen yet", meter.name, meter.address, month)
+            return
+        energy = closing - opening if closing >= opening else closing + ENERGY_REGISTER_LIMIT - opening
+        energy_wh = int(energy * WH_PER_KWH)
+        self.outbox.record_monthly(meter.name, month, opening_wh, closing_wh, energy_wh)
+        log.info(
+            "monthly %s (meter %s) for month %d: registers %s -> %s kWh, %d Wh queued",
+            meter.name,
+            meter.address,
+            month,
+            opening,
+            closing,
+            energy_wh,
+        )
+
     # ---------------------------------------------------------------- submitting
 
     def submit(self) -> list[Submission]:
@@ -242,8 +328,10 @@ class Daemon:
 
     def _submit(self, meter: BridgedMeter, queued: QueuedReading) -> Submission:
         account = meter.key.address
-        prosumer_id = self.chain.meter_of(account).prosumer_id
-        if prosumer_id and self.chain.reading_of(prosumer_id, queued.period) == queued.energy_wh:
+        if queued.kind == MONTHLY and self.retail is None:
+            self.outbox.mark_failed(queued.id, "no bilateral contracts configured")
+            return self._outcome(queued, Result.REFUSED, "no bilateral contracts configured")
+        if self._contract_holds(account, queued):
             self.outbox.mark_done(queued.id, "contract holds this reading")
             return self._outcome(queued, Result.DONE, "contract holds this reading")
         if queued.state == SIGNED:
@@ -254,7 +342,7 @@ class Daemon:
         highest_signed = self.outbox.highest_nonce(meter.name)
         nonce = max(self.chain.next_nonce(account), 0 if highest_signed is None else highest_signed + 1)
         try:
-            transaction = self.chain.submission(account, queued.period, meter.meter_number, queued.energy_wh, nonce)
+            transaction = self._transaction(account, meter.meter_number, queued, nonce)
         except ContractRefused as refusal:
             if refusal.name == NOT_YET:
                 return self._outcome(queued, Result.WAITING, str(refusal))
@@ -263,6 +351,21 @@ class Daemon:
         signed = meter.key.sign(transaction)
         self.outbox.mark_signed(queued.id, signed.nonce, signed.raw, signed.tx_hash)
         return self._send(queued, signed.raw, signed.tx_hash)
+
+    def _contract_holds(self, account: str, queued: QueuedReading) -> bool:
+        prosumer_id = self.chain.meter_of(account).prosumer_id
+        if not prosumer_id:
+            return False
+        if queued.kind == MONTHLY:
+            party = self.chain.account_address(prosumer_id)
+            return self.retail.monthly_reading_of(party, queued.period) == (queued.opening_wh, queued.closing_wh)
+        return self.chain.reading_of(prosumer_id, queued.period) == queued.energy_wh
+
+    def _transaction(self, account: str, meter_number: int, queued: QueuedReading, nonce: int) -> dict:
+        if queued.kind == MONTHLY:
+            opening, closing = queued.opening_wh, queued.closing_wh
+            return self.retail.submission(account, queued.period, meter_number, opening, closing, nonce)
+        return self.chain.submission(account, queued.period, meter_number, queued.energy_wh, nonce)
 
     def _resend(self, queued: QueuedReading, account: str) -> Submission | None:
         """Settle or resend a transaction signed earlier; None when it must be signed afresh."""
@@ -292,7 +395,7 @@ class Daemon:
 
     @staticmethod
     def _outcome(queued: QueuedReading, result: Result, detail: str) -> Submission:
-        return Submission(queued.meter, queued.period, queued.energy_wh, result, detail)
+        return Submission(queued.meter, queued.period, queued.energy_wh, result, detail, queued.kind)
 
 
 def build_daemon(config: Config) -> Daemon:
@@ -320,10 +423,17 @@ def build_daemon(config: Config) -> Daemon:
         backoff=bus.backoff,
         silent_interval=bus.silent_interval,
     )
+    retail = None
+    if config.chain.retail_address:
+        directory = artifact.parent if artifact else None
+        retail_abi = load_artifact("BilateralContracts", directory)["abi"]
+        retail = RetailChain(w3, config.chain.retail_address, retail_abi)
     return Daemon(
         meters,
         poller,
         MarketChain(w3, config.chain.market_address, abi),
         Outbox(config.daemon.database),
         max_reading_delay=config.daemon.max_reading_delay,
+        retail=retail,
+        monthly_read_delay=config.daemon.monthly_read_delay,
     )

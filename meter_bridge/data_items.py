@@ -10,9 +10,17 @@ Energy identifiers::
 
     DI3 DI2 DI1 DI0
     00  kind  tariff  settlement
-        00 combined      00 total        00 current, 01..0C previous settlement days
-        01 forward       01..04 T1..T4
-        02 reverse       FF block: total, T1..T4
+        00 combined active      00 total        00 current, 01..0C previous settlement days
+        01 forward active       01..04 T1..T4      (01 the last, 0C the twelfth before)
+        02 reverse active       FF block: total, T1..T4
+        03 combined reactive 1
+        04 combined reactive 2
+        05..08 reactive, quadrants I..IV
+
+Active energy is in kWh, reactive in kvarh, both XXXXXX.XX; the combined items (active,
+reactive 1 and reactive 2) carry a sign in their top bit. A meter freezes every energy register
+at each monthly settlement day and keeps the last twelve: DI0 = 01 is the register frozen at the
+last settlement day (the start of the current month), 02 at the one before.
 """
 
 from __future__ import annotations
@@ -36,9 +44,25 @@ GRID_FREQUENCY = 0x02800002
 COMMUNICATION_ADDRESS = 0x04000401
 METER_NUMBER = 0x04000402
 
-ENERGY_REGISTER_LIMIT = Decimal("1000000.00")  # XXXXXX.XX kWh rolls over to 0 after 999999.99
+COMBINED_REACTIVE_ENERGY_1 = 0x00030000
+COMBINED_REACTIVE_ENERGY_2 = 0x00040000
+QUADRANT_REACTIVE_ENERGY = (0x00050000, 0x00060000, 0x00070000, 0x00080000)  # quadrants I..IV
 
-ENERGY_KINDS = {0x00: "combined", 0x01: "forward", 0x02: "reverse"}
+ENERGY_REGISTER_LIMIT = Decimal("1000000.00")  # XXXXXX.XX kWh rolls over to 0 after 999999.99
+SETTLEMENT_DAYS_KEPT = 12
+
+# DI2 of an energy item: its name, unit, and whether the top bit is a sign.
+ENERGY_KINDS = {
+    0x00: ("combined active energy", "kWh", True),
+    0x01: ("forward active energy", "kWh", False),
+    0x02: ("reverse active energy", "kWh", False),
+    0x03: ("combined reactive energy 1", "kvarh", True),
+    0x04: ("combined reactive energy 2", "kvarh", True),
+    0x05: ("quadrant I reactive energy", "kvarh", False),
+    0x06: ("quadrant II reactive energy", "kvarh", False),
+    0x07: ("quadrant III reactive energy", "kvarh", False),
+    0x08: ("quadrant IV reactive energy", "kvarh", False),
+}
 TARIFF_LABELS = ("total", "T1", "T2", "T3", "T4")
 PHASES = ("A", "B", "C")
 TOTAL_AND_PHASES = ("total", "A", "B", "C")
@@ -75,11 +99,11 @@ class DataValue:
 def data_item(di: int) -> DataItem | None:
     """The format of a data identifier, or None for one this package does not know."""
     di3, di2, di1, di0 = di.to_bytes(4, "big")
-    if di3 == 0x00 and di2 in ENERGY_KINDS and (di1 <= 4 or di1 == BLOCK) and di0 <= 0x0C:
-        kind = ENERGY_KINDS[di2]
+    if di3 == 0x00 and di2 in ENERGY_KINDS and (di1 <= 4 or di1 == BLOCK) and di0 <= SETTLEMENT_DAYS_KEPT:
+        name, unit, signed = ENERGY_KINDS[di2]
         labels = TARIFF_LABELS if di1 == BLOCK else (TARIFF_LABELS[di1],)
         settlement = "" if di0 == 0 else f", settlement day -{di0}"
-        return DataItem(f"{kind} active energy{settlement}", "kWh", 4, 2, kind == "combined", labels)
+        return DataItem(f"{name}{settlement}", unit, 4, 2, signed, labels)
     if di == GRID_FREQUENCY:
         return DataItem("grid frequency", "Hz", 2, 2, False, ("",))
     if di == COMMUNICATION_ADDRESS:
@@ -100,6 +124,13 @@ def data_item(di: int) -> DataItem | None:
             labels = TOTAL_AND_PHASES if di1 == BLOCK else (TOTAL_AND_PHASES[di1],)
             return DataItem("power factor", "", 2, 3, True, labels)
     return None
+
+
+def frozen_at_settlement_day(di: int, days_back: int) -> int:
+    """The identifier of an energy register as frozen ``days_back`` settlement days ago (1..12)."""
+    if not 1 <= days_back <= SETTLEMENT_DAYS_KEPT or di & 0xFF:
+        raise ValueError(f"{di:08X} frozen {days_back} settlement days back is not an energy identifier")
+    return di | days_back
 
 
 def decode_value(di: int, payload: bytes) -> DataValue | None:

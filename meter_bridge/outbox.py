@@ -1,6 +1,8 @@
 """The durable outbox (SQLite): readings wait here until the chain has them.
 
-A reading goes through these states::
+Two kinds of reading share it: a ``period`` reading (a market period's energy, for the
+EnergyMarket) and a ``monthly`` reading (the registers a meter froze at a billing month's start
+and end, for the bilateral contracts). Either goes through these states::
 
     pending ──sign──► signed ──mined, status 1──► done
        │                 │
@@ -14,7 +16,9 @@ it produced, so that a restart computes the next period from where the last one 
 An outbox that cannot be opened, read or written (a damaged file, a full disk, a read-only file
 or file system) raises ``OutboxUnavailable`` from whichever method met the failure, and the
 daemon stops on it. Nothing here ever deletes, truncates or recreates the file: a damaged outbox
-still holds the readings queued before the damage, for the field engineer to recover.
+still holds the readings queued before the damage, for the field engineer to recover. An outbox
+written before monthly readings existed (schema version 0) is brought to the current schema
+when opened, in one transaction that keeps every row.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from typing import TypeVar
 
 from meter_bridge.errors import OutboxUnavailable
 from meter_bridge.period_energy import RegisterReading
+from p2pkit.retail.clock import BillingClock
 from p2pkit.schedule import Schedule
 
 PENDING = "pending"
@@ -38,20 +43,34 @@ SIGNED = "signed"
 DONE = "done"
 FAILED = "failed"
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS readings (
+PERIOD = "period"
+MONTHLY = "monthly"
+
+SCHEMA_VERSION = 1
+# ``period`` is the market period of a period reading and the billing month of a monthly one;
+# ``energy_wh`` the energy of either; ``opening_wh`` and ``closing_wh`` the registers a monthly
+# reading posts (NULL for period readings).
+READINGS_TABLE = """
+CREATE TABLE IF NOT EXISTS {name} (
     id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL DEFAULT 'period',
     meter TEXT NOT NULL,
     period INTEGER NOT NULL,
     energy_wh INTEGER NOT NULL,
+    opening_wh INTEGER,
+    closing_wh INTEGER,
     state TEXT NOT NULL,
     nonce INTEGER,
     raw_tx BLOB,
     tx_hash TEXT,
     reason TEXT NOT NULL DEFAULT '',
     updated_at REAL NOT NULL,
-    UNIQUE (meter, period)
+    UNIQUE (meter, kind, period)
 );
+"""
+SCHEMA = (
+    READINGS_TABLE.format(name="readings")
+    + """
 CREATE TABLE IF NOT EXISTS registers (
     meter TEXT PRIMARY KEY,
     address TEXT NOT NULL,
@@ -67,8 +86,28 @@ CREATE TABLE IF NOT EXISTS schedule (
     settle_start INTEGER NOT NULL,
     reading_grace INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS billing_clock (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    genesis_time INTEGER NOT NULL,
+    month_length INTEGER NOT NULL,
+    utc_offset INTEGER NOT NULL,
+    reading_grace INTEGER NOT NULL
+);
 """
+)
+# Version 0 had period readings only, unique by (meter, period).
+MIGRATE_FROM_0 = (
+    READINGS_TABLE.format(name="readings_v1")
+    + """
+INSERT INTO readings_v1 (id, meter, period, energy_wh, state, nonce, raw_tx, tx_hash, reason, updated_at)
+    SELECT id, meter, period, energy_wh, state, nonce, raw_tx, tx_hash, reason, updated_at FROM readings;
+DROP TABLE readings;
+ALTER TABLE readings_v1 RENAME TO readings;
+"""
+)
+COLUMNS = "id, kind, meter, period, energy_wh, opening_wh, closing_wh, state, nonce, raw_tx, tx_hash, reason"
 SCHEDULE_FIELDS = ("genesis_time", "period_length", "commit_end", "reveal_end", "settle_start", "reading_grace")
+BILLING_CLOCK_FIELDS = ("genesis_time", "month_length", "utc_offset", "reading_grace")
 
 
 DAMAGED = (
@@ -98,6 +137,7 @@ REMEDIES = {
 CHECK_IT = "Check it with `sqlite3 {path} 'PRAGMA integrity_check'`."
 
 Method = TypeVar("Method", bound=Callable)
+Record = TypeVar("Record")
 
 
 def _reads(method: Method) -> Method:
@@ -123,12 +163,15 @@ def _guarded(method: Method, action: str) -> Method:
 
 @dataclass(frozen=True)
 class QueuedReading:
-    """One row of the outbox."""
+    """One row of the outbox; ``period`` is the billing month of a monthly reading."""
 
     id: int
+    kind: str
     meter: str
     period: int
     energy_wh: int
+    opening_wh: int | None
+    closing_wh: int | None
     state: str
     nonce: int | None
     raw_tx: bytes | None
@@ -141,7 +184,7 @@ def _connect(path: str) -> sqlite3.Connection:
     try:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
-        db.executescript(SCHEMA)
+        _migrate(db)
         # A file the bridge may read but not write fails here rather than at the first reading.
         db.execute("BEGIN IMMEDIATE")
         db.execute("ROLLBACK")
@@ -149,6 +192,17 @@ def _connect(path: str) -> sqlite3.Connection:
         db.close()
         raise
     return db
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Create the tables of a new outbox, or bring an older one to the current schema."""
+    (version,) = db.execute("PRAGMA user_version").fetchone()
+    if version >= SCHEMA_VERSION:
+        return
+    existing = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'readings'").fetchone()
+    script = MIGRATE_FROM_0 if existing else ""
+    # executescript commits first; the BEGIN makes the whole change one transaction.
+    db.executescript(f"BEGIN IMMEDIATE; {script} {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
 
 
 class Outbox:
@@ -217,14 +271,31 @@ class Outbox:
                     (meter, period, energy_wh, PENDING, time.time()),
                 )
 
+    @_writes
+    def record_monthly(self, meter: str, month: int, opening_wh: int, closing_wh: int, energy_wh: int) -> None:
+        """Queue a meter's registers frozen at a billing month's start and end; a month already
+        queued for the meter keeps what it has."""
+        self._db.execute(
+            "INSERT OR IGNORE INTO readings "
+            "(kind, meter, period, energy_wh, opening_wh, closing_wh, state, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (MONTHLY, meter, month, energy_wh, opening_wh, closing_wh, PENDING, time.time()),
+        )
+
+    @_reads
+    def monthly(self, meter: str, month: int) -> QueuedReading | None:
+        """The monthly reading queued for a meter and month, in whatever state."""
+        rows = self._select("WHERE kind = ? AND meter = ? AND period = ?", (MONTHLY, meter, month))
+        return rows[0] if rows else None
+
     @_reads
     def waiting(self) -> list[QueuedReading]:
-        """Readings not yet done or failed, oldest first."""
-        return self._select("WHERE state IN (?, ?) ORDER BY period, id", (PENDING, SIGNED))
+        """Readings not yet done or failed, in the order they were queued."""
+        return self._select("WHERE state IN (?, ?) ORDER BY id", (PENDING, SIGNED))
 
     @_reads
     def all(self) -> list[QueuedReading]:
-        return self._select("ORDER BY period, id", ())
+        return self._select("ORDER BY id", ())
 
     @_reads
     def highest_nonce(self, meter: str) -> int | None:
@@ -251,28 +322,40 @@ class Outbox:
     def mark_failed(self, reading_id: int, reason: str) -> None:
         self._update(reading_id, state=FAILED, reason=reason)
 
-    # ---------------------------------------------------------------- market clock
+    # ---------------------------------------------------------------- clocks
 
     @_reads
     def saved_schedule(self) -> Schedule | None:
         """The market's clock last seen on the chain."""
-        row = self._db.execute(f"SELECT {', '.join(SCHEDULE_FIELDS)} FROM schedule").fetchone()
-        return Schedule(**dict(zip(SCHEDULE_FIELDS, row))) if row else None
+        return self._saved_record("schedule", SCHEDULE_FIELDS, Schedule)
 
     @_writes
     def save_schedule(self, schedule: Schedule) -> None:
-        values = [getattr(schedule, name) for name in SCHEDULE_FIELDS]
-        self._db.execute(
-            f"INSERT OR REPLACE INTO schedule (id, {', '.join(SCHEDULE_FIELDS)}) VALUES (1, ?, ?, ?, ?, ?, ?)", values
-        )
+        self._save_record("schedule", SCHEDULE_FIELDS, schedule)
+
+    @_reads
+    def saved_billing_clock(self) -> BillingClock | None:
+        """The bilateral contracts' billing clock last seen on the chain."""
+        return self._saved_record("billing_clock", BILLING_CLOCK_FIELDS, BillingClock)
+
+    @_writes
+    def save_billing_clock(self, clock: BillingClock) -> None:
+        self._save_record("billing_clock", BILLING_CLOCK_FIELDS, clock)
 
     # ---------------------------------------------------------------- plumbing
 
+    def _saved_record(self, table: str, names: tuple[str, ...], kind: type[Record]) -> Record | None:
+        """The one row of a clock's table, as the dataclass it was saved from."""
+        row = self._db.execute(f"SELECT {', '.join(names)} FROM {table}").fetchone()
+        return kind(**dict(zip(names, row))) if row else None
+
+    def _save_record(self, table: str, names: tuple[str, ...], record: object) -> None:
+        values = [getattr(record, name) for name in names]
+        placeholders = ", ".join("?" for _ in names)
+        self._db.execute(f"INSERT OR REPLACE INTO {table} (id, {', '.join(names)}) VALUES (1, {placeholders})", values)
+
     def _select(self, clause: str, parameters: tuple) -> list[QueuedReading]:
-        rows = self._db.execute(
-            "SELECT id, meter, period, energy_wh, state, nonce, raw_tx, tx_hash, reason FROM readings " + clause,
-            parameters,
-        ).fetchall()
+        rows = self._db.execute(f"SELECT {COLUMNS} FROM readings " + clause, parameters).fetchall()
         return [QueuedReading(*row) for row in rows]
 
     def _update(self, reading_id: int, **columns: object) -> None:

@@ -10,10 +10,13 @@ the frames addressed to it:
 - anything unknown: abnormal reply "no requested data".
 
 The energy registers grow with a power profile over a clock (wall time, or an accelerated or
-test-controlled clock). Faults can be injected per meter, for a number of replies or at random:
-no reply, garbled bytes, bad checksum, abnormal reply, noise before the reply, a reply that says
-"more frames follow" however many follow-ups are read; and the bus can echo every request as a
-two-wire adapter does.
+test-controlled clock). Given a settlement calendar (the billing clock's month boundaries), a
+meter freezes its energy registers at each boundary, as a real meter does on its monthly
+settlement day, and answers the last twelve (identifiers with DI0 01..0C); the values frozen
+are those of the boundary's instant, even when nobody asked at that moment. Faults can be
+injected per meter, for a number of replies or at random: no reply, garbled bytes, bad checksum,
+abnormal reply, noise before the reply, a reply that says "more frames follow" however many
+follow-ups are read; and the bus can echo every request as a two-wire adapter does.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
+from typing import Protocol
 
 from meter_bridge import data_items
 from meter_bridge.codec import (
@@ -88,6 +92,14 @@ class PowerProfile:
         return imported, exported
 
 
+class SettlementCalendar(Protocol):
+    """Month boundaries, as ``p2pkit.retail.clock.BillingClock`` gives them."""
+
+    def month_at(self, timestamp: float) -> int: ...
+
+    def month_start(self, month: int) -> int: ...
+
+
 @dataclass
 class VirtualMeter:
     """One simulated meter: registers from a profile, and the faults to inject in its replies."""
@@ -104,40 +116,59 @@ class VirtualMeter:
     abnormal_error_byte: int = NO_REQUESTED_DATA
     max_reply_data: int = 200
     rng: random.Random = field(default_factory=lambda: random.Random(645))
+    settlement: SettlementCalendar | None = None
 
     def __post_init__(self) -> None:
-        self._started_at = self.clock()
         self._injected: deque[Fault] = deque()
         self._pending_parts: list[bytes] = []
         self.replies = 0
+        self._start_registers()
 
     # ---------------------------------------------------------------- registers
 
     def registers(self) -> tuple[Decimal, Decimal]:
         """(forward, reverse) active energy in kWh, rolled over at 999999.99 like a real register."""
-        imported, exported = self.profile.energy_kwh(self.clock() - self._started_at)
+        return self.registers_at(self.clock())
+
+    def registers_at(self, moment: float) -> tuple[Decimal, Decimal]:
+        """The registers as they stood at ``moment`` (of this meter's clock, since it started)."""
+        imported, exported = self.profile.energy_kwh(moment - self._started_at)
         forward = (self.forward_kwh + Decimal(repr(imported))).quantize(CENTI, ROUND_FLOOR)
         reverse = (self.reverse_kwh + Decimal(repr(exported))).quantize(CENTI, ROUND_FLOOR)
         return forward % data_items.ENERGY_REGISTER_LIMIT, reverse % data_items.ENERGY_REGISTER_LIMIT
 
     def replace(self, address: str, forward_kwh: Decimal = Decimal("0"), reverse_kwh: Decimal = Decimal("0")) -> None:
-        """Swap in a new meter at this place on the bus: new address, registers start over."""
+        """Swap in a new meter at this place on the bus: new address, registers start over, and
+        nothing frozen yet."""
         self.address = address
         self.forward_kwh, self.reverse_kwh = forward_kwh, reverse_kwh
+        self._start_registers()
+
+    def _start_registers(self) -> None:
         self._started_at = self.clock()
+        self._frozen: deque[tuple[Decimal, Decimal]] = deque(maxlen=data_items.SETTLEMENT_DAYS_KEPT)
+        self._frozen_month = self.settlement.month_at(self._started_at) if self.settlement else 0
+
+    def _freeze_due(self) -> None:
+        """Freeze the registers at every month boundary passed since the last freeze."""
+        if self.settlement is None:
+            return
+        month = self.settlement.month_at(self.clock())
+        while self._frozen_month < month:
+            self._frozen_month += 1
+            self._frozen.appendleft(self.registers_at(self.settlement.month_start(self._frozen_month)))
 
     def values(self, di: int) -> tuple[Decimal | str | None, ...] | None:
         """The values this meter holds for an identifier, or None when it has none."""
-        forward, reverse = self.registers()
         di3, di2, di1, di0 = di.to_bytes(4, "big")
+        if di3 == 0 and di2 in (0, 1, 2) and 1 <= di0 <= data_items.SETTLEMENT_DAYS_KEPT:
+            self._freeze_due()
+            if di0 > len(self._frozen):
+                return None
+            return self._energy_values(*self._frozen[di0 - 1], di2, di1)
+        forward, reverse = self.registers()
         if di3 == 0 and di2 in (0, 1, 2) and di0 == 0:
-            combined = (forward + reverse) % COMBINED_REGISTER_LIMIT
-            total = {0: combined, 1: forward, 2: reverse}[di2]
-            if di1 == 0:
-                return (total,)
-            if di1 == data_items.BLOCK:
-                return (total, total, Decimal("0"), Decimal("0"), Decimal("0"))  # single tariff: all in T1
-            return (total if di1 == 1 else Decimal("0"),)
+            return self._energy_values(forward, reverse, di2, di1)
         fixed = {
             data_items.PHASE_A_VOLTAGE: (self.voltage,),
             data_items.GRID_FREQUENCY: (self.frequency,),
@@ -152,6 +183,18 @@ class VirtualMeter:
             step = int(elapsed // self.profile.step_seconds) % len(self.profile.steps_kw)
             return (Decimal(repr(self.profile.steps_kw[step])).quantize(Decimal("0.0001")),)
         return None
+
+    @staticmethod
+    def _energy_values(forward: Decimal, reverse: Decimal, kind: int, tariff: int) -> tuple[Decimal, ...] | None:
+        if tariff > 4 and tariff != data_items.BLOCK:
+            return None
+        combined = (forward + reverse) % COMBINED_REGISTER_LIMIT
+        total = {0: combined, 1: forward, 2: reverse}[kind]
+        if tariff == 0:
+            return (total,)
+        if tariff == data_items.BLOCK:
+            return (total, total, Decimal("0"), Decimal("0"), Decimal("0"))  # single tariff: all in T1
+        return (total if tariff == 1 else Decimal("0"),)
 
     # ---------------------------------------------------------------- faults
 

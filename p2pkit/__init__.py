@@ -15,4 +15,5 @@ load the same small set of modules:
 - ``p2pkit.period``: the period driver (enrol, commit, reveal, match, readings, settle);
 - ``p2pkit.settings`` and ``p2pkit.keyfiles``: the daemons' settings files, files that hold secrets, and keystores;
 - ``p2pkit.sister``: the sister chains' headers, receipt proofs, deployment and relaying.
+- ``p2pkit.retail``: retailers' plans and their scoring, bilateral contracts, the billing clock.
 """

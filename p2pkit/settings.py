@@ -113,6 +113,13 @@ def contract_address(value: Any) -> str:
 LOG_LEVEL = word_of(dict.fromkeys(("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"), ""))
 
 
+def optional_contract_address(value: Any) -> str:
+    """A contract's address, or nothing (the empty string) where the contract is optional."""
+    if isinstance(value, str) and not value.strip():
+        return ""
+    return contract_address(value)
+
+
 def setting(parse: Parser, default: Any = MISSING) -> Any:
     """A dataclass field with its parser (and its default, unless the setting is required)."""
     return field(default=default, metadata={"parse": parse})

@@ -1,6 +1,6 @@
 """Fixtures for the contract tests (run by `ape test` on Ape's embedded eth-tester chain).
 
-The market and the sister chains' contracts are the very build every other part uses (`p2pkit/artifacts`, written by
+The contracts are the very build every other part uses (`p2pkit/artifacts`, written by
 `make setup`), handed to Ape as a contract container: Ape compiles nothing itself.
 
 Roles follow the paper's case study: the operator, the public grid, wind (green producer), a
@@ -52,6 +52,16 @@ def sister_light_client_contract() -> ContractContainer:
 @pytest.fixture(scope="session")
 def sister_lock_contract() -> ContractContainer:
     return compiled("SisterLock")
+
+
+@pytest.fixture(scope="session")
+def retail_plans() -> ContractContainer:
+    return compiled("RetailPlans")
+
+
+@pytest.fixture(scope="session")
+def bilateral_contracts() -> ContractContainer:
+    return compiled("BilateralContracts")
 
 
 @pytest.fixture(scope="session")

@@ -1,10 +1,14 @@
 """Shared roles of the meter-bridge tests: meters on a simulated bus and a clock they run on,
-and the market's people on an embedded chain."""
+and the market's people on an embedded chain, which the bridge reaches through the backend's
+``/rpc`` as it does in the field."""
 
 from decimal import Decimal
 
 import pytest
+from web3.providers.base import JSONBaseProvider
 
+from backend import create_app
+from backend.upstreams import InProcessUpstream
 from devnet.embedded import dev_accounts, start_embedded_chain
 from meter_bridge.simulator import PowerProfile, VirtualMeter
 
@@ -72,3 +76,25 @@ def wind(chain):
 @pytest.fixture
 def ev(chain):
     return dev_accounts(chain)[3]
+
+
+class BackendRpcProvider(JSONBaseProvider):
+    """web3 talking JSON-RPC to the backend's ``/rpc``; ``reachable = False`` cuts the line."""
+
+    def __init__(self, client):
+        super().__init__()
+        self.client = client
+        self.reachable = True
+
+    def make_request(self, method, params):
+        if not self.reachable:
+            raise ConnectionError("backend unreachable (cable pulled)")
+        response = self.client.post(
+            "/rpc", data=self.encode_rpc_request(method, params), content_type="application/json"
+        )
+        return self.decode_rpc_response(response.data)
+
+
+@pytest.fixture
+def backend_rpc(chain):
+    return BackendRpcProvider(create_app({"TESTING": True}, upstream=InProcessUpstream(chain)).test_client())

@@ -14,10 +14,7 @@ import pytest
 from eth_account import Account
 from meter_bridge_fakes import InjectedCrash
 from web3 import Web3
-from web3.providers.base import JSONBaseProvider
 
-from backend import create_app
-from backend.upstreams import InProcessUpstream
 from devnet.embedded import TimeTravel
 from meter_bridge.chain import MarketChain
 from meter_bridge.daemon import BridgedMeter, Daemon
@@ -39,23 +36,6 @@ WIND_WH_PER_PERIOD = 300  # 36 kW exported for 30 s
 EV_WH_PER_PERIOD = 100  # 12 kW imported for 30 s
 RATED_POWER_W = 50_000  # both meters: 416 Wh in a 30 s period
 KEYSTORE_PASSWORD = "meter keystore password"
-
-
-class BackendRpcProvider(JSONBaseProvider):
-    """web3 talking JSON-RPC to the backend's ``/rpc``; ``reachable = False`` cuts the line."""
-
-    def __init__(self, client):
-        super().__init__()
-        self.client = client
-        self.reachable = True
-
-    def make_request(self, method, params):
-        if not self.reachable:
-            raise ConnectionError("backend unreachable (cable pulled)")
-        response = self.client.post(
-            "/rpc", data=self.encode_rpc_request(method, params), content_type="application/json"
-        )
-        return self.decode_rpc_response(response.data)
 
 
 class CrashAfterSend(MarketChain):
@@ -130,11 +110,6 @@ def bus(energy):
 def line(bus):
     with BusThread(bus) as running, SerialTransport(SerialSettings(running.port)) as transport:
         yield Poller(transport, reply_timeout=0.2, retries=2, backoff=0.01, silent_interval=0.005)
-
-
-@pytest.fixture
-def backend_rpc(chain):
-    return BackendRpcProvider(create_app({"TESTING": True}, upstream=InProcessUpstream(chain)).test_client())
 
 
 @pytest.fixture

@@ -1,0 +1,657 @@
+"""Replay a week of bilateral contracts: thousands signed day by day, then settled month by month.
+
+    .venv/bin/python scripts/replay_contracts.py [--chain embedded|anvil|URL] [--scale S] [--out DIR]
+
+Deploys the market and the retail contracts, admits a few retailers (each with a published plan
+and a meter for its whole feed-in), and plays a week: every day a number of new customers (an
+office, a shop, a small factory) enrol in the market with a meter and a retail wallet and sign a
+one- to three-month contract with both signatures at once, with a retailer, or with a producer
+of their own (a generator with its own meter). Daily counts vary like a week of the source's
+study (busy Monday, quiet weekend: 7,000 contracts at --scale 1). Then each billing month ends,
+the meters post the month's frozen registers (about one in a hundred stays silent, so the
+integrity rule settles it), and anyone's ``settleBatch`` calls settle every contract, a bounded
+batch per transaction. Deposits and prepaid wallets are drawn so that most customers can pay and
+some cannot: those contracts default. Everything is seeded (``--seed``).
+
+Each contract is settled in the same way by the plain-Python reference (sim/retail_reference.py)
+from the same readings, wallets and deposits: the replay checks that every contract ends as the
+reference says (completed, or defaulted in the same month with the same shortfall) and that the
+retail wallets, deposits held and withdrawals add up to what was deposited.
+
+Chains: ``embedded`` (eth-tester in this process), ``anvil`` (started here on a free port with
+1 s blocks, 30M gas), or a node's URL (Geth: see docs/retail.md for the funder key and short
+``--day-seconds``/``--month-seconds``, since a node's clock cannot be moved). Billing months are
+fixed-length (``--month-seconds``, 30 days by default) from the deployment.
+
+Writes to ``--out`` (default ``replay-contracts/``): ``days.csv`` (per signing day: signed, settled
+in full, in default, transactions, failed, mean and p95 seconds from submission to inclusion),
+``months.csv`` (the same for each billing month's readings and settlement), ``contracts.csv``
+(every contract with its outcome and the reference's), ``transactions.csv`` and
+``contracts.png``. Prints the days' table. Exit status 0 when no transaction failed, every
+contract ended as the reference says and money is conserved; 1 otherwise.
+
+On a node other than anvil the account paying for the replay comes from ``REPLAY_FUNDER_KEY`` (hex)
+or ``REPLAY_FUNDER_KEY_FILE``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import random
+import statistics
+import sys
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from replay_day import Chain  # the day replay beside this script: the same chains and funder
+from web3 import Web3
+from web3.exceptions import ContractLogicError, TransactionNotFound
+from web3.logs import DISCARD
+
+from devnet.nodes import anvil
+from p2pkit.market import deploy_market
+from p2pkit.retail.clock import BillingClock
+from p2pkit.retail.contracts import deploy_retail
+from p2pkit.retail.plans import PlanTerms, PriceKind
+from p2pkit.retail.terms import ContractState, MonthResult, Terms, sign_terms
+from p2pkit.transactions import TRANSFER_GAS, refusal_of
+from sim import retail_reference as reference
+
+UNIT = 10**12  # the replay's currency unit in wei: prices of a few tenths of a unit per kWh
+GAS_PRICE = 10 * 10**9  # above any base fee a 30M-gas chain reaches in this replay
+GAS_MONEY = 5 * 10**16
+GAS_MARGIN = 1.25
+SETTLE_BATCH = 150  # contracts per settleBatch: about 6M gas (bench/retail_gas.py), well inside a 30M-gas block
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+WEEKDAY_SHARE = (1.18, 1.12, 1.08, 1.04, 0.98, 0.83, 0.77)  # of a seventh of the week
+WEEK_AT_SCALE_1 = 7000
+RETAILERS = 5
+PRODUCER_SHARE = 0.3
+SILENT_METER = 0.01
+FIRST_REGISTER_WH = 100_000_000
+INCLUSION_TIMEOUT = 600.0
+RETAILER_WALLET = 10**18  # a million units: a retailer never runs short in the replay
+
+
+# ---------------------------------------------------------------- the chain
+
+
+class Node(Chain):
+    """The day replay's chain (embedded, anvil or another node, and who pays), with its URL."""
+
+    def __init__(self, target: str):
+        super().__init__(target)
+        self.url = None if self.kind == "embedded" else target
+
+    def now(self) -> int:
+        return self.w3.eth.get_block("latest")["timestamp"]
+
+    def move_to(self, timestamp: int) -> None:
+        """Block time at least ``timestamp`` from the next block on (waits on a node)."""
+        self.wait_until(timestamp)
+
+
+@dataclass
+class Sent:
+    """One transaction: what it was for, when it was sent and seen in a block, and how it went."""
+
+    row: str  # "day 1" .. "day 7", "month 3"
+    what: str
+    tx_hash: str
+    submitted: float
+    included: float | None = None
+    ok: bool = False
+    reason: str = ""
+
+    @property
+    def latency(self) -> float | None:
+        return None if self.included is None else self.included - self.submitted
+
+
+class Pipeline:
+    """Sends signed transactions without waiting for each, then waits for a whole step.
+
+    Nonces are counted here; gas is estimated for every transaction against the chain as the
+    previous step left it (the replay never sends a transaction whose inputs are still pending).
+    A thread watches new blocks (on a node) and notes when each transaction is first seen in one.
+    """
+
+    def __init__(self, node: Node):
+        self.node = node
+        self.w3 = node.w3
+        self.nonces: dict[str, int] = {}
+        self.sent: list[Sent] = []
+        self._waiting: dict[str, Sent] = {}
+        self._seen: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._watcher = None
+        if node.kind != "embedded":
+            self._watcher = threading.Thread(target=self._watch, args=(Web3(Web3.HTTPProvider(node.url)),), daemon=True)
+            self._watcher.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._watcher is not None:
+            self._watcher.join()
+
+    def send(
+        self, row: str, what: str, signer: LocalAccount, call=None, *, to: str | None = None, value: int = 0
+    ) -> None:
+        """Send ``call`` (or plain ether to ``to``) signed by ``signer``; a refusal is a failure."""
+        nonce = self.nonces.get(signer.address)
+        if nonce is None:
+            nonce = self.w3.eth.get_transaction_count(signer.address, "pending")
+        tx = {
+            "from": signer.address,
+            "value": value,
+            "nonce": nonce,
+            "gasPrice": GAS_PRICE,
+            "chainId": self._chain_id(),
+        }
+        try:
+            if call is None:
+                tx.update(to=to, gas=TRANSFER_GAS)
+            else:
+                tx = call.build_transaction({**tx, "gas": 0})
+                # Estimated without the gas price: the sender need not hold a whole block's gas.
+                estimate = {k: v for k, v in tx.items() if k not in ("gas", "gasPrice", "nonce")}
+                tx["gas"] = int(self.w3.eth.estimate_gas(estimate) * GAS_MARGIN)
+        except Exception as error:  # a refusal, or a call web3 cannot even encode
+            reason = refusal_text(error, call)
+            if reason is None:
+                raise
+            self.sent.append(Sent(row, what, "", time.monotonic(), reason=f"refused: {reason}"))
+            return
+        raw = signer.sign_transaction(tx).raw_transaction
+        submitted = time.monotonic()
+        tx_hash = self.w3.eth.send_raw_transaction(raw).to_0x_hex()
+        self.nonces[signer.address] = nonce + 1
+        record = Sent(row, what, tx_hash, submitted)
+        self.sent.append(record)
+        self._waiting[tx_hash] = record
+        if self._watcher is None:  # eth-tester mined it while sending
+            self._seen[tx_hash] = time.monotonic()
+
+    def wait(self) -> list[dict]:
+        """Wait until every transaction sent is in a block; the receipts of the successful ones."""
+        deadline = time.monotonic() + INCLUSION_TIMEOUT
+        while any(h not in self._seen for h in self._waiting) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        receipts = []
+        for tx_hash, record in self._waiting.items():
+            record.included = self._seen.get(tx_hash)
+            if record.included is None:
+                record.reason = "not included"
+                continue
+            receipt = self._receipt(tx_hash)
+            record.ok = receipt["status"] == 1
+            record.reason = "" if record.ok else "reverted"
+            if record.ok:
+                receipts.append(receipt)
+        self._waiting.clear()
+        return receipts
+
+    def _receipt(self, tx_hash: str) -> dict:
+        for _ in range(100):
+            with contextlib.suppress(TransactionNotFound):
+                return self.w3.eth.get_transaction_receipt(tx_hash)
+            time.sleep(0.05)
+        raise RuntimeError(f"no receipt for {tx_hash} although it was seen in a block")
+
+    def _watch(self, w3: Web3) -> None:
+        seen_up_to = w3.eth.block_number
+        while not self._stop.is_set():
+            latest = w3.eth.block_number
+            for number in range(seen_up_to + 1, latest + 1):
+                now = time.monotonic()
+                for tx_hash in w3.eth.get_block(number)["transactions"]:
+                    self._seen.setdefault(tx_hash.to_0x_hex(), now)
+            seen_up_to = latest
+            self._stop.wait(0.05)
+
+    def _chain_id(self) -> int:
+        if not hasattr(self, "_id"):
+            self._id = self.w3.eth.chain_id
+        return self._id
+
+
+def refusal_text(error: Exception, call) -> str | None:
+    """What refused a transaction: the contract's custom error by name, or web3's message; None
+    for a failure that is not a refusal (the chain out of reach)."""
+    refusal = refusal_of(error, None if call is None else call.contract_abi)
+    if refusal is not None:
+        return str(refusal)
+    return str(error) if isinstance(error, (ContractLogicError, ValueError)) else None
+
+
+# ---------------------------------------------------------------- the week
+
+
+@dataclass
+class Party:
+    account: LocalAccount
+    meter: LocalAccount
+    number: int
+    rated_power_w: int
+    register_wh: int = FIRST_REGISTER_WH
+
+
+@dataclass
+class Case:
+    """One contract of the replay: its day, parties, terms and what happens each month."""
+
+    day: int
+    buyer: Party
+    seller: Party
+    by_retailer: bool
+    terms: Terms
+    prepaid: int  # in the buyer's wallet beyond its deposit
+    readings: list[tuple[int | None, int | None]]  # (buyer Wh, seller Wh) per month; None: silent meter
+    id: int = 0
+    ledger: reference.Ledger | None = None  # the reference's wallets of this contract's parties
+    expected: reference.Contract | None = None
+    results: list = field(default_factory=list)  # (the chain's MonthSettled result, the reference's)
+
+
+def daily_counts(scale: float, rng: random.Random) -> list[int]:
+    total = sum(WEEKDAY_SHARE)
+    return [max(1, round(WEEK_AT_SCALE_1 * scale * share / total * rng.uniform(0.95, 1.05))) for share in WEEKDAY_SHARE]
+
+
+def draw_case(day: int, number: int, rng: random.Random, retailers: list[Party], month_seconds: int) -> Case:
+    monthly_wh = rng.randrange(500, 20_000) * 1000
+    months = rng.choice((1, 2, 3))
+    direct, catalogue = rng.randrange(30, 50) * UNIT // 100, rng.randrange(55, 75) * UNIT // 100
+    rated_power_w = -(-3 * monthly_wh * 3600 // month_seconds)  # three times the contracted energy a month
+    buyer = Party(Account.create(), Account.create(), 2 * number, rated_power_w)
+    by_retailer = rng.random() >= PRODUCER_SHARE
+    seller = (
+        rng.choice(retailers)
+        if by_retailer
+        else Party(Account.create(), Account.create(), 2 * number + 1, rated_power_w)
+    )
+    bill = monthly_wh * direct // 1000
+    covers = rng.random() >= 0.08  # about one customer in twelve prepays too little
+    prepaid = int(months * bill * (rng.uniform(1.1, 1.4) if covers else rng.uniform(0.1, 0.7)))
+    terms = Terms(
+        buyer=buyer.account.address,
+        seller=seller.account.address,
+        months=months,
+        monthly_wh=monthly_wh,
+        direct_price=direct,
+        catalogue_price=catalogue,
+        penalty_rate=2 * UNIT // 100,
+        buyer_deposit=bill // 2,
+        seller_deposit=0 if by_retailer else bill // 2,
+    )
+    readings = []
+    for _ in range(months):
+        used = max(0, int(monthly_wh * rng.gauss(1.0, 0.08)))
+        fed = None if by_retailer else max(0, int(monthly_wh * (rng.gauss(1.0, 0.05) if rng.random() > 0.1 else 0.6)))
+        readings.append(
+            (
+                None if rng.random() < SILENT_METER else used,
+                None if fed is not None and rng.random() < SILENT_METER else fed,
+            )
+        )
+    return Case(day, buyer, seller, by_retailer, terms, prepaid, readings)
+
+
+class Replay:
+    def __init__(self, node: Node, args: argparse.Namespace):
+        self.node, self.args = node, args
+        self.w3 = node.w3
+        self.rng = random.Random(args.seed)
+        self.pipe = Pipeline(node)
+        self.funder = node.funder()
+        self.cases: list[Case] = []
+
+    def deploy(self) -> None:
+        self.grid = Account.create()
+        self.market = deploy_market(self.w3, self.funder, self.grid.address)
+        clock = BillingClock.fixed(self.args.month_seconds, self.args.month_seconds // 6)
+        retail = deploy_retail(self.w3, self.funder, self.market, clock)
+        self.plans, self.bilateral = retail.plans, retail.contracts
+        self.billing = BillingClock.of(self.bilateral)
+        self.retailers = [Party(Account.create(), Account.create(), 10**9 + i, 10**9) for i in range(RETAILERS)]
+        self.enrol("setup", self.retailers, producer=True, wallets=[RETAILER_WALLET] * RETAILERS)
+        for retailer in self.retailers:
+            self.pipe.send(
+                "setup", "setRetailer", self.funder, self.plans.functions.setRetailer(retailer.account.address, True)
+            )
+        self.pipe.wait()
+        for retailer in self.retailers:
+            plan = PlanTerms(PriceKind.FLAT, flat_price=40 * UNIT // 100, months=3, reliability=((2, 90),))
+            self.pipe.send("setup", "publishPlan", retailer.account, self.plans.functions.publishPlan(plan.as_abi()))
+        self.pipe.wait()
+        self.plan_of = {r.account.address: i + 1 for i, r in enumerate(self.retailers)}
+
+    def enrol(self, row: str, parties: list[Party], *, producer: bool, wallets: list[int]) -> None:
+        """Fund, register, authorize, meter and fill the retail wallets of new parties, step by step."""
+        market, send = self.market.functions, self.pipe.send
+        for party, wallet in zip(parties, wallets):
+            send(row, "transfer", self.funder, to=party.account.address, value=GAS_MONEY + wallet)
+            send(row, "transfer", self.funder, to=party.meter.address, value=GAS_MONEY)
+        self.pipe.wait()
+        for party in parties:
+            send(row, "register", party.account, market.register("customer", producer, False))
+        self.pipe.wait()
+        for party, wallet in zip(parties, wallets):
+            address = party.account.address
+            send(row, "setAuthorization", self.funder, market.setAuthorization(address, True))
+            bind = market.bindMeter(address, party.meter.address, party.number, party.rated_power_w)
+            send(row, "bindMeter", self.funder, bind)
+            if wallet:
+                send(row, "deposit", party.account, self.bilateral.functions.deposit(), value=wallet)
+        self.pipe.wait()
+
+    def week(self) -> None:
+        start = self.node.now()
+        number = 0
+        for day, count in enumerate(daily_counts(self.args.scale, self.rng)):
+            self.node.move_to(start + day * self.args.day_seconds)
+            row = f"day {day + 1}"
+            cases = []
+            for _ in range(count):
+                number += 1
+                cases.append(draw_case(day, number, self.rng, self.retailers, self.args.month_seconds))
+            first_month = self.bilateral.functions.currentMonth().call() + 1
+            for case in cases:
+                plan = self.plan_of.get(case.seller.account.address, 0)
+                case.terms = replace(case.terms, first_month=first_month, plan_id=plan)
+            self.enrol(
+                row,
+                [c.buyer for c in cases],
+                producer=False,
+                wallets=[c.terms.buyer_deposit + c.prepaid for c in cases],
+            )
+            producers = [c for c in cases if not c.by_retailer]
+            self.enrol(
+                row,
+                [c.seller for c in producers],
+                producer=True,
+                wallets=[c.terms.seller_deposit + c.terms.monthly_wh * c.terms.direct_price // 1000 for c in producers],
+            )
+            chain_id, verifying = self.w3.eth.chain_id, self.bilateral.address
+            for case in cases:
+                signatures = [
+                    sign_terms(p.account.key, case.terms, case.buyer.number, chain_id, verifying)
+                    for p in (case.buyer, case.seller)
+                ]
+                call = self.bilateral.functions.signContract(case.terms.as_abi(), case.buyer.number, *signatures)
+                self.pipe.send(row, "signContract", case.buyer.account, call)
+            for receipt in self.pipe.wait():
+                for event in self.bilateral.events.ContractActivated().process_receipt(receipt, errors=DISCARD):
+                    case = next(c for c in cases if c.terms.buyer == event.args.buyer)
+                    case.id = event.args.id
+            self.cases += cases
+            print(f"{row} ({WEEKDAYS[day]}): {count} contracts signed", file=sys.stderr, flush=True)
+
+    def months(self) -> None:
+        active = [c for c in self.cases if c.id]
+        first = min(c.terms.first_month for c in active)
+        last = max(c.terms.first_month + c.terms.months - 1 for c in active)
+        for month in range(first, last + 1):
+            row = f"month {month}"
+            self.node.move_to(self.billing.month_end(month) + 60)
+            due = [
+                c
+                for c in active
+                if c.terms.first_month <= month < c.terms.first_month + c.terms.months
+                and (c.expected is None or c.expected.state is ContractState.ACTIVE)
+            ]
+            self.post_readings(row, month, due)
+            self.node.move_to(self.billing.reading_deadline(month) + 1)
+            for first_id in range(1, max(c.id for c in active) + 1, SETTLE_BATCH):
+                call = self.bilateral.functions.settleBatch(first_id, SETTLE_BATCH)
+                self.pipe.send(row, "settleBatch", self.funder, call)
+            settled = {}
+            for receipt in self.pipe.wait():
+                for event in self.bilateral.events.MonthSettled().process_receipt(receipt, errors=DISCARD):
+                    settled[event.args.id] = event.args.result
+            for case in due:
+                self.settle_reference(case, month, settled.get(case.id))
+            print(f"{row}: {len(settled)} contracts settled", file=sys.stderr, flush=True)
+
+    def post_readings(self, row: str, month: int, due: list[Case]) -> None:
+        posted: dict[str, int | None] = {}
+        for case in due:
+            buyer_wh, seller_wh = case.readings[month - case.terms.first_month]
+            posted[case.buyer.account.address] = buyer_wh
+            if not case.by_retailer:
+                posted[case.seller.account.address] = seller_wh
+        retail_feed = sum(c.terms.monthly_wh for c in due if c.by_retailer)
+        parties = {p.account.address: p for c in due for p in (c.buyer, c.seller)} | {
+            r.account.address: r for r in self.retailers
+        }
+        for retailer in self.retailers:
+            posted[retailer.account.address] = retail_feed // RETAILERS
+        for address, energy in posted.items():
+            party = parties[address]
+            opening = party.register_wh
+            party.register_wh = (opening + (energy or 0)) % 1_000_000_000
+            if energy is not None:
+                call = self.bilateral.functions.submitMonthlyReading(month, party.number, opening, party.register_wh)
+                self.pipe.send(row, "submitMonthlyReading", party.meter, call)
+        self.pipe.wait()
+        self.retailer_feed = retail_feed // RETAILERS
+
+    def settle_reference(self, case: Case, month: int, result) -> None:
+        if case.expected is None:
+            ledger = reference.Ledger()
+            ledger.wallets[case.buyer.account.address] = case.terms.buyer_deposit + case.prepaid
+            ledger.wallets[case.seller.account.address] = case.terms.seller_deposit + (
+                RETAILER_WALLET if case.by_retailer else case.terms.monthly_wh * case.terms.direct_price // 1000
+            )
+            case.ledger = ledger
+            case.expected = reference.activate(ledger, reference.with_third_party(case.terms, self.grid.address))
+        buyer_wh, seller_wh = case.readings[month - case.terms.first_month]
+        if case.by_retailer:
+            seller_wh = self.retailer_feed
+        capacity = self.bilateral.functions.capacityOf(case.terms.buyer, month).call()  # the meter's rating, as bound
+        expected = reference.settle_month(case.ledger, case.expected, buyer_wh, seller_wh, capacity)
+        case.results.append((result, expected))
+
+
+# ---------------------------------------------------------------- outcomes and outputs
+
+
+def outcome(replay: Replay, case: Case) -> tuple[str, str]:
+    """(state on chain, state the reference gives) of a contract."""
+    if not case.id:
+        return "not signed", case.expected.state.name.lower() if case.expected else "not signed"
+    record = replay.bilateral.functions.contractOf(case.id).call()
+    return ContractState(record.state).name.lower(), case.expected.state.name.lower()
+
+
+def p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, round(0.95 * len(ordered)) - 1)] if ordered else 0.0
+
+
+def stats(sent: list[Sent]) -> tuple[int, int, str, str]:
+    latencies = [s.latency for s in sent if s.ok]
+    mean = f"{statistics.mean(latencies):.3f}" if latencies else ""
+    return len(sent), sum(not s.ok for s in sent), mean, f"{p95(latencies):.3f}" if latencies else ""
+
+
+def write_outputs(replay: Replay, out: Path, charts: bool) -> tuple[list[list], bool, bool]:
+    out.mkdir(parents=True, exist_ok=True)
+    outcomes = {id(c): outcome(replay, c) for c in replay.cases}
+    days = []
+    for day in range(7):
+        cases = [c for c in replay.cases if c.day == day]
+        states = [outcomes[id(c)][0] for c in cases]
+        sent = [s for s in replay.pipe.sent if s.row == f"day {day + 1}"]
+        days.append(
+            [
+                day + 1,
+                WEEKDAYS[day],
+                sum(1 for c in cases if c.id),
+                states.count("completed"),
+                states.count("defaulted"),
+                *stats(sent),
+            ]
+        )
+    with open(out / "days.csv", "w", newline="") as f:
+        csv.writer(f).writerows(
+            [
+                [
+                    "day",
+                    "weekday",
+                    "signed",
+                    "settled_in_full",
+                    "in_default",
+                    "transactions",
+                    "failed",
+                    "mean_inclusion_s",
+                    "p95_inclusion_s",
+                ],
+                *days,
+            ]
+        )
+    month_rows = sorted({s.row for s in replay.pipe.sent if s.row.startswith("month")}, key=lambda r: int(r.split()[1]))
+    with open(out / "months.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["month", "transactions", "failed", "mean_inclusion_s", "p95_inclusion_s"])
+        writer.writerows(
+            [[row.split()[1], *stats([s for s in replay.pipe.sent if s.row == row])] for row in month_rows]
+        )
+    matches = True
+    with open(out / "contracts.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(
+            [
+                "id",
+                "day",
+                "seller",
+                "monthly_kwh",
+                "months",
+                "buyer_deposit_units",
+                "prepaid_units",
+                "state",
+                "reference_state",
+                "months_settled",
+                "same_as_reference",
+            ]
+        )
+        for case in replay.cases:
+            state, expected = outcomes[id(case)]
+            same = state == expected and all(
+                chain is not None and chain_matches(chain, model) for chain, model in case.results
+            )
+            matches &= same
+            writer.writerow(
+                [
+                    case.id,
+                    case.day + 1,
+                    "retailer" if case.by_retailer else "producer",
+                    case.terms.monthly_wh / 1000,
+                    case.terms.months,
+                    case.terms.buyer_deposit / UNIT,
+                    case.prepaid / UNIT,
+                    state,
+                    expected,
+                    len(case.results),
+                    same,
+                ]
+            )
+    with open(out / "transactions.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["row", "what", "tx_hash", "ok", "inclusion_s", "reason"])
+        writer.writerows(
+            [
+                [s.row, s.what, s.tx_hash, s.ok, "" if s.latency is None else f"{s.latency:.4f}", s.reason]
+                for s in replay.pipe.sent
+            ]
+        )
+    deposited, withdrawn, held = replay.bilateral.functions.totals().call()
+    accounts = (
+        {a for c in replay.cases for a in (c.terms.buyer, c.terms.seller)}
+        | {replay.grid.address}
+        | {r.account.address for r in replay.retailers}
+    )
+    wallets = sum(replay.bilateral.functions.walletOf(a).call() for a in accounts)
+    conserved = (
+        wallets + held + withdrawn == deposited == replay.w3.eth.get_balance(replay.bilateral.address) + withdrawn
+    )
+    if charts:
+        draw_chart(out, days)
+    return days, matches, conserved
+
+
+def chain_matches(chain, model: MonthResult) -> bool:
+    return MonthResult.of(chain) == model
+
+
+def draw_chart(out: Path, days: list[list]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [f"{d[0]} {d[1]}" for d in days]
+    fig, ax = plt.subplots(figsize=(8, 4))
+    ax.bar(labels, [d[3] for d in days], label="settled in full")
+    ax.bar(labels, [d[4] for d in days], bottom=[d[3] for d in days], label="in default")
+    ax.set(ylabel="contracts signed that day", title="A week of bilateral contracts")
+    latency = ax.twinx()
+    latency.plot(labels, [float(d[7] or 0) for d in days], color="black", marker="o", label="mean inclusion (s)")
+    latency.set_ylabel("seconds from submission to inclusion")
+    ax.legend(loc="upper right")
+    fig.tight_layout()
+    fig.savefig(out / "contracts.png", dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--chain", default="embedded", help='"embedded", "anvil" or a node\'s JSON-RPC URL')
+    parser.add_argument("--scale", type=float, default=1.0, help="share of the full week's 7,000 contracts")
+    parser.add_argument("--seed", type=int, default=2024)
+    parser.add_argument("--day-seconds", type=int, default=86_400, help="block time between signing days")
+    parser.add_argument("--month-seconds", type=int, default=30 * 86_400, help="length of a billing month")
+    parser.add_argument("--out", type=Path, default=Path("replay-contracts"))
+    parser.add_argument("--no-charts", action="store_true")
+    args = parser.parse_args(argv)
+    if 7 * args.day_seconds >= args.month_seconds:
+        parser.error("a week of --day-seconds must fit in one billing month (--month-seconds)")
+    with contextlib.ExitStack() as stack:
+        url = (
+            stack.enter_context(anvil("--block-time", "1", "--order", "fifo", "--block-base-fee-per-gas", "0"))
+            if args.chain == "anvil"
+            else None
+        )
+        node = Node(url or args.chain)
+        replay = Replay(node, args)
+        stack.callback(replay.pipe.close)
+        started = time.monotonic()
+        replay.deploy()
+        replay.week()
+        replay.months()
+        days, matches, conserved = write_outputs(replay, args.out, not args.no_charts)
+    failed = sum(not s.ok for s in replay.pipe.sent)
+    print(
+        f"chain: {node.kind}; {len(replay.cases)} contracts; {len(replay.pipe.sent)} transactions in "
+        f"{time.monotonic() - started:.0f} s; output in {args.out}/"
+    )
+    print(
+        "| day | signed | settled in full | in default | transactions | failed | mean inclusion s | p95 inclusion s |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for d in days:
+        print(f"| {d[0]} {d[1]} | {d[2]} | {d[3]} | {d[4]} | {d[5]} | {d[6]} | {d[7]} | {d[8]} |")
+    print(f"failed transactions: {failed}")
+    print(f"every contract as the reference says: {'yes' if matches else 'NO'}")
+    print(f"money conserved (wallets + held + withdrawn == deposited): {'yes' if conserved else 'NO'}")
+    return 0 if failed == 0 and matches and conserved else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
