@@ -65,6 +65,8 @@ ROLES = ("operator", "grid")
 # ethash: blocks per epoch, and the revision in the DAG's file name (full-R23-<seed>).
 EPOCH_LENGTH = 30_000
 ETHASH_REVISION = 23
+# A new chain's first block can take minutes on a busy machine (one mining thread).
+FIRST_BLOCK_TIMEOUT = 600
 
 
 class GethUnavailable(RuntimeError):
@@ -400,7 +402,7 @@ def geth_private_network(
         _wait_until(
             lambda: all(int(rpc(url, "eth_blockNumber"), 16) > start for url in urls),
             "no new block was mined and shared",
-            120,
+            FIRST_BLOCK_TIMEOUT,
             processes,
             logs,
         )

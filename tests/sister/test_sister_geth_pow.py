@@ -29,35 +29,49 @@ from pathlib import Path
 
 import pytest
 from eth_account import Account
-from sister_support import CONFIRMATIONS, RESERVE, SUPPLY, chain_state, lock, refusal
+from sister_support import CONFIRMATIONS, RESERVE, SUPPLY, chain_state, refusal
 
 from devnet.geth import GETH_VERSION, GethUnavailable, dag_dir, geth_binary, geth_sister_pair, prepare_dags
-from devnet.geth.sister import deploy_on_pair, node_w3
+from devnet.geth.sister import deploy_on_pair, node_w3, send_together
 from p2pkit.keyfiles import create_keystore
 from p2pkit.sister.lock import TRADING, LockTerms, SisterChain, attach
-from p2pkit.sister.relay import LockEvent, held_ancestor, missing_headers, unlock_proof
-from p2pkit.transactions import send
+from p2pkit.sister.relay import LockEvent, held_ancestor, lock_events, missing_headers, unlock_proof
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 USER_FUNDS = 1000
 RPC_NODE, RIVAL_NODE = 2, 3
-WAIT = 300.0  # seconds for any one condition: blocks come every few seconds, slower under load
+BLOCK_BUDGET = 40  # blocks of the chains watched within which a condition must hold
+STALL = 600.0  # seconds without a block on any chain watched: the chains have stopped
 SHORT_OF_CONFIRMATIONS = 3  # blocks node 3 mines on top of its lock
 
 
-def wait_for(condition, what: str, daemon: subprocess.Popen | None = None, log: Path | None = None):
-    """Poll ``condition`` until it returns something truthy, and return it."""
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
+def wait_for(condition, what: str, chains: list, daemon: subprocess.Popen | None = None, log: Path | None = None):
+    """Poll ``condition`` until it returns something truthy, and return it.
+
+    The deadline is counted in blocks, not seconds, so that a busy machine (slower blocks) does not
+    fail the test: ``condition`` must hold before the ``chains`` (connections to nodes) have made
+    ``BLOCK_BUDGET`` blocks between them since the wait began, and fails early if none of them
+    makes a block for ``STALL`` seconds."""
+
+    def height():
+        return sum(w3.eth.block_number for w3 in chains)
+
+    start = last = height()
+    moved = time.monotonic()
+    while True:
         if result := condition():
             return result
         if daemon is not None:
             assert daemon.poll() is None, f"the relayer exited:\n{log.read_text()[-3000:]}"
+        now = height()
+        if now != last:
+            last, moved = now, time.monotonic()
+        tail = f":\n{log.read_text()[-3000:]}" if log else ""
+        assert now - start < BLOCK_BUDGET, f"{what}: not within {BLOCK_BUDGET} blocks{tail}"
+        assert time.monotonic() - moved < STALL, f"{what}: no block for {STALL:.0f} s{tail}"
         time.sleep(0.25)
-    tail = f":\n{log.read_text()[-3000:]}" if log else ""
-    raise AssertionError(f"{what}: not within {WAIT:.0f} s{tail}")
 
 
 @pytest.fixture(scope="module")
@@ -126,8 +140,19 @@ def daemon(sister, keys, tmp_path_factory):
     finally:
         process.send_signal(signal.SIGTERM)
         # A step may be waiting for a receipt; the daemon stops once it is done.
-        returncode = process.wait(timeout=WAIT)
+        returncode = process.wait(timeout=STALL)
     assert returncode == 0, log.read_text()[-3000:]
+
+
+def lock(chain: SisterChain, account, amount: int) -> LockEvent:
+    """Lock ``amount`` of ``account``'s value for itself, waiting as long as a busy machine needs."""
+    (receipt,) = send_together(chain.w3, account, [chain.lock.functions.lock(amount, account.address)])
+    (event,) = lock_events(chain, receipt["blockNumber"], receipt["blockNumber"], 1)
+    return event
+
+
+def submit_headers(chain: SisterChain, headers: list[bytes], relayer) -> None:
+    send_together(chain.w3, relayer, [chain.light_client.functions.submitHeaders(headers)])
 
 
 def unlocked(chain: SisterChain, lock_id: bytes):
@@ -145,7 +170,13 @@ def test_the_daemon_carries_a_lock_each_way_after_six_pow_confirmations(sister, 
     process, log = daemon
     there, back = lock(sister.trading, user, 100), lock(sister.scheduling, user, 30)
     for destination, event in ((sister.scheduling, there), (sister.trading, back)):
-        wait_for(unlocked(destination, event.lock_id), f"the unlock on the {destination.name} chain", process, log)
+        wait_for(
+            unlocked(destination, event.lock_id),
+            f"the unlock on the {destination.name} chain",
+            [sister.trading.w3, sister.scheduling.w3],
+            process,
+            log,
+        )
         (released,) = unlocks_of(destination, event)
         assert released["args"]["sourceBlock"] == event.block_hash
         assert released["args"]["released"] == event.amount
@@ -179,23 +210,19 @@ def test_a_lock_on_a_losing_pow_branch_is_refused_and_the_real_lock_unlocks_once
     # The main miner pauses; node 3, in step with it, is cut off and mines a branch holding a lock,
     # 3 blocks deep: a short fork, as proof of work makes them.
     trading.admin(1, "miner_stop")
-    fork_point = wait_for(lambda: same_head(miner, main, rival), "the three trading nodes at one head")
+    fork_point = wait_for(lambda: same_head(miner, main, rival), "the three trading nodes at one head", [scheduling.w3])
     trading.isolate(RIVAL_NODE)
     trading.admin(RIVAL_NODE, "miner_start", 1)
     fork_lock = lock(on_rival, user, 100)
     assert fork_lock.block_number > fork_point["number"]
     fork_tip = fork_lock.block_number + SHORT_OF_CONFIRMATIONS
-    wait_for(lambda: rival.eth.block_number >= fork_tip, "node 3's branch 3 blocks above its lock")
+    wait_for(lambda: rival.eth.block_number >= fork_tip, "node 3's branch 3 blocks above its lock", [rival])
     trading.admin(RIVAL_NODE, "miner_stop")
 
     # A relayer following node 3 submits its branch: the light client follows it (the heaviest it
     # knows), and the lock is refused as too recent.
     first = held_ancestor(rival, client) + 1
-    send(
-        scheduling.w3,
-        client.functions.submitHeaders(missing_headers(rival, client, 64)[: fork_tip - first + 1]),
-        fork_relayer,
-    )
+    submit_headers(scheduling, missing_headers(rival, client, 64)[: fork_tip - first + 1], fork_relayer)
     assert bytes(client.functions.bestHeader().call().hash) == bytes(rival.eth.get_block(fork_tip)["hash"])
     fork_unlock = scheduling.lock.functions.unlock(*unlock_proof(rival, fork_lock).as_args())
     accounts = [user.address]
@@ -209,6 +236,7 @@ def test_a_lock_on_a_losing_pow_branch_is_refused_and_the_real_lock_unlocks_once
     user_rights = scheduling.lock.functions.balanceOf(user.address).call()
     real_lock = lock(sister.trading, user, 40)
     fork_weight = rival.eth.get_block(fork_tip)["totalDifficulty"]
+    both = [main, scheduling.w3]
 
     def light_client_on_main_past_the_fork():
         best = client.functions.bestHeader().call()
@@ -217,10 +245,10 @@ def test_a_lock_on_a_losing_pow_branch_is_refused_and_the_real_lock_unlocks_once
         block = main.eth.get_block(best.number)
         return bytes(block["hash"]) == bytes(best.hash) and block["totalDifficulty"] > fork_weight
 
-    wait_for(light_client_on_main_past_the_fork, "the light client on the main branch", process, log)
+    wait_for(light_client_on_main_past_the_fork, "the light client on the main branch", both, process, log)
 
     # The real lock unlocks, once.
-    wait_for(unlocked(scheduling, real_lock.lock_id), "the real lock's unlock", process, log)
+    wait_for(unlocked(scheduling, real_lock.lock_id), "the real lock's unlock", both, process, log)
     assert len(unlocks_of(scheduling, real_lock)) == 1
     replay = scheduling.lock.functions.unlock(*unlock_proof(main, real_lock).as_args())
     assert refusal(scheduling.w3, replay, fork_relayer).name == "AlreadyUnlocked"
@@ -228,7 +256,7 @@ def test_a_lock_on_a_losing_pow_branch_is_refused_and_the_real_lock_unlocks_once
 
     # The losing branch's lock, with every block node 3 mined held, is refused: not on the best chain.
     if rest := missing_headers(rival, client, 64):
-        send(scheduling.w3, client.functions.submitHeaders(rest), fork_relayer)
+        submit_headers(scheduling, rest, fork_relayer)
     assert client.functions.headerOf(rival.eth.get_block("latest")["hash"]).call().held
     before = ledger_state(scheduling, accounts, [fork_lock.lock_id])
     assert refusal(scheduling.w3, fork_unlock, fork_relayer).name == "NotOnBestChain"
@@ -243,5 +271,6 @@ def test_a_lock_on_a_losing_pow_branch_is_refused_and_the_real_lock_unlocks_once
             == main.eth.get_block(fork_lock.block_number)["hash"]
         ),
         "node 3 on the main branch",
+        [main],
     )
     assert scheduling.lock.functions.balanceOf(user.address).call() == user_rights + 40
