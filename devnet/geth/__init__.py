@@ -245,18 +245,22 @@ class PrivateNetwork:
         return ipc_call(self.folder.ipc_path(index), method, *params)
 
     def isolate(self, index: int) -> None:
-        """Cut node ``index`` off from every other node (both ways, so that none dials it again)."""
-        for other, enode in enumerate(self.enodes, start=1):
-            if other != index:
-                self.admin(index, "admin_removePeer", enode)
-                self.admin(other, "admin_removePeer", self.enodes[index - 1])
-        _wait_until(
-            lambda: int(self.admin(index, "net_peerCount"), 16) == 0,
-            f"node {index} still has peers",
-            30,
-            self.processes,
-            [],
-        )
+        """Cut node ``index`` off from every other node, both ways so that none dials it again.
+
+        The removal is repeated until the node has had no peer twice in a row a second apart: a
+        dial already under way when a peer is removed still connects."""
+        quiet = []
+
+        def cut_off() -> bool:
+            for other, enode in enumerate(self.enodes, start=1):
+                if other != index:
+                    self.admin(index, "admin_removePeer", enode)
+                    self.admin(other, "admin_removePeer", self.enodes[index - 1])
+            quiet.append(int(self.admin(index, "net_peerCount"), 16) == 0)
+            time.sleep(1)
+            return quiet[-2:] == [True, True]
+
+        _wait_until(cut_off, f"node {index} still has peers", 120, self.processes, [])
 
     def reconnect(self, index: int) -> None:
         """Let node ``index`` dial every other node again."""
