@@ -1,6 +1,6 @@
 """Every benchmark, as `make bench` runs them, then a summary beside the published figures.
 
-    .venv/bin/python -m bench [--only gas,retail,reference,budget,embedded,load,codec,sister] [--quick]
+    .venv/bin/python -m bench [--only gas,retail,reference,budget,embedded,load,codec,sister,sister_geth] [--quick]
 
 Each part runs in a process of its own and prints its tables: gas per function and per period
 (``bench/gas.py``), gas of the retail contracts (``bench/retail_gas.py``), the off-chain
@@ -34,6 +34,7 @@ PARTS = {
     "load": ["-m", "bench.load"],
     "codec": ["-m", "bench.codec"],
     "sister": ["-m", "bench.sister_gas"],
+    "sister_geth": ["-m", "bench.sister_geth"],
 }
 QUICK = {
     "gas": ["--sizes", "10,100"],
@@ -55,6 +56,7 @@ QUICK = {
     ],
     "codec": ["--frames", "2000"],
     "sister": ["--block-sizes", "1,10"],
+    "sister_geth": ["--rounds", "1"],
 }
 
 
@@ -177,7 +179,7 @@ def summary() -> str:
         ]
     lines += [
         "Details: gas.md, retail_gas.md, reference_clearing.md, period_budget.md, embedded.md,"
-        " throughput.md (and .csv, throughput.png), sister_gas.md."
+        " throughput.md (and .csv, throughput.png), sister_gas.md, sister_geth.md."
     ]
     return "\n".join(lines) + "\n"
 

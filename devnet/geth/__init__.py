@@ -11,7 +11,12 @@ One chain lives in one folder::
       node1.log ...       each node's log
 
 Node 1 mines into the operator's account; every node serves JSON-RPC (eth, net and web3 only) on
-127.0.0.1. The nodes find each other as static peers, never by discovery. Geth is v1.11.6, the
+127.0.0.1, and the rest of its API (``admin``, ``miner``) on its IPC socket only. The nodes find
+each other as static peers named by enode URL in their config.toml, never by discovery.
+
+The sister chains are two such networks side by side (``geth_sister_pair``): the trading chain
+(id 20645, the market's) and the scheduling chain (id 20646), each in a folder of its own with
+its own genesis, keys, datadirs and ports. Geth is v1.11.6, the
 last release that mines ethash; ``devnet/geth/install_geth.sh`` builds it into ``.tools/bin``.
 
 A miner needs the ethash DAG of the current 30,000-block epoch (about 1 GB, minutes to make), and
@@ -31,6 +36,7 @@ import secrets
 import subprocess
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +45,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_keys import keys as eth_keys
 from eth_utils import keccak, to_checksum_address
+from web3 import Web3
 
 from devnet.nodes import free_port, stop_processes, wait_for_rpc
 from p2pkit.keyfiles import write_private_file
@@ -58,6 +65,8 @@ ROLES = ("operator", "grid")
 # ethash: blocks per epoch, and the revision in the DAG's file name (full-R23-<seed>).
 EPOCH_LENGTH = 30_000
 ETHASH_REVISION = 23
+# A new chain's first block can take minutes on a busy machine (one mining thread).
+FIRST_BLOCK_TIMEOUT = 600
 
 
 class GethUnavailable(RuntimeError):
@@ -125,12 +134,16 @@ def prepare_dags(geth: Path, directory: Path, epochs: tuple[int, ...] = (0, 1), 
 
 
 class ChainFolder:
-    """The files of one private chain (see the module docstring); ``initialise`` makes them."""
+    """The files of one private chain (see the module docstring); ``initialise`` makes them.
 
-    def __init__(self, path: Path) -> None:
+    ``chain_id`` is the id a new genesis gets (default: the template's); a folder whose genesis
+    exists keeps the id it has."""
+
+    def __init__(self, path: Path, chain_id: int | None = None) -> None:
         self.path = Path(path)
         self.keys = self.path / "keys"
         self.genesis = self.path / "genesis.json"
+        self._new_chain_id = chain_id
 
     def node_dir(self, index: int) -> Path:
         return self.path / f"node{index}"
@@ -144,6 +157,8 @@ class ChainFolder:
 
     @property
     def chain_id(self) -> int:
+        if not self.genesis.exists() and self._new_chain_id is not None:
+            return self._new_chain_id
         return json.loads((self.genesis if self.genesis.exists() else GENESIS_TEMPLATE).read_text())["config"][
             "chainId"
         ]
@@ -163,8 +178,11 @@ class ChainFolder:
         Existing keys, genesis and datadirs are kept, so a chain survives restarts.
         """
         self._make_keys()
+        if self.genesis.exists() and self._new_chain_id not in (None, self.chain_id):
+            raise ValueError(f"{self.genesis} is chain {self.chain_id}, not {self._new_chain_id}")
         if not self.genesis.exists():
             genesis = json.loads(GENESIS_TEMPLATE.read_text())
+            genesis["config"]["chainId"] = self.chain_id
             for role in ROLES:
                 genesis["alloc"][self.address(role).lower()] = {"balance": str(GENESIS_BALANCE)}
             self.genesis.write_text(json.dumps(genesis, indent=2) + "\n")
@@ -192,20 +210,26 @@ class ChainFolder:
             if not self.keystore(role).exists():
                 write_private_file(self.keystore(role), json.dumps(Account.encrypt(Account.create().key, password)))
 
-    def enode(self, index: int, p2p_port: int) -> str:
+    def enode(self, index: int, p2p_port: int, host: str = "127.0.0.1") -> str:
+        """Node ``index``'s enode URL, as its peers name it, when it listens on ``host:p2p_port``."""
         node_key = bytes.fromhex((self.node_dir(index) / "geth" / "nodekey").read_text().strip())
         public_key = eth_keys.PrivateKey(node_key).public_key.to_bytes().hex()
-        return f"enode://{public_key}@127.0.0.1:{p2p_port}"
+        return f"enode://{public_key}@{host}:{p2p_port}"
+
+    def ipc_path(self, index: int) -> Path:
+        return self.node_dir(index) / "geth.ipc"
 
 
 @dataclass
 class PrivateNetwork:
-    """A running private chain. ``rpc_urls[0]`` is the mining node."""
+    """A running private chain. ``rpc_urls[0]`` is the mining node; ``enodes[i]`` is node i+1's
+    enode URL."""
 
     folder: ChainFolder
     chain_id: int
     rpc_urls: list[str]
     processes: list[subprocess.Popen] = field(repr=False)
+    enodes: list[str] = field(default_factory=list)
 
     @property
     def operator(self) -> LocalAccount:
@@ -214,6 +238,35 @@ class PrivateNetwork:
     @property
     def grid(self) -> LocalAccount:
         return self.folder.account("grid")
+
+    def admin(self, index: int, method: str, *params) -> object:
+        """Call ``method`` (``admin_*``, ``miner_*``: what JSON-RPC over HTTP does not offer) on
+        node ``index`` through its IPC socket."""
+        return ipc_call(self.folder.ipc_path(index), method, *params)
+
+    def isolate(self, index: int) -> None:
+        """Cut node ``index`` off from every other node, both ways so that none dials it again.
+
+        The removal is repeated until the node has had no peer twice in a row a second apart: a
+        dial already under way when a peer is removed still connects."""
+        quiet = []
+
+        def cut_off() -> bool:
+            for other, enode in enumerate(self.enodes, start=1):
+                if other != index:
+                    self.admin(index, "admin_removePeer", enode)
+                    self.admin(other, "admin_removePeer", self.enodes[index - 1])
+            quiet.append(int(self.admin(index, "net_peerCount"), 16) == 0)
+            time.sleep(1)
+            return quiet[-2:] == [True, True]
+
+        _wait_until(cut_off, f"node {index} still has peers", 120, self.processes, [])
+
+    def reconnect(self, index: int) -> None:
+        """Let node ``index`` dial every other node again."""
+        for other, enode in enumerate(self.enodes, start=1):
+            if other != index:
+                self.admin(index, "admin_addPeer", enode)
 
 
 def node_command(
@@ -252,8 +305,10 @@ def node_command(
         "--verbosity",
         "3",
     ]
+    # Every node can be told to mine (miner_start over IPC); ``mining`` ones start mining.
+    command += ["--miner.etherbase", folder.address("operator")]
     if mining:
-        command += ["--mine", "--miner.threads", "1", "--miner.etherbase", folder.address("operator")]
+        command += ["--mine", "--miner.threads", "1"]
     return command
 
 
@@ -270,6 +325,14 @@ def write_node_config(folder: ChainFolder, index: int, p2p_ports: list[int]) -> 
         "NoDiscovery = true\n"
         f"StaticNodes = {json.dumps(peers)}\n"
     )
+
+
+def ipc_call(path: Path, method: str, *params) -> object:
+    """One JSON-RPC call over a node's IPC socket; an error reply raises RuntimeError."""
+    reply = Web3(Web3.IPCProvider(str(path), timeout=10)).provider.make_request(method, list(params))
+    if "error" in reply:
+        raise RuntimeError(f"{method} at {path}: {reply['error']}")
+    return reply["result"]
 
 
 def rpc(url: str, method: str, *params) -> object:
@@ -290,7 +353,8 @@ def _wait_until(condition, what: str, timeout: float, processes: list[subprocess
             if process.poll() is not None:
                 raise RuntimeError(f"geth exited with code {process.returncode}; end of {log}:\n{_tail(log)}")
         if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} within {timeout:.0f} s; see the logs in {logs[0].parent}")
+            where = f"; see the logs in {logs[0].parent}" if logs else ""
+            raise TimeoutError(f"{what} within {timeout:.0f} s{where}")
         time.sleep(0.5)
 
 
@@ -302,17 +366,17 @@ def _tail(path: Path, lines: int = 20) -> str:
 
 @contextlib.contextmanager
 def geth_private_network(
-    folder: Path, nodes: int = 2, http_ports: list[int] | None = None, log=print
+    folder: Path, nodes: int = 2, http_ports: list[int] | None = None, log=print, chain_id: int | None = None
 ) -> Iterator[PrivateNetwork]:
     """Run a private chain of ``nodes`` Geth nodes in ``folder``, node 1 mining.
 
-    Initialises what is missing (keys, genesis, datadirs), makes the DAG once, starts the nodes,
-    and yields once every node answers, has all its peers and has seen a mined block. The nodes
-    stop (SIGTERM, so they write their state) when the context ends. ``http_ports`` default to
-    free ports.
+    Initialises what is missing (keys, genesis with ``chain_id`` or the template's, datadirs),
+    makes the DAG once, starts the nodes, and yields once every node answers, has all its peers
+    and has seen a mined block. The nodes stop (SIGTERM, so they write their state) when the
+    context ends. ``http_ports`` default to free ports.
     """
     geth = geth_binary()
-    chain = ChainFolder(folder)
+    chain = ChainFolder(folder, chain_id)
     chain.path.mkdir(parents=True, exist_ok=True)
     chain.initialise(geth, nodes)
     dags = dag_dir()
@@ -342,10 +406,50 @@ def geth_private_network(
         _wait_until(
             lambda: all(int(rpc(url, "eth_blockNumber"), 16) > start for url in urls),
             "no new block was mined and shared",
-            120,
+            FIRST_BLOCK_TIMEOUT,
             processes,
             logs,
         )
-        yield PrivateNetwork(chain, chain.chain_id, urls, processes)
+        enodes = [chain.enode(index, port) for index, port in enumerate(p2p_ports, start=1)]
+        yield PrivateNetwork(chain, chain.chain_id, urls, processes, enodes)
     finally:
         stop_processes(processes, timeout=60)
+
+
+TRADING_CHAIN_ID = 20645  # genesis.json's: the market's chain
+SCHEDULING_CHAIN_ID = 20646
+
+
+@dataclass
+class SisterNetworks:
+    """The two sister chains, running: each a ``PrivateNetwork`` of its own."""
+
+    trading: PrivateNetwork
+    scheduling: PrivateNetwork
+
+
+@contextlib.contextmanager
+def geth_sister_pair(
+    folder: Path,
+    trading_nodes: int = 2,
+    scheduling_nodes: int = 2,
+    trading_ports: list[int] | None = None,
+    scheduling_ports: list[int] | None = None,
+    log=print,
+) -> Iterator[SisterNetworks]:
+    """Run the trading chain in ``folder/trading`` and the scheduling chain in
+    ``folder/scheduling``: two proof-of-work networks with their own genesis and chain id, node 1
+    of each mining, sharing nothing but the DAG folder. They start side by side; both stop when
+    the context ends (or when either fails to start)."""
+    managers = [
+        geth_private_network(Path(folder) / "trading", trading_nodes, trading_ports, log, TRADING_CHAIN_ID),
+        geth_private_network(Path(folder) / "scheduling", scheduling_nodes, scheduling_ports, log, SCHEDULING_CHAIN_ID),
+    ]
+    with contextlib.ExitStack() as started:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            futures = [pool.submit(manager.__enter__) for manager in managers]
+        for manager, future in zip(managers, futures):
+            if future.exception() is None:
+                started.push(manager.__exit__)
+        trading, scheduling = (future.result() for future in futures)
+        yield SisterNetworks(trading, scheduling)

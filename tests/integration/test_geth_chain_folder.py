@@ -7,7 +7,15 @@ import stat
 
 import pytest
 
-from devnet.geth import GENESIS_TEMPLATE, GETH_VERSION, ChainFolder, GethUnavailable, geth_binary, write_node_config
+from devnet.geth import (
+    GENESIS_TEMPLATE,
+    GETH_VERSION,
+    SCHEDULING_CHAIN_ID,
+    ChainFolder,
+    GethUnavailable,
+    geth_binary,
+    write_node_config,
+)
 from p2pkit.market import WEI_PER_ETHER
 
 
@@ -63,3 +71,23 @@ def test_nodes_listen_on_loopback_and_know_each_other(chain):
     assert 'ListenAddr = "127.0.0.1:30401"' in config
     assert "NoDiscovery = true" in config
     assert chain.enode(2, 30402) in config and "30401" not in config.split("StaticNodes")[1]
+
+
+def test_the_scheduling_chain_gets_a_genesis_and_id_of_its_own(geth, tmp_path, chain):
+    scheduling = ChainFolder(tmp_path / "scheduling", SCHEDULING_CHAIN_ID)
+    scheduling.initialise(geth, nodes=1)
+    genesis = json.loads(scheduling.genesis.read_text())
+    assert genesis["config"]["chainId"] == scheduling.chain_id == SCHEDULING_CHAIN_ID != chain.chain_id
+    assert scheduling.account("operator").address.lower() in genesis["alloc"]
+    assert scheduling.account("operator").address != chain.account("operator").address
+
+
+def test_a_chain_folder_refuses_to_become_another_chain(geth, chain):
+    with pytest.raises(ValueError, match="not 20646"):
+        ChainFolder(chain.path, SCHEDULING_CHAIN_ID).initialise(geth, nodes=2)
+
+
+def test_a_node_on_another_machine_is_named_by_its_address(chain):
+    enode = chain.enode(2, 30303, host="10.0.1.12")
+    assert enode.startswith("enode://") and enode.endswith("@10.0.1.12:30303")
+    assert enode.split("@")[0] == chain.enode(2, 30402).split("@")[0]
