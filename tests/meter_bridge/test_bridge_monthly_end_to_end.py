@@ -139,13 +139,15 @@ class MonthlyBridge:
 
 @pytest.fixture
 def make_bridge(chain, market, retail, backend_rpc, line, chain_time, billing, tmp_path, meters):
-    def make(access=MarketChain):
+    def make(access=MarketChain, through=None):
+        """A bridge reaching the chain through ``access`` and the meters through ``through``
+        (a function of the line), by default the line itself."""
         return MonthlyBridge(
             chain,
             market,
             retail,
             backend_rpc,
-            line,
+            line if through is None else through(line),
             chain_time,
             billing,
             str(tmp_path / "outbox.sqlite3"),
