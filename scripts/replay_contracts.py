@@ -501,7 +501,10 @@ class Replay:
         for day, cases in enumerate(days):
             self.node.move_to(start + day * self.args.day_seconds)
             row = f"day {day + 1}"
-            first_month = self.bilateral.functions.currentMonth().call() + 1
+            # The month after the one the signatures could land in: a block a reading grace from
+            # now at the latest. (A contract whose first month has begun is refused: on Geth a
+            # day's signatures sent just before a month's end reverted in the next month's block.)
+            first_month = self.billing.month_at(self.node.now() + self.billing.reading_grace) + 1
             for case in cases:
                 plan = self.plan_of.get(case.seller.account.address, 0)
                 case.terms = replace(case.terms, first_month=first_month, plan_id=plan)
