@@ -19,8 +19,10 @@ reference says (completed, or defaulted in the same month with the same shortfal
 retail wallets, deposits held and withdrawals add up to what was deposited.
 
 Chains: ``embedded`` (eth-tester in this process), ``anvil`` (started here on a free port with
-1 s blocks, 30M gas), or a node's URL (Geth: see docs/retail.md for the funder key and short
-``--day-seconds``/``--month-seconds``, since a node's clock cannot be moved). Billing months are
+1 s blocks, 30M gas), ``geth`` (two proof-of-work nodes started here in a temporary folder, node 1
+mining, everything sent to node 2, the operator paying), or a node's URL. A node's clock cannot be
+moved: give it short ``--day-seconds``/``--month-seconds`` and a ``--reading-grace`` of a few
+blocks (docs/retail.md). Billing months are
 fixed-length (``--month-seconds``, 30 days by default) from the deployment.
 
 Writes to ``--out`` (default ``bench/results/replay_contracts_<embedded|anvil|node>/``): ``days.md`` (the
