@@ -1,6 +1,6 @@
 """Replay a week of bilateral contracts: thousands signed day by day, then settled month by month.
 
-    .venv/bin/python scripts/replay_contracts.py [--chain embedded|anvil|URL] [--scale S] [--out DIR]
+    .venv/bin/python scripts/replay_contracts.py [--chain embedded|anvil|geth|URL] [--scale S] [--out DIR]
 
 Deploys the market and the retail contracts, admits a few retailers (each with a published plan
 and a meter for its whole feed-in), and plays a week: every day a number of new customers (an
