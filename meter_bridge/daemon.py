@@ -16,7 +16,10 @@ Each step does two things:
    before the month's reading deadline) each meter's energy registers frozen at the last two
    settlement days (DL/T 645-2007 DI0 01 and 02: the month's end and start) are read and queued
    as the month's monthly reading. Registers identical to the previous month's mean the meter
-   has not frozen yet: read again at the next step.
+   has not frozen yet: read again at the next step. A month's energy above what the meter can
+   measure in that month (its rated power times the month's length: the contract's
+   ``capacityOf``) is kept in the outbox as failed with the reason, never posted, and counted
+   in ``Daemon.above_capacity``: the contract settles the month as one without a reading.
 2. Submit. Every waiting reading is posted with ``submitReading``, signed by its meter's key.
    Monthly readings go the same way to ``submitMonthlyReading`` of the bilateral contracts;
    both kinds share the meter account's nonces. Before anything is (re)sent, the contract is
@@ -125,8 +128,8 @@ class Daemon:
         self.max_reading_delay = max_reading_delay
         self._clock = clock
         self._schedule: Schedule | None = None
-        self._rated_power_w: dict[str, int] = {}  # last known from the chain, per meter name
-        self.above_capacity: Counter[str] = Counter()  # period energies refused, per meter name
+        self._rated_power_w_of: dict[str, int] = {}  # last known from the chain, per meter name
+        self.above_capacity: Counter[str] = Counter()  # energies refused (period, month), per meter name
         self.retail = retail
         self.monthly_read_delay = monthly_read_delay
         self._billing_clock: BillingClock | None = None
@@ -170,15 +173,19 @@ class Daemon:
             if last is None or last.period < period:
                 self._poll_meter(meter, last, period, schedule)
 
-    def _capacity_wh(self, meter: BridgedMeter, schedule: Schedule) -> int | None:
-        """Wh the meter can measure in one period, from the rated power it is bound with (the last
-        one known while the chain cannot be asked); None while unknown or unbound."""
+    def _rated_power_w(self, meter: BridgedMeter) -> int | None:
+        """The rated power the meter is bound with (the last one known while the chain cannot be
+        asked); None while unknown or unbound."""
         try:
-            self._rated_power_w[meter.name] = self.chain.meter_of(meter.key.address).rated_power_w
+            self._rated_power_w_of[meter.name] = self.chain.meter_of(meter.key.address).rated_power_w
         except CHAIN_UNAVAILABLE as error:
             log.warning("rated power of meter %s unknown now, chain unavailable: %s", meter.name, error)
-        rated = self._rated_power_w.get(meter.name)
-        return schedule.meter_capacity_wh(rated) if rated else None
+        return self._rated_power_w_of.get(meter.name) or None
+
+    def _capacity_wh(self, meter: BridgedMeter, schedule: Schedule) -> int | None:
+        """Wh the meter can measure in one period; None while its rated power is unknown."""
+        rated = self._rated_power_w(meter)
+        return None if rated is None else schedule.meter_capacity_wh(rated)
 
     def _poll_meter(self, meter: BridgedMeter, last: RegisterReading | None, period: int, schedule: Schedule) -> None:
         try:
@@ -264,9 +271,9 @@ class Daemon:
             return
         for meter in self.meters.values():
             if self.outbox.monthly(meter.name, month) is None:
-                self._poll_monthly_meter(meter, month)
+                self._poll_monthly_meter(meter, month, billing)
 
-    def _poll_monthly_meter(self, meter: BridgedMeter, month: int) -> None:
+    def _poll_monthly_meter(self, meter: BridgedMeter, month: int, billing: BillingClock) -> None:
         try:
             closing = self.poller.read_energy(meter.address, frozen_at_settlement_day(meter.register_di, 1))
             opening = self.poller.read_energy(meter.address, frozen_at_settlement_day(meter.register_di, 2))
@@ -280,6 +287,26 @@ class Daemon:
             return
         energy = closing - opening if closing >= opening else closing + ENERGY_REGISTER_LIMIT - opening
         energy_wh = int(energy * WH_PER_KWH)
+        rated = self._rated_power_w(meter)
+        capacity = None if rated is None else billing.meter_capacity_wh(rated, month)
+        if capacity is not None and energy_wh > capacity:
+            self.above_capacity[meter.name] += 1
+            reason = (
+                f"{energy_wh} Wh is more than the meter can measure in month {month} "
+                f"({capacity} Wh at {rated} W): not posted"
+            )
+            self.outbox.record_monthly(meter.name, month, opening_wh, closing_wh, energy_wh, refused=reason)
+            log.warning(
+                "monthly %s (meter %s) for month %d: registers %s -> %s kWh, %s (%d refused so far)",
+                meter.name,
+                meter.address,
+                month,
+                opening,
+                closing,
+                reason,
+                self.above_capacity[meter.name],
+            )
+            return
         self.outbox.record_monthly(meter.name, month, opening_wh, closing_wh, energy_wh)
         log.info(
             "monthly %s (meter %s) for month %d: registers %s -> %s kWh, %d Wh queued",

@@ -272,14 +272,27 @@ class Outbox:
                 )
 
     @_writes
-    def record_monthly(self, meter: str, month: int, opening_wh: int, closing_wh: int, energy_wh: int) -> None:
+    def record_monthly(
+        self, meter: str, month: int, opening_wh: int, closing_wh: int, energy_wh: int, refused: str = ""
+    ) -> None:
         """Queue a meter's registers frozen at a billing month's start and end; a month already
-        queued for the meter keeps what it has."""
+        queued for the meter keeps what it has. Registers ``refused`` (the reason) are kept as
+        failed, never sent, so that the month is not read again."""
         self._db.execute(
             "INSERT OR IGNORE INTO readings "
-            "(kind, meter, period, energy_wh, opening_wh, closing_wh, state, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (MONTHLY, meter, month, energy_wh, opening_wh, closing_wh, PENDING, time.time()),
+            "(kind, meter, period, energy_wh, opening_wh, closing_wh, state, reason, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                MONTHLY,
+                meter,
+                month,
+                energy_wh,
+                opening_wh,
+                closing_wh,
+                FAILED if refused else PENDING,
+                refused,
+                time.time(),
+            ),
         )
 
     @_reads

@@ -1,6 +1,6 @@
 """Replay a week of bilateral contracts: thousands signed day by day, then settled month by month.
 
-    .venv/bin/python scripts/replay_contracts.py [--chain embedded|anvil|URL] [--scale S] [--out DIR]
+    .venv/bin/python scripts/replay_contracts.py [--chain embedded|anvil|geth|URL] [--scale S] [--out DIR]
 
 Deploys the market and the retail contracts, admits a few retailers (each with a published plan
 and a meter for its whole feed-in), and plays a week: every day a number of new customers (an
@@ -19,11 +19,14 @@ reference says (completed, or defaulted in the same month with the same shortfal
 retail wallets, deposits held and withdrawals add up to what was deposited.
 
 Chains: ``embedded`` (eth-tester in this process), ``anvil`` (started here on a free port with
-1 s blocks, 30M gas), or a node's URL (Geth: see docs/retail.md for the funder key and short
-``--day-seconds``/``--month-seconds``, since a node's clock cannot be moved). Billing months are
+1 s blocks, 30M gas), ``geth`` (two proof-of-work nodes started here in a temporary folder, node 1
+mining, everything sent to node 2, the operator paying), or a node's URL. A node's clock cannot be
+moved: give it short ``--day-seconds``/``--month-seconds`` and a ``--reading-grace`` of a few
+blocks (docs/retail.md). Billing months are
 fixed-length (``--month-seconds``, 30 days by default) from the deployment.
 
-Writes to ``--out`` (default ``replay-contracts/``): ``days.csv`` (per signing day: signed, settled
+Writes to ``--out`` (default ``bench/results/replay_contracts_<embedded|anvil|node>/``): ``days.md`` (the
+table printed), ``days.csv`` (per signing day: signed, settled
 in full, in default, transactions, failed, mean and p95 seconds from submission to inclusion),
 ``months.csv`` (the same for each billing month's readings and settlement), ``contracts.csv``
 (every contract with its outcome and the reference's), ``transactions.csv`` and
@@ -42,11 +45,13 @@ import csv
 import random
 import statistics
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import requests
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from replay_day import Chain  # the day replay beside this script: the same chains and funder
@@ -54,6 +59,7 @@ from web3 import Web3
 from web3.exceptions import ContractLogicError, TransactionNotFound
 from web3.logs import DISCARD
 
+from devnet.geth import geth_private_network
 from devnet.nodes import anvil
 from p2pkit.market import deploy_market
 from p2pkit.retail.clock import BillingClock
@@ -63,8 +69,9 @@ from p2pkit.retail.terms import ContractState, MonthResult, Terms, sign_terms
 from p2pkit.transactions import TRANSFER_GAS, refusal_of
 from sim import retail_reference as reference
 
+RESULTS = Path(__file__).resolve().parents[1] / "bench" / "results"
 UNIT = 10**12  # the replay's currency unit in wei: prices of a few tenths of a unit per kWh
-GAS_PRICE = 10 * 10**9  # above any base fee a 30M-gas chain reaches in this replay
+GAS_PRICE = 10 * 10**9  # at least; twice the base fee when that is higher (full blocks raise it 12.5 % each)
 GAS_MONEY = 5 * 10**16
 GAS_MARGIN = 1.25
 SETTLE_BATCH = 150  # contracts per settleBatch: about 6M gas (bench/retail_gas.py), well inside a 30M-gas block
@@ -76,6 +83,8 @@ PRODUCER_SHARE = 0.3
 SILENT_METER = 0.01
 FIRST_REGISTER_WH = 100_000_000
 INCLUSION_TIMEOUT = 600.0
+RPC_BATCH = 100  # requests per JSON-RPC batch
+RESEND_AFTER = 30.0  # seconds without a new transaction in a block, while some wait, before sending again
 RETAILER_WALLET = 10**18  # a million units: a retailer never runs short in the replay
 
 
@@ -83,11 +92,17 @@ RETAILER_WALLET = 10**18  # a million units: a retailer never runs short in the 
 
 
 class Node(Chain):
-    """The day replay's chain (embedded, anvil or another node, and who pays), with its URL."""
+    """The day replay's chain (embedded, anvil or another node, and who pays), with its URL;
+    ``paying``, when given, pays instead (the Geth network's operator)."""
 
-    def __init__(self, target: str):
+    def __init__(self, target: str, kind: str | None = None, paying: LocalAccount | None = None):
         super().__init__(target)
         self.url = None if self.kind == "embedded" else target
+        self.kind = kind or self.kind
+        self._paying = paying
+
+    def funder(self) -> LocalAccount:
+        return self._paying or super().funder()
 
     def now(self) -> int:
         return self.w3.eth.get_block("latest")["timestamp"]
@@ -108,18 +123,37 @@ class Sent:
     included: float | None = None
     ok: bool = False
     reason: str = ""
+    raw: bytes = field(default=b"", repr=False)
+    resent: int = 0  # times sent again, while not in a block
 
     @property
     def latency(self) -> float | None:
         return None if self.included is None else self.included - self.submitted
 
 
-class Pipeline:
-    """Sends signed transactions without waiting for each, then waits for a whole step.
+@dataclass
+class Planned:
+    """A transaction to send in the current step: a contract call, or ether to ``to``."""
 
-    Nonces are counted here; gas is estimated for every transaction against the chain as the
-    previous step left it (the replay never sends a transaction whose inputs are still pending).
-    A thread watches new blocks (on a node) and notes when each transaction is first seen in one.
+    row: str
+    what: str
+    signer: LocalAccount
+    call: object = None
+    to: str | None = None
+    value: int = 0
+
+
+class Pipeline:
+    """Sends a step's signed transactions without waiting for each, then waits for the whole step.
+
+    ``send`` plans a transaction and ``wait`` sends the step's: nonces counted here (the replay's
+    accounts are new, at nonce 0; the funder's is asked once), gas estimated for every
+    transaction against the latest block, so against the chain as the previous step left it (a
+    step never depends on a transaction of its own), then signed and sent. On a node the
+    estimates, sends and receipts go in JSON-RPC batches of ``RPC_BATCH``, so that the replay
+    measures the chain rather than the round trips; a chunk whose estimate fails is estimated
+    again call by call, so that a refusal is recorded by its name. A thread watches new blocks
+    (on a node) and notes when each transaction is first seen in one.
     """
 
     def __init__(self, node: Node):
@@ -127,8 +161,12 @@ class Pipeline:
         self.w3 = node.w3
         self.nonces: dict[str, int] = {}
         self.sent: list[Sent] = []
+        self._planned: list[Planned] = []
         self._waiting: dict[str, Sent] = {}
         self._seen: dict[str, float] = {}
+        self._price: int | None = None  # gas price of the current step
+        self._chain_id = self.w3.eth.chain_id
+        self._session = requests.Session()
         self._stop = threading.Event()
         self._watcher = None
         if node.kind != "embedded":
@@ -143,58 +181,146 @@ class Pipeline:
     def send(
         self, row: str, what: str, signer: LocalAccount, call=None, *, to: str | None = None, value: int = 0
     ) -> None:
-        """Send ``call`` (or plain ether to ``to``) signed by ``signer``; a refusal is a failure."""
-        nonce = self.nonces.get(signer.address)
-        if nonce is None:
-            nonce = self.w3.eth.get_transaction_count(signer.address, "pending")
-        tx = {
-            "from": signer.address,
-            "value": value,
-            "nonce": nonce,
-            "gasPrice": GAS_PRICE,
-            "chainId": self._chain_id(),
-        }
-        try:
-            if call is None:
-                tx.update(to=to, gas=TRANSFER_GAS)
-            else:
-                tx = call.build_transaction({**tx, "gas": 0})
-                # Estimated without the gas price: the sender need not hold a whole block's gas.
-                estimate = {k: v for k, v in tx.items() if k not in ("gas", "gasPrice", "nonce")}
-                tx["gas"] = int(self.w3.eth.estimate_gas(estimate) * GAS_MARGIN)
-        except Exception as error:  # a refusal, or a call web3 cannot even encode
-            reason = refusal_text(error, call)
-            if reason is None:
-                raise
-            self.sent.append(Sent(row, what, "", time.monotonic(), reason=f"refused: {reason}"))
-            return
-        raw = signer.sign_transaction(tx).raw_transaction
-        submitted = time.monotonic()
-        tx_hash = self.w3.eth.send_raw_transaction(raw).to_0x_hex()
-        self.nonces[signer.address] = nonce + 1
-        record = Sent(row, what, tx_hash, submitted)
-        self.sent.append(record)
-        self._waiting[tx_hash] = record
-        if self._watcher is None:  # eth-tester mined it while sending
-            self._seen[tx_hash] = time.monotonic()
+        """Plan ``call`` (or plain ether to ``to``) signed by ``signer``, sent at ``wait``; a
+        refusal is a failure."""
+        self._planned.append(Planned(row, what, signer, call, to, value))
+
+    def fresh(self, *accounts: LocalAccount) -> None:
+        """Accounts made by the replay: their first nonce is 0, without asking."""
+        for account in accounts:
+            self.nonces.setdefault(account.address, 0)
 
     def wait(self) -> list[dict]:
-        """Wait until every transaction sent is in a block; the receipts of the successful ones."""
+        """Send the step, wait until every transaction sent is in a block; the receipts of the
+        successful ones."""
+        self._send_planned()
         deadline = time.monotonic() + INCLUSION_TIMEOUT
-        while any(h not in self._seen for h in self._waiting) and time.monotonic() < deadline:
+        seen, progress = len(self._seen), time.monotonic()
+        while (missing := [r for h, r in self._waiting.items() if h not in self._seen]) and time.monotonic() < deadline:
+            if len(self._seen) > seen:
+                seen, progress = len(self._seen), time.monotonic()
+            elif time.monotonic() - progress > RESEND_AFTER:
+                # No block took any for a while: a node may have lost some from its pool (anvil
+                # did under load, leaving a nonce gap that holds the sender's later ones).
+                self._resend(missing)
+                progress = time.monotonic()
             time.sleep(0.05)
-        receipts = []
+        included = []
         for tx_hash, record in self._waiting.items():
             record.included = self._seen.get(tx_hash)
             if record.included is None:
                 record.reason = "not included"
-                continue
-            receipt = self._receipt(tx_hash)
+            else:
+                included.append(record)
+        receipts = []
+        for record, receipt in zip(included, self._receipts([r.tx_hash for r in included])):
             record.ok = receipt["status"] == 1
             record.reason = "" if record.ok else "reverted"
             if record.ok:
                 receipts.append(receipt)
         self._waiting.clear()
+        self._price = None  # the next step's, from the base fee then
+        return receipts
+
+    def _send_planned(self) -> None:
+        planned, self._planned = self._planned, []
+        for signer in {p.signer.address for p in planned} - self.nonces.keys():
+            self.nonces[signer] = self.w3.eth.get_transaction_count(signer, "pending")
+        transactions = []
+        for plan in planned:
+            tx = {"from": plan.signer.address, "value": plan.value, "gasPrice": self._gas_price()}
+            tx["chainId"] = self._chain_id
+            if plan.call is None:
+                tx.update(to=plan.to, gas=TRANSFER_GAS)
+            else:
+                tx = plan.call.build_transaction({**tx, "gas": 0, "nonce": 0})
+            transactions.append(tx)
+        gas = self._estimates(planned, transactions)
+        signed = []
+        for plan, tx, estimate in zip(planned, transactions, gas):
+            if isinstance(estimate, str):
+                self.sent.append(Sent(plan.row, plan.what, "", time.monotonic(), reason=f"refused: {estimate}"))
+                continue
+            nonce = self.nonces[plan.signer.address]
+            self.nonces[plan.signer.address] = nonce + 1
+            raw = plan.signer.sign_transaction({**tx, "gas": estimate, "nonce": nonce}).raw_transaction
+            signed.append((plan, raw))
+        for chunk in chunks(signed, RPC_BATCH):
+            submitted = time.monotonic()
+            hashes = self._send_raw([raw for _, raw in chunk])
+            for (plan, raw), tx_hash in zip(chunk, hashes):
+                record = Sent(plan.row, plan.what, tx_hash, submitted, raw=raw)
+                self.sent.append(record)
+                self._waiting[tx_hash] = record
+                if self._watcher is None:  # eth-tester mined it while sending
+                    self._seen[tx_hash] = time.monotonic()
+
+    def _estimates(self, planned: list[Planned], transactions: list[dict]) -> list[int | str]:
+        """Gas for each transaction (with the margin), or the reason it is refused. Estimated
+        without the gas price (a sender need not hold a whole block's gas) and against the latest
+        block: Geth's pending block, rebuilt between an estimate's trial runs, could drive an
+        estimate to the gas cap (see meter_bridge/chain.py)."""
+        calls = [
+            (i, {k: v for k, v in tx.items() if k not in ("gas", "gasPrice", "nonce", "chainId")})
+            for i, (tx, plan) in enumerate(zip(transactions, planned))
+            if plan.call is not None
+        ]
+        gas: list[int | str] = [TRANSFER_GAS] * len(transactions)
+        for chunk in chunks(calls, RPC_BATCH):
+            try:
+                if self.node.url is None:
+                    raise RuntimeError("one by one on the embedded chain")
+                with self.w3.batch_requests() as batch:
+                    for _, estimate in chunk:
+                        batch.add(self.w3.eth.estimate_gas(estimate, "latest"))
+                    results = batch.execute()
+            except Exception:  # a refusal in the chunk, or no batches: one by one, by name
+                results = []
+                for i, estimate in chunk:
+                    try:
+                        results.append(self.w3.eth.estimate_gas(estimate, "latest"))
+                    except Exception as error:
+                        reason = refusal_text(error, planned[i].call)
+                        if reason is None:
+                            raise
+                        results.append(reason)
+            for (i, _), result in zip(chunk, results):
+                gas[i] = result if isinstance(result, str) else int(result * GAS_MARGIN)
+        return gas
+
+    def _resend(self, missing: list[Sent]) -> None:
+        """Send the very same signed transactions again; a node that still has one says so."""
+        print(f"  {len(missing)} transactions not in a block after {RESEND_AFTER:g} s: sent again", file=sys.stderr)
+        for chunk in chunks(missing, RPC_BATCH):
+            self._send_raw([record.raw for record in chunk], known=True)
+            for record in chunk:
+                record.resent += 1
+
+    def _send_raw(self, raws: list[bytes], known: bool = False) -> list[str]:
+        """Send signed transactions; their hashes. (web3's batches refuse eth_sendRawTransaction,
+        so a node gets a plain JSON-RPC batch.)"""
+        if self.node.url is None:
+            return [self.w3.eth.send_raw_transaction(raw).to_0x_hex() for raw in raws]
+        body = [
+            {"jsonrpc": "2.0", "id": i, "method": "eth_sendRawTransaction", "params": ["0x" + raw.hex()]}
+            for i, raw in enumerate(raws)
+        ]
+        replies = sorted(self._session.post(self.node.url, json=body, timeout=120).json(), key=lambda r: r["id"])
+        errors = [r["error"] for r in replies if "error" in r]
+        if errors and not known:
+            raise RuntimeError(f"the node refused {len(errors)} of {len(raws)} transactions, the first: {errors[0]}")
+        return [r.get("result", "") for r in replies]
+
+    def _receipts(self, hashes: list[str]) -> list[dict]:
+        receipts = []
+        for chunk in chunks(hashes, RPC_BATCH):
+            if self.node.url is None:
+                receipts += [self._receipt(h) for h in chunk]
+                continue
+            with self.w3.batch_requests() as batch:
+                for tx_hash in chunk:
+                    batch.add(self.w3.eth.get_transaction_receipt(tx_hash))
+                receipts += batch.execute()
         return receipts
 
     def _receipt(self, tx_hash: str) -> dict:
@@ -215,10 +341,16 @@ class Pipeline:
             seen_up_to = latest
             self._stop.wait(0.05)
 
-    def _chain_id(self) -> int:
-        if not hasattr(self, "_id"):
-            self._id = self.w3.eth.chain_id
-        return self._id
+    def _gas_price(self) -> int:
+        """A price every block of the step takes: a step's transactions wait for none of them."""
+        if self._price is None:
+            base_fee = self.w3.eth.get_block("latest").get("baseFeePerGas", 0)
+            self._price = max(GAS_PRICE, 2 * base_fee)
+        return self._price
+
+
+def chunks(items: list, size: int) -> list[list]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def refusal_text(error: Exception, call) -> str | None:
@@ -264,9 +396,11 @@ def daily_counts(scale: float, rng: random.Random) -> list[int]:
     return [max(1, round(WEEK_AT_SCALE_1 * scale * share / total * rng.uniform(0.95, 1.05))) for share in WEEKDAY_SHARE]
 
 
-def draw_case(day: int, number: int, rng: random.Random, retailers: list[Party], month_seconds: int) -> Case:
+def draw_case(
+    day: int, number: int, rng: random.Random, retailers: list[Party], month_seconds: int, terms: tuple[int, ...]
+) -> Case:
     monthly_wh = rng.randrange(500, 20_000) * 1000
-    months = rng.choice((1, 2, 3))
+    months = rng.choice(terms)
     direct, catalogue = rng.randrange(30, 50) * UNIT // 100, rng.randrange(55, 75) * UNIT // 100
     rated_power_w = -(-3 * monthly_wh * 3600 // month_seconds)  # three times the contracted energy a month
     buyer = Party(Account.create(), Account.create(), 2 * number, rated_power_w)
@@ -315,12 +449,12 @@ class Replay:
     def deploy(self) -> None:
         self.grid = Account.create()
         self.market = deploy_market(self.w3, self.funder, self.grid.address)
-        clock = BillingClock.fixed(self.args.month_seconds, self.args.month_seconds // 6)
+        clock = BillingClock.fixed(self.args.month_seconds, self.args.reading_grace or self.args.month_seconds // 6)
         retail = deploy_retail(self.w3, self.funder, self.market, clock)
         self.plans, self.bilateral = retail.plans, retail.contracts
         self.billing = BillingClock.of(self.bilateral)
         self.retailers = [Party(Account.create(), Account.create(), 10**9 + i, 10**9) for i in range(RETAILERS)]
-        self.enrol("setup", self.retailers, producer=True, wallets=[RETAILER_WALLET] * RETAILERS)
+        self.enrol("setup", [(retailer, True, RETAILER_WALLET) for retailer in self.retailers])
         for retailer in self.retailers:
             self.pipe.send(
                 "setup", "setRetailer", self.funder, self.plans.functions.setRetailer(retailer.account.address, True)
@@ -332,17 +466,19 @@ class Replay:
         self.pipe.wait()
         self.plan_of = {r.account.address: i + 1 for i, r in enumerate(self.retailers)}
 
-    def enrol(self, row: str, parties: list[Party], *, producer: bool, wallets: list[int]) -> None:
-        """Fund, register, authorize, meter and fill the retail wallets of new parties, step by step."""
+    def enrol(self, row: str, parties: list[tuple[Party, bool, int]]) -> None:
+        """Fund, register, authorize, meter and fill the retail wallets of new parties (each with
+        whether it is a producer, and its retail wallet), in three steps."""
         market, send = self.market.functions, self.pipe.send
-        for party, wallet in zip(parties, wallets):
+        for party, _, wallet in parties:
+            self.pipe.fresh(party.account, party.meter)
             send(row, "transfer", self.funder, to=party.account.address, value=GAS_MONEY + wallet)
             send(row, "transfer", self.funder, to=party.meter.address, value=GAS_MONEY)
         self.pipe.wait()
-        for party in parties:
+        for party, producer, _ in parties:
             send(row, "register", party.account, market.register("customer", producer, False))
         self.pipe.wait()
-        for party, wallet in zip(parties, wallets):
+        for party, _, wallet in parties:
             address = party.account.address
             send(row, "setAuthorization", self.funder, market.setAuthorization(address, True))
             bind = market.bindMeter(address, party.meter.address, party.number, party.rated_power_w)
@@ -352,32 +488,30 @@ class Replay:
         self.pipe.wait()
 
     def week(self) -> None:
-        start = self.node.now()
-        number = 0
+        days, number = [], 0
         for day, count in enumerate(daily_counts(self.args.scale, self.rng)):
+            days.append(
+                [
+                    draw_case(day, number + i, self.rng, self.retailers, self.args.month_seconds, self.args.terms)
+                    for i in range(1, count + 1)
+                ]
+            )
+            number += count
+        if self.args.enrol_ahead:
+            self.enrol_parties("setup", [case for cases in days for case in cases])
+        start = self.node.now()
+        for day, cases in enumerate(days):
             self.node.move_to(start + day * self.args.day_seconds)
             row = f"day {day + 1}"
-            cases = []
-            for _ in range(count):
-                number += 1
-                cases.append(draw_case(day, number, self.rng, self.retailers, self.args.month_seconds))
-            first_month = self.bilateral.functions.currentMonth().call() + 1
+            # The month after the one the signatures could land in: a block a reading grace from
+            # now at the latest. (A contract whose first month has begun is refused: on Geth a
+            # day's signatures sent just before a month's end reverted in the next month's block.)
+            first_month = self.billing.month_at(self.node.now() + self.billing.reading_grace) + 1
             for case in cases:
                 plan = self.plan_of.get(case.seller.account.address, 0)
                 case.terms = replace(case.terms, first_month=first_month, plan_id=plan)
-            self.enrol(
-                row,
-                [c.buyer for c in cases],
-                producer=False,
-                wallets=[c.terms.buyer_deposit + c.prepaid for c in cases],
-            )
-            producers = [c for c in cases if not c.by_retailer]
-            self.enrol(
-                row,
-                [c.seller for c in producers],
-                producer=True,
-                wallets=[c.terms.seller_deposit + c.terms.monthly_wh * c.terms.direct_price // 1000 for c in producers],
-            )
+            if not self.args.enrol_ahead:
+                self.enrol_parties(row, cases)
             chain_id, verifying = self.w3.eth.chain_id, self.bilateral.address
             for case in cases:
                 signatures = [
@@ -386,12 +520,22 @@ class Replay:
                 ]
                 call = self.bilateral.functions.signContract(case.terms.as_abi(), case.buyer.number, *signatures)
                 self.pipe.send(row, "signContract", case.buyer.account, call)
+            by_buyer = {c.terms.buyer: c for c in cases}
             for receipt in self.pipe.wait():
                 for event in self.bilateral.events.ContractActivated().process_receipt(receipt, errors=DISCARD):
-                    case = next(c for c in cases if c.terms.buyer == event.args.buyer)
-                    case.id = event.args.id
+                    by_buyer[event.args.buyer].id = event.args.id
             self.cases += cases
-            print(f"{row} ({WEEKDAYS[day]}): {count} contracts signed", file=sys.stderr, flush=True)
+            print(f"{row} ({WEEKDAYS[day]}): {len(cases)} contracts signed", file=sys.stderr, flush=True)
+
+    def enrol_parties(self, row: str, cases: list[Case]) -> None:
+        """Enrol the buyers of ``cases`` and their sellers that are producers of their own."""
+        buyers = [(c.buyer, False, c.terms.buyer_deposit + c.prepaid) for c in cases]
+        producers = [
+            (c.seller, True, c.terms.seller_deposit + c.terms.monthly_wh * c.terms.direct_price // 1000)
+            for c in cases
+            if not c.by_retailer
+        ]
+        self.enrol(row, buyers + producers)
 
     def months(self) -> None:
         active = [c for c in self.cases if c.id]
@@ -399,7 +543,7 @@ class Replay:
         last = max(c.terms.first_month + c.terms.months - 1 for c in active)
         for month in range(first, last + 1):
             row = f"month {month}"
-            self.node.move_to(self.billing.month_end(month) + 60)
+            self.node.move_to(self.billing.month_end(month))  # a block at the month's end: readings open
             due = [
                 c
                 for c in active
@@ -481,7 +625,7 @@ def stats(sent: list[Sent]) -> tuple[int, int, str, str]:
     return len(sent), sum(not s.ok for s in sent), mean, f"{p95(latencies):.3f}" if latencies else ""
 
 
-def write_outputs(replay: Replay, out: Path, charts: bool) -> tuple[list[list], bool, bool]:
+def write_outputs(replay: Replay, out: Path, charts: bool) -> tuple[list[list], list[list], bool, bool]:
     out.mkdir(parents=True, exist_ok=True)
     outcomes = {id(c): outcome(replay, c) for c in replay.cases}
     days = []
@@ -516,13 +660,14 @@ def write_outputs(replay: Replay, out: Path, charts: bool) -> tuple[list[list], 
                 *days,
             ]
         )
-    month_rows = sorted({s.row for s in replay.pipe.sent if s.row.startswith("month")}, key=lambda r: int(r.split()[1]))
+    month_names = sorted(
+        {s.row for s in replay.pipe.sent if s.row.startswith("month")}, key=lambda r: int(r.split()[1])
+    )
+    month_rows = [[row.split()[1], *stats([s for s in replay.pipe.sent if s.row == row])] for row in month_names]
     with open(out / "months.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["month", "transactions", "failed", "mean_inclusion_s", "p95_inclusion_s"])
-        writer.writerows(
-            [[row.split()[1], *stats([s for s in replay.pipe.sent if s.row == row])] for row in month_rows]
-        )
+        writer.writerows(month_rows)
     matches = True
     with open(out / "contracts.csv", "w", newline="") as f:
         writer = csv.writer(f)
@@ -564,10 +709,10 @@ def write_outputs(replay: Replay, out: Path, charts: bool) -> tuple[list[list], 
             )
     with open(out / "transactions.csv", "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["row", "what", "tx_hash", "ok", "inclusion_s", "reason"])
+        writer.writerow(["row", "what", "tx_hash", "ok", "inclusion_s", "resent", "reason"])
         writer.writerows(
             [
-                [s.row, s.what, s.tx_hash, s.ok, "" if s.latency is None else f"{s.latency:.4f}", s.reason]
+                [s.row, s.what, s.tx_hash, s.ok, "" if s.latency is None else f"{s.latency:.4f}", s.resent, s.reason]
                 for s in replay.pipe.sent
             ]
         )
@@ -583,7 +728,7 @@ def write_outputs(replay: Replay, out: Path, charts: bool) -> tuple[list[list], 
     )
     if charts:
         draw_chart(out, days)
-    return days, matches, conserved
+    return days, month_rows, matches, conserved
 
 
 def chain_matches(chain, model: MonthResult) -> bool:
@@ -610,46 +755,77 @@ def draw_chart(out: Path, days: list[list]) -> None:
     plt.close(fig)
 
 
+def print_err(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--chain", default="embedded", help='"embedded", "anvil" or a node\'s JSON-RPC URL')
+    parser.add_argument(
+        "--chain", default="embedded", help='"embedded", "anvil", "geth" (two PoW nodes started here) or a node\'s URL'
+    )
     parser.add_argument("--scale", type=float, default=1.0, help="share of the full week's 7,000 contracts")
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--day-seconds", type=int, default=86_400, help="block time between signing days")
     parser.add_argument("--month-seconds", type=int, default=30 * 86_400, help="length of a billing month")
-    parser.add_argument("--out", type=Path, default=Path("replay-contracts"))
+    parser.add_argument(
+        "--reading-grace", type=int, default=0, help="seconds after a month for its readings (default a sixth of it)"
+    )
+    parser.add_argument("--out", type=Path, help="output folder (default bench/results/replay_contracts_<chain>/)")
     parser.add_argument("--no-charts", action="store_true")
+    parser.add_argument(
+        "--terms", default="1,2,3", help="contract terms in months to draw from, comma-separated (default 1,2,3)"
+    )
+    parser.add_argument(
+        "--enrol-ahead",
+        action="store_true",
+        help="enrol the whole week's customers before Monday: a day is then one step (its signatures), "
+        "for chains whose blocks take seconds",
+    )
     args = parser.parse_args(argv)
+    args.terms = tuple(int(months) for months in args.terms.split(","))
     if 7 * args.day_seconds >= args.month_seconds:
         parser.error("a week of --day-seconds must fit in one billing month (--month-seconds)")
     with contextlib.ExitStack() as stack:
-        url = (
-            stack.enter_context(anvil("--block-time", "1", "--order", "fifo", "--block-base-fee-per-gas", "0"))
-            if args.chain == "anvil"
-            else None
-        )
-        node = Node(url or args.chain)
+        if args.chain == "anvil":
+            url = stack.enter_context(anvil("--block-time", "1", "--order", "fifo", "--block-base-fee-per-gas", "0"))
+            node = Node(url)
+        elif args.chain == "geth":
+            folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="replay-geth-")))
+            network = stack.enter_context(geth_private_network(folder, nodes=2, log=print_err))
+            # Sent to node 2, mined by node 1: every transaction crosses the network, as in production.
+            node = Node(network.rpc_urls[1], kind="geth", paying=network.operator)
+        else:
+            node = Node(args.chain)
+        out = args.out or RESULTS / f"replay_contracts_{node.kind}"
         replay = Replay(node, args)
         stack.callback(replay.pipe.close)
         started = time.monotonic()
         replay.deploy()
         replay.week()
         replay.months()
-        days, matches, conserved = write_outputs(replay, args.out, not args.no_charts)
+        days, month_rows, matches, conserved = write_outputs(replay, out, not args.no_charts)
     failed = sum(not s.ok for s in replay.pipe.sent)
-    print(
+    lines = [
         f"chain: {node.kind}; {len(replay.cases)} contracts; {len(replay.pipe.sent)} transactions in "
-        f"{time.monotonic() - started:.0f} s; output in {args.out}/"
-    )
-    print(
-        "| day | signed | settled in full | in default | transactions | failed | mean inclusion s | p95 inclusion s |"
-    )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for d in days:
-        print(f"| {d[0]} {d[1]} | {d[2]} | {d[3]} | {d[4]} | {d[5]} | {d[6]} | {d[7]} | {d[8]} |")
-    print(f"failed transactions: {failed}")
-    print(f"every contract as the reference says: {'yes' if matches else 'NO'}")
-    print(f"money conserved (wallets + held + withdrawn == deposited): {'yes' if conserved else 'NO'}")
+        f"{time.monotonic() - started:.0f} s; seed {args.seed}, scale {args.scale:g}",
+        "",
+        "| day | signed | settled in full | in default | transactions | failed | mean inclusion s | p95 inclusion s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        *(f"| {d[0]} {d[1]} | {d[2]} | {d[3]} | {d[4]} | {d[5]} | {d[6]} | {d[7]} | {d[8]} |" for d in days),
+        "",
+        "| billing month | transactions | failed | mean inclusion s | p95 inclusion s |",
+        "|---|---:|---:|---:|---:|",
+        *(f"| {m[0]} | {m[1]} | {m[2]} | {m[3]} | {m[4]} |" for m in month_rows),
+        "",
+        f"failed transactions: {failed}; sent again after {RESEND_AFTER:g} s outside a block: "
+        f"{sum(s.resent > 0 for s in replay.pipe.sent)}",
+        f"every contract as the reference says: {'yes' if matches else 'NO'}",
+        f"money conserved (wallets + held + withdrawn == deposited): {'yes' if conserved else 'NO'}",
+    ]
+    (out / "days.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    print(f"output in {out}/")
     return 0 if failed == 0 and matches and conserved else 1
 
 

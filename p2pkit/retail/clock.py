@@ -67,6 +67,11 @@ class BillingClock:
     def month_seconds(self, month: int) -> int:
         return self.month_end(month) - self.month_start(month)
 
+    def meter_capacity_wh(self, rated_power_w: int, month: int) -> int:
+        """What a meter of ``rated_power_w`` can measure in ``month``, floor(W x seconds / 3600) Wh
+        (``BilateralMath.capacityWh``, ``capacityOf``): the most a monthly reading of it may name."""
+        return rated_power_w * self.month_seconds(month) // 3600
+
     def reading_deadline(self, month: int) -> int:
         """The first moment a reading of ``month`` is refused as too late."""
         return self.month_end(month) + self.reading_grace

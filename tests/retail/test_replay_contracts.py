@@ -67,3 +67,13 @@ def test_money_is_conserved(replay):
 def test_chart_is_drawn(replay):
     _, out = replay
     assert (out / "contracts.png").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_days_table_is_written_beside_the_csvs(replay):
+    _, out = replay
+    table = (out / "days.md").read_text()
+    assert [line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| ") and "Mon" in line] == [
+        "1 Mon"
+    ]
+    assert "failed transactions: 0" in table
