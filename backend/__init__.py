@@ -4,7 +4,9 @@
 passed in (see `backend.config`). The chain is the `CHAIN` setting: "embedded" starts an
 in-process chain with the market deployed; a node URL is used with the market its deployment
 file names. It serves the JSON-RPC proxy (`/rpc`), the read API (`/api`), the page, and runs
-the keeper when it holds the operator's key.
+the keeper when it holds the operator's key. With `SISTER_SCHEDULING_CHAIN` it also serves the
+sister chains (`backend.sister`): the scheduling chain's proxy (`/rpc/scheduling`) and their
+read API (`/api/sister`).
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ from typing import Any
 
 from flask import Flask
 
-from backend import frontend, market_api, rpc_proxy
-from backend.config import load_config, read_operator_key
+from backend import frontend, market_api, rpc_proxy, sister_api
+from backend.config import ConfigError, load_config, read_operator_key
 from backend.entrusted import EntrustedBids
 from backend.keeper import Keeper
 from backend.read_model import MarketReader
+from backend.sister import EMBEDDED, SisterUnavailable, open_deployed_pair, start_embedded_pair
 from backend.upstreams import (
+    InProcessUpstream,
     MarketNotDeployed,
     Upstream,
     connect_upstream,
@@ -29,8 +33,10 @@ from backend.upstreams import (
 from devnet.embedded import BlockTicker, is_embedded, start_embedded_market
 from p2pkit.events import MarketEventLog
 from p2pkit.market import MarketHandle
+from p2pkit.sister.lock import SCHEDULING, TRADING
 
 BLOCK_TICKER_EXTENSION = "p2p_block_ticker"
+SCHEDULING_TICKER_EXTENSION = "p2p_scheduling_block_ticker"
 
 
 def create_app(
@@ -75,8 +81,12 @@ def create_app(
     if market is not None:
         set_up_market(app, market)
     app.extensions[rpc_proxy.UPSTREAM_EXTENSION] = upstream
+    app.extensions[sister_api.SISTER_EXTENSION] = None
+    if app.config["SISTER_SCHEDULING_CHAIN"] is not None:
+        set_up_sister(app, market, upstream)
     app.register_blueprint(rpc_proxy.bp)
     app.register_blueprint(market_api.bp)
+    app.register_blueprint(sister_api.bp)
     app.register_blueprint(frontend.bp)
     return app
 
@@ -102,6 +112,35 @@ def set_up_market(app: Flask, market: MarketHandle) -> None:
     app.extensions[market_api.KEEPER_EXTENSION] = keeper
     if app.config["KEEPER"]:
         keeper.start()
+
+
+def set_up_sister(app: Flask, market: MarketHandle | None, upstream: Upstream) -> None:
+    """The sister chains (`backend.sister`): the market's chain is the trading chain; the
+    scheduling chain embedded here or on a node, with its upstream at /rpc/scheduling."""
+    where = app.config["SISTER_SCHEDULING_CHAIN"]
+    if market is None:
+        raise ConfigError("SISTER_SCHEDULING_CHAIN needs the market: its chain is the trading chain")
+    try:
+        if where == EMBEDDED:
+            if not is_embedded(market.w3):
+                raise ConfigError("SISTER_SCHEDULING_CHAIN=embedded needs CHAIN=embedded")
+            pair = start_embedded_pair(market, list(app.config["SISTER_RELAYERS"]))
+            chains = pair.chains
+            scheduling = InProcessUpstream(
+                pair.scheduling_w3, pair.scheduling_lock, app.config["EMBEDDED_RPC_TIME_LIMIT"]
+            )
+            if app.config["EMBEDDED_BLOCK_INTERVAL"] > 0:
+                ticker = BlockTicker(pair.scheduling_w3, pair.scheduling_lock, app.config["EMBEDDED_BLOCK_INTERVAL"])
+                ticker.start()
+                app.extensions[SCHEDULING_TICKER_EXTENSION] = ticker
+        else:
+            chains = open_deployed_pair(market, where, Path(app.config["SISTER_DEPLOYMENT"]), app.config["RPC_TIMEOUT"])
+            scheduling = connect_upstream(where, app.config["RPC_TIMEOUT"])
+    except SisterUnavailable as error:
+        raise ConfigError(f"SISTER_SCHEDULING_CHAIN={where}: {error}") from None
+    app.extensions[sister_api.SISTER_EXTENSION] = chains
+    app.extensions[sister_api.SISTER_UPSTREAMS_EXTENSION] = {TRADING: upstream, SCHEDULING: scheduling}
+    app.extensions[rpc_proxy.SCHEDULING_UPSTREAM_EXTENSION] = scheduling
 
 
 def keeper_db_path(app: Flask, market: MarketHandle) -> str:

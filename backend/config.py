@@ -59,6 +59,16 @@ def _switch(value: Any) -> bool:
     raise ValueError("must be 1 or 0 (also true/false, yes/no, on/off)")
 
 
+def _addresses(value: Any) -> tuple[str, ...]:
+    from web3 import Web3
+
+    items = value if isinstance(value, (list, tuple)) else [part for part in str(value).split(",") if part.strip()]
+    try:
+        return tuple(Web3.to_checksum_address(str(item).strip()) for item in items)
+    except ValueError:
+        raise ValueError("must be addresses (0x and 40 hex digits) separated by commas") from None
+
+
 # name -> (parser, default). The parser also accepts already-typed values from the dict.
 SETTINGS: dict[str, tuple[Callable[[Any], Any], Any]] = {
     # "embedded" for an in-process eth-tester chain, or the URL of a JSON-RPC node.
@@ -89,6 +99,15 @@ SETTINGS: dict[str, tuple[Callable[[Any], Any], Any]] = {
     "EMBEDDED_BLOCK_INTERVAL": (_at_least(float, 0, "a number of seconds, 0 or more"), 1.0),
     # Node only: the deployment file naming the market (written by the deploy script).
     "DEPLOYMENT": (_text, "deployment.json"),
+    # The sister chains' scheduling chain (`backend.sister`): unset, none; "embedded" (with
+    # CHAIN=embedded) one in this process, the pair deployed and relayed here; else the URL of
+    # a node of it, the pair named by SISTER_DEPLOYMENT. Served at /rpc/scheduling.
+    "SISTER_SCHEDULING_CHAIN": (_text, None),
+    # Node only: the sister chains' deployment file (both locks; p2pkit.sister.lock).
+    "SISTER_DEPLOYMENT": (_text, "sister-deployment.json"),
+    # Embedded sister chains only: the relayers both light clients trust (1 of n), addresses
+    # separated by commas, each given ether on both chains; unset, the operator.
+    "SISTER_RELAYERS": (_addresses, ()),
     # Whether the keeper runs in the background (it needs the operator key).
     "KEEPER": (_switch, True),
     # Most auction steps per matchBids and most bids per settle transaction.

@@ -1,4 +1,6 @@
-"""`POST /rpc`: the JSON-RPC 2.0 proxy the page and the meter bridge use to reach the chain.
+"""`POST /rpc`: the JSON-RPC 2.0 proxy the page and the meter bridge use to reach the chain
+(and `POST /rpc/scheduling`, the same proxy in front of the sister chains' scheduling chain,
+when the backend serves one: `backend.sister`).
 
 It denies by default. Only the read methods a DApp needs and `eth_sendRawTransaction` (already
 signed by the client) pass; anything that would use a key on the node or expose or change the
@@ -59,6 +61,8 @@ BLOCK_TAGS = frozenset({"earliest", "latest", "pending", "safe", "finalized"})
 HEX_QUANTITY = re.compile(r"0x[0-9a-fA-F]{1,64}")
 
 UPSTREAM_EXTENSION = "p2p_upstream"
+# The sister chains' scheduling chain (`backend.sister`), served at /rpc/scheduling when there is one.
+SCHEDULING_UPSTREAM_EXTENSION = "p2p_scheduling_upstream"
 
 bp = Blueprint("rpc_proxy", __name__)
 
@@ -92,6 +96,19 @@ def error_response(request_id: Any, code: int, message: str) -> dict[str, Any]:
 
 @bp.post("/rpc")
 def relay() -> ResponseReturnValue:
+    return relay_to(current_app.extensions[UPSTREAM_EXTENSION])
+
+
+@bp.post("/rpc/scheduling")
+def relay_to_scheduling() -> ResponseReturnValue:
+    upstream = current_app.extensions.get(SCHEDULING_UPSTREAM_EXTENSION)
+    if upstream is None:
+        return jsonify(error_response(None, METHOD_NOT_FOUND, "this backend serves no scheduling chain")), 404
+    return relay_to(upstream)
+
+
+def relay_to(upstream: Upstream) -> ResponseReturnValue:
+    """Answer the request's body with `upstream` behind the proxy's checks."""
     try:
         payload = read_json_body(request, current_app.config["MAX_BODY_BYTES"])
     except BodyRefused as refusal:
@@ -111,16 +128,15 @@ def relay() -> ResponseReturnValue:
                     f"invalid request: batch of {len(payload)} requests, the limit is {max_batch}",
                 )
             )
-        responses = answer(payload)
+        responses = answer(payload, upstream)
         return jsonify(responses) if responses else ("", 204)
 
-    responses = answer([payload])
+    responses = answer([payload], upstream)
     return jsonify(responses[0]) if responses else ("", 204)
 
 
-def answer(items: list[Any]) -> list[dict[str, Any]]:
-    """The responses to `items`, in order, with none for notifications."""
-    upstream: Upstream = current_app.extensions[UPSTREAM_EXTENSION]
+def answer(items: list[Any], upstream: Upstream) -> list[dict[str, Any]]:
+    """The responses to `items` from `upstream`, in order, with none for notifications."""
     calls = [read_call(item) for item in items]
     log_queries = [call for call in calls if call.response is None and call.method == "eth_getLogs"]
     if log_queries:

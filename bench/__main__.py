@@ -1,12 +1,15 @@
 """Every benchmark, as `make bench` runs them, then a summary beside the published figures.
 
-    .venv/bin/python -m bench [--only gas,retail,reference,budget,embedded,load,codec,sister,sister_geth] [--quick]
+    .venv/bin/python -m bench [--only PART,PART,...] [--quick]
+
+PARTS: gas, retail, reference, budget, embedded, load, codec, sister, sister_transfer, sister_geth.
 
 Each part runs in a process of its own and prints its tables: gas per function and per period
 (``bench/gas.py``), gas of the retail contracts (``bench/retail_gas.py``), the off-chain
 reference clearing, the 15-minute period budget, the embedded chain, the load test (anvil, and
 Geth when installed), the meter bridge's DL/T 645 codec and the sister chains' lock
-(``bench/sister_gas.py``). Then ``bench/results/summary.md``
+(``bench/sister_gas.py``) and the time of a whole transfer between them
+(``bench/sister_transfer.py``). Then ``bench/results/summary.md``
 puts the project's headline figures beside the published ones, each with its source. Parts left
 out keep their last results, if any. ``--quick`` runs every part small, to check the benchmarks
 themselves in a few minutes; its figures are not the reference ones.
@@ -34,6 +37,7 @@ PARTS = {
     "load": ["-m", "bench.load"],
     "codec": ["-m", "bench.codec"],
     "sister": ["-m", "bench.sister_gas"],
+    "sister_transfer": ["-m", "bench.sister_transfer"],
     "sister_geth": ["-m", "bench.sister_geth"],
 }
 QUICK = {
@@ -56,6 +60,7 @@ QUICK = {
     ],
     "codec": ["--frames", "2000"],
     "sister": ["--block-sizes", "1,10"],
+    "sister_transfer": ["--transfers", "2"],
     "sister_geth": ["--rounds", "1"],
 }
 
@@ -179,7 +184,7 @@ def summary() -> str:
         ]
     lines += [
         "Details: gas.md, retail_gas.md, reference_clearing.md, period_budget.md, embedded.md,"
-        " throughput.md (and .csv, throughput.png), sister_gas.md, sister_geth.md."
+        " throughput.md (and .csv, throughput.png), sister_gas.md, sister_transfer.md, sister_geth.md."
     ]
     return "\n".join(lines) + "\n"
 

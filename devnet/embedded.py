@@ -40,13 +40,14 @@ EMBEDDED_GRID_GAS_ETHER = 10 * WEI_PER_ETHER
 
 def start_embedded_chain() -> Web3:
     """Start a fresh eth-tester chain in this process, with eth-tester's funded dev accounts,
-    on a VM that keeps the deadline of `devnet.evm_deadline`."""
+    on a VM that keeps the deadline of `devnet.evm_deadline`; its headers hash to their blocks'
+    hashes (see `embedded_chain`), so it can be one of the sister chains."""
     # py-evm and eth-tester load only once a chain is started, not with this module.
-    from eth_tester import EthereumTester, PyEVMBackend
+    from eth_tester import EthereumTester
 
     from devnet.evm_deadline import EmbeddedVM
 
-    return Web3(EthereumTesterProvider(EthereumTester(PyEVMBackend(vm_configuration=((0, EmbeddedVM),)))))
+    return Web3(EthereumTesterProvider(EthereumTester(_full_extra_data_backend(vm_configuration=((0, EmbeddedVM),)))))
 
 
 def is_embedded(w3: Web3) -> bool:
@@ -172,24 +173,34 @@ def estimate_in_two_runs(state, transaction) -> int:
     return estimate if enough else binary_gas_search_intrinsic_tolerance(state, transaction)
 
 
-def embedded_chain(chain_id: int) -> Web3:
-    """A fresh eth-tester chain in this process answering as chain ``chain_id``, with
-    eth-tester's funded dev accounts (``dev_accounts``)."""
-    from eth_tester import EthereumTester, PyEVMBackend
-    from web3.providers.eth_tester.defaults import API_ENDPOINTS, static_return
+def _full_extra_data_backend(**options):
+    """A py-evm backend whose blocks all carry 32 bytes of extraData: eth-tester reports a
+    block's extraData padded to 32 bytes, so only then do its headers hash to its hashes."""
+    from eth_tester import PyEVMBackend
 
-    evm = PyEVMBackend(genesis_parameters=PyEVMBackend.generate_genesis_params({"extra_data": SISTER_EXTRA_DATA}))
+    genesis = PyEVMBackend.generate_genesis_params({"extra_data": SISTER_EXTRA_DATA})
+    evm = PyEVMBackend(genesis_parameters=genesis, **options)
     # setup_tester_chain defines a chain class for every backend, so changing it changes this
     # chain only.
     chain_class = type(evm.chain)
-    chain_class.chain_id = chain_id
     create_header = chain_class.create_header_from_parent
 
     def create_header_with_extra_data(chain, parent_header, **header_params):
         return create_header(chain, parent_header, **{"extra_data": SISTER_EXTRA_DATA, **header_params})
 
     chain_class.create_header_from_parent = create_header_with_extra_data
-    evm.chain.gas_estimator = estimate_in_two_runs
     evm.chain.header = evm.chain.header.copy(extra_data=SISTER_EXTRA_DATA)
+    return evm
+
+
+def embedded_chain(chain_id: int) -> Web3:
+    """A fresh eth-tester chain in this process answering as chain ``chain_id``, with
+    eth-tester's funded dev accounts (``dev_accounts``)."""
+    from eth_tester import EthereumTester
+    from web3.providers.eth_tester.defaults import API_ENDPOINTS, static_return
+
+    evm = _full_extra_data_backend()
+    type(evm.chain).chain_id = chain_id
+    evm.chain.gas_estimator = estimate_in_two_runs
     endpoints = {**API_ENDPOINTS, "eth": {**API_ENDPOINTS["eth"], "chainId": static_return(chain_id)}}
     return Web3(EthereumTesterProvider(EthereumTester(evm), api_endpoints=endpoints))

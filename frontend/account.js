@@ -6,7 +6,7 @@ import { $, action, isOperator, refresh, say, state, transact } from "./shared.j
 import { capacityWh, kW, kWh } from "./units.js";
 import { Refusal } from "./words.js";
 
-const CARDS = ["account-open", "registration-card", "money-card", "bid-card", "results-card", "operator-card"];
+const CARDS = ["account-open", "registration-card", "money-card", "bid-card", "results-card", "operator-card", "sister-card"];
 
 export function showSavedAccounts() {
   const saved = keys.savedAccounts();

@@ -1,5 +1,5 @@
 // The trading page: connects to the market, keeps the clock running, and redraws each part of
-// the page (account, money, bid, results, operator) from the state they share (shared.js).
+// the page (account, money, bid, results, operator, sister chains) from the state they share (shared.js).
 import { showRegistration, showSavedAccounts, wireAccount } from "./account.js";
 import { revealIfDue, showBid, wireBids } from "./bid.js";
 import { duration, PHASE_WORDS } from "./clock.js";
@@ -8,6 +8,7 @@ import { showMoney, wireMoney } from "./money.js";
 import { showOperator } from "./operator.js";
 import { showResults } from "./results.js";
 import { $, isOperator, noteIn, onRefresh, refresh, say, state } from "./shared.js";
+import { loadSister, showSister, wireSister } from "./sister.js";
 import { explain } from "./words.js";
 
 const REFRESH_SECONDS = 2;
@@ -79,6 +80,8 @@ async function readAndShow() {
       isOperator() ? showOperator().catch(noteIn("keeper-status")) : null,
     ]);
   }
+  // Every refresh: a transfer's confirmations move with every block.
+  await showSister().catch(noteIn("sister-note"));
 }
 
 // ------------------------------------------------------------------ start
@@ -87,6 +90,7 @@ async function start() {
   wireAccount();
   wireMoney();
   wireBids();
+  wireSister();
   onRefresh(readAndShow);
   try {
     state.market = await connect();
@@ -94,6 +98,7 @@ async function start() {
     say(explain(error), "error");
     return;
   }
+  await loadSister();
   drawPhaseBar();
   showSavedAccounts();
   showClock();

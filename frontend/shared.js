@@ -126,10 +126,11 @@ export function refresh() {
 /**
  * Sends one transaction: `send()` signs it and hands it to /rpc (the node first estimates its
  * gas, which is where the contract refuses with a custom error before anything is mined).
+ * `gasBalance` is the account's ether on the chain it goes to (the market's by default).
  */
-export async function transact(description, send) {
+export async function transact(description, send, gasBalance = state.gasBalance) {
   if (state.sending) throw new Refusal("Another transaction is still on its way; wait for it to finish.");
-  if (state.gasBalance === 0n && !state.account.injected) {
+  if (gasBalance === 0n && !state.account.injected) {
     throw new Refusal("This account has no ether to pay for gas; ask the operator to send some to your address.");
   }
   state.sending = true;

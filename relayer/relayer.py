@@ -99,14 +99,21 @@ class Relayer:
     # ------------------------------------------------------------------ one step
 
     def step(self) -> list[RelayAction]:
-        """Headers in both directions, then the unlocks that are due in both directions."""
-        actions = []
-        for source, destination in self.directions():
-            action = self.relay_headers(source, destination)
-            if action is not None:
-                actions.append(action)
-        for source, destination in self.directions():
-            actions += self.relay_unlocks(source, destination)
+        """Headers in both directions, then the unlocks that are due in both directions. A
+        direction whose node fails does not hold up the other: the step does the rest of its
+        work, then raises the first failure."""
+        actions: list[RelayAction] = []
+        failures: list[Exception] = []
+        for work in (self.relay_headers, self.relay_unlocks):
+            for source, destination in self.directions():
+                try:
+                    done = work(source, destination)
+                except Exception as error:  # a node down or too slow; the other direction goes on
+                    failures.append(error)
+                    continue
+                actions += [done] if isinstance(done, RelayAction) else done or []
+        if failures:
+            raise failures[0]
         return actions
 
     def relay_headers(self, source: SisterChain, destination: SisterChain) -> RelayAction | None:

@@ -1,4 +1,5 @@
-"""The whole platform in one command (``make demo``): market, page, meters and prosumers.
+"""The whole platform in one command (``make demo``): market, page, meters and prosumers, and
+the sister chains with their relayer.
 
 Starts the backend (``python -m backend serve``) on an embedded chain with the market deployed
 and its keeper running, creates the paper's five users (wind, controllable source, EV charger,
@@ -6,6 +7,9 @@ ordinary load; the public grid), gives every prosumer a meter box of its own (a 
 DL/T 645-2007 meter on its own pseudo-terminal and a meter bridge daemon polling it), and lets
 the prosumers bid every period from their day profiles, on an accelerated clock. The page shows
 the market live; import one of the printed keys (or create an account) to trade alongside them.
+The market's chain is also the sister chains' trading chain: a scheduling chain runs beside it in
+the backend, the relayer daemon (``python -m relayer run``) between the two through the backend's
+proxies, and every prosumer gets tokens to convert to energy rights and back from the page.
 Every key is new for this run, the operator's and the grid's included, and the backend listens
 on 127.0.0.1 only: the embedded chain is for this machine. Ctrl-C stops everything.
 
@@ -28,6 +32,7 @@ from eth_account import Account
 from web3 import Web3
 from web3.exceptions import Web3Exception
 
+from devnet import sister
 from devnet.nodes import stop_processes, wait_for_rpc
 from p2pkit.artifacts import artifact_path
 from p2pkit.bids import SealedBid
@@ -42,6 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ETHER = 10**18
 DEPOSIT = 50 * ETHER
 GAS_MONEY = 5 * ETHER
+SISTER_TOKENS = 1_000
 METER_PASSWORD = "demo meter key"
 REFERENCE_PERIOD = 900  # profiles are in quarter hours
 MAX_READING_DELAY = 20  # seconds after a period starts within which a meter box reads its meter
@@ -102,9 +108,10 @@ def start_meter_box(
     return [simulator, daemon]
 
 
-def start_backend(folder: Path, host: str, port: int, period_length: int) -> subprocess.Popen:
-    """The backend on a new embedded chain, answering at ``http://host:port/``; it writes the
-    operator's and the grid's keys to ``folder`` and its log to ``folder/backend.log``."""
+def start_backend(folder: Path, host: str, port: int, period_length: int, relayer: str) -> subprocess.Popen:
+    """The backend on a new embedded chain, answering at ``http://host:port/``, with the sister
+    chains' scheduling chain beside it, relayed by ``relayer``; it writes the operator's and the
+    grid's keys to ``folder`` and its log to ``folder/backend.log``."""
     with open(folder / "backend.log", "w") as log:
         backend = subprocess.Popen(
             [
@@ -121,7 +128,7 @@ def start_backend(folder: Path, host: str, port: int, period_length: int) -> sub
                 "--keys-out",
                 str(folder),
             ],
-            env={**os.environ, "P2P_PERIOD_LENGTH": str(period_length)},
+            env={**os.environ, "P2P_PERIOD_LENGTH": str(period_length), **sister.backend_environment(relayer)},
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -169,7 +176,8 @@ def main() -> int:
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="p2p-demo-"))
-    processes = [start_backend(folder, args.host, args.port, args.period_length)]
+    relayer_keystore, relayer_password, relayer = sister.new_relayer_key(folder)
+    processes = [start_backend(folder, args.host, args.port, args.period_length, relayer)]
     stop = threading.Event()
     bidders: list[threading.Thread] = []
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -216,11 +224,19 @@ def main() -> int:
                 threading.Thread(target=bid_every_period, args=(driver, prosumer, quarters, stop), daemon=True)
             )
             write_private_file(folder / f"{name}.key", prosumer.key.key.to_0x_hex())
+            sister.give_sister_funds(page.rstrip("/"), operator, prosumer.address, SISTER_TOKENS, GAS_MONEY)
 
+        processes.append(
+            sister.start_relayer(page.rstrip("/"), relayer_keystore, relayer_password, folder / "relayer.log")
+        )
         for bidder in bidders:
             bidder.start()
         print(f"\nThe market is live at {page}")
         print(f"Period length {args.period_length} s; the paper's four prosumers bid every period.")
+        print(
+            f"Each prosumer also holds {SISTER_TOKENS} tokens on the trading chain (the market's) to convert to"
+            " energy rights on the scheduling chain and back; the relayer carries them (log: relayer.log)."
+        )
         print(
             f"Keys to import into the page, new for this run (logs beside them): {folder}/<name>.key for the "
             f"prosumers ({', '.join(user.name.split()[0].lower() for user in users)}), "
@@ -235,7 +251,8 @@ def main() -> int:
     finally:
         stop.set()
         for bidder in bidders:  # a bid in flight still needs the backend
-            bidder.join(timeout=30)
+            if bidder.ident is not None:
+                bidder.join(timeout=30)
         stop_processes(processes)
         for process in processes:
             if process.stdout:

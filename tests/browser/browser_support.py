@@ -100,11 +100,14 @@ class MarketServer:
 
 
 @contextmanager
-def serving_embedded_market(log: Path) -> Iterator[MarketServer]:
-    """`python -m backend serve --chain embedded` on a free port, with a short period."""
+def serving_embedded_market(
+    log: Path, environment: dict[str, str] | None = None, start_seconds: float = 60
+) -> Iterator[MarketServer]:
+    """`python -m backend serve --chain embedded` on a free port, with a short period (and
+    the backend's other settings in ``environment``), once it serves within ``start_seconds``."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "P2P_PERIOD_LENGTH": str(PERIOD_LENGTH)}
+    env = {**os.environ, "P2P_PERIOD_LENGTH": str(PERIOD_LENGTH), **(environment or {})}
     with tempfile.TemporaryDirectory(prefix="p2p-browser-keys-") as keys, log.open("w") as output:
         server = subprocess.Popen(
             [sys.executable, "-m", "backend", "serve", "--chain", "embedded", "--port", str(port), "--keys-out", keys],
@@ -114,7 +117,7 @@ def serving_embedded_market(log: Path) -> Iterator[MarketServer]:
             stderr=subprocess.STDOUT,
         )
         try:
-            wait_until_serving(url, server, log)
+            wait_until_serving(url, server, log, start_seconds)
             yield MarketServer(url, (Path(keys) / "operator.key").read_text().strip())
         finally:
             server.terminate()

@@ -8,79 +8,14 @@ clock runs on its own and the test follows it.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from browser_support import PERIOD_LENGTH
 from eth_account import Account
+from trading_page import ACTION_TIMEOUT_MS, PASSWORD, PERIOD_TIMEOUT_MS, TradingPage, open_trading_page
 
-# Transactions, key encryption and the keeper's work each take seconds; a whole period is 60 s.
-ACTION_TIMEOUT_MS = 60_000
-PERIOD_TIMEOUT_MS = 3 * PERIOD_LENGTH * 1000
-PASSWORD = "correct horse battery"
 BROWSER_WALLET = Path(__file__).with_name("browser_wallet.js")
-
-
-@dataclass
-class TradingPage:
-    """One person's page, with the steps a person takes on it."""
-
-    who: str
-    page: object  # playwright.sync_api.Page
-    artifacts: Path
-
-    def screenshot(self, step: str) -> None:
-        self.page.screenshot(path=str(self.artifacts / f"{self.who}-{step}.png"), full_page=True)
-
-    def act(self, click_selector: str, expect_words: str) -> None:
-        """Click, then wait until the page reports success in `expect_words`, or a refusal or
-        failure, which fails the test with the page's own words."""
-        self.page.evaluate("document.getElementById('message').className = 'message'")
-        self.page.click(click_selector)
-        self.page.wait_for_function(
-            """words => {
-                const message = document.getElementById("message");
-                return message.classList.contains("error")
-                    || (message.classList.contains("ok") && message.textContent.includes(words));
-            }""",
-            arg=expect_words,
-            timeout=ACTION_TIMEOUT_MS,
-        )
-        message = self.page.locator("#message")
-        assert "error" not in message.get_attribute("class"), f"{self.who}: {message.inner_text()}"
-
-    def text(self, selector: str) -> str:
-        return self.page.inner_text(selector)
-
-    def wait_text(self, selector: str, pattern: str, timeout: int = ACTION_TIMEOUT_MS) -> None:
-        from playwright.sync_api import expect
-
-        expect(self.page.locator(selector)).to_have_text(re.compile(pattern), timeout=timeout)
-
-    def create_account(self) -> str:
-        self.page.fill("#create-password", PASSWORD)
-        self.page.fill("#create-password-again", PASSWORD)
-        self.act("#create-form button", "is open")
-        return self.text("#my-address")
-
-    def import_key(self, private_key: str) -> str:
-        self.page.click("#import-account summary")
-        self.page.fill("#import-secret", private_key)
-        self.page.fill("#import-password", PASSWORD)
-        self.act("#import-form button", "is open")
-        return self.text("#my-address")
-
-    def register(self, name: str, role: str, green: bool) -> None:
-        self.page.fill("#register-name", name)
-        self.page.check(f'input[name="role"][value="{role}"]')
-        self.page.set_checked("#register-green", green)
-        self.act("#register-form button", "done")
-
-    def deposit(self, ether: str) -> None:
-        self.page.fill("#deposit-amount", ether)
-        self.act("#deposit-form button", "done")
 
 
 @pytest.fixture
@@ -91,16 +26,8 @@ def open_page(request, browser, market_server, artifacts):
 
     def open_for(who: str, wallet_key: str | None = None) -> TradingPage:
         """With `wallet_key` the browser has a wallet extension holding that key."""
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        if wallet_key is not None:
-            context.add_init_script(BROWSER_WALLET.read_text().replace("__PRIVATE_KEY__", wallet_key))
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.goto(market_server.url + "/")
-        page.wait_for_selector("body[data-ready=true]", timeout=ACTION_TIMEOUT_MS)
-        assert not errors, f"{who}'s page failed to start: {errors}"
-        opened.append(TradingPage(who, page, artifacts))
+        script = BROWSER_WALLET.read_text().replace("__PRIVATE_KEY__", wallet_key) if wallet_key else None
+        opened.append(open_trading_page(browser, market_server.url, who, artifacts, script))
         return opened[-1]
 
     yield open_for

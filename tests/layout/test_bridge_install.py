@@ -1,28 +1,20 @@
 """The meter box installs only what it runs: `pip install '.[bridge]'` into a fresh virtual
 environment, then the daemon imports without the server, and finds the market's ABI inside the
 installed toolkit, far from any source checkout.
-
-The wheel is built from a copy of the checkout's tracked files plus the compiled contracts
-(`make setup`), as a clean clone would have them, so no leftover of an earlier build in the
-checkout can end up in it. pip fetches the dependencies from PyPI.
+(The installation: `install_support.py`.)
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-import venv
 from pathlib import Path
 
 import pytest
-
-from p2pkit.artifacts import ARTIFACT_DIR
+from install_support import install_alone, installed_packages
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
-INSTALL_TIMEOUT = 1800  # seconds: the dependencies come from PyPI
 # What the box must not get: the server, the test chain, the development tools.
 NOT_ON_THE_BOX = ("flask", "gunicorn", "eth-tester", "py-evm", "eth-ape", "pytest", "matplotlib", "playwright")
 
@@ -42,44 +34,14 @@ print(json.dumps({
 """
 
 
-def clean_copy(destination: Path) -> Path:
-    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
-    for name in tracked:
-        if (ROOT / name).is_file():
-            (destination / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, destination / name)
-    artifacts = destination / ARTIFACT_DIR.relative_to(ROOT)
-    for artifact in ARTIFACT_DIR.glob("*.json"):
-        shutil.copy2(artifact, artifacts / artifact.name)
-    return destination
-
-
 @pytest.fixture(scope="module")
 def meter_box(tmp_path_factory) -> Path:
     """The python of a fresh virtual environment with the bridge installed in it."""
-    if not list(ARTIFACT_DIR.glob("*.json")):
-        pytest.fail("the contracts are not compiled: run `make setup`")
-    folder = tmp_path_factory.mktemp("meter-box")
-    source = clean_copy(folder / "source")
-    venv.create(folder / "venv", with_pip=True)
-    python = folder / "venv" / "bin" / "python"
-    subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", f"{source}[bridge]"],
-        cwd=folder,
-        check=True,
-        timeout=INSTALL_TIMEOUT,
-    )
-    shutil.rmtree(source)  # nothing the box runs may come from a source tree
-    return python
+    return install_alone(tmp_path_factory.mktemp("meter-box"), "bridge")
 
 
 def test_bridge_installs_without_the_server_or_the_development_tools(meter_box):
-    installed = subprocess.run(
-        [str(meter_box), "-m", "pip", "list", "--format=json"], capture_output=True, text=True, check=True
-    ).stdout
-    names = {package["name"].lower() for package in json.loads(installed)}
-
-    assert names & set(NOT_ON_THE_BOX) == set()
+    assert installed_packages(meter_box) & set(NOT_ON_THE_BOX) == set()
 
 
 def test_installed_daemon_loads_without_flask_and_finds_the_markets_abi(meter_box, tmp_path):

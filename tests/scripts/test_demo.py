@@ -1,5 +1,5 @@
 """make demo's script: the platform comes up on its own, under keys of its own, and trades, with
-meters reporting."""
+meters reporting, and converts tokens to energy rights through the sister chains' relayer."""
 
 import json
 import re
@@ -8,14 +8,18 @@ import stat
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from eth_account import Account
+from web3 import Web3
 
 from devnet.nodes import free_port
+from p2pkit.sister.lock import attach
+from p2pkit.transactions import send
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "demo.py"
 PERIOD = 30
@@ -65,6 +69,39 @@ def test_demo_prints_an_operator_key_of_its_own_readable_by_its_owner_only(demo)
         operator,
         0o600,
     )
+
+
+def poll(url: str, done, seconds: float):
+    """``url``'s answer once ``done(answer)``, asking every 2 s; a busy chain's 503, or an answer
+    slower than ``get`` waits, is asked again."""
+    deadline = time.monotonic() + seconds
+    answer = None
+    while time.monotonic() < deadline:
+        try:
+            answer = get(url)
+        except urllib.error.HTTPError as error:
+            if error.code != 503:
+                raise
+        except TimeoutError:  # the machine is slower than the poll
+            pass
+        else:
+            if done(answer):
+                return answer
+        time.sleep(2)
+    pytest.fail(f"{url} did not answer as expected within {seconds:g} s (last: {answer})")
+
+
+def test_demo_converts_a_prosumers_tokens_to_rights_through_the_relayer(demo):
+    [key_file] = re.findall(r"(\S+/)operator\.key", demo.banner)
+    wind = Account.from_key(Path(key_file, "wind.key").read_text().strip())
+    backend = f"http://127.0.0.1:{demo.port}"
+    account = f"{backend}/api/sister/accounts/{wind.address}"
+    poll(account, lambda answer: answer["balances"]["trading"]["balance"] == "1000", 180)
+    w3 = Web3(Web3.HTTPProvider(f"{backend}/rpc"))
+    trading = attach("trading", w3, get(f"{backend}/api/sister")["trading"]["lock"])
+    send(w3, trading.lock.functions.lock(30, wind.address), wind)
+    done = poll(account, lambda answer: answer["transfers"] and answer["transfers"][0]["state"] == "unlocked", 600)
+    assert (done["balances"]["trading"]["balance"], done["balances"]["scheduling"]["balance"]) == ("970", "30")
 
 
 def test_demo_trades_and_settles_with_meter_readings_and_stops_on_ctrl_c(demo):
