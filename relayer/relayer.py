@@ -32,7 +32,14 @@ from web3.contract.contract import ContractFunction
 
 from p2pkit.sister.lock import SisterChain
 from p2pkit.sister.relay import LockEvent, lock_events, missing_headers, unlock_proof
-from p2pkit.transactions import ContractRefused, send
+from p2pkit.transactions import ContractRefused, refusal_of, send
+
+# A header batch's gas, stated rather than estimated: a header costs 105k-137k gas to check and
+# store (London headers, batch or single; see docs/sister-chains.md), so 160k each leaves room,
+# and 16 headers stay far below a block's gas limit.
+HEADERS_BASE_GAS = 60_000
+HEADER_GAS = 160_000
+
 
 log = logging.getLogger("relayer")
 
@@ -122,7 +129,8 @@ class Relayer:
         if not headers:
             return None
         call = destination.light_client.functions.submitHeaders(headers)
-        return self._transact("headers", source, destination, call, headers=len(headers))
+        gas = HEADERS_BASE_GAS + HEADER_GAS * len(headers)
+        return self._transact("headers", source, destination, call, gas, headers=len(headers))
 
     def relay_unlocks(self, source: SisterChain, destination: SisterChain) -> list[RelayAction]:
         """Unlock on ``destination`` the source's locks that are due and not yet unlocked."""
@@ -159,13 +167,23 @@ class Relayer:
         """Prove ``event`` and send its unlock."""
         proof = unlock_proof(source.w3, event)
         call = destination.lock.functions.unlock(*proof.as_args())
-        return self._transact("unlock", source, destination, call, lock_id="0x" + event.lock_id.hex())
+        return self._transact("unlock", source, destination, call, None, lock_id="0x" + event.lock_id.hex())
 
     def _transact(
-        self, kind: str, source: SisterChain, destination: SisterChain, call: ContractFunction, **about: Any
+        self,
+        kind: str,
+        source: SisterChain,
+        destination: SisterChain,
+        call: ContractFunction,
+        gas: int | None,
+        **about: Any,
     ) -> RelayAction:
+        """Send ``call``: its gas estimated, or ``gas`` after one dry run that surfaces a refusal
+        just as an estimate would (an estimate runs the call a dozen times or more)."""
         try:
-            receipt = send(destination.w3, call, self._account)
+            if gas is not None:
+                dry_run(call, self._account.address)
+            receipt = send(destination.w3, call, self._account, gas=gas)
         except ContractRefused as refusal:
             outcome = (
                 RelayAction.ALREADY_DONE
@@ -244,3 +262,14 @@ class Relayer:
 def connect(rpc_url: str, timeout: float) -> Web3:
     """A node at ``rpc_url``."""
     return Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+
+
+def dry_run(call: ContractFunction, sender: str) -> None:
+    """Run ``call`` once against the latest block; ``ContractRefused`` if the contract refuses it."""
+    try:
+        call.call({"from": sender}, block_identifier="latest")
+    except Exception as error:
+        refusal = refusal_of(error, call.contract_abi)
+        if refusal is None:
+            raise
+        raise refusal from None
