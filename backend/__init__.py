@@ -114,6 +114,7 @@ def set_up_market(app: Flask, market: MarketHandle) -> None:
         batch=app.config["KEEPER_BATCH"],
         retail_batch=app.config["KEEPER_RETAIL_BATCH"],
         events=events,
+        max_log_block_range=app.config["MAX_LOG_BLOCK_RANGE"],
         poll_interval=app.config["KEEPER_POLL_INTERVAL"],
     )
     app.extensions[market_api.ENTRUSTED_EXTENSION] = entrusted

@@ -17,7 +17,7 @@ What is left to do is read from the chain on every step (the market's events, th
 settled count, the readings), never remembered, so a keeper stopped at any point, even between
 sending a transaction and seeing it mined, resumes from the chain without doing anything twice.
 A refusal saying the work is already done (`MatchingComplete`, `SettlementComplete`, ...) is
-then expected and harmless. The retail cursor is not kept either: the contract settles each month
+then expected and harmless. The retail scan is not kept either: the contract settles each month
 of a contract once (its settled count), so a restarted keeper scans from the first contract and
 sends nothing for months already settled.
 
@@ -52,6 +52,7 @@ from devnet.embedded import is_embedded
 from p2pkit.events import MarketEventLog
 from p2pkit.market import MarketHandle
 from p2pkit.period import PeriodDriver, SendEach, Transaction
+from p2pkit.retail.clock import BillingClock
 from p2pkit.schedule import Phase, Schedule
 from p2pkit.transactions import ContractRefused, TransactionReverted
 
@@ -135,7 +136,12 @@ class Keeper:
             market.contract, market.operator, sender=SendEach(market.w3, lock=self._sending_lock), batch=batch
         )
         self._retail_batch = retail_batch
-        self._retail_cursor = 1
+        self._retail_events = (
+            MarketEventLog(market, max_log_block_range, contract=market.retail.contracts) if market.retail else None
+        )
+        self._billing_clock: BillingClock | None = None
+        self._retail_seen: tuple[int, int] | None = None  # what the last scan of the contracts started on
+        self._retail_cursor: int | None = None  # the next window of a scan under way
         self._schedule: Schedule | None = None
         self._finished_periods: set[int] = set()
         self._status_lock = threading.Lock()
@@ -282,20 +288,39 @@ class Keeper:
             return self._driver.next_reading_due(period, block=now.block)
 
     def _settle_retail(self, now: _ChainNow) -> KeeperAction | None:
-        """`settleBatch` over the window at the cursor if it settles any contract's month now."""
-        retail = self._market.retail
-        if retail is None:
+        """The next `settleBatch` of a scan of the bilateral contracts, if its window has a month due.
+
+        A month becomes due when its last reading is posted or its reading deadline passes, so a
+        scan (every window of contract ids, from the first) starts only when a reading or a new
+        contract has appeared, or a month's deadline has passed, since the last scan began. A
+        window is asked again until it settles nothing (a contract behind by several months
+        settles one per batch), then the scan moves on.
+        """
+        retail, log = self._market.retail, self._retail_events
+        if retail is None or log is None:
             return None
-        contracts = retail.contracts.functions
-        first = self._retail_cursor
+        with self._market.lock:
+            log.sync(now.block)
+            if self._billing_clock is None:
+                self._billing_clock = BillingClock.of(retail.contracts)
+        grace = self._billing_clock.reading_grace
+        seen = (
+            len(log.events("MonthlyReadingPosted", "ContractActivated", upto=now.block)),
+            self._billing_clock.month_at(max(0, now.time - grace)),
+        )
+        if self._retail_cursor is None:
+            if seen == self._retail_seen:
+                return None
+            self._retail_seen, self._retail_cursor = seen, 1
+        contracts, first = retail.contracts.functions, self._retail_cursor
         with self._market.lock:
             count = contracts.contractCount().call(block_identifier=now.block)
-            if count == 0:
-                return None
             call = contracts.settleBatch(first, self._retail_batch)
-            next_id, settled = call.call({"from": self._market.operator.address}, block_identifier=now.block)
-        self._retail_cursor = next_id if next_id <= count else 1
+            next_id, settled = (
+                call.call({"from": self._market.operator.address}, block_identifier=now.block) if count else (1, 0)
+            )
         if settled == 0:
+            self._retail_cursor = next_id if next_id <= count else None
             return None
         return self._transact("settleBatch", None, call, detail=f"contracts {first} to {next_id - 1}: {settled} due")
 

@@ -198,6 +198,13 @@ def start_backend(folder: Path, host: str, port: int, period_length: int, month_
     return backend
 
 
+def send_retail(w3: Web3, call, signer, value: int = 0) -> None:
+    """A retail transaction with RETAIL_GAS, which must succeed (no estimate refuses it first)."""
+    receipt = send(w3, call, signer, value=value, gas=RETAIL_GAS)
+    if receipt["status"] != 1:
+        raise SystemExit(f"{call.fn_name} failed in block {receipt['blockNumber']}")
+
+
 def start_retail(
     w3: Web3, market, retail: Retail, operator, users: dict[str, Prosumer], monthly_wh: dict[str, int]
 ) -> list[str]:
@@ -206,12 +213,11 @@ def start_retail(
     driver = PeriodDriver(market, operator)
     retailer = Party(Account.create(), Account.create(), RETAILER_NUMBER)
     driver.fund(operator, [(retailer.address, GAS_MONEY), (retailer.meter.address, GAS_MONEY)])
-    enrol(
-        w3, market, retail, operator, retailer, name="City Retail", producer=False, rated_power_w=10_000, retailer=True
-    )
+    enrol(w3, market, retail, operator, retailer, name="City Retail", producer=False, rated_power_w=10_000)
+    send_retail(w3, retail.plans.functions.setRetailer(retailer.address, True), operator)
     plan_ids = []
     for plan in DEMO_PLANS:
-        send(w3, retail.plans.functions.publishPlan(plan.as_abi()), retailer.account, gas=RETAIL_GAS)
+        send_retail(w3, retail.plans.functions.publishPlan(plan.as_abi()), retailer.account)
         plan_ids.append(retail.plans.functions.planCount().call())
     done = [f"retailer City Retail ({retailer.address}) publishes plans {', '.join(map(str, plan_ids))}"]
     contracts = retail.contracts.functions
@@ -219,7 +225,7 @@ def start_retail(
     for seller_name, buyer_name in DEMO_CONTRACTS:
         seller, buyer = users[seller_name], users[buyer_name]
         for party in (seller, buyer):
-            send(w3, contracts.deposit(), party.key, value=RETAIL_WALLET, gas=RETAIL_GAS)
+            send_retail(w3, contracts.deposit(), party.key, value=RETAIL_WALLET)
         terms = Terms(
             buyer=buyer.address,
             seller=seller.address,
@@ -234,7 +240,7 @@ def start_retail(
         )
         chain_id = w3.eth.chain_id
         signatures = [sign_terms(p.key.key, terms, 1, chain_id, retail.contracts.address) for p in (buyer, seller)]
-        send(w3, contracts.signContract(terms.as_abi(), 1, *signatures), operator, gas=RETAIL_GAS)
+        send_retail(w3, contracts.signContract(terms.as_abi(), 1, *signatures), operator)
         done.append(
             f"contract {contracts.contractCount().call()}: {seller_name} sells {buyer_name} "
             f"{terms.monthly_wh / 1000:g} kWh a month for {CONTRACT_MONTHS} months from month {first_month}"

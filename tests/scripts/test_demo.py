@@ -19,6 +19,7 @@ from devnet.nodes import free_port
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "demo.py"
 PERIOD = 30
+MONTH = 60  # the retail contracts' billing month
 BANNER_LINES = 10  # what the demo prints before it says Ctrl-C stops it
 
 
@@ -40,7 +41,16 @@ def demo(tmp_path_factory):
     port = free_port()
     with open(tmp_path_factory.mktemp("demo") / "demo.err", "w") as errors:
         process = subprocess.Popen(
-            [sys.executable, str(SCRIPT), "--port", str(port), "--period-length", str(PERIOD)],
+            [
+                sys.executable,
+                str(SCRIPT),
+                "--port",
+                str(port),
+                "--period-length",
+                str(PERIOD),
+                "--month-length",
+                str(MONTH),
+            ],
             stdout=subprocess.PIPE,
             stderr=errors,
             text=True,
@@ -65,6 +75,18 @@ def test_demo_prints_an_operator_key_of_its_own_readable_by_its_owner_only(demo)
         operator,
         0o600,
     )
+
+
+def test_demo_settles_a_bilateral_month_from_both_meters_monthly_readings(demo):
+    assert re.search(r"publishes plans 1, 2, 3; contract 1: wind sells EV charger", demo.banner), demo.banner
+    assert len(get(f"http://127.0.0.1:{demo.port}/api/retail/plans")["plans"]) == 3
+    deadline = time.monotonic() + 6 * MONTH
+    metered = []
+    while not metered and time.monotonic() < deadline:
+        time.sleep(2)
+        contracts = get(f"http://127.0.0.1:{demo.port}/api/retail/contracts")["contracts"]
+        metered = [m for c in contracts for m in c["settled"] if m["buyer_metered"] and m["seller_metered"]]
+    assert metered, contracts
 
 
 def test_demo_trades_and_settles_with_meter_readings_and_stops_on_ctrl_c(demo):
