@@ -20,6 +20,8 @@ from devnet.nodes import free_port
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "demo.py"
 PERIOD = 30
 MONTH = 60  # the retail contracts' billing month
+# The demo waits for each prosumer's bid in flight (up to 30 s each), then stops its processes.
+STOP_SECONDS = 180
 BANNER_LINES = 10  # what the demo prints before it says Ctrl-C stops it
 
 
@@ -59,9 +61,13 @@ def demo(tmp_path_factory):
     while len(banner) < BANNER_LINES and not any("Ctrl-C" in line for line in banner):
         banner.append(process.stdout.readline())
     yield Demo(process, port, "".join(banner))
-    if process.poll() is None:
-        process.kill()
-        process.wait()
+    if process.poll() is None:  # a test failed before Ctrl-C: stop it as Ctrl-C does, with its children
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def test_demo_prints_an_operator_key_of_its_own_readable_by_its_owner_only(demo):
@@ -99,6 +105,6 @@ def test_demo_trades_and_settles_with_meter_readings_and_stops_on_ctrl_c(demo):
         periods = get(f"http://127.0.0.1:{demo.port}/api/periods?from=1&to=20")["periods"]
         settled = [p for p in periods if p["trades"] and any(s["metered"] for s in p["settlements"])]
     demo.process.send_signal(signal.SIGINT)
-    demo.process.wait(timeout=60)
+    demo.process.wait(timeout=STOP_SECONDS)
     assert settled, "no period was matched and settled with meter readings"
     assert (demo.process.returncode, "stopped" in demo.process.stdout.read()) == (0, True)
