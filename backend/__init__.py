@@ -3,7 +3,8 @@
 `create_app` builds it. Settings come from `P2P_*` environment variables, overridden by the dict
 passed in (see `backend.config`). The chain is the `CHAIN` setting: "embedded" starts an
 in-process chain with the market deployed; a node URL is used with the market its deployment
-file names. It serves the JSON-RPC proxy (`/rpc`), the read API (`/api`), the page, and runs
+file names, with the retail contracts beside it when the deployment names them. It serves the
+JSON-RPC proxy (`/rpc`), the read API (`/api`, retail under `/api/retail`), the page, and runs
 the keeper when it holds the operator's key. With `SISTER_SCHEDULING_CHAIN` it also serves the
 sister chains (`backend.sister`): the scheduling chain's proxy (`/rpc/scheduling`) and their
 read API (`/api/sister`).
@@ -16,11 +17,12 @@ from typing import Any
 
 from flask import Flask
 
-from backend import frontend, market_api, rpc_proxy, sister_api
+from backend import frontend, market_api, retail_api, rpc_proxy, sister_api
 from backend.config import ConfigError, load_config, read_operator_key
 from backend.entrusted import EntrustedBids
 from backend.keeper import Keeper
 from backend.read_model import MarketReader
+from backend.retail_model import RetailReader
 from backend.sister import EMBEDDED, SisterUnavailable, open_deployed_pair, start_embedded_pair
 from backend.upstreams import (
     InProcessUpstream,
@@ -33,6 +35,7 @@ from backend.upstreams import (
 from devnet.embedded import BlockTicker, is_embedded, start_embedded_market
 from p2pkit.events import MarketEventLog
 from p2pkit.market import MarketHandle
+from p2pkit.retail.clock import BillingClock
 from p2pkit.sister.lock import SCHEDULING, TRADING
 
 BLOCK_TICKER_EXTENSION = "p2p_block_ticker"
@@ -63,7 +66,7 @@ def create_app(
     if upstream is None and market is None:
         chain = app.config["CHAIN"]
         if chain == "embedded":
-            market = start_embedded_market(app.config["PERIOD_LENGTH"])
+            market = start_embedded_market(app.config["PERIOD_LENGTH"], embedded_billing_clock(app.config))
             if app.config["EMBEDDED_BLOCK_INTERVAL"] > 0:
                 ticker = BlockTicker(market.w3, market.lock, app.config["EMBEDDED_BLOCK_INTERVAL"])
                 ticker.start()
@@ -87,14 +90,28 @@ def create_app(
     app.register_blueprint(rpc_proxy.bp)
     app.register_blueprint(market_api.bp)
     app.register_blueprint(sister_api.bp)
+    app.register_blueprint(retail_api.bp)
     app.register_blueprint(frontend.bp)
     return app
 
 
+def embedded_billing_clock(config: dict[str, Any]) -> BillingClock:
+    """The billing clock of the retail contracts an embedded chain deploys (RETAIL_* settings)."""
+    grace = config["RETAIL_READING_GRACE"]
+    if config["RETAIL_MONTH_LENGTH"] > 0:
+        return BillingClock.fixed(config["RETAIL_MONTH_LENGTH"], grace)
+    return BillingClock.calendar(config["RETAIL_UTC_OFFSET"], grace)
+
+
 def set_up_market(app: Flask, market: MarketHandle) -> None:
-    """The read API's reader and, with the operator's key, the entrusted-bid store and keeper."""
+    """The read API's readers (the market's, and retail's when the deployment has the retail
+    contracts) and, with the operator's key, the entrusted-bid store and keeper."""
     events = MarketEventLog(market, app.config["MAX_LOG_BLOCK_RANGE"])
-    app.extensions[market_api.READER_EXTENSION] = MarketReader(market, events)
+    reader = MarketReader(market, events)
+    app.extensions[market_api.READER_EXTENSION] = reader
+    if market.retail is not None:
+        retail_events = MarketEventLog(market, app.config["MAX_LOG_BLOCK_RANGE"], contract=market.retail.contracts)
+        app.extensions[retail_api.RETAIL_EXTENSION] = RetailReader(market, market.retail, reader, retail_events)
     if market.operator is None:
         return
     db_path = keeper_db_path(app, market)
@@ -105,7 +122,9 @@ def set_up_market(app: Flask, market: MarketHandle) -> None:
         market,
         entrusted,
         batch=app.config["KEEPER_BATCH"],
+        retail_batch=app.config["KEEPER_RETAIL_BATCH"],
         events=events,
+        max_log_block_range=app.config["MAX_LOG_BLOCK_RANGE"],
         poll_interval=app.config["KEEPER_POLL_INTERVAL"],
     )
     app.extensions[market_api.ENTRUSTED_EXTENSION] = entrusted

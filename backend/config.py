@@ -44,6 +44,19 @@ def _at_least(
     return parse
 
 
+def _within(kind: Callable[[Any], int], low: int, high: int, description: str) -> Callable[[Any], int]:
+    def parse(value: Any) -> int:
+        try:
+            number = kind(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"must be {description}") from None
+        if not low <= number <= high:
+            raise ValueError(f"must be {description}")
+        return number
+
+    return parse
+
+
 def _positive(kind: Callable[[Any], float | int], description: str) -> Callable[[Any], float | int]:
     return _at_least(kind, 0, description, inclusive=False)
 
@@ -97,6 +110,15 @@ SETTINGS: dict[str, tuple[Callable[[Any], Any], Any]] = {
     # Embedded chain only: seconds between its empty blocks, so chain time follows the wall
     # clock; 0 leaves time still between transactions (tests that move time themselves).
     "EMBEDDED_BLOCK_INTERVAL": (_at_least(float, 0, "a number of seconds, 0 or more"), 1.0),
+    # Embedded chain only: the retail contracts' billing months. 0: calendar months in local
+    # time RETAIL_UTC_OFFSET seconds east of UTC (production's clock); above 0: months of this
+    # many seconds from the deployment, for demos that show a month settled in minutes.
+    "RETAIL_MONTH_LENGTH": (_at_least(int, 0, "a whole number of seconds, 0 for calendar months"), 0),
+    "RETAIL_UTC_OFFSET": (_within(int, -14 * 3600, 14 * 3600, "a whole number of seconds within 14 hours"), 28_800),
+    # Embedded chain only: seconds after a month's end during which its readings are accepted.
+    "RETAIL_READING_GRACE": (_positive(int, "a whole number of seconds above zero"), 5 * 86_400),
+    # Most contracts per settleBatch the keeper sends (each about 37,000 gas).
+    "KEEPER_RETAIL_BATCH": (_positive(int, "a whole number above zero"), 100),
     # Node only: the deployment file naming the market (written by the deploy script).
     "DEPLOYMENT": (_text, "deployment.json"),
     # The sister chains' scheduling chain (`backend.sister`): unset, none; "embedded" (with

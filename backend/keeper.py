@@ -17,7 +17,9 @@ What is left to do is read from the chain on every step (the market's events, th
 settled count, the readings), never remembered, so a keeper stopped at any point, even between
 sending a transaction and seeing it mined, resumes from the chain without doing anything twice.
 A refusal saying the work is already done (`MatchingComplete`, `SettlementComplete`, ...) is
-then expected and harmless.
+then expected and harmless. The retail scan is not kept either: the contract settles each month
+of a contract once (its settled count), so a restarted keeper scans from the first contract and
+sends nothing for months already settled.
 
 Entrusting a bid gives up its secrecy toward the operator: the server knows the quantity and
 price from the moment it is entrusted, and once revealed (when the reveal window opens) they are
@@ -50,6 +52,7 @@ from devnet.embedded import is_embedded
 from p2pkit.events import MarketEventLog
 from p2pkit.market import MarketHandle
 from p2pkit.period import PeriodDriver, SendEach, Transaction
+from p2pkit.retail.clock import BillingClock
 from p2pkit.schedule import Phase, Schedule
 from p2pkit.transactions import ContractRefused, TransactionReverted
 
@@ -77,7 +80,7 @@ class KeeperAction:
     """A transaction the keeper sent, or the refusal that stopped it."""
 
     action: str  # the contract function
-    delivery_period: int
+    delivery_period: int | None  # None for the retail contracts' settleBatch
     outcome: KeeperOutcome
     detail: str | None = None
     tx: str | None = None
@@ -113,6 +116,7 @@ class Keeper:
         entrusted: EntrustedBids,
         *,
         batch: int = 200,
+        retail_batch: int = 100,
         events: MarketEventLog | None = None,
         max_log_block_range: int = 10_000,
         poll_interval: float = 1.0,
@@ -131,6 +135,13 @@ class Keeper:
         self._driver = PeriodDriver(
             market.contract, market.operator, sender=SendEach(market.w3, lock=self._sending_lock), batch=batch
         )
+        self._retail_batch = retail_batch
+        self._retail_events = (
+            MarketEventLog(market, max_log_block_range, contract=market.retail.contracts) if market.retail else None
+        )
+        self._billing_clock: BillingClock | None = None
+        self._retail_seen: tuple[int, int] | None = None  # what the last scan of the contracts started on
+        self._retail_cursor: int | None = None  # the next window of a scan under way
         self._schedule: Schedule | None = None
         self._finished_periods: set[int] = set()
         self._status_lock = threading.Lock()
@@ -194,7 +205,7 @@ class Keeper:
                     action = self._advance(period, now)
                     if action:
                         return action
-            return None
+            return self._settle_retail(now)
 
     def _look(self) -> _ChainNow:
         w3, contract = self._market.w3, self._market.contract
@@ -276,7 +287,51 @@ class Keeper:
         with self._market.lock:
             return self._driver.next_reading_due(period, block=now.block)
 
-    def _transact(self, name: str, period: int, call: ContractFunction, account: str | None = None) -> KeeperAction:
+    def _settle_retail(self, now: _ChainNow) -> KeeperAction | None:
+        """The next `settleBatch` of a scan of the bilateral contracts, if its window has a month due.
+
+        A month becomes due when its last reading is posted or its reading deadline passes, so a
+        scan (every window of contract ids, from the first) starts only when a reading or a new
+        contract has appeared, or a month's deadline has passed, since the last scan began. A
+        window is asked again until it settles nothing (a contract behind by several months
+        settles one per batch), then the scan moves on.
+        """
+        retail, log = self._market.retail, self._retail_events
+        if retail is None or log is None:
+            return None
+        with self._market.lock:
+            log.sync(now.block)
+            if self._billing_clock is None:
+                self._billing_clock = BillingClock.of(retail.contracts)
+        grace = self._billing_clock.reading_grace
+        seen = (
+            len(log.events("MonthlyReadingPosted", "ContractActivated", upto=now.block)),
+            self._billing_clock.month_at(max(0, now.time - grace)),
+        )
+        if self._retail_cursor is None:
+            if seen == self._retail_seen:
+                return None
+            self._retail_seen, self._retail_cursor = seen, 1
+        contracts, first = retail.contracts.functions, self._retail_cursor
+        with self._market.lock:
+            count = contracts.contractCount().call(block_identifier=now.block)
+            call = contracts.settleBatch(first, self._retail_batch)
+            next_id, settled = (
+                call.call({"from": self._market.operator.address}, block_identifier=now.block) if count else (1, 0)
+            )
+        if settled == 0:
+            self._retail_cursor = next_id if next_id <= count else None
+            return None
+        return self._transact("settleBatch", None, call, detail=f"contracts {first} to {next_id - 1}: {settled} due")
+
+    def _transact(
+        self,
+        name: str,
+        period: int | None,
+        call: ContractFunction,
+        account: str | None = None,
+        detail: str | None = None,
+    ) -> KeeperAction:
         """Send `call` signed by the operator. A refusal meaning the work is done is an action
         with that outcome; other refusals are raised as `ContractRefused` for revealFor (the
         caller deals with the entrusted bid) and recorded as failures otherwise."""
@@ -295,7 +350,7 @@ class Keeper:
         except Exception as error:
             raise self._failure(name, period, error, account=account) from error
         tx = receipt["transactionHash"].to_0x_hex()
-        return self._record(KeeperAction(name, period, KeeperOutcome.SENT, None, tx, receipt["blockNumber"], account))
+        return self._record(KeeperAction(name, period, KeeperOutcome.SENT, detail, tx, receipt["blockNumber"], account))
 
     # ------------------------------------------------------------------ status
 

@@ -1,8 +1,9 @@
 """The embedded chain: eth-tester with py-evm in this process, for first runs, demos and tests.
 
-``start_embedded_market`` deploys a fresh market on a fresh chain (what the backend's
-``CHAIN=embedded`` runs), ``BlockTicker`` keeps its clock following the wall clock, and
-``TimeTravel`` moves it ahead for scripts and tests that do not want to wait. eth-tester mines a
+``start_embedded_market`` deploys a fresh market on a fresh chain, and the retail contracts
+beside it on a billing clock (what the backend's ``CHAIN=embedded`` runs), ``BlockTicker``
+keeps its clock following the wall clock, and ``TimeTravel`` moves it ahead for scripts and
+tests that do not want to wait. eth-tester mines a
 block only when a transaction arrives, and calls see the last block's time.
 
 ``embedded_chain(chain_id)`` is a chain that can stand for one of two networks in one process
@@ -27,6 +28,8 @@ from eth_account.signers.local import LocalAccount
 from web3 import EthereumTesterProvider, Web3
 
 from p2pkit.market import WEI_PER_ETHER, Deployment, MarketHandle, TurnLock, deploy_market
+from p2pkit.retail.clock import BillingClock
+from p2pkit.retail.contracts import deploy_retail
 from p2pkit.schedule import Schedule
 from p2pkit.transactions import send, transfer
 
@@ -60,8 +63,10 @@ def dev_accounts(w3: Web3) -> list[LocalAccount]:
     return [Account.from_key(key.to_bytes()) for key in keys]
 
 
-def start_embedded_market(period_length: int) -> MarketHandle:
-    """A fresh embedded chain with the market deployed and ready to trade.
+def start_embedded_market(period_length: int, billing_clock: BillingClock | None = None) -> MarketHandle:
+    """A fresh embedded chain with the market deployed and ready to trade; with a
+    `billing_clock`, the retail contracts (retailers' plans, bilateral contracts) beside it on
+    that clock.
 
     The operator and the grid (registered as account 1 by the contract, with
     `EMBEDDED_GRID_DEPOSIT` in its market wallet) are new random keys for this chain alone:
@@ -75,9 +80,15 @@ def start_embedded_market(period_length: int) -> MarketHandle:
     transfer(w3, funder, operator.address, EMBEDDED_OPERATOR_ETHER)
     transfer(w3, funder, grid.address, EMBEDDED_GRID_DEPOSIT + EMBEDDED_GRID_GAS_ETHER)
     contract = deploy_market(w3, operator, grid.address, Schedule.scaled(period_length))
-    deployment = Deployment.of(w3, contract)
+    retail = None if billing_clock is None else deploy_retail(w3, operator, contract, billing_clock)
+    deployment = Deployment.of(
+        w3,
+        contract,
+        retail_plans=retail.plans.address if retail else None,
+        bilateral_contracts=retail.contracts.address if retail else None,
+    )
     send(w3, contract.functions.deposit(), grid, value=EMBEDDED_GRID_DEPOSIT)
-    return MarketHandle(w3, contract, deployment, operator, grid_key=grid)
+    return MarketHandle(w3, contract, deployment, operator, grid_key=grid, retail=retail)
 
 
 class TimeTravel:

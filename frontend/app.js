@@ -1,5 +1,5 @@
 // The trading page: connects to the market, keeps the clock running, and redraws each part of
-// the page (account, money, bid, results, operator, sister chains) from the state they share (shared.js).
+// the page (account, money, bid, results, retail, operator, sister chains) from the state they share (shared.js).
 import { showRegistration, showSavedAccounts, wireAccount } from "./account.js";
 import { revealIfDue, showBid, wireBids } from "./bid.js";
 import { duration, PHASE_WORDS } from "./clock.js";
@@ -7,6 +7,7 @@ import { connect } from "./market.js";
 import { showMoney, wireMoney } from "./money.js";
 import { showOperator } from "./operator.js";
 import { showResults } from "./results.js";
+import { showRetail } from "./retail.js";
 import { $, isOperator, noteIn, onRefresh, refresh, say, state } from "./shared.js";
 import { loadSister, showSister, wireSister } from "./sister.js";
 import { explain } from "./words.js";
@@ -78,6 +79,7 @@ async function readAndShow() {
     await Promise.all([
       state.record.id > 0n && !state.record.isGrid ? showResults().catch(noteIn("results-summary")) : null,
       isOperator() ? showOperator().catch(noteIn("keeper-status")) : null,
+      state.record.id > 0n || isOperator() ? showRetail().catch(noteIn("ranked-profile")) : null,
     ]);
   }
   // Every refresh: a transfer's confirmations move with every block.

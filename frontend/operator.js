@@ -88,7 +88,10 @@ async function showKeeper() {
   const actions = keeper.actions
     .slice(-KEEPER_ITEMS_SHOWN)
     .reverse()
-    .map((a) => `${timeOfDay(a.at)} ${a.action} period ${a.delivery_period}: ${a.outcome}${a.tx ? ` (block ${a.block})` : ""}`);
+    .map((a) => {
+      const about = a.delivery_period === null ? (a.detail ?? "") : `period ${a.delivery_period}`;
+      return `${timeOfDay(a.at)} ${a.action} ${about}: ${a.outcome}${a.tx ? ` (block ${a.block})` : ""}`;
+    });
   const failures = keeper.failures
     .slice(-KEEPER_ITEMS_SHOWN)
     .reverse()

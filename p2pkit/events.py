@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from eth_utils import event_abi_to_log_topic
+from web3.contract import Contract
 from web3.exceptions import BlockNotFound
 
 from p2pkit.market import MarketHandle
@@ -42,10 +43,13 @@ class MarketEventLog:
     per-period views.
     """
 
-    def __init__(self, market: MarketHandle, max_block_range: int) -> None:
+    def __init__(self, market: MarketHandle, max_block_range: int, contract: Contract | None = None) -> None:
+        """The events of the market, or of ``contract`` beside it on the same chain (deployed
+        after it, with the market's lock: the retail contracts)."""
         self._market = market
+        self._contract = contract or market.contract
         self._max_block_range = max_block_range
-        self._event_by_topic = {event_abi_to_log_topic(event.abi): event for event in market.contract.all_events()}
+        self._event_by_topic = {event_abi_to_log_topic(event.abi): event for event in self._contract.all_events()}
         self._forget()
 
     def _forget(self) -> None:
@@ -56,7 +60,7 @@ class MarketEventLog:
 
     def sync(self, block_number: int) -> None:
         """Read the market's events up to `block_number`."""
-        w3, address = self._market.w3, self._market.contract.address
+        w3, address = self._market.w3, self._contract.address
         with self._market.lock:
             if self._last_block_hash is not None and self._last_block_hash != self._hash_of(self._next_block - 1):
                 self._forget()

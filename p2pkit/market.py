@@ -15,6 +15,7 @@ from collections import deque
 from dataclasses import asdict, astuple, dataclass, field
 from enum import IntEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
@@ -25,6 +26,9 @@ from p2pkit.artifacts import MARKET
 from p2pkit.contracts import constructor, contract_at
 from p2pkit.schedule import Schedule, from_struct
 from p2pkit.transactions import send
+
+if TYPE_CHECKING:
+    from p2pkit.retail.contracts import Retail
 
 WEI_PER_ETHER = 10**18
 # Widths of the contract's integers, for checking input before it reaches the chain.
@@ -71,13 +75,19 @@ class MarketParameters:
 @dataclass(frozen=True)
 class Deployment:
     """Where the market lives on a chain: written by the deploy script, read by the backend,
-    the keeper and the meter bridge (``deployment.json``)."""
+    the keeper and the meter bridge (``deployment.json``).
+
+    ``retail_plans`` and ``bilateral_contracts`` are the retail contracts deployed beside the
+    market (``p2pkit.retail.contracts``), None in a file that has none (a market alone, or a
+    file written before retail existed)."""
 
     chain_id: int
     market: str
     operator: str
     grid: str
     block: int
+    retail_plans: str | None = None
+    bilateral_contracts: str | None = None
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=1) + "\n")
@@ -86,19 +96,38 @@ class Deployment:
     def load(cls, path: Path) -> Deployment:
         try:
             fields = json.loads(Path(path).read_text())
-            return cls(**{name: fields[name] for name in cls.__dataclass_fields__})
-        except (OSError, ValueError, KeyError, TypeError) as error:
+            required = {name: fields[name] for name in REQUIRED_DEPLOYMENT_FIELDS}
+            optional = {name: fields.get(name) for name in OPTIONAL_DEPLOYMENT_FIELDS}
+            deployment = cls(**required, **optional)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
             raise ValueError(f"{path}: not a deployment file ({error})") from None
+        for name in OPTIONAL_DEPLOYMENT_FIELDS:
+            address = getattr(deployment, name)
+            if address is not None and not Web3.is_address(address):
+                raise ValueError(f"{path}: not a deployment file ({name} {address!r} is not an address)")
+        if (deployment.retail_plans is None) != (deployment.bilateral_contracts is None):
+            raise ValueError(f"{path}: not a deployment file (retail_plans and bilateral_contracts go together)")
+        return deployment
 
     @classmethod
-    def of(cls, w3: Web3, market: Contract) -> Deployment:
+    def of(
+        cls, w3: Web3, market: Contract, retail_plans: str | None = None, bilateral_contracts: str | None = None
+    ) -> Deployment:
         return cls(
             chain_id=w3.eth.chain_id,
             market=market.address,
             operator=market.functions.operator().call(),
             grid=market.functions.grid().call(),
             block=deployment_block(w3, market.address),
+            retail_plans=retail_plans,
+            bilateral_contracts=bilateral_contracts,
         )
+
+
+OPTIONAL_DEPLOYMENT_FIELDS = ("retail_plans", "bilateral_contracts")
+REQUIRED_DEPLOYMENT_FIELDS = tuple(
+    name for name in Deployment.__dataclass_fields__ if name not in OPTIONAL_DEPLOYMENT_FIELDS
+)
 
 
 def deployment_block(w3: Web3, address: str) -> int:
@@ -178,7 +207,9 @@ class MarketHandle:
     ``operator`` is the only key a server signs with: the keeper's and the embedded setup's
     transactions. ``grid_key`` is only there for a market deployed on an embedded chain, under a
     key made for that chain, to be handed to whoever plays the grid. ``lock`` serialises every use
-    of an embedded (in-process, not thread-safe) chain; with a node it is uncontended.
+    of an embedded (in-process, not thread-safe) chain; with a node it is uncontended. ``retail``
+    is the retail contracts beside the market (``p2pkit.retail.contracts.Retail``), None when the
+    deployment has none.
     """
 
     w3: Web3
@@ -187,10 +218,20 @@ class MarketHandle:
     operator: LocalAccount | None = None
     grid_key: LocalAccount | None = None
     lock: TurnLock = field(default_factory=TurnLock)
+    retail: Retail | None = None
 
     @classmethod
     def attach(cls, w3: Web3, deployment: Deployment, operator: LocalAccount | None = None) -> MarketHandle:
-        return cls(w3, attach(w3, deployment.market), deployment, operator)
+        retail = None
+        if deployment.bilateral_contracts is not None:
+            # The retail toolkit builds on this module (the period driver's enrolment).
+            from p2pkit.retail.contracts import CONTRACTS, PLANS, Retail
+
+            retail = Retail(
+                contract_at(w3, PLANS, deployment.retail_plans),
+                contract_at(w3, CONTRACTS, deployment.bilateral_contracts),
+            )
+        return cls(w3, attach(w3, deployment.market), deployment, operator, retail=retail)
 
 
 def attach(w3: Web3, address: str, abi: list | None = None) -> Contract:

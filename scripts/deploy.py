@@ -1,4 +1,5 @@
-"""Deploy the EnergyMarket to any network of ape-config.yaml and write the deployment file.
+"""Deploy the EnergyMarket and the retail contracts beside it (RetailPlans, BilateralContracts)
+to any network of ape-config.yaml and write the deployment file.
 
     ape run deploy --network ethereum:local:test
     ape run deploy --network ethereum:anvil:node --output deployment.json
@@ -8,8 +9,11 @@
 
 The operator (who signs the deployment and runs the market) is the keystore given, else Ape's
 first test account (on anvil, anvil's first funded account: both use the same mnemonic). The
-grid defaults to Ape's second test account. The deployment file (chain id, market, operator,
-grid, block) is what the backend and the meter bridge read to find the market.
+grid defaults to Ape's second test account. The retail contracts bill calendar months in UTC+8
+unless ``--utc-offset`` or ``--month-length`` (fixed-length months, for demos and replays) say
+otherwise; ``--no-retail`` deploys the market alone. The deployment file (chain id, market,
+operator, grid, block, the retail contracts) is what the backend and the meter bridge read to
+find the contracts.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from ethpm_types import ContractType
 
 from p2pkit.artifacts import ape_contract_type
 from p2pkit.market import WEI_PER_ETHER, Deployment, MarketParameters
+from p2pkit.retail.clock import DEFAULT_GRACE, UTC_PLUS_8, BillingClock
+from p2pkit.retail.contracts import CONTRACTS, PLANS
 from p2pkit.schedule import Schedule
 
 DEFAULTS = MarketParameters()
@@ -33,6 +39,11 @@ DEFAULTS = MarketParameters()
 
 def wei(ether: str) -> int:
     return int(Decimal(ether) * WEI_PER_ETHER)
+
+
+def container(name: str) -> ContractContainer:
+    """A contract of the build every part of the platform uses (p2pkit/artifacts), not Ape's own."""
+    return ContractContainer(ContractType.model_validate(ape_contract_type(name)))
 
 
 def operator_account(keystore: Path | None, password_file: Path | None):
@@ -80,6 +91,28 @@ def operator_account(keystore: Path | None, password_file: Path | None):
     show_default=True,
     help="Highest price a bid may name, ether per kWh.",
 )
+@click.option("--retail/--no-retail", default=True, show_default=True, help="Deploy the retail contracts too.")
+@click.option(
+    "--month-length",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Retail billing months of this many seconds from the deployment; 0: calendar months.",
+)
+@click.option(
+    "--utc-offset",
+    default=UTC_PLUS_8,
+    show_default=True,
+    type=click.IntRange(-14 * 3600, 14 * 3600),
+    help="Calendar months: seconds east of UTC of the local time they follow.",
+)
+@click.option(
+    "--reading-grace",
+    default=DEFAULT_GRACE,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Seconds after a month's end during which its meter readings are accepted.",
+)
 @click.option(
     "--output",
     default="deployment.json",
@@ -87,21 +120,46 @@ def operator_account(keystore: Path | None, password_file: Path | None):
     type=click.Path(dir_okay=False, path_type=Path),
     help="Deployment file to write.",
 )
-def cli(cli_ctx, keystore, password_file, grid, period_length, margin, price_floor, price_cap, output):
+def cli(
+    cli_ctx,
+    keystore,
+    password_file,
+    grid,
+    period_length,
+    margin,
+    price_floor,
+    price_cap,
+    retail,
+    month_length,
+    utc_offset,
+    reading_grace,
+    output,
+):
     operator = operator_account(keystore, password_file)
     grid = grid or accounts.test_accounts[1].address
     schedule = Schedule.scaled(period_length)
     parameters = MarketParameters(margin=wei(margin), price_floor=wei(price_floor), price_cap=wei(price_cap))
-    # The build every part of the platform uses (p2pkit/artifacts), not one of Ape's own.
-    energy_market = ContractContainer(ContractType.model_validate(ape_contract_type()))
-    market = energy_market.deploy(grid, schedule.as_abi(), parameters.as_abi(), sender=operator)
+    market = container("EnergyMarket").deploy(grid, schedule.as_abi(), parameters.as_abi(), sender=operator)
+    plans = contracts = None
+    if retail:
+        clock = (
+            BillingClock.fixed(month_length, reading_grace)
+            if month_length
+            else BillingClock.calendar(utc_offset, reading_grace)
+        )
+        plans = container(PLANS).deploy(market.address, sender=operator)
+        contracts = container(CONTRACTS).deploy(market.address, plans.address, clock.as_abi(), sender=operator)
     deployment = Deployment(
         chain_id=cli_ctx.chain_manager.chain_id,
         market=market.address,
         operator=operator.address,
         grid=market.grid(),
         block=cli_ctx.provider.get_receipt(market.txn_hash).block_number,
+        retail_plans=plans.address if plans else None,
+        bilateral_contracts=contracts.address if contracts else None,
     )
     output.parent.mkdir(parents=True, exist_ok=True)
     deployment.save(output)
     cli_ctx.logger.success(f"EnergyMarket at {market.address} (block {deployment.block}); wrote {output}")
+    if contracts:
+        cli_ctx.logger.success(f"RetailPlans at {plans.address}, BilateralContracts at {contracts.address}")

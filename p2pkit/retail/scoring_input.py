@@ -141,12 +141,16 @@ def customer_from_json(document: Any) -> Customer:
     if len(shares) != 24:
         raise InputError("hourly_shares", f"must have 24 entries, one per hour, not {len(shares)}")
     shares = sum_of_one([number(s, f"hourly_shares[{h}]") for h, s in enumerate(shares)], "hourly_shares")
-    weights = get(document, "weights", "weights")
-    values = [number(get(weights, name, f"weights.{name}"), f"weights.{name}", minimum=Fraction(0)) for name in WEIGHTS]
+    return Customer(monthly, deviation, tuple(shares), weights_from_json(get(document, "weights", "weights")))
+
+
+def weights_from_json(weights: Any, field: str = "weights") -> Weights:
+    """The four weights, each in [0, 1], together 1 (within 1e-6, then divided by their sum)."""
+    values = [number(get(weights, name, f"{field}.{name}"), f"{field}.{name}", minimum=Fraction(0)) for name in WEIGHTS]
     for name, value in zip(WEIGHTS, values):
         if value > 1:
-            raise InputError(f"weights.{name}", f"must be between 0 and 1, not {float(value)}")
-    return Customer(monthly, deviation, tuple(shares), Weights(*sum_of_one(values, "weights")))
+            raise InputError(f"{field}.{name}", f"must be between 0 and 1, not {float(value)}")
+    return Weights(*sum_of_one(values, field))
 
 
 # ---------------------------------------------------------------- output

@@ -99,7 +99,7 @@ class Terms:
     @classmethod
     def of(cls, values) -> Terms:
         """From the contract's Terms tuple (a record's ``terms`` or an event's)."""
-        if isinstance(values, dict):
+        if isinstance(values, Mapping):  # an event's struct, as web3 decodes it
             values = [values[entry["name"]] for entry in TERMS_TYPE[:-1]]
         return cls(*values)
 

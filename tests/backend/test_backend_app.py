@@ -79,6 +79,22 @@ def test_embedded_app_deploys_periods_of_the_configured_length():
     assert market.contract.functions.schedule().call().periodLength == 60
 
 
+def test_embedded_app_deploys_the_retail_contracts_on_calendar_months_by_default():
+    market = market_of(create_app(STILL_EMBEDDED))
+
+    clock = market.retail.contracts.functions.billingClock().call()
+    assert (clock.monthLength, clock.utcOffset) == (0, 28_800)
+    assert market.deployment.bilateral_contracts == market.retail.contracts.address
+    assert market.retail.plans.functions.market().call() == market.contract.address
+
+
+def test_embedded_app_deploys_billing_months_of_the_configured_length():
+    client = create_app({**STILL_EMBEDDED, "RETAIL_MONTH_LENGTH": 600, "RETAIL_READING_GRACE": 60}).test_client()
+
+    clock = client.get("/api/retail").get_json()["billing_clock"]
+    assert (clock["calendar"], clock["month_length"], clock["reading_grace"]) == (False, 600, 60)
+
+
 def test_embedded_apps_proxy_takes_turns_with_the_market(market):
     app = create_app({"KEEPER": False}, market=market)
 

@@ -39,6 +39,12 @@ def test_malformed_limit_names_the_variable(value):
         load_config(environ={"P2P_MAX_BATCH": value})
 
 
+@pytest.mark.parametrize("value", ["50401", "-50401", "UTC+8"], ids=repr)
+def test_utc_offset_beyond_14_hours_is_refused(value):
+    with pytest.raises(ConfigError, match="P2P_RETAIL_UTC_OFFSET"):
+        load_config(environ={"P2P_RETAIL_UTC_OFFSET": value})
+
+
 def test_malformed_dict_value_names_the_setting():
     with pytest.raises(ConfigError, match="setting MAX_BODY_BYTES"):
         load_config({"MAX_BODY_BYTES": "large"}, environ={})

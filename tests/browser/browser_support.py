@@ -37,6 +37,9 @@ CHROMIUM_ARGS = [
 ]
 # Long enough for a person-paced page to seal a bid in the commit window (12 s of it).
 PERIOD_LENGTH = 60
+# Retail billing months of the test market, and the time their readings are accepted after.
+MONTH_LENGTH = 90
+READING_GRACE = 60
 # eth-tester's dev accounts have the private keys 1, 2, 3, ...; they hold ether but no role in the
 # market (whose operator and grid keys the backend makes), and the third funds the test's accounts.
 FUNDER_KEY = "0x" + "3".rjust(64, "0")
@@ -98,16 +101,32 @@ class MarketServer:
                 pytest.fail(f"period {period} did not start within {seconds:g} s")
             time.sleep(0.5)
 
+    def wait_for(self, path: str, done, seconds: float) -> dict:
+        """The read API's answer at `path` once `done(answer)` holds."""
+        deadline = time.monotonic() + seconds
+        while not done(answer := self.json(path)):
+            if time.monotonic() > deadline:
+                pytest.fail(f"{path} did not get there within {seconds:g} s: {answer}")
+            time.sleep(0.5)
+        return answer
+
 
 @contextmanager
 def serving_embedded_market(
     log: Path, environment: dict[str, str] | None = None, start_seconds: float = 60
 ) -> Iterator[MarketServer]:
-    """`python -m backend serve --chain embedded` on a free port, with a short period (and
-    the backend's other settings in ``environment``), once it serves within ``start_seconds``."""
+    """`python -m backend serve --chain embedded` on a free port, with a short period and short
+    billing months (and the backend's other settings in ``environment``), once it serves within
+    ``start_seconds``."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "P2P_PERIOD_LENGTH": str(PERIOD_LENGTH), **(environment or {})}
+    env = {
+        **os.environ,
+        "P2P_PERIOD_LENGTH": str(PERIOD_LENGTH),
+        "P2P_RETAIL_MONTH_LENGTH": str(MONTH_LENGTH),
+        "P2P_RETAIL_READING_GRACE": str(READING_GRACE),
+        **(environment or {}),
+    }
     with tempfile.TemporaryDirectory(prefix="p2p-browser-keys-") as keys, log.open("w") as output:
         server = subprocess.Popen(
             [sys.executable, "-m", "backend", "serve", "--chain", "embedded", "--port", str(port), "--keys-out", keys],

@@ -11,9 +11,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from browser_support import PERIOD_LENGTH
+from browser_support import MONTH_LENGTH, PERIOD_LENGTH, READING_GRACE
 from eth_account import Account
 from trading_page import ACTION_TIMEOUT_MS, PASSWORD, PERIOD_TIMEOUT_MS, TradingPage, open_trading_page
+
+from p2pkit.market import attach
+from p2pkit.retail.contracts import Party, enrol, retail_at
+from p2pkit.retail.plans import PlanTerms, PriceKind
+from p2pkit.retail.terms import Terms, sign_terms
+from p2pkit.transactions import send
 
 BROWSER_WALLET = Path(__file__).with_name("browser_wallet.js")
 
@@ -219,3 +225,98 @@ def test_prosumer_with_a_browser_wallet_registers_deposits_and_entrusts_a_bid(op
     pv.screenshot("01-wallet-bid-revealed")
     [entrusted] = market_server.json(f"/api/entrust/{key.address}")["entrusted"]
     assert entrusted["outcome"] == "revealed", entrusted
+
+
+RETAIL_GAS = 600_000  # above what each retail transaction needs: no estimate through /rpc
+
+
+@pytest.mark.slow
+def test_customer_sees_plans_ranked_and_its_contract_settled(open_page, market_server):
+    """A retailer publishes two plans; an office buys from a solar park under a one-month
+    contract; after the month both meters post and the keeper settles. The office's page ranks
+    the plans for an entered profile and shows the settled month and its payments."""
+    w3 = market_server.web3()
+    contract = market_server.json("/api/contract")
+    overview = market_server.json("/api/retail")
+    market, retail = attach(w3, contract["address"]), retail_at(w3, overview["contracts_address"])
+    operator = Account.from_key(market_server.operator_key)
+    retailer, park, office = (Party(Account.create(), Account.create(), n) for n in (3001, 3002, 3003))
+    for party in (retailer, park, office):
+        market_server.send_gas_money(party.address, ether=5)
+        market_server.send_gas_money(party.meter.address, ether=1)
+    for party, name, producer in (
+        (retailer, "City Retail", False),
+        (park, "Solar park", True),
+        (office, "Office", False),
+    ):
+        enrol(
+            w3,
+            market,
+            retail,
+            operator,
+            party,
+            name=name,
+            producer=producer,
+            rated_power_w=100_000,
+            retail_deposit=10**18,
+            retailer=party is retailer,
+        )
+    for plan in (
+        PlanTerms(PriceKind.FLAT, flat_price=6 * 10**14, months=6, reliability=((6, 300),)),
+        PlanTerms(PriceKind.FLAT, flat_price=7 * 10**14, months=12, reliability=((1, 60),)),
+    ):
+        send(w3, retail.plans.functions.publishPlan(plan.as_abi()), retailer.account, gas=RETAIL_GAS)
+    month = retail.contracts.functions.currentMonth().call() + 1
+    terms = Terms(
+        buyer=office.address,
+        seller=park.address,
+        first_month=month,
+        months=1,
+        monthly_wh=2_000,
+        direct_price=4 * 10**14,
+        catalogue_price=6 * 10**14,
+        penalty_rate=2 * 10**13,
+        buyer_deposit=10**16,
+        seller_deposit=10**16,
+    )
+    signatures = [
+        sign_terms(p.account.key, terms, 1, w3.eth.chain_id, retail.contracts.address) for p in (office, park)
+    ]
+    send(w3, retail.contracts.functions.signContract(terms.as_abi(), 1, *signatures), office.account, gas=RETAIL_GAS)
+
+    page = open_page("office")
+    page.import_key(office.account.key.to_0x_hex())
+    page.page.wait_for_selector("#retail-card:not([hidden])", timeout=ACTION_TIMEOUT_MS)
+    page.page.check("#profile-entered-choice")
+    page.page.fill("#profile-kwh", "2")
+    page.page.fill("#profile-deviation", "4")
+    page.page.fill("#weight-reliability", "0.6")
+    page.page.fill("#weight-price", "0.4")
+    page.page.fill("#weight-deviation", "0")
+    page.page.fill("#weight-duration", "0")
+    page.page.click("#rank-form button")
+    page.wait_text("#ranked-profile", r"plan #\d+ is advised")
+    rows = page.page.locator("#plans-table tbody tr")
+    assert rows.count() == 2
+    first = rows.nth(0).locator("td").all_inner_texts()
+    # The second plan's outages (1 h against 30 h) weigh more than its price (0.7e-3 against 0.6e-3).
+    assert first[1] == "#2" and first[6:11] == ["1.000", "0.000", "1.000", "0.500", "0.600"], first
+    page.wait_text('#my-contracts-table tr[data-contract="1"]', r"active")
+    page.screenshot("retail-01-ranked")
+
+    # The month ends; both meters post their frozen registers; the keeper settles the month.
+    start = retail.contracts.functions.monthStart(month + 1).call()
+    market_server.wait_for("/api/retail", lambda o: o["block_time"] > start, seconds=2 * MONTH_LENGTH)
+    for party, energy in ((office, 2_100), (park, 1_800)):
+        call = retail.contracts.functions.submitMonthlyReading(month, party.meter_number, 10_000, 10_000 + energy)
+        send(w3, call, party.meter, gas=RETAIL_GAS)
+    market_server.wait_for("/api/retail/contracts/1", lambda c: c["state"] == "completed", seconds=READING_GRACE)
+    page.wait_text('#my-contracts-table tr[data-contract="1"]', r"completed")
+    # Inside the band: 2.1 kWh x 0.4e-3 = 0.00084 ether to the park; the park fed in 1.8 kWh of
+    # 2, below 95 %: it pays the grid (1.9 - 1.8) kWh x 0.2e-3 = 0.00002 ether.
+    page.wait_text(
+        '#my-contracts-table tr[data-contract-months="1"]',
+        r"Office 2\.1 kWh, Solar park 1\.8 kWh; Office paid Solar park 0\.00084 ether; "
+        r"Solar park paid the grid 0\.00002 for the shortfall",
+    )
+    page.screenshot("retail-02-settled")

@@ -12,13 +12,14 @@ from web3 import Web3
 
 from devnet.nodes import ANVIL_FUNDED_KEY, anvil
 from p2pkit.market import Deployment, attach
+from p2pkit.retail.contracts import retail_at
 
 ROOT = Path(__file__).resolve().parents[2]
 APE = Path(sys.executable).with_name("ape")
 GRID = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 
 
-def test_deploy_script_writes_the_deployment_file(tmp_path):
+def test_deploy_script_deploys_market_and_retail_and_writes_the_deployment_file(tmp_path):
     keystore, password = tmp_path / "operator.json", tmp_path / "password"
     password.write_text("operator password\n")
     keystore.write_text(json.dumps(Account.encrypt(ANVIL_FUNDED_KEY, "operator password")))
@@ -45,6 +46,8 @@ def test_deploy_script_writes_the_deployment_file(tmp_path):
                 "0.0001",
                 "--price-cap",
                 "0.002",
+                "--month-length",
+                "600",
                 "--output",
                 str(output),
             ],
@@ -62,5 +65,10 @@ def test_deploy_script_writes_the_deployment_file(tmp_path):
         assert market.functions.schedule().call().periodLength == 120
         parameters = market.functions.parameters().call()
         assert (parameters.margin, parameters.priceFloor, parameters.priceCap) == (2 * 10**15, 10**14, 2 * 10**15)
-        assert w3.eth.get_transaction_count(deployment.operator) == 1
+        assert w3.eth.get_transaction_count(deployment.operator) == 3
         assert deployment.block == 1
+        retail = retail_at(w3, deployment.bilateral_contracts)
+        assert retail.plans.address == deployment.retail_plans
+        assert retail.contracts.functions.market().call() == deployment.market
+        assert retail.plans.functions.market().call() == deployment.market
+        assert retail.contracts.functions.billingClock().call().monthLength == 600

@@ -23,6 +23,9 @@ from p2pkit.transactions import send
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "demo.py"
 PERIOD = 30
+MONTH = 60  # the retail contracts' billing month
+# The demo waits for each prosumer's bid in flight (up to 30 s each), then stops its processes.
+STOP_SECONDS = 180
 BANNER_LINES = 10  # what the demo prints before it says Ctrl-C stops it
 
 
@@ -44,7 +47,16 @@ def demo(tmp_path_factory):
     port = free_port()
     with open(tmp_path_factory.mktemp("demo") / "demo.err", "w") as errors:
         process = subprocess.Popen(
-            [sys.executable, str(SCRIPT), "--port", str(port), "--period-length", str(PERIOD)],
+            [
+                sys.executable,
+                str(SCRIPT),
+                "--port",
+                str(port),
+                "--period-length",
+                str(PERIOD),
+                "--month-length",
+                str(MONTH),
+            ],
             stdout=subprocess.PIPE,
             stderr=errors,
             text=True,
@@ -53,9 +65,13 @@ def demo(tmp_path_factory):
     while len(banner) < BANNER_LINES and not any("Ctrl-C" in line for line in banner):
         banner.append(process.stdout.readline())
     yield Demo(process, port, "".join(banner))
-    if process.poll() is None:
-        process.kill()
-        process.wait()
+    if process.poll() is None:  # a test failed before Ctrl-C: stop it as Ctrl-C does, with its children
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def test_demo_prints_an_operator_key_of_its_own_readable_by_its_owner_only(demo):
@@ -104,6 +120,18 @@ def test_demo_converts_a_prosumers_tokens_to_rights_through_the_relayer(demo):
     assert (done["balances"]["trading"]["balance"], done["balances"]["scheduling"]["balance"]) == ("970", "30")
 
 
+def test_demo_settles_a_bilateral_month_from_both_meters_monthly_readings(demo):
+    assert re.search(r"publishes plans 1, 2, 3; contract 1: wind sells EV charger", demo.banner), demo.banner
+    assert len(get(f"http://127.0.0.1:{demo.port}/api/retail/plans")["plans"]) == 3
+    deadline = time.monotonic() + 6 * MONTH
+    metered = []
+    while not metered and time.monotonic() < deadline:
+        time.sleep(2)
+        contracts = get(f"http://127.0.0.1:{demo.port}/api/retail/contracts")["contracts"]
+        metered = [m for c in contracts for m in c["settled"] if m["buyer_metered"] and m["seller_metered"]]
+    assert metered, contracts
+
+
 def test_demo_trades_and_settles_with_meter_readings_and_stops_on_ctrl_c(demo):
     assert f"http://127.0.0.1:{demo.port}/" in demo.banner
     assert "<title>" in urllib.request.urlopen(f"http://127.0.0.1:{demo.port}/", timeout=10).read().decode()
@@ -114,6 +142,6 @@ def test_demo_trades_and_settles_with_meter_readings_and_stops_on_ctrl_c(demo):
         periods = get(f"http://127.0.0.1:{demo.port}/api/periods?from=1&to=20")["periods"]
         settled = [p for p in periods if p["trades"] and any(s["metered"] for s in p["settlements"])]
     demo.process.send_signal(signal.SIGINT)
-    demo.process.wait(timeout=60)
+    demo.process.wait(timeout=STOP_SECONDS)
     assert settled, "no period was matched and settled with meter readings"
     assert (demo.process.returncode, "stopped" in demo.process.stdout.read()) == (0, True)
