@@ -1,9 +1,10 @@
 """Every benchmark, as `make bench` runs them, then a summary beside the published figures.
 
-    .venv/bin/python -m bench [--only gas,retail,reference,budget,embedded,load,codec,sister] [--quick]
+    .venv/bin/python -m bench [--only gas,retail,continuous,reference,budget,embedded,load,codec,sister] [--quick]
 
 Each part runs in a process of its own and prints its tables: gas per function and per period
-(``bench/gas.py``), gas of the retail contracts (``bench/retail_gas.py``), the off-chain
+(``bench/gas.py``), gas of the retail contracts (``bench/retail_gas.py``), of continuous trading
+(``bench/continuous_gas.py``), the off-chain
 reference clearing, the 15-minute period budget, the embedded chain, the load test (anvil, and
 Geth when installed), the meter bridge's DL/T 645 codec and the sister chains' lock
 (``bench/sister_gas.py``). Then ``bench/results/summary.md``
@@ -28,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PARTS = {
     "gas": ["-m", "bench.gas"],
     "retail": ["-m", "bench.retail_gas"],
+    "continuous": ["-m", "bench.continuous_gas"],
     "reference": ["-m", "bench.reference_clearing"],
     "budget": ["-m", "bench.period_budget"],
     "embedded": ["-m", "bench.embedded"],
@@ -38,6 +40,7 @@ PARTS = {
 QUICK = {
     "gas": ["--sizes", "10,100"],
     "retail": ["--batches", "1,10"],
+    "continuous": ["--crossed", "1,2"],
     "reference": ["--sizes", "10,100,1000"],
     "budget": [],
     "embedded": ["--sizes", "10"],
