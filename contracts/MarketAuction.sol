@@ -5,6 +5,7 @@ import {IEnergyMarket} from "./interfaces/IEnergyMarket.sol";
 import {MarketAccounts} from "./MarketAccounts.sol";
 import {MarketClock} from "./libraries/MarketClock.sol";
 import {MarketMath} from "./libraries/MarketMath.sol";
+import {PriceQueues} from "./libraries/PriceQueues.sol";
 
 /// @title Sealed bids and the green-first double auction
 /// @notice Each delivery period has a book of four sorted singly linked queues: green asks,
@@ -103,10 +104,10 @@ abstract contract MarketAuction is MarketAccounts {
     /// @inheritdoc IEnergyMarket
     function insertionHint(uint32 deliveryPeriod, bool producer, bool green, uint64 price) external view returns (uint32 prev) {
         uint8 queue = (producer ? GREEN_ASKS : GREEN_BIDS) + (green ? 0 : 1);
-        uint32 next = _headOf(_books[deliveryPeriod].heads, queue);
+        uint32 next = PriceQueues.headOf(_books[deliveryPeriod].heads, queue);
         while (next != 0) {
             Bid storage candidate = _bids[deliveryPeriod][next];
-            if (!_ranksBefore(candidate.price, price, queue < GREEN_BIDS)) break;
+            if (!PriceQueues.ranksBefore(candidate.price, price, queue < GREEN_BIDS)) break;
             (prev, next) = (next, candidate.next);
         }
     }
@@ -192,22 +193,22 @@ abstract contract MarketAuction is MarketAccounts {
         uint32 prev = hintPrevId;
         uint32 next;
         if (prev == 0) {
-            next = _headOf(book.heads, bid.queue);
+            next = PriceQueues.headOf(book.heads, bid.queue);
         } else {
             Bid storage hint = _bids[d][prev];
-            if (prev >= bidId || hint.queue != bid.queue || !_ranksBefore(hint.price, bid.price, ascending)) {
+            if (prev >= bidId || hint.queue != bid.queue || !PriceQueues.ranksBefore(hint.price, bid.price, ascending)) {
                 revert InvalidHint(prev);
             }
             next = hint.next;
         }
         while (next != 0) {
             Bid storage candidate = _bids[d][next];
-            if (!_ranksBefore(candidate.price, bid.price, ascending)) break;
+            if (!PriceQueues.ranksBefore(candidate.price, bid.price, ascending)) break;
             (prev, next) = (next, candidate.next);
         }
         bid.next = next;
         _writeBid(d, bidId, bid);
-        if (prev == 0) book.heads = _withHead(book.heads, bid.queue, bidId);
+        if (prev == 0) book.heads = PriceQueues.withHead(book.heads, bid.queue, bidId);
         else _bids[d][prev].next = bidId;
     }
 
@@ -289,7 +290,7 @@ abstract contract MarketAuction is MarketAccounts {
 
     function _loadQueues(uint32 d, uint128 heads) private view returns (Queues memory q) {
         for (uint8 queue; queue < 4; ++queue) {
-            uint32 id = _headOf(heads, queue);
+            uint32 id = PriceQueues.headOf(heads, queue);
             q.ids[queue] = id;
             if (id != 0) q.bids[queue] = _bids[d][id];
         }
@@ -310,7 +311,7 @@ abstract contract MarketAuction is MarketAccounts {
         for (uint8 queue; queue < 4; ++queue) {
             uint32 id = q.ids[queue];
             if (q.changed[queue]) _writeBid(d, id, q.bids[queue]);
-            heads = _withHead(heads, queue, id);
+            heads = PriceQueues.withHead(heads, queue, id);
         }
         book.heads = heads;
     }
@@ -318,19 +319,5 @@ abstract contract MarketAuction is MarketAccounts {
     /// @dev The one place a whole bid is stored (packing a bid takes much code).
     function _writeBid(uint32 d, uint32 bidId, Bid memory bid) internal {
         _bids[d][bidId] = bid;
-    }
-
-    /// @dev Whether a queued bid at `existing` stays ahead of a new bid at `price`.
-    function _ranksBefore(uint64 existing, uint64 price, bool ascending) private pure returns (bool) {
-        return ascending ? existing <= price : existing >= price;
-    }
-
-    function _headOf(uint128 heads, uint8 queue) internal pure returns (uint32) {
-        return uint32(heads >> (32 * queue));
-    }
-
-    function _withHead(uint128 heads, uint8 queue, uint32 id) private pure returns (uint128) {
-        uint256 shift = 32 * queue;
-        return (heads & ~(uint128(type(uint32).max) << shift)) | (uint128(id) << shift);
     }
 }

@@ -4,6 +4,7 @@ pragma solidity 0.8.28;
 import {IContinuousBook} from "../interfaces/IContinuousBook.sol";
 import {IEnergyMarket} from "../interfaces/IEnergyMarket.sol";
 import {MarketMath} from "../libraries/MarketMath.sol";
+import {PriceQueues} from "../libraries/PriceQueues.sol";
 
 /// @title Continuous trading of one delivery period between its call auction and gate closure
 /// @notice Two sorted singly linked lists: asks by ascending price, bids by descending price,
@@ -180,7 +181,7 @@ contract ContinuousBook is IContinuousBook {
     /// @inheritdoc IContinuousBook
     function insertionHint(bool producer, uint64 price) external view returns (uint32 prevId) {
         uint32 next = producer ? _book.bestAsk : _book.bestBid;
-        while (next != 0 && _ranksBefore(_orders[next].price, price, producer)) {
+        while (next != 0 && PriceQueues.ranksBefore(_orders[next].price, price, producer)) {
             (prevId, next) = (next, _orders[next].next);
         }
     }
@@ -230,9 +231,9 @@ contract ContinuousBook is IContinuousBook {
 
     /// @dev Appends the best leftover of one side of the auction (asks first) to that side.
     function _importNext(BookState memory s, Import memory im) private {
-        bool producer = _headOf(im.heads, GREEN_ASKS) != 0 || _headOf(im.heads, OTHER_ASKS) != 0;
+        bool producer = PriceQueues.headOf(im.heads, GREEN_ASKS) != 0 || PriceQueues.headOf(im.heads, OTHER_ASKS) != 0;
         IEnergyMarket.Bid memory bid = _betterHead(s.deliveryPeriod, im.heads, producer ? GREEN_ASKS : GREEN_BIDS, producer);
-        im.heads = _withHead(im.heads, bid.queue, bid.next);
+        im.heads = PriceQueues.withHead(im.heads, bid.queue, bid.next);
         if (bid.remaining == 0) return;
         uint32 id = bid.owner;
         _orders[id] = Order(bid.price, bid.remaining, 0, s.deliveryPeriod, producer);
@@ -254,7 +255,7 @@ contract ContinuousBook is IContinuousBook {
         view
         returns (IEnergyMarket.Bid memory)
     {
-        (uint32 green, uint32 other) = (_headOf(heads, queue), _headOf(heads, queue + 1));
+        (uint32 green, uint32 other) = (PriceQueues.headOf(heads, queue), PriceQueues.headOf(heads, queue + 1));
         if (other == 0) return _market.bidOf(d, green);
         IEnergyMarket.Bid memory otherBid = _market.bidOf(d, other);
         if (green == 0) return otherBid;
@@ -349,14 +350,14 @@ contract ContinuousBook is IContinuousBook {
         } else {
             Order memory hint = _orders[prev];
             bool fits = prev != id && _isResting(hint, s.deliveryPeriod) && hint.producer == producer;
-            if (!fits || !_ranksBefore(hint.price, price, producer)) {
+            if (!fits || !PriceQueues.ranksBefore(hint.price, price, producer)) {
                 revert InvalidHint(prev);
             }
             next = hint.next;
         }
         while (next != 0) {
             Order memory candidate = _orders[next];
-            if (!_ranksBefore(candidate.price, price, producer)) break;
+            if (!PriceQueues.ranksBefore(candidate.price, price, producer)) break;
             (prev, next) = (next, candidate.next);
         }
         _orders[id] = Order(price, wh, next, s.deliveryPeriod, producer);
@@ -383,19 +384,5 @@ contract ContinuousBook is IContinuousBook {
             prev = _orders[prevId];
         }
         _orders[prevId].next = o.next;
-    }
-
-    /// @dev Whether a resting order at `existing` stays ahead of a new order at `price`.
-    function _ranksBefore(uint64 existing, uint64 price, bool ascending) private pure returns (bool) {
-        return ascending ? existing <= price : existing >= price;
-    }
-
-    function _headOf(uint128 heads, uint8 queue) private pure returns (uint32) {
-        return uint32(heads >> (32 * queue));
-    }
-
-    function _withHead(uint128 heads, uint8 queue, uint32 id) private pure returns (uint128) {
-        uint256 shift = 32 * queue;
-        return (heads & ~(uint128(type(uint32).max) << shift)) | (uint128(id) << shift);
     }
 }
