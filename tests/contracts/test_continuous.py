@@ -261,7 +261,10 @@ def test_resting_bid_that_cannot_pay_is_cut(market, book, example, enroll):
     (cut,) = receipt.events.filter(book.OrderCut)
     assert cut.orderId == example.ids["b2"]
     assert resting(book, False) == []
-    assert resting(book, True) == [(id_of(market, seller), 25 * KWH, 20 * MILLI_ETHER)]
+    assert resting(book, True) == [
+        (id_of(market, seller), 25 * KWH, 20 * MILLI_ETHER),
+        (example.ids["s2"], 50 * KWH, 30 * MILLI_ETHER),
+    ]
     assert_conserved(market)
 
 
