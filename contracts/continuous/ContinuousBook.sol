@@ -220,9 +220,9 @@ contract ContinuousBook is IContinuousBook {
     }
 
     function _requireOwnResting(uint32 d, uint32 orderId) private view returns (Order memory o) {
-        if (_ids[msg.sender] != orderId) revert NotOwner(msg.sender, orderId);
         o = _orders[orderId];
         if (!_isResting(o, d)) revert NoRestingOrder(d, orderId);
+        if (_ids[msg.sender] != orderId) revert NotOwner(msg.sender, orderId);
     }
 
     function _isResting(Order memory o, uint32 d) private pure returns (bool) {
