@@ -29,6 +29,13 @@ contract EnergyMarket is MarketAuction {
     }
 
     mapping(uint32 => mapping(uint32 => Reading)) internal _readings; // prosumer id => period => reading
+    /// @inheritdoc IEnergyMarket
+    address public continuousBook;
+
+    modifier onlyContinuousBook() {
+        if (msg.sender != continuousBook) revert NotContinuousBook(msg.sender);
+        _;
+    }
 
     constructor(address gridAccount, Schedule memory clock, Parameters memory initial)
         MarketAccounts(gridAccount, clock, initial)
@@ -87,6 +94,53 @@ contract EnergyMarket is MarketAuction {
         if (done) emit SettlementCompleted(deliveryPeriod);
     }
 
+    // ------------------------------------------------------------------ continuous book
+
+    /// @inheritdoc IEnergyMarket
+    function setContinuousBook(address book) external onlyOperator {
+        if (continuousBook != address(0)) revert ContinuousBookAlreadySet(continuousBook);
+        continuousBook = book;
+        emit ContinuousBookSet(book);
+    }
+
+    /// @inheritdoc IEnergyMarket
+    function admitContinuous(address trader, uint32 deliveryPeriod, uint40 addWh, uint64 limitPrice, uint40 coverWh)
+        external
+        onlyContinuousBook
+        returns (uint32 id, bool producer)
+    {
+        Account storage a;
+        (id, a) = _requireTrader(trader);
+        producer = a.flags & FLAG_PRODUCER != 0;
+        uint32 bidId = a.lastBidId;
+        if (a.lastBidPeriod != deliveryPeriod || bidId == 0) bidId = _openPosition(trader, id, a, deliveryPeriod);
+        Bid storage position = _bids[deliveryPeriod][bidId];
+        uint256 room = MarketMath.capacityWh(a.ratedPowerW, _periodLength) - position.quantity;
+        if (addWh > room) revert BidAboveCapacity(addWh, uint64(room));
+        (position.quantity, position.remaining) = (position.quantity + addWh, position.remaining + addWh);
+        if (limitPrice != 0) _requireAdmissible(a, coverWh, limitPrice);
+    }
+
+    /// @inheritdoc IEnergyMarket
+    function recordContinuousTrade(uint32 deliveryPeriod, uint32 sellerId, uint32 buyerId, uint40 quantityWh, uint64 price)
+        external
+        onlyContinuousBook
+        returns (uint40 tradedWh, uint256 spendable)
+    {
+        uint256 traded;
+        (traded,, spendable) = _pay(deliveryPeriod, sellerId, buyerId, quantityWh, price, _parameters.margin);
+        tradedWh = uint40(traded);
+        if (tradedWh == 0) return (0, spendable);
+        _bids[deliveryPeriod][_accounts[sellerId].lastBidId].remaining -= tradedWh;
+        _bids[deliveryPeriod][_accounts[buyerId].lastBidId].remaining -= tradedWh;
+        _countTrade(deliveryPeriod, tradedWh, price);
+    }
+
+    /// @inheritdoc IEnergyMarket
+    function queueHeads(uint32 deliveryPeriod) external view returns (uint128) {
+        return _books[deliveryPeriod].heads;
+    }
+
     // ------------------------------------------------------------------ views
 
     /// @inheritdoc IEnergyMarket
@@ -129,6 +183,24 @@ contract EnergyMarket is MarketAuction {
     }
 
     // ------------------------------------------------------------------ internal
+
+    /// @dev Adds a continuous trade to the period's totals and average price.
+    function _countTrade(uint32 d, uint40 wh, uint64 price) private {
+        Book storage book = _books[d];
+        (uint96 totalWh, uint160 totalValue) = (book.tradedWh + wh, book.tradedValue + uint160(wh) * price);
+        (book.tradedWh, book.tradedValue) = (totalWh, totalValue);
+        _averagePrice[d] = totalValue / totalWh;
+    }
+
+    /// @dev A trader's position for a delivery period it did not bid in: a bid record that
+    ///      settlement visits like any other, opened as a commit opens one.
+    function _openPosition(address trader, uint32 id, Account storage a, uint32 d) private returns (uint32 bidId) {
+        bool producer = a.flags & FLAG_PRODUCER != 0;
+        uint8 queue = (producer ? GREEN_ASKS : GREEN_BIDS) + (a.flags & FLAG_GREEN != 0 ? 0 : 1);
+        bidId = ++_books[d].bidCount;
+        _writeBid(d, bidId, Bid(0, 0, 0, 0, id, queue));
+        _openBid(trader, id, a, d, bidId);
+    }
 
     /// @dev Settles one bid, then releases its margin and, for a producer, the period's proceeds:
     ///      what the prosumer owes comes out of its whole wallet first, those proceeds included.

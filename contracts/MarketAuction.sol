@@ -5,6 +5,7 @@ import {IEnergyMarket} from "./interfaces/IEnergyMarket.sol";
 import {MarketAccounts} from "./MarketAccounts.sol";
 import {MarketClock} from "./libraries/MarketClock.sol";
 import {MarketMath} from "./libraries/MarketMath.sol";
+import {PriceQueues} from "./libraries/PriceQueues.sol";
 
 /// @title Sealed bids and the green-first double auction
 /// @notice Each delivery period has a book of four sorted singly linked queues: green asks,
@@ -49,14 +50,7 @@ abstract contract MarketAuction is MarketAccounts {
         uint32 deliveryPeriod = _requirePhase(Phase.Commit) + 1;
         if (a.lastBidPeriod == deliveryPeriod) revert AlreadyCommitted(deliveryPeriod);
         if (commitment == NO_COMMITMENT) revert CommitmentMismatch(NO_COMMITMENT, commitment);
-        // Settlement needs a meter: without a reading it assumes the worst the meter could measure.
-        if (a.ratedPowerW == 0) revert NoMeterBound(msg.sender);
-        if (_hasExpiredCommit(id)) _forfeit(id);
-        uint256 margin = _parameters.margin;
-        if (a.wallet < margin) revert InsufficientMargin(a.wallet, margin);
-        if (a.flags & FLAG_PRODUCER != 0) _reserveProceeds(id, deliveryPeriod);
-        (a.lastBidPeriod, a.lastBidId) = (deliveryPeriod, 0);
-        a.openBids += 1;
+        _openBid(msg.sender, id, a, deliveryPeriod, 0);
         _commitments[id] = commitment;
         emit BidCommitted(deliveryPeriod, msg.sender);
     }
@@ -102,18 +96,18 @@ abstract contract MarketAuction is MarketAccounts {
 
     // ------------------------------------------------------------------ views
 
-    /// @notice The commitment a bidder sends at commit: keccak256(abi.encode(quantityWh, price, salt, bidder)).
-    function commitmentOf(uint40 quantityWh, uint64 price, bytes32 salt, address bidder) public pure returns (bytes32) {
+    /// @dev The commitment a bidder sends at commit: keccak256(abi.encode(quantityWh, price, salt, bidder)).
+    function _commitmentOf(uint40 quantityWh, uint64 price, bytes32 salt, address bidder) private pure returns (bytes32) {
         return keccak256(abi.encode(quantityWh, price, salt, bidder));
     }
 
     /// @inheritdoc IEnergyMarket
     function insertionHint(uint32 deliveryPeriod, bool producer, bool green, uint64 price) external view returns (uint32 prev) {
         uint8 queue = (producer ? GREEN_ASKS : GREEN_BIDS) + (green ? 0 : 1);
-        uint32 next = _headOf(_books[deliveryPeriod].heads, queue);
+        uint32 next = PriceQueues.headOf(_books[deliveryPeriod].heads, queue);
         while (next != 0) {
             Bid storage candidate = _bids[deliveryPeriod][next];
-            if (!_ranksBefore(candidate.price, price, queue < GREEN_BIDS)) break;
+            if (!PriceQueues.ranksBefore(candidate.price, price, queue < GREEN_BIDS)) break;
             (prev, next) = (next, candidate.next);
         }
     }
@@ -128,13 +122,26 @@ abstract contract MarketAuction is MarketAccounts {
         if (a.lastBidPeriod != deliveryPeriod) revert NoCommitment(deliveryPeriod);
         if (a.lastBidId != 0) revert AlreadyRevealed(deliveryPeriod);
         bytes32 committed = _commitments[id];
-        bytes32 revealed = commitmentOf(quantityWh, price, salt, bidder);
+        bytes32 revealed = _commitmentOf(quantityWh, price, salt, bidder);
         if (revealed != committed) revert CommitmentMismatch(committed, revealed);
         _requireAdmissible(a, quantityWh, price);
         uint8 queue = (a.flags & FLAG_PRODUCER != 0 ? GREEN_ASKS : GREEN_BIDS) + (a.flags & FLAG_GREEN != 0 ? 0 : 1);
         uint32 bidId = _addBid(deliveryPeriod, Bid(price, quantityWh, quantityWh, 0, id, queue), hintPrevId);
         a.lastBidId = bidId;
         emit BidRevealed(deliveryPeriod, bidder, bidId, quantityWh, price);
+    }
+
+    /// @dev Opens a prosumer's bid for delivery period `d` (at commit, or a continuous position
+    ///      with its bid id): the margin is kept and a producer's proceeds place reserved.
+    function _openBid(address account, uint32 id, Account storage a, uint32 d, uint32 bidId) internal {
+        // Settlement needs a meter: without a reading it assumes the worst the meter could measure.
+        if (a.ratedPowerW == 0) revert NoMeterBound(account);
+        if (_hasExpiredCommit(id)) _forfeit(id);
+        uint256 margin = _parameters.margin;
+        if (a.wallet < margin) revert InsufficientMargin(a.wallet, margin);
+        if (a.flags & FLAG_PRODUCER != 0) _reserveProceeds(id, d);
+        (a.lastBidPeriod, a.lastBidId) = (d, bidId);
+        a.openBids += 1;
     }
 
     function _requireTrader(address account) internal view returns (uint32 id, Account storage a) {
@@ -154,7 +161,7 @@ abstract contract MarketAuction is MarketAccounts {
     ///      price, stays within them) and within what the bidder's meter can measure in a period;
     ///      then the paper's admission rule: a producer's wallet covers the margin; a consumer's
     ///      wallet less the margin covers quantity x price.
-    function _requireAdmissible(Account storage a, uint40 quantityWh, uint64 price) private view {
+    function _requireAdmissible(Account storage a, uint40 quantityWh, uint64 price) internal view {
         if (quantityWh == 0) revert InvalidBid(quantityWh, price);
         (uint64 floor, uint64 cap) = (_parameters.priceFloor, _parameters.priceCap);
         if (price < floor || price > cap) revert PriceOutOfBounds(price, floor, cap);
@@ -186,22 +193,22 @@ abstract contract MarketAuction is MarketAccounts {
         uint32 prev = hintPrevId;
         uint32 next;
         if (prev == 0) {
-            next = _headOf(book.heads, bid.queue);
+            next = PriceQueues.headOf(book.heads, bid.queue);
         } else {
             Bid storage hint = _bids[d][prev];
-            if (prev >= bidId || hint.queue != bid.queue || !_ranksBefore(hint.price, bid.price, ascending)) {
+            if (prev >= bidId || hint.queue != bid.queue || !PriceQueues.ranksBefore(hint.price, bid.price, ascending)) {
                 revert InvalidHint(prev);
             }
             next = hint.next;
         }
         while (next != 0) {
             Bid storage candidate = _bids[d][next];
-            if (!_ranksBefore(candidate.price, bid.price, ascending)) break;
+            if (!PriceQueues.ranksBefore(candidate.price, bid.price, ascending)) break;
             (prev, next) = (next, candidate.next);
         }
         bid.next = next;
-        _bids[d][bidId] = bid;
-        if (prev == 0) book.heads = _withHead(book.heads, bid.queue, bidId);
+        _writeBid(d, bidId, bid);
+        if (prev == 0) book.heads = PriceQueues.withHead(book.heads, bid.queue, bidId);
         else _bids[d][prev].next = bidId;
     }
 
@@ -214,15 +221,12 @@ abstract contract MarketAuction is MarketAccounts {
         Bid memory ask = q.bids[askQueue];
         Bid memory bid = q.bids[bidQueue];
         uint64 price = MarketMath.midpoint(ask.price, bid.price);
-        wh = ask.remaining < bid.remaining ? ask.remaining : bid.remaining;
-        Account storage buyer = _accounts[bid.owner];
-        uint256 spendable = buyer.wallet > margin ? buyer.wallet - margin : 0;
-        bool cut = MarketMath.cost(wh, price) > spendable;
-        if (cut) wh = MarketMath.affordableWh(spendable, price);
+        uint256 wanted = ask.remaining < bid.remaining ? ask.remaining : bid.remaining;
+        uint256 spendable;
+        uint256 cost;
+        (wh, cost, spendable) = _pay(d, ask.owner, bid.owner, wanted, price, margin);
+        bool cut = wh < wanted;
         if (wh > 0) {
-            uint256 cost = MarketMath.cost(wh, price);
-            buyer.wallet -= uint128(cost);
-            _creditSale(ask.owner, d, cost);
             ask.remaining -= uint40(wh);
             bid.remaining -= uint40(wh);
             (q.changed[askQueue], q.changed[bidQueue]) = (true, true);
@@ -232,6 +236,25 @@ abstract contract MarketAuction is MarketAccounts {
         if (cut) emit BuyerCut(d, bid.owner, spendable);
         if (ask.remaining == 0) _advance(d, q, askQueue);
         if (bid.remaining == 0 || cut) _advance(d, q, bidQueue);
+    }
+
+    /// @dev Moves the price of `wh` from the buyer's wallet to the seller's (locked there until
+    ///      settlement), cut to the most the buyer's spendable balance (wallet less margin) pays.
+    /// @return traded the Wh paid for
+    function _pay(uint32 d, uint32 sellerId, uint32 buyerId, uint256 wh, uint64 price, uint256 margin)
+        internal
+        returns (uint256 traded, uint256 cost, uint256 spendable)
+    {
+        Account storage buyer = _accounts[buyerId];
+        spendable = buyer.wallet > margin ? buyer.wallet - margin : 0;
+        (traded, cost) = (wh, MarketMath.cost(wh, price));
+        if (cost > spendable) {
+            traded = MarketMath.affordableWh(spendable, price);
+            cost = MarketMath.cost(traded, price);
+        }
+        if (traded == 0) return (0, 0, spendable);
+        buyer.wallet -= uint128(cost);
+        _creditSale(sellerId, d, cost);
     }
 
     function _recordProgress(uint32 d, Book storage book, Stage stage, uint256 tradedWh, uint256 tradedValue)
@@ -267,7 +290,7 @@ abstract contract MarketAuction is MarketAccounts {
 
     function _loadQueues(uint32 d, uint128 heads) private view returns (Queues memory q) {
         for (uint8 queue; queue < 4; ++queue) {
-            uint32 id = _headOf(heads, queue);
+            uint32 id = PriceQueues.headOf(heads, queue);
             q.ids[queue] = id;
             if (id != 0) q.bids[queue] = _bids[d][id];
         }
@@ -276,7 +299,7 @@ abstract contract MarketAuction is MarketAccounts {
     /// @dev Writes back a consumed head and moves the queue to the next bid.
     function _advance(uint32 d, Queues memory q, uint8 queue) private {
         uint32 id = q.ids[queue];
-        if (q.changed[queue]) _bids[d][id] = q.bids[queue];
+        if (q.changed[queue]) _writeBid(d, id, q.bids[queue]);
         uint32 next = q.bids[queue].next;
         q.ids[queue] = next;
         q.changed[queue] = false;
@@ -287,23 +310,14 @@ abstract contract MarketAuction is MarketAccounts {
         uint128 heads;
         for (uint8 queue; queue < 4; ++queue) {
             uint32 id = q.ids[queue];
-            if (q.changed[queue]) _bids[d][id] = q.bids[queue];
-            heads = _withHead(heads, queue, id);
+            if (q.changed[queue]) _writeBid(d, id, q.bids[queue]);
+            heads = PriceQueues.withHead(heads, queue, id);
         }
         book.heads = heads;
     }
 
-    /// @dev Whether a queued bid at `existing` stays ahead of a new bid at `price`.
-    function _ranksBefore(uint64 existing, uint64 price, bool ascending) private pure returns (bool) {
-        return ascending ? existing <= price : existing >= price;
-    }
-
-    function _headOf(uint128 heads, uint8 queue) internal pure returns (uint32) {
-        return uint32(heads >> (32 * queue));
-    }
-
-    function _withHead(uint128 heads, uint8 queue, uint32 id) private pure returns (uint128) {
-        uint256 shift = 32 * queue;
-        return (heads & ~(uint128(type(uint32).max) << shift)) | (uint128(id) << shift);
+    /// @dev The one place a whole bid is stored (packing a bid takes much code).
+    function _writeBid(uint32 d, uint32 bidId, Bid memory bid) internal {
+        _bids[d][bidId] = bid;
     }
 }

@@ -32,7 +32,7 @@ export async function connect() {
 
 /**
  * The sealed bid sent at commit: keccak256(abi.encode(uint40 quantityWh, uint64 price, bytes32 salt,
- * address bidder)). Computed here rather than with the contract's commitmentOf view, so the bid
+ * address bidder)). Computed here, in the browser, so the bid
  * never leaves the browser before it is revealed.
  */
 export function commitmentOf(quantityWh, price, salt, bidder) {

@@ -34,7 +34,7 @@ CONTRACTS_DIR = ROOT / "contracts"
 BUILD_DIR = ROOT / "p2pkit" / "artifacts"
 WRAPPER_JS = ROOT / "scripts" / "solcjs-wrapper.js"
 # Contracts that get an artifact: the deployable ones (libraries are inlined).
-DEPLOYABLE = ("EnergyMarket", "SisterLightClient", "SisterLock", "RetailPlans", "BilateralContracts")
+DEPLOYABLE = ("EnergyMarket", "ContinuousBook", "SisterLightClient", "SisterLock", "RetailPlans", "BilateralContracts")
 
 
 def _reports_version(binary: Path | str) -> bool:

@@ -86,6 +86,8 @@ class Clearing:
     trades: list[Trade] = field(default_factory=list)
     wallets: dict[str, int] = field(default_factory=dict)
     cleared_wh: dict[str, int] = field(default_factory=dict)
+    # What each order (by reveal index) leaves for the continuous phase; a cut buyer leaves nothing.
+    leftover_wh: dict[int, int] = field(default_factory=dict)
 
     @property
     def traded_wh(self) -> int:
@@ -161,6 +163,7 @@ def clear(orders: list[Order], wallets: dict[str, int], margin: int) -> Clearing
         lambda: better("green asks", "other asks", ascending=True),
         lambda: better("green bids", "other bids", ascending=False),
     )
+    result.leftover_wh = {i: remaining[i] for members in queues.values() for i in members if remaining[i]}
     return result
 
 

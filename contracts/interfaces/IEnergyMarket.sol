@@ -121,6 +121,8 @@ interface IEnergyMarket {
         int256 walletChange
     );
     event SettlementCompleted(uint32 indexed deliveryPeriod);
+    /// @notice The operator named the continuous book (once, for the market's lifetime).
+    event ContinuousBookSet(address book);
 
     // ------------------------------------------------------------------ errors
 
@@ -165,6 +167,8 @@ interface IEnergyMarket {
     error ReadingTooLate(uint32 deliveryPeriod, uint256 deadline);
     error ReadingAlreadyPosted(uint32 deliveryPeriod, uint32 prosumerId);
     error ReadingAboveCapacity(uint64 energyWh, uint64 capacityWh);
+    error NotContinuousBook(address caller);
+    error ContinuousBookAlreadySet(address book);
 
     // ------------------------------------------------------------------ accounts and operator
 
@@ -238,6 +242,42 @@ interface IEnergyMarket {
     ///         locked proceeds included, before those proceeds are released.
     /// @return done true when every bid of the period is settled
     function settle(uint32 deliveryPeriod, uint256 maxProsumers) external returns (bool done);
+
+    // ------------------------------------------------------------------ continuous book
+
+    /// @notice Operator, once: the contract that runs continuous trading after each call
+    ///         auction. The market trusts it, and only it, with the two calls below.
+    function setContinuousBook(address book) external;
+
+    /// @notice Continuous book only: admit a trader's continuous order for a delivery period,
+    ///         opening its position there first if it has none (as a commit does: the margin is
+    ///         kept, a producer's proceeds place reserved, an expired commit forfeited). The
+    ///         position's declaration grows by `addWh`, within the meter's capacity. With a
+    ///         `limitPrice` (0 for a market order) the order is admitted as at reveal for
+    ///         `coverWh` at that price: within the price bounds, a consumer able to pay it.
+    /// @return id the trader's account id
+    /// @return producer whether it sells
+    function admitContinuous(address trader, uint32 deliveryPeriod, uint40 addWh, uint64 limitPrice, uint40 coverWh)
+        external
+        returns (uint32 id, bool producer);
+
+    /// @notice Continuous book only: one trade of a delivery period's continuous phase, cut to
+    ///         what the buyer can pay (wallet less margin), as in the auction. The money moves
+    ///         wallet to wallet (the seller's proceeds locked until settlement); both positions'
+    ///         cleared quantities and the period's totals and average price count it.
+    /// @return tradedWh what traded (less than `quantityWh` when the buyer was cut)
+    /// @return spendable the buyer's spendable balance before the trade
+    function recordContinuousTrade(uint32 deliveryPeriod, uint32 sellerId, uint32 buyerId, uint40 quantityWh, uint64 price)
+        external
+        returns (uint40 tradedWh, uint256 spendable);
+
+    /// @notice The continuous book (zero until the operator sets it).
+    function continuousBook() external view returns (address);
+
+    /// @notice Heads of a delivery period's four auction queues, queue q (green asks, other
+    ///         asks, green bids, other bids) at bits 32q..32q+31; once matching is done, the
+    ///         first bid each queue left over (0: none).
+    function queueHeads(uint32 deliveryPeriod) external view returns (uint128);
 
     // ------------------------------------------------------------------ views
 

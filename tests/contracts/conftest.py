@@ -45,6 +45,11 @@ def energy_market() -> ContractContainer:
 
 
 @pytest.fixture(scope="session")
+def continuous_book_contract() -> ContractContainer:
+    return compiled("ContinuousBook")
+
+
+@pytest.fixture(scope="session")
 def sister_light_client_contract() -> ContractContainer:
     return compiled("SisterLightClient")
 
@@ -123,6 +128,18 @@ def ev_meter(accounts):
 @pytest.fixture
 def market(energy_market, operator, grid):
     return energy_market.deploy(grid, SCHEDULE.as_abi(), PARAMETERS.as_abi(), sender=operator)
+
+
+# The continuous book of these tests closes a minute before its delivery period starts.
+GATE_LEAD = 60
+
+
+@pytest.fixture
+def book(market, continuous_book_contract, operator):
+    """The continuous book of `market`, named by the operator."""
+    contract = continuous_book_contract.deploy(market, GATE_LEAD, sender=operator)
+    market.setContinuousBook(contract, sender=operator)
+    return contract
 
 
 @dataclass
