@@ -12,6 +12,8 @@ const PHASE_ARG = (value) => PHASE_WORDS[PHASES[Number(value)]] ?? `phase ${valu
 // The contract's custom errors in plain words, from their arguments.
 export const ERROR_WORDS = {
   NotOperator: () => "Only the market operator may do this.",
+  NotContinuousBook: () => "Only the market's continuous book may record a continuous trade.",
+  ContinuousBookAlreadySet: (a) => `The market's continuous book is already set (${a[0]}).`,
   NotRegistered: () => "This account is not registered in the market yet.",
   AlreadyRegistered: (a) => `This account is already registered (id ${a[1]}).`,
   InvalidName: (a) => `A name must be 1 to 31 bytes long (this one has ${a[0]}).`,
