@@ -25,6 +25,7 @@ RELAYER_PASSWORD = "development relayer"
 # Batches small enough for a submission's gas to be estimated within the embedded chain's time per
 # request, large enough to keep up with a block a second.
 HEADER_BATCH = 16
+RELAYER_POLL_SECONDS = 5.0
 
 
 def new_relayer_key(folder: Path) -> tuple[Path, Path, str]:
@@ -56,7 +57,11 @@ def start_relayer(backend_url: str, keystore: Path, password: Path, log: Path) -
         "RELAYER_RELAYER_KEYSTORE": str(keystore),
         "RELAYER_RELAYER_PASSWORD_FILE": str(password),
         "RELAYER_RELAYER_HEADER_BATCH": str(HEADER_BATCH),
-        "RELAYER_RELAYER_POLL_INTERVAL": "1.0",
+        # Every header batch the relayer sends mines a block on the other embedded chain, whose
+        # header it then relays back: stepping every second would add a block a second to the
+        # market's chain, whose blocks each take a second of chain time, and run its clock ahead
+        # of the wall clock (readings then arrive past their deadline in chain time).
+        "RELAYER_RELAYER_POLL_INTERVAL": str(RELAYER_POLL_SECONDS),
         "RELAYER_TRADING_RPC_TIMEOUT": str(3 * EMBEDDED_RPC_TIME_LIMIT),
         "RELAYER_SCHEDULING_RPC_TIMEOUT": str(3 * EMBEDDED_RPC_TIME_LIMIT),
         "RELAYER_TRADING_RPC_URL": f"{backend_url}/rpc",
