@@ -54,14 +54,34 @@ def send(
     """Sign ``call`` with ``signer``, send it raw and wait for its receipt.
 
     Raises ``ContractRefused`` when the contract refuses the call while its gas is estimated,
-    before anything is sent.
+    before anything is sent. A nonce the node calls stale is counted again, twice at most.
     """
-    params = {"from": signer.address, "value": value, "nonce": w3.eth.get_transaction_count(signer.address, "pending")}
-    if gas is not None:
-        params["gas"] = gas
-    tx = build(call, params)
-    tx_hash = w3.eth.send_raw_transaction(signer.sign_transaction(tx).raw_transaction)
-    return w3.eth.wait_for_transaction_receipt(tx_hash)
+    attempts = 0
+    while True:
+        attempts += 1
+        nonce = w3.eth.get_transaction_count(signer.address, "pending")
+        params = {"from": signer.address, "value": value, "nonce": nonce}
+        if gas is not None:
+            params["gas"] = gas
+        tx = build(call, params)
+        try:
+            tx_hash = w3.eth.send_raw_transaction(signer.sign_transaction(tx).raw_transaction)
+        except Exception as error:  # the node's refusal, as JSON-RPC or eth-tester reports it
+            # Another process signing with the same key (the keeper, with the operator's) took
+            # the nonce between our count and our send. The node refused the transaction, so
+            # signing it again with the next nonce cannot apply it twice.
+            if attempts < STALE_NONCE_ATTEMPTS and _stale_nonce(error):
+                continue
+            raise
+        return w3.eth.wait_for_transaction_receipt(tx_hash)
+
+
+STALE_NONCE_ATTEMPTS = 3
+
+
+def _stale_nonce(error: Exception) -> bool:
+    message = str(error).lower()
+    return "nonce too low" in message or "invalid transaction nonce" in message
 
 
 def build(call: ContractFunction | ContractConstructor, params: dict[str, Any]) -> dict[str, Any]:
