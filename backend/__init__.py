@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from web3 import Web3
 
 from backend import frontend, market_api, retail_api, rpc_proxy, sister_api
 from backend.config import ConfigError, load_config, read_operator_key
@@ -51,7 +52,7 @@ def create_app(
     """Build the application.
 
     Without `upstream` and `market`, both come from the `CHAIN` setting: "embedded" starts a
-    new in-process chain with the market deployed (and a `BlockTicker` moving its clock), a URL
+    new in-process chain with the market deployed (and a `BlockTicker` mining it on the wall clock), a URL
     reaches that node and the market named by the `DEPLOYMENT` file, with the operator's key
     from `P2P_OPERATOR_KEY[_FILE]`. Passing `market` alone uses it and its chain (the caller
     then moves an embedded chain's clock); passing `upstream` alone serves `/rpc` only, the
@@ -63,14 +64,11 @@ def create_app(
     app = Flask(__name__)
     app.config.from_mapping(load_config(config))
     app.extensions[market_api.MARKET_MISSING_EXTENSION] = "none was passed to the application"
+    chain_started_here = upstream is None and market is None and app.config["CHAIN"] == "embedded"
     if upstream is None and market is None:
         chain = app.config["CHAIN"]
         if chain == "embedded":
             market = start_embedded_market(app.config["PERIOD_LENGTH"], embedded_billing_clock(app.config))
-            if app.config["EMBEDDED_BLOCK_INTERVAL"] > 0:
-                ticker = BlockTicker(market.w3, market.lock, app.config["EMBEDDED_BLOCK_INTERVAL"])
-                ticker.start()
-                app.extensions[BLOCK_TICKER_EXTENSION] = ticker
         else:
             upstream = connect_upstream(chain, app.config["RPC_TIMEOUT"])
             deployment_file = Path(app.config["DEPLOYMENT"])
@@ -87,6 +85,9 @@ def create_app(
     app.extensions[sister_api.SISTER_EXTENSION] = None
     if app.config["SISTER_SCHEDULING_CHAIN"] is not None:
         set_up_sister(app, market, upstream)
+    if chain_started_here:
+        # Started last, so that deploying and funding seal a block per transaction at once.
+        start_block_ticker(app, market.w3, BLOCK_TICKER_EXTENSION)
     app.register_blueprint(rpc_proxy.bp)
     app.register_blueprint(market_api.bp)
     app.register_blueprint(sister_api.bp)
@@ -148,10 +149,7 @@ def set_up_sister(app: Flask, market: MarketHandle | None, upstream: Upstream) -
             scheduling = InProcessUpstream(
                 pair.scheduling_w3, pair.scheduling_lock, app.config["EMBEDDED_RPC_TIME_LIMIT"]
             )
-            if app.config["EMBEDDED_BLOCK_INTERVAL"] > 0:
-                ticker = BlockTicker(pair.scheduling_w3, pair.scheduling_lock, app.config["EMBEDDED_BLOCK_INTERVAL"])
-                ticker.start()
-                app.extensions[SCHEDULING_TICKER_EXTENSION] = ticker
+            start_block_ticker(app, pair.scheduling_w3, SCHEDULING_TICKER_EXTENSION)
         else:
             chains = open_deployed_pair(market, where, Path(app.config["SISTER_DEPLOYMENT"]), app.config["RPC_TIMEOUT"])
             scheduling = connect_upstream(where, app.config["RPC_TIMEOUT"])
@@ -160,6 +158,14 @@ def set_up_sister(app: Flask, market: MarketHandle | None, upstream: Upstream) -
     app.extensions[sister_api.SISTER_EXTENSION] = chains
     app.extensions[sister_api.SISTER_UPSTREAMS_EXTENSION] = {TRADING: upstream, SCHEDULING: scheduling}
     app.extensions[rpc_proxy.SCHEDULING_UPSTREAM_EXTENSION] = scheduling
+
+
+def start_block_ticker(app: Flask, w3: Web3, extension: str) -> None:
+    """Interval mining on an embedded chain, every EMBEDDED_BLOCK_INTERVAL seconds (none at 0)."""
+    if app.config["EMBEDDED_BLOCK_INTERVAL"] > 0:
+        ticker = BlockTicker(w3, app.config["EMBEDDED_BLOCK_INTERVAL"])
+        ticker.start()
+        app.extensions[extension] = ticker
 
 
 def keeper_db_path(app: Flask, market: MarketHandle) -> str:

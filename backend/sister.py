@@ -11,8 +11,9 @@ both chains; a node URL uses the pair named by the `SISTER_DEPLOYMENT` file
 relayer run`, which may reach an embedded pair through this backend's `/rpc` and
 `/rpc/scheduling` like any client (every method it uses passes the proxy).
 
-An embedded chain answers one request at a time: every read here holds the chain's `TurnLock`
-(the market's for the trading chain), the same one its upstream and block ticker take.
+An embedded chain answers one request at a time (its provider's `chain_lock`); every read here
+also holds the chain's `TurnLock` (the market's for the trading chain), which its upstream takes,
+so a read of several calls sees no request of the proxy's between them.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import requests
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
-from web3 import EthereumTesterProvider, HTTPProvider, Web3
+from web3 import HTTPProvider, Web3
 from web3.exceptions import ContractLogicError
 from web3.middleware import combine_middleware
 from web3.providers.eth_tester.middleware import (
@@ -29,7 +29,7 @@ from web3.providers.eth_tester.middleware import (
 )
 
 from backend.config import SETTINGS, ConfigError
-from devnet.embedded import is_embedded
+from devnet.embedded import EmbeddedProvider, is_embedded
 from p2pkit.market import Deployment, MarketHandle, TurnLock
 from p2pkit.transactions import revert_data
 
@@ -99,14 +99,15 @@ class HttpUpstream:
 
 
 class InProcessUpstream:
-    """The eth-tester chain behind `w3` (a Web3 on an `EthereumTesterProvider`).
+    """The eth-tester chain behind `w3` (a Web3 on devnet's `EmbeddedProvider`).
 
     Each request goes through `provider.make_request`, wrapped in the formatting layer web3 puts
     around eth-tester (camelCase <-> snake_case fields, hex <-> int parameters), and the result
     is turned into what a JSON-RPC node sends on the wire: hex quantities, camelCase keys, revert
-    data in the error (recovered by `p2pkit.transactions.revert_data`). eth-tester is not thread-safe,
-    so requests are answered one at a time, under `lock`: pass the lock of the `MarketHandle`
-    on the same chain, so the proxy, the read API and the keeper take turns.
+    data in the error (recovered by `p2pkit.transactions.revert_data`). Batches are answered one
+    at a time, under `lock`: pass the lock of the `MarketHandle` on the same chain, so the
+    proxy, the read API and the keeper take turns (each request also holds the provider's
+    `chain_lock`, which the block ticker takes to mine).
 
     One batch holds the chain for at most `time_limit` seconds: an eth_call or eth_estimateGas
     still running then is stopped (on a chain started by `start_embedded_chain`, whose VM keeps
@@ -121,8 +122,8 @@ class InProcessUpstream:
         lock: TurnLock | None = None,
         time_limit: float = SETTINGS["EMBEDDED_RPC_TIME_LIMIT"][1],
     ) -> None:
-        if not isinstance(w3.provider, EthereumTesterProvider):
-            raise TypeError(f"InProcessUpstream needs an EthereumTesterProvider, not {w3.provider!r}")
+        if not isinstance(w3.provider, EmbeddedProvider):
+            raise TypeError(f"InProcessUpstream needs an embedded chain (devnet.embedded), not {w3.provider!r}")
         # Only an embedded chain needs eth-tester and its VM's deadline, so they are imported
         # once there is one.
         from eth_tester.exceptions import TransactionFailed
@@ -205,7 +206,10 @@ class InProcessUpstream:
         receipts. eth-tester's own query looks each receipt up by walking the chain, which
         takes seconds for a few hundred blocks; this reads each block once, and stops at `ends`.
         """
-        chain = self.w3.provider.ethereum_tester.backend.chain
+        with self.w3.provider.chain_lock:
+            return self._logs_of_chain(self.w3.provider.ethereum_tester.backend.chain, log_filter, ends)
+
+    def _logs_of_chain(self, chain: Any, log_filter: dict[str, Any], ends: float) -> list[dict[str, Any]]:
         head = chain.get_canonical_head().block_number
         first = self._block_number(log_filter.get("fromBlock", "latest"), head)
         last = min(self._block_number(log_filter.get("toBlock", "latest"), head), head)

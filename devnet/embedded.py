@@ -1,10 +1,13 @@
 """The embedded chain: eth-tester with py-evm in this process, for first runs, demos and tests.
 
 ``start_embedded_market`` deploys a fresh market on a fresh chain, and the retail contracts
-beside it on a billing clock (what the backend's ``CHAIN=embedded`` runs), ``BlockTicker``
-keeps its clock following the wall clock, and ``TimeTravel`` moves it ahead for scripts and
-tests that do not want to wait. eth-tester mines a
-block only when a transaction arrives, and calls see the last block's time.
+beside it on a billing clock (what the backend's ``CHAIN=embedded`` runs). Out of the box the
+chain seals a block as each transaction arrives, which scripts and tests step through with
+``TimeTravel``. A ``BlockTicker`` turns it into a chain that behaves like a node with interval
+mining: transactions wait in the pending block, and one block on the wall clock seals every
+transaction that arrived in its interval, so chain time follows the wall clock however many
+transactions come. Every request to the chain is served under the provider's ``chain_lock``,
+so threads (the backend's requests, its keeper, the ticker) share it safely.
 
 ``embedded_chain(chain_id)`` is a chain that can stand for one of two networks in one process
 (the sister chains' trading and scheduling chain): eth-tester fixes every chain's id at
@@ -19,9 +22,11 @@ started, so that a server on a node, which imports this module, never loads them
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -45,12 +50,42 @@ def start_embedded_chain() -> Web3:
     """Start a fresh eth-tester chain in this process, with eth-tester's funded dev accounts,
     on a VM that keeps the deadline of `devnet.evm_deadline`; its headers hash to their blocks'
     hashes (see `embedded_chain`), so it can be one of the sister chains."""
-    # py-evm and eth-tester load only once a chain is started, not with this module.
-    from eth_tester import EthereumTester
-
+    # py-evm loads only once a chain is started, not with this module.
     from devnet.evm_deadline import EmbeddedVM
 
-    return Web3(EthereumTesterProvider(EthereumTester(_full_extra_data_backend(vm_configuration=((0, EmbeddedVM),)))))
+    return Web3(EmbeddedProvider(_tester_class()(_full_extra_data_backend(vm_configuration=((0, EmbeddedVM),)))))
+
+
+class EmbeddedProvider(EthereumTesterProvider):
+    """eth-tester's provider with every request served under ``chain_lock``: eth-tester and
+    py-evm are not thread-safe, and a backend's threads (requests, keeper, block ticker) share
+    one chain. Whoever reads the chain's objects directly takes the same lock."""
+
+    def __init__(self, ethereum_tester: Any, api_endpoints: dict | None = None) -> None:
+        super().__init__(ethereum_tester, api_endpoints)
+        self.chain_lock = TurnLock()
+
+    def make_request(self, method: Any, params: Any) -> Any:
+        with self.chain_lock:
+            return super().make_request(method, params)
+
+
+@functools.cache
+def _tester_class() -> type:
+    from eth_tester import EthereumTester
+
+    class EmbeddedTester(EthereumTester):
+        """eth-tester that seals a block as each transaction arrives, or, with
+        ``seals_each_transaction`` off, leaves it in the pending block (applied there at once, so
+        nonces and balances at "pending" count it) until the block is mined."""
+
+        seals_each_transaction = True
+
+        def mine_block(self, coinbase: str = "0x" + "00" * 20) -> Any:
+            # eth-tester calls this after every transaction it accepts.
+            return super().mine_block(coinbase) if self.seals_each_transaction else None
+
+    return EmbeddedTester
 
 
 def is_embedded(w3: Web3) -> bool:
@@ -104,7 +139,7 @@ class TimeTravel:
     def next_block_at(self, timestamp: int) -> None:
         """The next transaction's block is mined at `timestamp` (eth-tester mines an empty block
         one second before it, which calls then see)."""
-        with self.lock:
+        with self.lock, self.w3.provider.chain_lock:
             if timestamp > self.now():
                 self.w3.provider.ethereum_tester.time_travel(timestamp)
 
@@ -114,37 +149,46 @@ class TimeTravel:
 
 
 class BlockTicker:
-    """Mines an empty block on an embedded chain whenever the wall clock reaches the next
-    block's time, looking every `interval` seconds.
+    """Interval mining for an embedded chain: while it runs, transactions wait in the pending
+    block, and a block is mined (sealing all of them) whenever the wall clock reaches the
+    pending block's time, looked at every `interval` seconds.
 
-    eth-tester only mines when a transaction arrives, and calls at "latest" see the last
-    block's time, so without it the market's clock (phases, countdowns, what the keeper may do)
-    would stand still between transactions. With it chain time follows the wall clock like a
-    node with `interval`-second blocks.
+    A chain that sealed a block per transaction would stand still between transactions (calls
+    at "latest" see the last block's time, and the market's phases, countdowns and what the
+    keeper may do follow it) and run ahead of the wall clock when more than one transaction a
+    second arrives (each block takes at least a second). With the ticker, chain time follows
+    the wall clock like a node's with `interval`-second blocks; a block's time is when it
+    opened, at most one interval before it is mined. Stopping it seals what is pending and
+    goes back to a block per transaction.
     """
 
-    def __init__(self, w3: Web3, lock: TurnLock, interval: float, wall_clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, w3: Web3, interval: float, wall_clock: Callable[[], float] = time.time) -> None:
         self._tester = w3.provider.ethereum_tester
-        self._lock = lock
+        self._chain_lock = w3.provider.chain_lock
         self._interval = interval
         self._wall_clock = wall_clock
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="p2p-block-ticker", daemon=True)
 
     def start(self) -> None:
+        with self._chain_lock:
+            self._tester.seals_each_transaction = False
         self._thread.start()
 
     def stop(self) -> None:
         self._stopping.set()
         self._thread.join()
+        with self._chain_lock:
+            self._tester.mine_blocks(1)
+            self._tester.seals_each_transaction = True
 
     @property
     def running(self) -> bool:
         return self._thread.is_alive()
 
     def tick(self) -> bool:
-        """Mine a block if its time has come; True if one was mined."""
-        with self._lock:
+        """Mine the pending block if its time has come; True if one was mined."""
+        with self._chain_lock:
             # The pending block's time is fixed when the block before it is mined; mining it
             # only once the wall clock is there keeps chain time from running ahead.
             if self._wall_clock() < self._tester.get_block_by_number("pending")["timestamp"]:
@@ -207,11 +251,10 @@ def _full_extra_data_backend(**options):
 def embedded_chain(chain_id: int) -> Web3:
     """A fresh eth-tester chain in this process answering as chain ``chain_id``, with
     eth-tester's funded dev accounts (``dev_accounts``)."""
-    from eth_tester import EthereumTester
     from web3.providers.eth_tester.defaults import API_ENDPOINTS, static_return
 
     evm = _full_extra_data_backend()
     type(evm.chain).chain_id = chain_id
     evm.chain.gas_estimator = estimate_in_two_runs
     endpoints = {**API_ENDPOINTS, "eth": {**API_ENDPOINTS["eth"], "chainId": static_return(chain_id)}}
-    return Web3(EthereumTesterProvider(EthereumTester(evm), api_endpoints=endpoints))
+    return Web3(EmbeddedProvider(_tester_class()(evm), api_endpoints=endpoints))

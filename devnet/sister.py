@@ -57,10 +57,8 @@ def start_relayer(backend_url: str, keystore: Path, password: Path, log: Path) -
         "RELAYER_RELAYER_KEYSTORE": str(keystore),
         "RELAYER_RELAYER_PASSWORD_FILE": str(password),
         "RELAYER_RELAYER_HEADER_BATCH": str(HEADER_BATCH),
-        # Every header batch the relayer sends mines a block on the other embedded chain, whose
-        # header it then relays back: stepping every second would add a block a second to the
-        # market's chain, whose blocks each take a second of chain time, and run its clock ahead
-        # of the wall clock (readings then arrive past their deadline in chain time).
+        # A step every 5 s relays 5 headers of a chain mined every second, in one batch, and
+        # leaves the embedded chains to the prosumers', meter boxes' and keeper's requests between.
         "RELAYER_RELAYER_POLL_INTERVAL": str(RELAYER_POLL_SECONDS),
         "RELAYER_TRADING_RPC_TIMEOUT": str(3 * EMBEDDED_RPC_TIME_LIMIT),
         "RELAYER_SCHEDULING_RPC_TIMEOUT": str(3 * EMBEDDED_RPC_TIME_LIMIT),

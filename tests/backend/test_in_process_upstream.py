@@ -69,8 +69,8 @@ def test_answers_come_back_in_request_order_with_their_ids(upstream):
     assert [response["id"] for response in upstream.forward(batch)] == [1, 0]
 
 
-def test_only_an_eth_tester_provider_is_accepted():
-    with pytest.raises(TypeError, match="EthereumTesterProvider"):
+def test_only_an_embedded_chain_is_accepted():
+    with pytest.raises(TypeError, match="needs an embedded chain"):
         InProcessUpstream(Web3(HTTPProvider("http://127.0.0.1:8545")))
 
 

@@ -8,6 +8,7 @@ import time
 
 import pytest
 from eth_account import Account
+from web3.exceptions import TransactionNotFound
 
 from backend.config import ConfigError
 from backend.upstreams import MarketNotDeployed, open_deployed_market
@@ -20,18 +21,81 @@ def pending_time(market) -> int:
     return market.w3.provider.ethereum_tester.get_block_by_number("pending")["timestamp"]
 
 
+class StoppedClock:
+    """A wall clock for the ticker that reads what the test sets."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def interval_mined(market):
+    """The market's chain under a ticker whose wall clock stands before the pending block's
+    time until the test moves it: transactions wait in the pending block."""
+    clock = StoppedClock(pending_time(market) - 1)
+    ticker = BlockTicker(market.w3, 3600.0, wall_clock=clock)
+    ticker.start()
+    yield ticker, clock
+    ticker.stop()
+
+
+def send_ether(w3, sender, nonce: int) -> bytes:
+    tx = {"to": sender.address, "value": 1, "gas": 21_000, "gasPrice": w3.eth.gas_price, "nonce": nonce}
+    return w3.eth.send_raw_transaction(sender.sign_transaction({**tx, "chainId": w3.eth.chain_id}).raw_transaction)
+
+
 def test_ticker_mines_a_block_once_the_wall_clock_reaches_the_next_blocks_time(market):
-    ticker = BlockTicker(market.w3, market.lock, 1.0, wall_clock=lambda: pending_time(market))
+    ticker = BlockTicker(market.w3, 1.0, wall_clock=lambda: pending_time(market))
     before = market.w3.eth.block_number
 
     assert (ticker.tick(), market.w3.eth.block_number) == (True, before + 1)
 
 
 def test_ticker_does_not_run_the_chain_ahead_of_the_wall_clock(market):
-    ticker = BlockTicker(market.w3, market.lock, 1.0, wall_clock=lambda: pending_time(market) - 1)
+    ticker = BlockTicker(market.w3, 1.0, wall_clock=lambda: pending_time(market) - 1)
     before = market.w3.eth.block_number
 
     assert (ticker.tick(), market.w3.eth.block_number) == (False, before)
+
+
+def test_transactions_wait_in_the_pending_block_counted_in_its_nonces(market, interval_mined):
+    w3, operator = market.w3, market.operator
+    mined, before = w3.eth.block_number, w3.eth.get_transaction_count(operator.address)
+    hashes = [send_ether(w3, operator, before + n) for n in range(3)]
+
+    assert w3.eth.block_number == mined
+    assert w3.eth.get_transaction_count(operator.address, "pending") == before + 3
+    assert w3.eth.get_transaction_count(operator.address, "latest") == before
+    for tx_hash in hashes:
+        with pytest.raises(TransactionNotFound):
+            w3.eth.get_transaction_receipt(tx_hash)
+
+
+def test_one_block_seals_every_transaction_of_its_interval(market, interval_mined):
+    ticker, clock = interval_mined
+    w3, operator = market.w3, market.operator
+    nonce = w3.eth.get_transaction_count(operator.address)
+    hashes = [send_ether(w3, operator, nonce + n) for n in range(5)]
+    clock.now = pending_time(market)
+
+    assert ticker.tick()
+    receipts = [w3.eth.get_transaction_receipt(tx_hash) for tx_hash in hashes]
+    assert {(r["status"], r["blockNumber"]) for r in receipts} == {(1, w3.eth.block_number)}
+
+
+def test_stopping_the_ticker_seals_what_waits_and_goes_back_to_a_block_per_transaction(market):
+    w3, operator = market.w3, market.operator
+    ticker = BlockTicker(w3, 3600.0, wall_clock=StoppedClock(0))
+    ticker.start()
+    waiting = send_ether(w3, operator, w3.eth.get_transaction_count(operator.address, "pending"))
+    ticker.stop()
+    sealed_at_once = send_ether(w3, operator, w3.eth.get_transaction_count(operator.address, "pending"))
+
+    assert w3.eth.get_transaction_receipt(waiting)["status"] == 1
+    assert w3.eth.get_transaction_receipt(sealed_at_once)["blockNumber"] == w3.eth.block_number
 
 
 def event_keys(log: MarketEventLog, upto: int) -> list[tuple]:
