@@ -1,18 +1,21 @@
-"""Embedded chain: how fast the in-process eth-tester chain carries a period, at small N.
+"""Embedded chain: how many prosumers the in-process eth-tester chain carries in a 15-minute period.
 
-    .venv/bin/python -m bench.embedded [--sizes 10,50,100]
+    .venv/bin/python -m bench.embedded [--sizes 50,250,500]
 
-The embedded chain (``P2P_CHAIN=embedded``) runs py-evm inside the backend's process and mines
-one block per transaction, one transaction at a time, each block at least a second after the
-one before: its clock runs a second ahead per transaction, so a phase of W seconds holds at most
-W transactions. For each N, a fresh embedded market (with periods long enough for its phases to
-hold the N prosumers of both paths) gets
-2 x N prosumers; in one period N of them send their commit, reveal and meter reading straight
-into the chain in this process (what the backend's own parts do), the other N through the
-backend's ``/rpc`` (Flask's test client, batches of up to 100 raw transactions, no HTTP). Every
-transaction is signed beforehand. Latency is the time a send takes to return, by which time
-the transaction is mined; throughput is transactions over the phase's time. Then the operator
-matches the book (``matchBids`` batches until done) and settles it, each timed.
+The embedded chain (``P2P_CHAIN=embedded``) runs py-evm inside the backend's process with
+interval mining (``devnet.embedded.BlockTicker``, a block a second holding every transaction
+that arrived in it), as the backend and ``make demo`` run it. For each N, a fresh embedded market
+on the paper's 15-minute period gets 2 x N prosumers; in one period N of them send their commit,
+reveal and meter reading straight into the chain in this process (what the backend's own parts
+do), the other N through the backend's ``/rpc`` (Flask's test client, batches of up to 100 raw
+transactions, no HTTP). Every transaction is signed beforehand and sent at once; latency runs
+from a transaction's send to the first look that finds it mined (looks every 50 ms); a phase's
+time runs from its first send to its last transaction mined, and must fit the phase's window.
+Then the operator matches the book (``matchBids`` batches until done) and settles it, each timed.
+
+Setup (funding, registration, meters) is not measured. Between phases chain time is moved to the
+next phase with the ticker stopped; within a phase the ticker mines on the wall clock, shifted
+by the jump.
 
 Writes ``bench/results/embedded.md`` and ``embedded.csv``.
 """
@@ -20,9 +23,10 @@ Writes ``bench/results/embedded.md`` and ``embedded.csv``.
 from __future__ import annotations
 
 import argparse
-import math
+import contextlib
 import statistics
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,7 +49,7 @@ from bench.market_txs import (
     sign_reveals,
 )
 from bench.senders import PresignedSender, send_signed
-from devnet.embedded import TimeTravel, start_embedded_market
+from devnet.embedded import BlockTicker, TimeTravel, start_embedded_market
 from p2pkit.bids import SealedBid
 from p2pkit.period import PeriodDriver
 from p2pkit.schedule import Schedule
@@ -57,6 +61,10 @@ BATCH_GAS = 25_000_000
 RPC_BATCH = 100  # the backend's default P2P_MAX_BATCH
 UNLIMITED_SECONDS = 3600.0
 KINDS = ("commit", "reveal", "reading")
+PERIOD_LENGTH = 900  # the paper's 15-minute period
+BLOCK_INTERVAL = 1.0
+RECEIPT_LOOK_SECONDS = 0.05
+RECEIPT_TIMEOUT = 600.0
 
 
 class UpstreamRpc:
@@ -92,22 +100,39 @@ class Timed:
         return len(self.latencies) / self.seconds
 
 
+def await_mined(rpc: UpstreamRpc, txs: list[SignedTx], sent_at: list[float]) -> tuple[list[float], float]:
+    """Each transaction's latency (send to first seen mined) and when the last was seen."""
+    latencies: list[float | None] = [None] * len(txs)
+    deadline = time.perf_counter() + RECEIPT_TIMEOUT
+    while None in latencies:
+        waiting = [i for i, latency in enumerate(latencies) if latency is None]
+        receipts = rpc.batch([("eth_getTransactionReceipt", [txs[i].hash]) for i in waiting])
+        now = time.perf_counter()
+        for i, receipt in zip(waiting, receipts):
+            if receipt is not None:
+                latencies[i] = now - sent_at[i]
+        if now > deadline:
+            raise TimeoutError(f"{latencies.count(None)} of {len(txs)} transactions not mined in {RECEIPT_TIMEOUT:g} s")
+        time.sleep(RECEIPT_LOOK_SECONDS)
+    return latencies, time.perf_counter()
+
+
 def send_in_process(rpc: UpstreamRpc, txs: list[SignedTx]) -> Timed:
-    latencies = []
     started = time.perf_counter()
+    sent_at = []
     for tx in txs:
-        sent = time.perf_counter()
+        sent_at.append(time.perf_counter())
         rpc.call("eth_sendRawTransaction", tx.raw)
-        latencies.append(time.perf_counter() - sent)
-    return Timed("in-process", txs[0].kind, latencies, time.perf_counter() - started)
+    latencies, last_mined = await_mined(rpc, txs, sent_at)
+    return Timed("in-process", txs[0].kind, latencies, last_mined - started)
 
 
-def send_through_proxy(client, txs: list[SignedTx]) -> Timed:
-    latencies = []
+def send_through_proxy(client, rpc: UpstreamRpc, txs: list[SignedTx]) -> Timed:
     started = time.perf_counter()
+    sent_at = []
     for start in range(0, len(txs), RPC_BATCH):
         batch = txs[start : start + RPC_BATCH]
-        sent = time.perf_counter()
+        sent_at += [time.perf_counter()] * len(batch)
         answers = client.post(
             "/rpc",
             json=[
@@ -118,17 +143,21 @@ def send_through_proxy(client, txs: list[SignedTx]) -> Timed:
         errors = [a["error"] for a in answers if "error" in a]
         if errors:
             raise RpcError(f"/rpc refused {len(errors)} of {len(batch)}: {errors[0]}")
-        latencies += [time.perf_counter() - sent] * len(batch)
-    return Timed("/rpc", txs[0].kind, latencies, time.perf_counter() - started)
+    latencies, last_mined = await_mined(rpc, txs, sent_at)
+    return Timed("/rpc", txs[0].kind, latencies, last_mined - started)
 
 
-# Transactions a 15-minute period's reveal window (120 s) holds on the embedded chain.
-DEFAULT_REVEAL_WINDOW = Schedule().reveal_end - Schedule().commit_end
-
-
-def period_holding(transactions: int) -> int:
-    """The shortest multiple of 15 minutes whose reveal window holds `transactions` blocks."""
-    return 900 * max(1, math.ceil(transactions / DEFAULT_REVEAL_WINDOW))
+@contextlib.contextmanager
+def interval_mining(w3) -> Iterator[None]:
+    """A block a second while the block runs, on the wall clock shifted to the chain's time
+    (which `TimeTravel` moved ahead)."""
+    shift = w3.provider.ethereum_tester.get_block_by_number("pending")["timestamp"] - time.time()
+    ticker = BlockTicker(w3, BLOCK_INTERVAL, wall_clock=lambda: time.time() + shift)
+    ticker.start()
+    try:
+        yield
+    finally:
+        ticker.stop()
 
 
 @dataclass
@@ -136,6 +165,7 @@ class EmbeddedRun:
     prosumers: int  # per path
     period_length: int
     phases: list[Timed]
+    windows: dict[str, int]  # seconds each kind of transaction has in the period
     trades: int
     matching_seconds: float
     match_txs: int
@@ -146,8 +176,7 @@ class EmbeddedRun:
 
 def run(n: int, seed: int = 6) -> EmbeddedRun:
     setup_started = time.perf_counter()
-    # Both paths' reveals, the anchors' and a few blocks of slack in the reveal window.
-    period_length = period_holding(2 * n + 4 + 10)
+    period_length = PERIOD_LENGTH
     market = start_embedded_market(period_length)
     w3, operator, address = market.w3, market.operator, market.contract.address
     # The benchmark measures how fast batches of 100 transactions go in, not the limit the
@@ -161,8 +190,9 @@ def run(n: int, seed: int = 6) -> EmbeddedRun:
     prosumers = population(2 * n, seed)
     band_anchors = anchors(1, seed)
     members = prosumers + list(band_anchors.values())
-    fund(setup, operator, members)
-    enrol(w3, address, operator, setup, members)
+    with interval_mining(w3):
+        fund(setup, operator, members)
+        enrol(w3, address, operator, setup, members)
     refresh_nonces(rpc, members)
     setup_seconds = time.perf_counter() - setup_started
 
@@ -184,7 +214,8 @@ def run(n: int, seed: int = 6) -> EmbeddedRun:
     phases = []
     time_travel.next_block_at(opens + 1)
     unmeasured(rpc, sign_commits(anchor_members, anchor_bids, signer, kind="anchor"))
-    phases += [send_in_process(rpc, commits[0]), send_through_proxy(client, commits[1])]
+    with interval_mining(w3):
+        phases += [send_in_process(rpc, commits[0]), send_through_proxy(client, rpc, commits[1])]
 
     time_travel.next_block_at(schedule.reveal_opens(delivery))
     anchor_receipts = unmeasured(
@@ -195,29 +226,39 @@ def run(n: int, seed: int = 6) -> EmbeddedRun:
         sign_reveals(members, cohort_bids, [anchor_ids[(p.queue, 0)] for p in members], signer)
         for members, cohort_bids in cohorts
     ]
-    phases += [send_in_process(rpc, reveals[0]), send_through_proxy(client, reveals[1])]
+    with interval_mining(w3):
+        phases += [send_in_process(rpc, reveals[0]), send_through_proxy(client, rpc, reveals[1])]
 
     # Matching and settlement as the keeper does them (the operator signing each batch as it goes).
     time_travel.next_block_at(schedule.auction_closes(delivery))
-    started = time.perf_counter()
-    match_receipts = driver.match(delivery, MATCH_STEPS)
-    matching_seconds = time.perf_counter() - started
+    with interval_mining(w3):
+        started = time.perf_counter()
+        match_receipts = driver.match(delivery, MATCH_STEPS)
+        matching_seconds = time.perf_counter() - started
     trade_topic = "0x" + w3.keccak(text="Trade(uint32,uint32,uint32,uint40,uint64,uint256)").hex().removeprefix("0x")
     trades = sum(1 for r in match_receipts for log in r["logs"] if log["topics"][0] == trade_topic)
 
     time_travel.next_block_at(schedule.delivery_ends(delivery) + 1)  # the delivery period is over: readings
-    phases += [send_in_process(rpc, readings[0]), send_through_proxy(client, readings[1])]
+    with interval_mining(w3):
+        phases += [send_in_process(rpc, readings[0]), send_through_proxy(client, rpc, readings[1])]
 
     # Settlement waits for the anchors' missing readings until the readings close.
     time_travel.next_block_at(max(schedule.settlement_opens(delivery), schedule.readings_close(delivery)) + 1)
-    started = time.perf_counter()
-    settle_receipts = driver.settle(delivery, SETTLE_BATCH)
-    settlement_seconds = time.perf_counter() - started
+    with interval_mining(w3):
+        started = time.perf_counter()
+        settle_receipts = driver.settle(delivery, SETTLE_BATCH)
+        settlement_seconds = time.perf_counter() - started
+    windows = {
+        "commit": schedule.reveal_opens(delivery) - opens,
+        "reveal": schedule.auction_closes(delivery) - schedule.reveal_opens(delivery),
+        "reading": schedule.readings_close(delivery) - schedule.delivery_ends(delivery),
+    }
     check_receipts(rpc, [tx for group in (*commits, *reveals, *readings) for tx in group])
     return EmbeddedRun(
         n,
         period_length,
         phases,
+        windows,
         trades,
         matching_seconds,
         len(match_receipts),
@@ -264,6 +305,7 @@ def render(runs: list[EmbeddedRun]) -> tuple[str, list[list]]:
                     r.trades,
                     f"{r.matching_seconds:.3f}",
                     f"{r.settlement_seconds:.3f}",
+                    min(capacity(r, kind) for kind in KINDS),
                 ]
             )
     clearing = [
@@ -280,20 +322,46 @@ def render(runs: list[EmbeddedRun]) -> tuple[str, list[list]]:
         ]
         for r in runs
     ]
+    fits = []
+    for r in runs:
+        cells = [f"{2 * r.prosumers:,}"]
+        for kind in KINDS:
+            seconds = sum(t.seconds for t in r.phases if t.kind == kind)
+            cells += [f"{seconds:.1f} of {r.windows[kind]}", f"{capacity(r, kind):,}"]
+        cells.append(f"{min(capacity(r, kind) for kind in KINDS):,}")
+        fits.append(cells)
+    largest = runs[-1]
+    carried = min(capacity(largest, kind) for kind in KINDS)
     lines = [
-        "# Embedded chain (in-process eth-tester): a period at small N",
+        "# Embedded chain (in-process eth-tester, interval mining): prosumers in a 15-minute period",
         "",
-        f"Machine: {machine()}. Chain: eth-tester with py-evm in this process, one block per transaction,"
-        " ~30M gas per block.",
+        f"Machine: {machine()}. Chain: eth-tester with py-evm in this process, a block a second holding every"
+        " transaction that arrived in it (~30M gas per block); the paper's 15-minute period.",
         "",
-        "Per path, N prosumers each send a commit, a reveal and a meter reading, signed beforehand."
-        " Latency: the time a send takes to return (the transaction is mined by then; through /rpc,"
-        " the time of its batch of up to 100).",
+        "Per path, N prosumers each send a commit, a reveal and a meter reading, signed beforehand and sent at once."
+        " Throughput: transactions over the time from the first send to the last mined; latency: from a"
+        " transaction's send (through /rpc, its batch's) to the first look that finds it mined.",
         "",
         markdown_table(
             ["N", "path", "commit tx/s", "reveal tx/s", "reading tx/s", "avg latency (ms)", "max latency (ms)"],
             rows,
             numeric_from=2,
+        ),
+        "",
+        "## Do they fit the period? Seconds both paths took of the phase's window, and the prosumers the window holds",
+        "",
+        markdown_table(
+            [
+                "prosumers",
+                "commits (s)",
+                "commits held",
+                "reveals (s)",
+                "reveals held",
+                "readings (s)",
+                "readings held",
+                "prosumers a period",
+            ],
+            fits,
         ),
         "",
         "## Matching and settlement of the whole book (both paths' bids and 4 anchor bids)",
@@ -313,27 +381,31 @@ def render(runs: list[EmbeddedRun]) -> tuple[str, list[list]]:
             clearing,
         ),
         "",
-    ]
-    largest = runs[-1]
-    reveal_rate = next(t.throughput for t in largest.phases if t.path == "in-process" and t.kind == "reveal")
-    lines += [
-        f"When to move to a node: the embedded chain's clock moves a second per transaction, so the paper's"
-        f" 15-minute period holds at most {DEFAULT_REVEAL_WINDOW} reveals"
-        f" (its reveal window is {DEFAULT_REVEAL_WINDOW} s)"
-        f" and {Schedule().commit_end} commits, fewer when the keeper or others send meanwhile: about"
-        f" {DEFAULT_REVEAL_WINDOW} prosumers at most (the runs above used longer periods to measure more)."
-        f" Within that it is quick (about {reveal_rate:.0f} reveals a second here), but it serves one transaction at a"
-        " time under the lock every /rpc, page and keeper request shares, and it lives in memory, gone when the"
-        " backend stops. Beyond ~100 prosumers, or when the chain must survive a restart, use a node (anvil or"
-        " Geth; see throughput.md).",
+        f"At {2 * largest.prosumers:,} prosumers, every phase's transactions"
+        f" {'went in within its window' if fitted(largest) else 'did not go in within its window'}; at the rates"
+        f" measured the 15-minute period holds about {carried:,} prosumers (the tightest window, the reveals'"
+        f" {largest.windows['reveal']} s, sets it; at small N the wait for the next block dominates, so the"
+        " largest N is the one to read). Before interval mining the chain sealed a block, and took a second of"
+        " chain time, per transaction, so a period held about 120. The chain lives in memory, gone when the"
+        " backend stops: for a pilot, use a node (anvil or Geth; see throughput.md).",
         "",
     ]
     return "\n".join(lines), csv_rows
 
 
+def fitted(r: EmbeddedRun) -> bool:
+    return all(sum(t.seconds for t in r.phases if t.kind == kind) <= r.windows[kind] for kind in KINDS)
+
+
+def capacity(r: EmbeddedRun, kind: str) -> int:
+    """Prosumers whose `kind` transactions the phase's window holds at the rate measured."""
+    seconds = sum(t.seconds for t in r.phases if t.kind == kind)
+    return int(r.windows[kind] * 2 * r.prosumers / seconds)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="10,50,100", help="prosumers per path, comma-separated")
+    parser.add_argument("--sizes", default="50,250,500", help="prosumers per path, comma-separated")
     args = parser.parse_args(argv)
     machine()  # the load average as the run starts
     runs = []
@@ -356,6 +428,7 @@ def main(argv: list[str] | None = None) -> None:
             "trades",
             "matching_s",
             "settlement_s",
+            "prosumers_per_period",
         ],
         rows,
     )
