@@ -333,9 +333,7 @@ class Daemon:
                     submission = self._submit(meter, queued)
             except CHAIN_UNREACHABLE as error:
                 submission = self._outcome(queued, Result.WAITING, f"chain unreachable: {error}")
-                log.warning(
-                    "submit %s period %d %d Wh: %s", queued.meter, queued.period, queued.energy_wh, submission.detail
-                )
+                log.warning("submit %s %s %d Wh: %s", queued.meter, _when(queued), queued.energy_wh, submission.detail)
                 submissions.append(submission)
                 break
             except Web3RPCError as error:  # this reading only: the next may well go through
@@ -343,9 +341,9 @@ class Daemon:
             level = logging.INFO if submission.result in (Result.DONE, Result.SENT) else logging.WARNING
             log.log(
                 level,
-                "submit %s period %d %d Wh: %s%s",
+                "submit %s %s %d Wh: %s%s",
                 queued.meter,
-                queued.period,
+                _when(queued),
                 queued.energy_wh,
                 submission.result.value,
                 f" ({submission.detail})" if submission.detail else "",
@@ -464,3 +462,8 @@ def build_daemon(config: Config) -> Daemon:
         retail=retail,
         monthly_read_delay=config.daemon.monthly_read_delay,
     )
+
+
+def _when(queued: QueuedReading) -> str:
+    """What a queued reading is for, in the log: a delivery period or a billing month."""
+    return f"month {queued.period}" if queued.kind == MONTHLY else f"period {queued.period}"

@@ -10,6 +10,7 @@ frozen register forged, as a tampered or swapped meter would answer."""
 
 from __future__ import annotations
 
+import logging
 from decimal import Decimal
 
 import pytest
@@ -223,6 +224,13 @@ def test_daemon_killed_after_sending_and_restarted_posts_once(make_bridge, retai
     restarted.after_month(1, offset=10)
     assert len(posted(retail)) == 2
     assert all(q.state == DONE for q in restarted.daemon.outbox.all() if q.kind == MONTHLY)
+
+
+def test_the_log_names_a_monthly_submission_by_its_month(make_bridge, caplog):
+    caplog.set_level(logging.INFO, logger="meter_bridge")
+    make_bridge().after_month(1)
+    submissions = [r.getMessage() for r in caplog.records if r.getMessage().startswith("submit ")]
+    assert submissions and all(" month 1 " in message for message in submissions), submissions
 
 
 def test_period_readings_go_on_beside_the_monthly_ones(make_bridge, market, retail):
