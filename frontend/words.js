@@ -84,5 +84,9 @@ export function explain(error, contractInterface) {
   if (error?.code === "NETWORK_ERROR" || error?.code === "SERVER_ERROR" || error?.code === "TIMEOUT") {
     return "The market's server cannot be reached right now; nothing was sent.";
   }
+  // ethers has no name for this answer of the node's: the node's own words say more.
+  if (error?.code === "UNKNOWN_ERROR" && typeof error.error?.message === "string") {
+    return `The market's chain answered: ${error.error.message}`;
+  }
   return error?.shortMessage ?? error?.message ?? String(error);
 }

@@ -44,3 +44,8 @@ test("a server that cannot be reached says nothing was sent", () => {
 test("a transaction mined but reverted is told apart from a refusal before sending", () => {
   assert.match(explain({ code: "CALL_EXCEPTION", receipt: { status: 0 } }), /mined but refused/);
 });
+
+test("an answer of the node's that ethers cannot name is shown in the node's words", () => {
+  const error = { code: "UNKNOWN_ERROR", shortMessage: "could not coalesce error", error: { code: -32005, message: "busy" } };
+  assert.equal(explain(error), "The market's chain answered: busy");
+});
