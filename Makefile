@@ -40,7 +40,17 @@ chromium:
 geth:
 	bash devnet/geth/install_geth.sh || true
 
-test: lint setup chromium geth test-frontend test-contracts test-python
+# The contract tests and the rest run side by side, one on each core; the contract tests' report
+# (kept in build/contract-tests.log) follows the rest's, and the target fails if either failed.
+test: lint setup chromium geth test-frontend
+	@mkdir -p build
+	@echo "contract tests (Ape) run beside the others; their report: build/contract-tests.log"
+	@$(APE) test tests/contracts > build/contract-tests.log 2>&1 & contracts=$$!; \
+	$(MAKE) --no-print-directory test-python; others=$$?; \
+	wait $$contracts; ape=$$?; \
+	echo "== contract tests (Ape):"; if test $$ape -eq 0; then tail -n 20 build/contract-tests.log; \
+	else cat build/contract-tests.log; fi; \
+	test $$others -eq 0 && test $$ape -eq 0
 
 # Style and imports of the whole tree (ruff, configured in pyproject.toml).
 lint: $(VENV)/.installed
@@ -57,7 +67,7 @@ test-contracts: setup
 
 # Everything else (toolkit, meter bridge, backend, scripts, page) under plain pytest.
 test-python: setup chromium
-	$(PY) -m pytest -p no:ape_test tests --ignore=tests/contracts
+	$(PY) -m pytest -p no:ape_test tests --ignore=tests/contracts --durations=25
 
 # Benchmarks print their tables and write them to bench/results/ (never part of `make test`).
 bench: setup
