@@ -171,7 +171,7 @@ contract StationDispatch is IStationDispatch {
         Request storage req = _requests[msg.sender];
         if (req.open) revert RequestAlreadyOpen(msg.sender);
         (uint32 station, uint32 loss) = _best(msg.sender, direction);
-        if (station == 0) revert NoStationAvailable(msg.sender, direction);
+        if (station == 0) revert NoStationAvailable(msg.sender, uint8(direction), _lines[msg.sender].size);
         _requests[msg.sender] = Request(true, direction, 0, 0, 0, 0, units);
         emit RequestOpened(msg.sender, direction, units);
         _connect(msg.sender, req, station, loss);
@@ -190,7 +190,7 @@ contract StationDispatch is IStationDispatch {
         if (!req.open) revert NoOpenRequest(user);
         if (_inForce(req)) revert ConnectionInForce(user, req.station);
         (uint32 station, uint32 loss) = _best(user, req.direction);
-        if (station == 0) revert NoStationAvailable(user, req.direction);
+        if (station == 0) revert NoStationAvailable(user, uint8(req.direction), _lines[user].size);
         _connect(user, req, station, loss);
     }
 

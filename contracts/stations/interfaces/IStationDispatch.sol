@@ -103,8 +103,9 @@ interface IStationDispatch {
     error InvalidUnits(uint64 units);
     error RequestAlreadyOpen(address user);
     error NoOpenRequest(address user);
-    /// @notice No station with a line to `user` is available for `direction` now.
-    error NoStationAvailable(address user, Direction direction);
+    /// @notice None of the `lines` stations `user` has a line to is available for `direction`
+    ///         now (0: supply, 1: absorb; `lines` 0: the user has no line at all).
+    error NoStationAvailable(address user, uint8 direction, uint32 lines);
     /// @notice `user` has no connection in force to `station` (none, another, or dropped).
     error NotConnected(address user, uint32 station);
     /// @notice `user`'s connection to `station` is still in force: nothing to re-assign.
