@@ -3,7 +3,7 @@
     .venv/bin/python -m bench [--only PART,PART,...] [--quick]
 
 PARTS: gas, retail, continuous, reference, budget, embedded, load, codec, sister, sister_transfer,
-sister_geth.
+sister_geth, stations.
 
 Each part runs in a process of its own and prints its tables: gas per function and per period
 (``bench/gas.py``), gas of the retail contracts (``bench/retail_gas.py``), of continuous trading
@@ -11,7 +11,8 @@ Each part runs in a process of its own and prints its tables: gas per function a
 reference clearing, the 15-minute period budget, the embedded chain, the load test (anvil, and
 Geth when installed), the meter bridge's DL/T 645 codec and the sister chains' lock
 (``bench/sister_gas.py``) and the time of a whole transfer between them
-(``bench/sister_transfer.py``). Then ``bench/results/summary.md``
+(``bench/sister_transfer.py``), and the gas of the storage stations' dispatch
+(``bench/stations_gas.py``). Then ``bench/results/summary.md``
 puts the project's headline figures beside the published ones, each with its source. Parts left
 out keep their last results, if any. ``--quick`` runs every part small, to check the benchmarks
 themselves in a few minutes; its figures are not the reference ones.
@@ -42,6 +43,7 @@ PARTS = {
     "sister": ["-m", "bench.sister_gas"],
     "sister_transfer": ["-m", "bench.sister_transfer"],
     "sister_geth": ["-m", "bench.sister_geth"],
+    "stations": ["-m", "bench.stations_gas"],
 }
 QUICK = {
     "gas": ["--sizes", "10,100"],
@@ -66,6 +68,7 @@ QUICK = {
     "sister": ["--block-sizes", "1,10"],
     "sister_transfer": ["--transfers", "2"],
     "sister_geth": ["--rounds", "1"],
+    "stations": ["--lines", "1,4"],
 }
 
 

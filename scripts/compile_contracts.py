@@ -34,7 +34,15 @@ CONTRACTS_DIR = ROOT / "contracts"
 BUILD_DIR = ROOT / "p2pkit" / "artifacts"
 WRAPPER_JS = ROOT / "scripts" / "solcjs-wrapper.js"
 # Contracts that get an artifact: the deployable ones (libraries are inlined).
-DEPLOYABLE = ("EnergyMarket", "ContinuousBook", "SisterLightClient", "SisterLock", "RetailPlans", "BilateralContracts")
+DEPLOYABLE = (
+    "EnergyMarket",
+    "ContinuousBook",
+    "SisterLightClient",
+    "SisterLock",
+    "RetailPlans",
+    "BilateralContracts",
+    "StationDispatch",
+)
 
 
 def _reports_version(binary: Path | str) -> bool:

@@ -60,6 +60,11 @@ def sister_lock_contract() -> ContractContainer:
 
 
 @pytest.fixture(scope="session")
+def station_dispatch_contract() -> ContractContainer:
+    return compiled("StationDispatch")
+
+
+@pytest.fixture(scope="session")
 def retail_plans() -> ContractContainer:
     return compiled("RetailPlans")
 
