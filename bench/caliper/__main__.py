@@ -1,0 +1,177 @@
+"""The market under Hyperledger Caliper 0.6.0: send rate, latency and throughput in Caliper's own
+terms, on anvil (and on the Geth PoW network when Geth and its DAGs are there).
+
+    make bench-caliper
+    .venv/bin/python -m bench.caliper [--rates 50,100,...] [--seconds 8] [--workers 4]
+
+On anvil (interval mining, ``--block-time`` seconds, first-in-first-out pool, base fee 0): the
+market is deployed and every worker's prosumers are registered, authorized, funded and bound
+to meters before Caliper starts (untimed, with the benchmarks' impersonated sender); then one
+Caliper run sweeps the send rates, five rounds a rate (``plan.py``). Caliper measures as it
+always does: latency from the request's submission to the receipt seen by web3 over the
+connector's WebSocket, throughput as succeeded transactions over the round's time. Writes
+Caliper's ``report.html`` (``bench/results/caliper-<chain>.html``), its log, and
+``bench/results/caliper.csv`` and ``caliper.md``, beside ``bench/load.py``'s rows of the same
+chain from ``throughput.csv`` when there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from eth_account import Account
+from web3 import Web3
+
+from bench.caliper.plan import benchmark_config, keys_file, network_config, pools, round_size, write_plan
+from bench.caliper.report import CSV_COLUMNS, RoundResult, parse_report, render
+from bench.common import RESULTS, JsonRpc, machine, write_csv
+from bench.market_txs import Signer, anchors, deploy, enrol, population, refresh_nonces
+from bench.senders import ImpersonatedSender
+from devnet.nodes import ANVIL_CHAIN_ID, ANVIL_FUNDED_KEY, anvil
+from p2pkit.artifacts import load_artifact
+from p2pkit.keyfiles import write_private_file
+from p2pkit.market import WEI_PER_ETHER, attach
+from p2pkit.schedule import Schedule
+
+HERE = Path(__file__).resolve().parent
+CALIPER = HERE / "node_modules" / ".bin" / "caliper"
+GWEI = 10**9
+SEED = 16  # of the benchmark's prosumer keys
+
+
+def run_caliper(folder: Path, network: dict, benchmark: dict, chain: str) -> list[RoundResult]:
+    """One `caliper launch manager` on the deployed, enrolled market; its summary rows. Caliper's
+    report and log are kept in bench/results/."""
+    if not CALIPER.exists():
+        raise SystemExit(f"Caliper is not installed at {CALIPER}: run `make bench-caliper` (npm ci in {HERE})")
+    network_path, benchmark_path = folder / "network.json", folder / "benchmark.yaml"
+    network_path.write_text(json.dumps(network, indent=1))
+    benchmark_path.write_text(json.dumps(benchmark, indent=1))  # YAML is a superset of JSON
+    report = folder / "report.html"
+    log = RESULTS / f"caliper-{chain}.log"
+    command = [
+        str(CALIPER),
+        "launch",
+        "manager",
+        "--caliper-workspace",
+        str(HERE),
+        "--caliper-networkconfig",
+        str(network_path),
+        "--caliper-benchconfig",
+        str(benchmark_path),
+        "--caliper-report-path",
+        str(report),
+        "--caliper-flow-skip-install",
+        "--caliper-progress-reporting-interval",
+        "1000",
+    ]
+    started = time.monotonic()
+    with open(log, "w") as output:
+        result = subprocess.run(command, cwd=folder, stdout=output, stderr=subprocess.STDOUT)
+    print(f"{chain}: Caliper ran {time.monotonic() - started:.0f} s (log: {log})", flush=True)
+    if result.returncode != 0 or not report.exists():
+        raise RuntimeError(f"Caliper failed (exit {result.returncode}); see {log}")
+    shutil.copy(report, RESULTS / f"caliper-{chain}.html")
+    return parse_report(report.read_text(), chain)
+
+
+def run_anvil(rates: list[float], seconds: float, workers: int, block_time: int, gas_limit: int) -> list[RoundResult]:
+    chain = f"anvil-{block_time}s-{gas_limit // 1_000_000}M"
+    size = max(round_size(rate, seconds, workers) for rate in rates)
+    args = ["--no-mining", "--auto-impersonate", "--accounts", "1", "--order", "fifo", "--block-base-fee-per-gas", "0"]
+    with anvil(*args, gas_limit=gas_limit) as url, tempfile.TemporaryDirectory(prefix="caliper-") as folder:
+        rpc = JsonRpc(url)
+        w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 120}))
+        setup = ImpersonatedSender(rpc)
+        operator, grid = Account.from_key(ANVIL_FUNDED_KEY), Account.create().address
+        started = time.monotonic()
+        market = deploy(w3, setup, operator, grid, Schedule())
+        prosumers = population(size, seed=SEED)
+        band_anchors = anchors(workers, seed=SEED)
+        members = prosumers + list(band_anchors.values())
+        rpc.batch(
+            [
+                ("anvil_setBalance", [a, hex(10 * WEI_PER_ETHER)])
+                for p in members
+                for a in (p.account.address, p.meter.address)
+            ]
+        )
+        enrol(w3, market, operator, setup, members)
+        refresh_nonces(rpc, members)
+        print(f"{chain}: {len(prosumers)} prosumers enrolled in {time.monotonic() - started:.0f} s", flush=True)
+        rpc.call("evm_setIntervalMining", block_time)
+        schedule = Schedule.of(attach(w3, market))
+        latest = int(rpc.call("eth_getBlockByNumber", "latest", False)["timestamp"], 16)
+        worker_pools = pools(prosumers, workers)
+        keys = Path(folder) / "keys.json"
+        write_private_file(keys, json.dumps(keys_file(worker_pools)))
+        rounds = write_plan(
+            Path(folder),
+            worker_pools,
+            band_anchors,
+            Signer(ANVIL_CHAIN_ID, GWEI, market),
+            schedule,
+            schedule.period_at(latest) + 1,
+            rates,
+            seconds,
+            jump_clock=True,
+        )
+        abi = load_artifact("EnergyMarket")["abi"]
+        network = network_config(
+            url.replace("http://", "ws://"), ANVIL_CHAIN_ID, GWEI, market, abi, operator.address
+        )
+        description = (
+            f"The energy market on anvil, {block_time} s blocks of {gas_limit:,} gas: view call, deposit,"
+            " commit, reveal and meter reading at each send rate"
+        )
+        return run_caliper(Path(folder), network, benchmark_config(rounds, workers, keys, description), chain)
+
+
+def load_rows(chains: list[str]) -> list[dict]:
+    """bench/load.py's rows of the same chains (throughput.csv), when it ran."""
+    try:
+        with open(RESULTS / "throughput.csv") as f:
+            return [r for r in csv.DictReader(f) if r["target"].split("-", 1)[1] in chains]
+    except (OSError, KeyError, IndexError):
+        return []
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--rates", default="50,100,200,300,400,460,600", help="target send rates, tps"
+    )
+    parser.add_argument("--seconds", type=float, default=6.0, help="sending time of a round at its rate")
+    parser.add_argument("--workers", type=int, default=4, help="Caliper workers (processes)")
+    parser.add_argument("--block-time", type=int, default=1, help="anvil's block interval, whole seconds")
+    parser.add_argument("--gas-limit", type=int, default=30_000_000)
+    args = parser.parse_args(argv)
+    machine()  # the load average as the run starts
+    rates = [float(r) for r in args.rates.split(",")]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    results = run_anvil(rates, args.seconds, args.workers, args.block_time, args.gas_limit)
+    chains = list(dict.fromkeys(r.chain for r in results))
+    settings = (
+        f"Machine: {machine()}. Caliper 0.6.0 (Ethereum connector, web3 1.10.4 over WebSocket),"
+        f" {args.workers} workers, fixed-rate rounds of {args.seconds:g} s at the target rate; anvil"
+        f" {args.block_time} s blocks (interval mining), {args.gas_limit:,} gas per block, first-in-first-out pool."
+        " Each round's transactions come from as many prosumers (one commit, reveal and reading each per"
+        " period), each worker signing with its own pool of them; prosumers enrolled before the run, untimed."
+        " Caliper's report: caliper-<chain>.html."
+    )
+    report = render(results, load_rows(chains), settings, [])
+    print(report)
+    write_csv(RESULTS / "caliper.csv", CSV_COLUMNS, [r.csv_row() for r in results])
+    (RESULTS / "caliper.md").write_text(report)
+    print(f"written to {RESULTS}/caliper.md, caliper.csv, caliper-<chain>.html")
+
+
+if __name__ == "__main__":
+    main()
