@@ -32,8 +32,9 @@ from web3 import Web3
 from bench.caliper.plan import benchmark_config, keys_file, network_config, pools, round_size, write_plan
 from bench.caliper.report import CSV_COLUMNS, RoundResult, parse_report, render
 from bench.common import RESULTS, JsonRpc, machine, write_csv
-from bench.market_txs import Signer, anchors, deploy, enrol, population, refresh_nonces
-from bench.senders import ImpersonatedSender
+from bench.load import GETH_GAS_PRICE, geth, geth_unavailable
+from bench.market_txs import Signer, anchors, deploy, enrol, fund, population, refresh_nonces
+from bench.senders import ImpersonatedSender, PresignedSender
 from devnet.nodes import ANVIL_CHAIN_ID, ANVIL_FUNDED_KEY, anvil
 from p2pkit.artifacts import load_artifact
 from p2pkit.keyfiles import write_private_file
@@ -124,14 +125,59 @@ def run_anvil(rates: list[float], seconds: float, workers: int, block_time: int,
             jump_clock=True,
         )
         abi = load_artifact("EnergyMarket")["abi"]
-        network = network_config(
-            url.replace("http://", "ws://"), ANVIL_CHAIN_ID, GWEI, market, abi, operator.address
-        )
+        network = network_config(url.replace("http://", "ws://"), ANVIL_CHAIN_ID, GWEI, market, abi, operator.address)
         description = (
             f"The energy market on anvil, {block_time} s blocks of {gas_limit:,} gas: view call, deposit,"
             " commit, reveal and meter reading at each send rate"
         )
         return run_caliper(Path(folder), network, benchmark_config(rounds, workers, keys, description), chain)
+
+
+def run_geth(rates: list[float], seconds: float, workers: int) -> list[RoundResult]:
+    """View and deposit rounds on the Geth PoW network (one node mining). Its blocks follow the
+    wall clock, so the market's phases cannot be moved to each round as on anvil: the commit,
+    reveal and reading rounds are anvil's."""
+    with (
+        tempfile.TemporaryDirectory(prefix="caliper-geth-") as folder,
+        geth.geth_private_network(
+            Path(folder) / "chain", nodes=1, log=lambda message: print(f"geth: {message}", flush=True)
+        ) as network,
+    ):
+        url = network.rpc_urls[0]
+        rpc = JsonRpc(url)
+        w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 120}))
+        setup = PresignedSender(rpc, network.chain_id, GETH_GAS_PRICE, timeout=600)
+        operator = network.operator
+        market = deploy(w3, setup, operator, network.grid.address, Schedule())
+        owners = population(workers, seed=SEED)
+        fund(setup, operator, owners)
+        enrol(w3, market, operator, setup, owners)
+        worker_pools = pools(owners, workers)
+        keys = Path(folder) / "keys.json"
+        write_private_file(keys, json.dumps(keys_file(worker_pools)))
+        schedule = Schedule.of(attach(w3, market))
+        rounds = write_plan(
+            Path(folder),
+            worker_pools,
+            anchors(workers, seed=SEED),
+            Signer(network.chain_id, GETH_GAS_PRICE, market),
+            schedule,
+            0,
+            rates,
+            seconds,
+            jump_clock=False,
+            kinds=("view", "deposit"),
+        )
+        for r in rounds:  # no waiting for market phases: any time will do for these two
+            r.path.write_text(json.dumps({**json.loads(r.path.read_text()), "startsAt": 0}))
+        abi = load_artifact("EnergyMarket")["abi"]
+        network_profile = network_config(
+            url.replace("http://", "ws://"), network.chain_id, GETH_GAS_PRICE, market, abi, operator.address
+        )
+        description = "The energy market on Geth v1.11.6 proof of work, one node mining: view call and deposit"
+        return run_caliper(
+            Path(folder), network_profile, benchmark_config(rounds, workers, keys, description), "geth-pow"
+        )
 
 
 def load_rows(chains: list[str]) -> list[dict]:
@@ -145,18 +191,30 @@ def load_rows(chains: list[str]) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--rates", default="50,100,200,300,400,460,600", help="target send rates, tps"
-    )
+    parser.add_argument("--rates", default="50,100,200,300,400,460,600", help="target send rates, tps")
     parser.add_argument("--seconds", type=float, default=6.0, help="sending time of a round at its rate")
     parser.add_argument("--workers", type=int, default=4, help="Caliper workers (processes)")
     parser.add_argument("--block-time", type=int, default=1, help="anvil's block interval, whole seconds")
     parser.add_argument("--gas-limit", type=int, default=30_000_000)
+    parser.add_argument(
+        "--geth",
+        choices=("auto", "off"),
+        default="auto",
+        help="auto: also view and deposit rounds on the Geth PoW network when Geth and its DAGs are installed",
+    )
+    parser.add_argument("--geth-rates", default="50,100,200", help="target send rates on Geth, tps")
     args = parser.parse_args(argv)
     machine()  # the load average as the run starts
     rates = [float(r) for r in args.rates.split(",")]
     RESULTS.mkdir(parents=True, exist_ok=True)
     results = run_anvil(rates, args.seconds, args.workers, args.block_time, args.gas_limit)
+    skipped = []
+    if args.geth == "off":
+        skipped.append("Geth: left out (--geth off).")
+    elif (reason := geth_unavailable()) is not None:
+        skipped.append(f"Geth: skipped, {reason}.")
+    else:
+        results += run_geth([float(r) for r in args.geth_rates.split(",")], args.seconds, args.workers)
     chains = list(dict.fromkeys(r.chain for r in results))
     settings = (
         f"Machine: {machine()}. Caliper 0.6.0 (Ethereum connector, web3 1.10.4 over WebSocket),"
@@ -166,7 +224,7 @@ def main(argv: list[str] | None = None) -> None:
         " period), each worker signing with its own pool of them; prosumers enrolled before the run, untimed."
         " Caliper's report: caliper-<chain>.html."
     )
-    report = render(results, load_rows(chains), settings, [])
+    report = render(results, load_rows(chains), settings, skipped)
     print(report)
     write_csv(RESULTS / "caliper.csv", CSV_COLUMNS, [r.csv_row() for r in results])
     (RESULTS / "caliper.md").write_text(report)

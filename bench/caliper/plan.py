@@ -125,9 +125,7 @@ def benchmark_config(rounds: list[Round], workers: int, keys: Path, description:
 def keys_file(worker_pools: list[list[Prosumer]]) -> dict:
     """Each worker's private keys: its prosumers' and their meters'."""
     return {
-        "workers": [
-            ["0x" + bytes(k.key).hex() for p in pool for k in (p.account, p.meter)] for pool in worker_pools
-        ]
+        "workers": [["0x" + bytes(k.key).hex() for p in pool for k in (p.account, p.meter)] for pool in worker_pools]
     }
 
 
@@ -231,15 +229,18 @@ def write_plan(
     rates: list[float],
     seconds: float,
     jump_clock: bool,
+    kinds: tuple[str, ...] = KINDS,
 ) -> list[Round]:
-    """Every step's round files in `folder`; the rounds in the order Caliper runs them."""
+    """Every step's round files in `folder` (rounds of `kinds` only); the rounds in the order
+    Caliper runs them."""
     workers = len(worker_pools)
     rounds = []
     period = first_period
     for step, rate in enumerate(rates):
         size = round_size(rate, seconds, workers)
         times = StepTimes.of(schedule, period)
-        contents = step_calls(worker_pools, size // workers, period + 1, anchors, signer, seed=step + 1)
+        per_worker = size // workers if set(kinds) & {"commit", "reveal", "reading"} else 1
+        contents = step_calls(worker_pools, per_worker, period + 1, anchors, signer, seed=step + 1)
         starts = {
             "view": times.auction,
             "deposit": times.auction,
@@ -247,7 +248,7 @@ def write_plan(
             "reveal": times.reveal,
             "reading": times.readings,
         }
-        for kind in KINDS:
+        for kind in kinds:
             label = f"{kind}-{rate:g}"
             path = folder / f"{label}.json"
             path.write_text(json.dumps({**contents[kind], "startsAt": starts[kind], "jumpClock": jump_clock}))

@@ -190,8 +190,16 @@ def render(results: list[RoundResult], load_rows: list[dict], settings: str, ski
             f"## `{chain}`",
             "",
             markdown_table(
-                ["name", "succ", "fail", "send rate (tps)", "max latency (s)", "min latency (s)", "avg latency (s)",
-                 "throughput (tps)"],
+                [
+                    "name",
+                    "succ",
+                    "fail",
+                    "send rate (tps)",
+                    "max latency (s)",
+                    "min latency (s)",
+                    "avg latency (s)",
+                    "throughput (tps)",
+                ],
                 [r.csv_row()[1:] for r in mine],
             ),
             "",
@@ -214,11 +222,27 @@ def render(results: list[RoundResult], load_rows: list[dict], settings: str, ski
             " sight of the block; `throughput.md`), commit, reveal and reading of a period per row:",
             "",
             markdown_table(
-                ["target", "send rate (tx/s)", "succeeded", "failed", "max latency (s)", "min latency (s)",
-                 "avg latency (s)", "throughput (tx/s)"],
                 [
-                    [r["target"], r["send_rate"], r["succeeded"], r["failed"], r["max_latency_s"],
-                     r["min_latency_s"], r["avg_latency_s"], r["throughput_tps"]]
+                    "target",
+                    "send rate (tx/s)",
+                    "succeeded",
+                    "failed",
+                    "max latency (s)",
+                    "min latency (s)",
+                    "avg latency (s)",
+                    "throughput (tx/s)",
+                ],
+                [
+                    [
+                        r["target"],
+                        r["send_rate"],
+                        r["succeeded"],
+                        r["failed"],
+                        r["max_latency_s"],
+                        r["min_latency_s"],
+                        r["avg_latency_s"],
+                        r["throughput_tps"],
+                    ]
                     for r in load_rows
                 ],
             ),
