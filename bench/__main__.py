@@ -66,7 +66,7 @@ QUICK = {
         "--geth",
         "off",
     ],
-    "caliper": ["--rates", "50,100", "--seconds", "3", "--workers", "2"],
+    "caliper": ["--rates", "50,100", "--seconds", "3", "--workers", "2", "--geth", "off"],
     "memory": ["--transactions", "1000", "--rate", "1000"],
     "codec": ["--frames", "2000"],
     "sister": ["--block-sizes", "1,10"],

@@ -214,7 +214,11 @@ def main(argv: list[str] | None = None) -> None:
     elif (reason := geth_unavailable()) is not None:
         skipped.append(f"Geth: skipped, {reason}.")
     else:
-        results += run_geth([float(r) for r in args.geth_rates.split(",")], args.seconds, args.workers)
+        try:
+            results += run_geth([float(r) for r in args.geth_rates.split(",")], args.seconds, args.workers)
+        except (RuntimeError, OSError, geth.GethUnavailable) as error:  # anvil's rows are kept
+            skipped.append(f"Geth: the run failed ({error}).")
+            print(f"Geth run failed: {error}", flush=True)
     chains = list(dict.fromkeys(r.chain for r in results))
     settings = (
         f"Machine: {machine()}. Caliper 0.6.0 (Ethereum connector, web3 1.10.4 over WebSocket),"
