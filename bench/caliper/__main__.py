@@ -180,6 +180,15 @@ def run_geth(rates: list[float], seconds: float, workers: int) -> list[RoundResu
         )
 
 
+def last_results() -> list[RoundResult]:
+    """The rows caliper.csv holds from the last run, if any."""
+    try:
+        with open(RESULTS / "caliper.csv") as f:
+            return [RoundResult.from_csv(row) for row in csv.DictReader(f)]
+    except (OSError, KeyError, ValueError):
+        return []
+
+
 def load_rows(chains: list[str]) -> list[dict]:
     """bench/load.py's rows of the same chains (throughput.csv), when it ran."""
     try:
@@ -196,6 +205,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=4, help="Caliper workers (processes)")
     parser.add_argument("--block-time", type=int, default=1, help="anvil's block interval, whole seconds")
     parser.add_argument("--gas-limit", type=int, default=30_000_000)
+    parser.add_argument("--anvil", choices=("on", "off"), default="on", help="off: Geth only (anvil's rows kept)")
     parser.add_argument(
         "--geth",
         choices=("auto", "off"),
@@ -207,7 +217,9 @@ def main(argv: list[str] | None = None) -> None:
     machine()  # the load average as the run starts
     rates = [float(r) for r in args.rates.split(",")]
     RESULTS.mkdir(parents=True, exist_ok=True)
-    results = run_anvil(rates, args.seconds, args.workers, args.block_time, args.gas_limit)
+    results = (
+        run_anvil(rates, args.seconds, args.workers, args.block_time, args.gas_limit) if args.anvil == "on" else []
+    )
     skipped = []
     if args.geth == "off":
         skipped.append("Geth: left out (--geth off).")
@@ -220,6 +232,9 @@ def main(argv: list[str] | None = None) -> None:
             skipped.append(f"Geth: the run failed ({error}).")
             print(f"Geth run failed: {error}", flush=True)
     chains = list(dict.fromkeys(r.chain for r in results))
+    kept = [r for r in last_results() if r.chain not in chains]
+    results = kept + results
+    chains = list(dict.fromkeys(r.chain for r in results))
     settings = (
         f"Machine: {machine()}. Caliper 0.6.0 (Ethereum connector, web3 1.10.4 over WebSocket),"
         f" {args.workers} workers, fixed-rate rounds of {args.seconds:g} s at the target rate; anvil"
@@ -227,6 +242,7 @@ def main(argv: list[str] | None = None) -> None:
         " Each round's transactions come from as many prosumers (one commit, reveal and reading each per"
         " period), each worker signing with its own pool of them; prosumers enrolled before the run, untimed."
         " Caliper's report: caliper-<chain>.html."
+        + (f" Rows of {', '.join(sorted({r.chain for r in kept}))} are from an earlier run." if kept else "")
     )
     report = render(results, load_rows(chains), settings, skipped)
     print(report)

@@ -61,6 +61,17 @@ class RoundResult:
     def target_rate(self) -> float:
         return float(self.name.rsplit("-", 1)[1])
 
+    @classmethod
+    def from_csv(cls, row: dict) -> RoundResult:
+        """A row of caliper.csv read back."""
+        return cls(
+            row["chain"],
+            row["name"],
+            int(row["succ"]),
+            int(row["fail"]),
+            *(float(row[column]) for column in CSV_COLUMNS[4:]),
+        )
+
     def csv_row(self) -> list:
         return [
             self.chain,

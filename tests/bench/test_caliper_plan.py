@@ -18,7 +18,7 @@ from bench.caliper.plan import (
     step_calls,
     write_plan,
 )
-from bench.caliper.report import CALIPER_HEAD, ReportError, RoundResult, parse_report, verdicts
+from bench.caliper.report import CALIPER_HEAD, CSV_COLUMNS, ReportError, RoundResult, parse_report, verdicts
 from bench.market_txs import Signer, anchors, population
 from p2pkit.schedule import Schedule
 
@@ -160,3 +160,9 @@ def test_plan_starts_each_step_in_a_later_period_at_its_phases(tmp_path, worker_
     assert starts["reveal-50"] == schedule.reveal_opens(3)
     assert starts["reading-50"] == schedule.delivery_ends(3) + 1
     assert starts["commit-100"] == schedule.start(5) + 1
+
+
+def test_a_csv_row_reads_back_as_the_same_result():
+    row = RoundResult("geth-pow", "deposit-50", 300, 0, 49.5, 12.25, 2.5, 6.0, 21.5)
+
+    assert RoundResult.from_csv(dict(zip(CSV_COLUMNS, map(str, row.csv_row())))) == row
