@@ -29,7 +29,15 @@ from pathlib import Path
 from eth_account import Account
 from web3 import Web3
 
-from bench.caliper.plan import benchmark_config, keys_file, network_config, pools, round_size, write_plan
+from bench.caliper.plan import (
+    BENCH_SCHEDULE,
+    benchmark_config,
+    keys_file,
+    network_config,
+    pools,
+    round_size,
+    write_plan,
+)
 from bench.caliper.report import CSV_COLUMNS, RoundResult, parse_report, render
 from bench.common import RESULTS, JsonRpc, machine, write_csv
 from bench.load import GETH_GAS_PRICE, geth, geth_unavailable
@@ -93,7 +101,7 @@ def run_anvil(rates: list[float], seconds: float, workers: int, block_time: int,
         setup = ImpersonatedSender(rpc)
         operator, grid = Account.from_key(ANVIL_FUNDED_KEY), Account.create().address
         started = time.monotonic()
-        market = deploy(w3, setup, operator, grid, Schedule())
+        market = deploy(w3, setup, operator, grid, BENCH_SCHEDULE)
         prosumers = population(size, seed=SEED)
         band_anchors = anchors(workers, seed=SEED)
         members = prosumers + list(band_anchors.values())
