@@ -31,11 +31,13 @@ from web3 import Web3
 
 from bench.caliper.plan import (
     BENCH_SCHEDULE,
+    STEPS_PER_LANE,
+    Lane,
     benchmark_config,
     keys_file,
+    lane_sizes,
     network_config,
     pools,
-    round_size,
     write_plan,
 )
 from bench.caliper.report import CSV_COLUMNS, RoundResult, parse_report, render
@@ -93,7 +95,7 @@ def run_caliper(folder: Path, network: dict, benchmark: dict, chain: str) -> lis
 
 def run_anvil(rates: list[float], seconds: float, workers: int, block_time: int, gas_limit: int) -> list[RoundResult]:
     chain = f"anvil-{block_time}s-{gas_limit // 1_000_000}M"
-    size = max(round_size(rate, seconds, workers) for rate in rates)
+    sizes = lane_sizes(rates, seconds, workers)
     args = ["--no-mining", "--auto-impersonate", "--accounts", "1", "--order", "fifo", "--block-base-fee-per-gas", "0"]
     with anvil(*args, gas_limit=gas_limit) as url, tempfile.TemporaryDirectory(prefix="caliper-") as folder:
         rpc = JsonRpc(url)
@@ -102,9 +104,13 @@ def run_anvil(rates: list[float], seconds: float, workers: int, block_time: int,
         operator, grid = Account.from_key(ANVIL_FUNDED_KEY), Account.create().address
         started = time.monotonic()
         market = deploy(w3, setup, operator, grid, BENCH_SCHEDULE)
-        prosumers = population(size, seed=SEED)
-        band_anchors = anchors(workers, seed=SEED)
-        members = prosumers + list(band_anchors.values())
+        prosumers = population(sum(sizes), seed=SEED)
+        starts = [sum(sizes[:k]) for k in range(len(sizes))]
+        lanes = [
+            Lane(pools(prosumers[start : start + size], workers), anchors(workers, seed=SEED + k))
+            for k, (start, size) in enumerate(zip(starts, sizes))
+        ]
+        members = prosumers + [a for lane in lanes for a in lane.anchors.values()]
         rpc.batch(
             [
                 ("anvil_setBalance", [a, hex(10 * WEI_PER_ETHER)])
@@ -118,13 +124,11 @@ def run_anvil(rates: list[float], seconds: float, workers: int, block_time: int,
         rpc.call("evm_setIntervalMining", block_time)
         schedule = Schedule.of(attach(w3, market))
         latest = int(rpc.call("eth_getBlockByNumber", "latest", False)["timestamp"], 16)
-        worker_pools = pools(prosumers, workers)
         keys = Path(folder) / "keys.json"
-        write_private_file(keys, json.dumps(keys_file(worker_pools)))
+        write_private_file(keys, json.dumps(keys_file(lanes)))
         rounds = write_plan(
             Path(folder),
-            worker_pools,
-            band_anchors,
+            lanes,
             Signer(ANVIL_CHAIN_ID, GWEI, market),
             schedule,
             schedule.period_at(latest) + 1,
@@ -160,14 +164,13 @@ def run_geth(rates: list[float], seconds: float, workers: int) -> list[RoundResu
         owners = population(workers, seed=SEED)
         fund(setup, operator, owners)
         enrol(w3, market, operator, setup, owners)
-        worker_pools = pools(owners, workers)
+        lanes = [Lane(pools(owners, workers), anchors(workers, seed=SEED))] * -(-len(rates) // STEPS_PER_LANE)
         keys = Path(folder) / "keys.json"
-        write_private_file(keys, json.dumps(keys_file(worker_pools)))
+        write_private_file(keys, json.dumps(keys_file(lanes[:1])))
         schedule = Schedule.of(attach(w3, market))
         rounds = write_plan(
             Path(folder),
-            worker_pools,
-            anchors(workers, seed=SEED),
+            lanes,
             Signer(network.chain_id, GETH_GAS_PRICE, market),
             schedule,
             0,

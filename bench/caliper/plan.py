@@ -128,10 +128,13 @@ def benchmark_config(rounds: list[Round], workers: int, keys: Path, description:
     }
 
 
-def keys_file(worker_pools: list[list[Prosumer]]) -> dict:
-    """Each worker's private keys: its prosumers' and their meters'."""
+def keys_file(lanes: list[Lane]) -> dict:
+    """Each worker's private keys: its prosumers' and their meters', in every lane."""
     return {
-        "workers": [["0x" + bytes(k.key).hex() for p in pool for k in (p.account, p.meter)] for pool in worker_pools]
+        "workers": [
+            ["0x" + bytes(k.key).hex() for lane in lanes for p in lane.pools[w] for k in (p.account, p.meter)]
+            for w in range(len(lanes[0].pools))
+        ]
     }
 
 
@@ -225,10 +228,28 @@ def step_calls(
     }
 
 
+# A producer's bids of four delivery periods may be open at once (the market's PROCEEDS_SLOTS);
+# the benchmark never settles its periods, so a prosumer takes part in four steps at most.
+STEPS_PER_LANE = 4
+
+
+@dataclass(frozen=True)
+class Lane:
+    """The prosumers and band anchors of up to STEPS_PER_LANE consecutive steps."""
+
+    pools: list[list[Prosumer]]  # each worker's
+    anchors: dict[tuple[int, int], Prosumer]
+
+
+def lane_sizes(rates: list[float], seconds: float, workers: int) -> list[int]:
+    """Prosumers each lane needs: its largest round."""
+    sizes = [round_size(rate, seconds, workers) for rate in rates]
+    return [max(sizes[i : i + STEPS_PER_LANE]) for i in range(0, len(sizes), STEPS_PER_LANE)]
+
+
 def write_plan(
     folder: Path,
-    worker_pools: list[list[Prosumer]],
-    anchors: dict[tuple[int, int], Prosumer],
+    lanes: list[Lane],
     signer: Signer,
     schedule: Schedule,
     first_period: int,
@@ -237,12 +258,16 @@ def write_plan(
     jump_clock: bool,
     kinds: tuple[str, ...] = KINDS,
 ) -> list[Round]:
-    """Every step's round files in `folder` (rounds of `kinds` only); the rounds in the order
-    Caliper runs them."""
-    workers = len(worker_pools)
+    """Every step's round files in `folder` (rounds of `kinds` only), step k taking the
+    prosumers of lane k // STEPS_PER_LANE; the rounds in the order Caliper runs them."""
+    if len(lanes) * STEPS_PER_LANE < len(rates):
+        raise ValueError(f"{len(rates)} steps need {-(-len(rates) // STEPS_PER_LANE)} lanes of prosumers")
+    workers = len(lanes[0].pools)
     rounds = []
     period = first_period
     for step, rate in enumerate(rates):
+        lane = lanes[step // STEPS_PER_LANE]
+        worker_pools, anchors = lane.pools, lane.anchors
         size = round_size(rate, seconds, workers)
         times = StepTimes.of(schedule, period)
         per_worker = size // workers if set(kinds) & {"commit", "reveal", "reading"} else 1

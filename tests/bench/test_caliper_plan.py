@@ -9,9 +9,11 @@ import pytest
 from bench.caliper.plan import (
     KINDS,
     MARKET,
+    Lane,
     Round,
     benchmark_config,
     keys_file,
+    lane_sizes,
     network_config,
     pools,
     round_size,
@@ -142,17 +144,28 @@ def test_each_worker_signs_a_round_with_prosumers_of_its_own_pool_once_each(work
         assert len(calls["commit"]["anchors"][worker]) == len(calls["reveal"]["anchors"][worker]) == 4
 
 
-def test_keys_file_holds_each_workers_prosumer_and_meter_keys(worker_pools):
-    workers = keys_file(worker_pools)["workers"]
+def test_keys_file_holds_each_workers_prosumer_and_meter_keys_in_every_lane(worker_pools):
+    other = pools(population(6, seed=4), 3)
+    workers = keys_file([Lane(worker_pools, {}), Lane(other, {})])["workers"]
 
-    assert [len(keys) for keys in workers] == [8, 8, 8]
+    assert [len(keys) for keys in workers] == [12, 12, 12]
     assert workers[1][0] == "0x" + bytes(worker_pools[1][0].account.key).hex()
+    assert workers[1][8] == "0x" + bytes(other[1][0].account.key).hex()
+
+
+def test_a_prosumer_takes_part_in_four_steps_at_most(tmp_path, worker_pools):
+    # A producer's proceeds places: four delivery periods open at once, never settled here.
+    assert lane_sizes([50, 100, 200, 300, 460, 600], 4, 4) == [1200, 2400]
+    signer = Signer(31337, 10**9, MARKET_ADDRESS)
+    with pytest.raises(ValueError, match="need 2 lanes"):
+        write_plan(tmp_path, [Lane(worker_pools, anchors(3, seed=3))], signer, Schedule(), 2, [1] * 5, 1, True)
 
 
 def test_plan_starts_each_step_in_a_later_period_at_its_phases(tmp_path, worker_pools):
     schedule = Schedule()
     signer = Signer(31337, 10**9, MARKET_ADDRESS)
-    rounds = write_plan(tmp_path, worker_pools, anchors(3, seed=3), signer, schedule, 2, [50, 100], 0.1, True)
+    lanes = [Lane(worker_pools, anchors(3, seed=3))]
+    rounds = write_plan(tmp_path, lanes, signer, schedule, 2, [50, 100], 0.1, True)
 
     assert [r.label for r in rounds] == [f"{kind}-{rate}" for rate in (50, 100) for kind in KINDS]
     starts = {r.label: json.loads(r.path.read_text())["startsAt"] for r in rounds}
