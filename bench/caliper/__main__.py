@@ -43,12 +43,12 @@ from bench.caliper.plan import (
 from bench.caliper.report import CSV_COLUMNS, RoundResult, parse_report, render
 from bench.common import RESULTS, JsonRpc, machine, write_csv
 from bench.load import GETH_GAS_PRICE, geth, geth_unavailable
-from bench.market_txs import Signer, anchors, deploy, enrol, fund, population, refresh_nonces
+from bench.market_txs import Signer, anchors, deploy, enrol, fund, fund_on_anvil, population, refresh_nonces
 from bench.senders import ImpersonatedSender, PresignedSender
 from devnet.nodes import ANVIL_CHAIN_ID, ANVIL_FUNDED_KEY, anvil
 from p2pkit.artifacts import load_artifact
 from p2pkit.keyfiles import write_private_file
-from p2pkit.market import WEI_PER_ETHER, attach
+from p2pkit.market import attach
 from p2pkit.schedule import Schedule
 
 HERE = Path(__file__).resolve().parent
@@ -111,13 +111,7 @@ def run_anvil(rates: list[float], seconds: float, workers: int, block_time: int,
             for k, (start, size) in enumerate(zip(starts, sizes))
         ]
         members = prosumers + [a for lane in lanes for a in lane.anchors.values()]
-        rpc.batch(
-            [
-                ("anvil_setBalance", [a, hex(10 * WEI_PER_ETHER)])
-                for p in members
-                for a in (p.account.address, p.meter.address)
-            ]
-        )
+        fund_on_anvil(rpc, members)
         enrol(w3, market, operator, setup, members)
         refresh_nonces(rpc, members)
         print(f"{chain}: {len(prosumers)} prosumers enrolled in {time.monotonic() - started:.0f} s", flush=True)
