@@ -240,13 +240,16 @@ def main(argv: list[str] | None = None) -> None:
     kept = [r for r in last_results() if r.chain not in chains]
     results = kept + results
     chains = list(dict.fromkeys(r.chain for r in results))
+    if "geth-pow" in chains:
+        skipped = [reason for reason in skipped if not reason.startswith("Geth")]
     settings = (
         f"Machine: {machine()}. Caliper 0.6.0 (Ethereum connector, web3 1.10.4 over WebSocket),"
         f" {args.workers} workers, fixed-rate rounds of {args.seconds:g} s at the target rate; anvil"
         f" {args.block_time} s blocks (interval mining), {args.gas_limit:,} gas per block, first-in-first-out pool."
         " Each round's transactions come from as many prosumers (one commit, reveal and reading each per"
         " period), each worker signing with its own pool of them; prosumers enrolled before the run, untimed."
-        " Caliper's report: caliper-<chain>.html."
+        " On Geth v1.11.6 (proof of work, one node mining, when installed with its DAGs): the view call and"
+        " deposit rounds, one prosumer per worker. Caliper's report: caliper-<chain>.html."
         + (f" Rows of {', '.join(sorted({r.chain for r in kept}))} are from an earlier run." if kept else "")
     )
     report = render(results, load_rows(chains), settings, skipped)

@@ -161,6 +161,8 @@ def verdicts(results: list[RoundResult], chain: str) -> list[str]:
     below 3.33 s over the market's rounds; the highest throughput of a step with no failure above
     297 tps."""
     steps = market_rounds([r for r in results if r.chain == chain])
+    if not steps:
+        return [f"- `{chain}`: view call and deposit rounds only (its market phases follow the wall clock)."]
     lines = []
     at_300 = steps.get(300.0)
     if at_300:

@@ -179,3 +179,11 @@ def test_a_csv_row_reads_back_as_the_same_result():
     row = RoundResult("geth-pow", "deposit-50", 300, 0, 49.5, 12.25, 2.5, 6.0, 21.5)
 
     assert RoundResult.from_csv(dict(zip(CSV_COLUMNS, map(str, row.csv_row())))) == row
+
+
+def test_a_chain_with_view_and_deposit_rounds_only_gets_no_market_verdict():
+    rounds = [result("view-50", 200, 0, 0.02, 50.0), result("deposit-50", 200, 0, 8.0, 19.0)]
+
+    assert verdicts(rounds, "anvil-1s-30M") == [
+        "- `anvil-1s-30M`: view call and deposit rounds only (its market phases follow the wall clock)."
+    ]
