@@ -6,8 +6,9 @@ APE := $(VENV)/bin/ape
 RUFF := $(VENV)/bin/ruff
 SOLIDITY := $(shell find contracts -name '*.sol')
 ARTIFACT := p2pkit/artifacts/EnergyMarket.json
+CALIPER := bench/caliper/node_modules/.installed
 
-.PHONY: setup chromium geth demo test lint test-frontend test-contracts test-python bench clean
+.PHONY: setup chromium geth demo test lint test-frontend test-contracts test-python bench bench-caliper clean
 
 setup: $(VENV)/.installed node_modules/.installed $(ARTIFACT)
 
@@ -70,8 +71,17 @@ test-python: setup chromium
 	$(PY) -m pytest -p no:ape_test tests --ignore=tests/contracts --durations=25
 
 # Benchmarks print their tables and write them to bench/results/ (never part of `make test`).
-bench: setup
+bench: setup $(CALIPER)
 	$(PY) -m bench
+
+# Hyperledger Caliper 0.6.0 and the web3 its Ethereum connector loads, pinned in bench/caliper/.
+$(CALIPER): bench/caliper/package.json bench/caliper/package-lock.json
+	cd bench/caliper && npm ci --prefer-offline --no-audit --no-fund --loglevel=error
+	touch $@
+
+# The market under Caliper alone (also a part of `make bench`): bench/results/caliper.md.
+bench-caliper: setup $(CALIPER)
+	$(PY) -m bench.caliper
 
 clean:
 	rm -rf build .build .pytest_cache p2pkit/artifacts/*.json

@@ -2,14 +2,16 @@
 
     .venv/bin/python -m bench [--only PART,PART,...] [--quick]
 
-PARTS: gas, retail, continuous, reference, budget, embedded, load, codec, sister, sister_transfer,
-sister_geth, stations.
+PARTS: gas, retail, continuous, reference, budget, embedded, load, caliper, memory, codec, sister,
+sister_transfer, sister_geth, stations.
 
 Each part runs in a process of its own and prints its tables: gas per function and per period
 (``bench/gas.py``), gas of the retail contracts (``bench/retail_gas.py``), of continuous trading
 (``bench/continuous_gas.py``), the off-chain
 reference clearing, the 15-minute period budget, the embedded chain, the load test (anvil, and
-Geth when installed), the meter bridge's DL/T 645 codec and the sister chains' lock
+Geth when installed), the market under Hyperledger Caliper (``bench/caliper/``, beside the load
+test's rows on the same chain), the resident memory of the backend and of a meter bridge daemon
+(``bench/memory.py``), the meter bridge's DL/T 645 codec and the sister chains' lock
 (``bench/sister_gas.py``) and the time of a whole transfer between them
 (``bench/sister_transfer.py``), and the gas of the storage stations' dispatch
 (``bench/stations_gas.py``). Then ``bench/results/summary.md``
@@ -39,6 +41,8 @@ PARTS = {
     "budget": ["-m", "bench.period_budget"],
     "embedded": ["-m", "bench.embedded"],
     "load": ["-m", "bench.load"],
+    "caliper": ["-m", "bench.caliper"],
+    "memory": ["-m", "bench.memory"],
     "codec": ["-m", "bench.codec"],
     "sister": ["-m", "bench.sister_gas"],
     "sister_transfer": ["-m", "bench.sister_transfer"],
@@ -64,6 +68,8 @@ QUICK = {
         "--geth",
         "off",
     ],
+    "caliper": ["--rates", "50,100", "--seconds", "3", "--workers", "2", "--geth", "off"],
+    "memory": ["--transactions", "1000", "--rate", "1000"],
     "codec": ["--frames", "2000"],
     "sister": ["--block-sizes", "1,10"],
     "sister_transfer": ["--transfers", "2"],
@@ -132,6 +138,38 @@ def load_lines(rows: list[dict]) -> dict[str, str]:
     return figures
 
 
+def caliper_line(rows: list[dict]) -> str:
+    """Caliper's figures of the market's rounds (commit, reveal, reading) on each chain, from caliper.csv."""
+    texts = []
+    for chain in dict.fromkeys(r["chain"] for r in rows):
+        market = [r for r in rows if r["chain"] == chain and r["name"].split("-")[0] in ("commit", "reveal", "reading")]
+        if not market:
+            continue
+        clean = [r for r in market if int(r["fail"]) == 0]
+        best = max(clean, key=lambda r: float(r["throughput"]), default=None)
+        text = f"Caliper 0.6.0 on {chain}: " + (
+            f"up to {float(best['throughput']):.0f} tps with no failure ({best['name']})"
+            if best
+            else "no round without failures"
+        )
+        at_300 = [r for r in market if r["name"].endswith("-300")]
+        if at_300:
+            succeeded = sum(int(r["succ"]) for r in at_300)
+            average = (
+                sum(float(r["avg_latency"]) * int(r["succ"]) for r in at_300) / succeeded if succeeded else float("nan")
+            )
+            text += f"; at 300 tps {average:.2f} s average latency, {sum(int(r['fail']) for r in at_300)} failed"
+        texts.append(text)
+    return "; ".join(texts)
+
+
+def memory_line(rows: list[dict]) -> str:
+    return "; ".join(
+        f"{r['process']} ({r['mode']}): {r['idle_rss_mib']} MiB idle, {r['loaded_peak_rss_mib']} MiB under load"
+        for r in rows
+    )
+
+
 def gas_lines() -> dict[str, str]:
     figures: dict[str, str] = {}
     scaling = read_csv("gas_scaling.csv")
@@ -156,7 +194,9 @@ def summary() -> str:
             "geth", "Geth not measured in this run (see throughput.md)"
         ),
         "Settlement contracts on Ethereum": load.get("confirmation", ""),
-        "Hyperledger Fabric energy trading under Caliper": load.get("fabric", ""),
+        "Hyperledger Fabric energy trading under Caliper": "; ".join(
+            text for text in (caliper_line(read_csv("caliper.csv")), load.get("fabric", "")) if text
+        ),
         "Gnosis Protocol v1 (on-chain batch auction)": gas.get("gnosis", ""),
         "DEx.top (on-chain order matching)": gas.get("dextop", ""),
     }
@@ -189,9 +229,13 @@ def summary() -> str:
             + ".",
             "",
         ]
+    memory = memory_line(read_csv("memory.csv"))
+    if memory:
+        lines += [f"Resident memory (memory.md): {memory}.", ""]
     lines += [
         "Details: gas.md, retail_gas.md, reference_clearing.md, period_budget.md, embedded.md,"
-        " throughput.md (and .csv, throughput.png), sister_gas.md, sister_transfer.md, sister_geth.md."
+        " throughput.md (and .csv, throughput.png), caliper.md (and .csv, caliper-<chain>.html), memory.md,"
+        " sister_gas.md, sister_transfer.md, sister_geth.md."
     ]
     return "\n".join(lines) + "\n"
 

@@ -66,6 +66,7 @@ from bench.market_txs import (
     deploy,
     enrol,
     fund,
+    fund_on_anvil,
     population,
     refresh_nonces,
     revealed_bid_id,
@@ -76,7 +77,7 @@ from bench.market_txs import (
 from bench.senders import ImpersonatedSender, PresignedSender, send_signed
 from devnet.nodes import ANVIL, ANVIL_CHAIN_ID, ANVIL_FUNDED_KEY, anvil, free_port, stop_processes, wait_for_rpc
 from p2pkit.bids import SealedBid
-from p2pkit.market import WEI_PER_ETHER, Deployment, attach
+from p2pkit.market import Deployment, attach
 from p2pkit.schedule import Schedule
 
 try:  # the Geth private network, where the tree has it
@@ -588,13 +589,7 @@ def run_anvil(
         prosumers = population(max(sizes))
         band_anchors = anchors(clients)
         members = prosumers + list(band_anchors.values())
-        rpc.batch(
-            [
-                ("anvil_setBalance", [a, hex(10 * WEI_PER_ETHER)])
-                for p in members
-                for a in (p.account.address, p.meter.address)
-            ]
-        )
+        fund_on_anvil(rpc, members)
         enrol(w3, market, operator, setup, members)
         refresh_nonces(rpc, members)
         print(f"{chain.name}: {len(prosumers)} prosumers enrolled in {time.monotonic() - started:.0f} s", flush=True)

@@ -246,3 +246,8 @@ def fund(sender: Sender, funder: LocalAccount, prosumers: list[Prosumer]) -> Non
         [Transaction(funder, to=p.account.address, value=FUNDING) for p in prosumers]
         + [Transaction(funder, to=p.meter.address, value=METER_FUNDING) for p in prosumers]
     )
+
+
+def fund_on_anvil(rpc: JsonRpc, prosumers: list[Prosumer], wei: int = 10 * WEI_PER_ETHER) -> None:
+    """Ether for every prosumer's and meter's key, set by anvil itself (anvil_setBalance)."""
+    rpc.batch([("anvil_setBalance", [a, hex(wei)]) for p in prosumers for a in (p.account.address, p.meter.address)])

@@ -293,6 +293,14 @@ def node_command(
         str(http_port),
         "--http.api",
         "eth,net,web3",
+        # WebSocket on the same port (ws://), for clients that need it (Caliper's connector).
+        "--ws",
+        "--ws.addr",
+        "127.0.0.1",
+        "--ws.port",
+        str(http_port),
+        "--ws.api",
+        "eth,net,web3",
         # The engine API serves proof-of-stake consensus clients; here it only needs a free port.
         "--authrpc.addr",
         "127.0.0.1",

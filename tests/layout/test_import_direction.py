@@ -35,7 +35,8 @@ FORBIDDEN = {
 
 
 def modules_of(package: str) -> list[Path]:
-    return sorted((ROOT / package).rglob("*.py"))
+    """The part's Python modules (not those of npm packages installed inside it, as Caliper's are)."""
+    return sorted(path for path in (ROOT / package).rglob("*.py") if "node_modules" not in path.parts)
 
 
 def imports_in(path: Path) -> list[tuple[str, int, bool]]:
