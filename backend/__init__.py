@@ -2,9 +2,10 @@
 
 `create_app` builds it. Settings come from `P2P_*` environment variables, overridden by the dict
 passed in (see `backend.config`). The chain is the `CHAIN` setting: "embedded" starts an
-in-process chain with the market deployed; a node URL is used with the market its deployment
-file names, with the retail contracts beside it when the deployment names them. It serves the
-JSON-RPC proxy (`/rpc`), the read API (`/api`, retail under `/api/retail`), the page, and runs
+in-process chain with the market and its continuous book deployed; a node URL is used with the
+market its deployment file names (and the continuous book the market names, if any), with the
+retail contracts beside it when the deployment names them. It serves the JSON-RPC proxy
+(`/rpc`), the read API (`/api`, retail under `/api/retail`), the page, and runs
 the keeper when it holds the operator's key. With `SISTER_SCHEDULING_CHAIN` it also serves the
 sister chains (`backend.sister`): the scheduling chain's proxy (`/rpc/scheduling`) and their
 read API (`/api/sister`).
@@ -33,6 +34,7 @@ from backend.upstreams import (
     upstream_for,
 )
 from devnet.embedded import BlockTicker, is_embedded, start_embedded_market
+from p2pkit.continuous import deploy_book
 from p2pkit.events import MarketEventLog
 from p2pkit.market import MarketHandle
 from p2pkit.retail.clock import BillingClock
@@ -67,6 +69,7 @@ def create_app(
         chain = app.config["CHAIN"]
         if chain == "embedded":
             market = start_embedded_market(app.config["PERIOD_LENGTH"], embedded_billing_clock(app.config))
+            deploy_book(market.w3, market.operator, market.contract)
             if app.config["EMBEDDED_BLOCK_INTERVAL"] > 0:
                 ticker = BlockTicker(market.w3, market.lock, app.config["EMBEDDED_BLOCK_INTERVAL"])
                 ticker.start()

@@ -8,7 +8,10 @@ transaction, the first of:
 1. in the reveal window, reveal a bid a prosumer entrusted to it (`revealFor`), oldest first:
    there is at most one per bidder and auction, and one from a bidder without a commitment on
    the chain is passed over without asking the chain, so no crowd of bids can delay a real one;
-2. for each delivery period, oldest first, once its auction has closed: forfeit the margin of a
+2. once the auction being held has closed, complete its matching (`matchBids`, even with no bid
+   revealed) and open its continuous book (`openBook`, in batches) before its gate closure, so
+   the continuous window opens as soon as it can, every period, when the market names a book;
+3. for each delivery period, oldest first, once its auction has closed: forfeit the margin of a
    commit that was never revealed (`forfeitUnrevealed`), then match the book (`matchBids`, in
    batches) until it is done; once its settlement is open, settle it (`settle`, in batches) as
    the meter readings arrive, or without them once no more can arrive.
@@ -49,8 +52,9 @@ from web3.contract.contract import ContractFunction
 
 from backend.entrusted import EntrustedBids, EntrustOutcome
 from devnet.embedded import is_embedded
+from p2pkit.continuous import OPEN_BATCH
 from p2pkit.events import MarketEventLog
-from p2pkit.market import MarketHandle
+from p2pkit.market import MarketHandle, Stage
 from p2pkit.period import PeriodDriver, SendEach, Transaction
 from p2pkit.retail.clock import BillingClock
 from p2pkit.schedule import Phase, Schedule
@@ -58,7 +62,9 @@ from p2pkit.transactions import ContractRefused, TransactionReverted
 
 # Refusals that mean someone (this keeper before a restart, another keeper, a prosumer) has
 # already done the work.
-WORK_ALREADY_DONE = frozenset({"MatchingComplete", "SettlementComplete", "NothingToForfeit", "AlreadyRevealed"})
+WORK_ALREADY_DONE = frozenset(
+    {"MatchingComplete", "SettlementComplete", "NothingToForfeit", "AlreadyRevealed", "BookAlreadyOpen"}
+)
 # Longest wait between attempts while the node is down or transactions keep failing.
 MAX_RETRY_DELAY = 60.0
 # How many of its last actions and failures the keeper reports.
@@ -197,7 +203,7 @@ class Keeper:
             now = self._look()
             with self._status_lock:
                 self._last_step_at = time.time()
-            action = self._reveal_entrusted(now)
+            action = self._reveal_entrusted(now) or self._open_window(now)
             if action:
                 return action
             for period in self._events.delivery_periods(now.block):
@@ -257,6 +263,24 @@ class Keeper:
                 self._entrusted.record_outcome(bid, EntrustOutcome.NOT_NEEDED, action.detail)
             return action
         return None
+
+    def _open_window(self, now: _ChainNow) -> KeeperAction | None:
+        """Match the auction held in this period and open its continuous book, between the
+        auction's close and the book's gate closure (the window of that delivery period)."""
+        book = self._market.continuous_book()
+        period = now.period + 1
+        if book is None or now.time < self._schedule.auction_closes(period):
+            return None
+        with self._market.lock:
+            gate = book.functions.gateClosure(period).call(block_identifier=now.block)
+            state = book.functions.book().call(block_identifier=now.block)
+            matched = self._driver.book(period, block=now.block).stage == Stage.DONE
+        if now.time >= gate or (state.deliveryPeriod == period and state.open):
+            return None
+        if not matched:
+            return self._transact("matchBids", period, self._driver.match_call(period))
+        call = book.functions.openBook(period, min(self._batch, OPEN_BATCH))
+        return self._transact("openBook", period, call)
 
     def _advance(self, period: int, now: _ChainNow) -> KeeperAction | None:
         """The next transaction delivery period `period` needs, if any is possible yet."""

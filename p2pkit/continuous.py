@@ -87,12 +87,14 @@ def open_book(w3: Web3, book: Contract, keeper: LocalAccount, delivery_period: i
         state = book.functions.book().call()
 
 
-def resting_orders(book: Contract, producer: bool, page: int = 100) -> list[tuple[int, object]]:
-    """Every resting order of one side, best first, as (order id, Order)."""
+def resting_orders(
+    book: Contract, producer: bool, page: int = 100, block: int | str = "latest"
+) -> list[tuple[int, object]]:
+    """Every resting order of one side at ``block``, best first, as (order id, Order)."""
     result: list[tuple[int, object]] = []
     start = 0
     while True:
-        ids, orders = book.functions.restingOrders(producer, start, page).call()
+        ids, orders = book.functions.restingOrders(producer, start, page).call(block_identifier=block)
         result.extend(zip(ids, orders))
         if len(ids) < page or orders[-1].next == 0:
             return result
