@@ -5,7 +5,8 @@ passed in (see `backend.config`). The chain is the `CHAIN` setting: "embedded" s
 in-process chain with the market and its continuous book deployed; a node URL is used with the
 market its deployment file names (and the continuous book the market names, if any), with the
 retail contracts beside it when the deployment names them. It serves the JSON-RPC proxy
-(`/rpc`), the read API (`/api`, retail under `/api/retail`), the page, and runs
+(`/rpc`), the read API (`/api`, retail under `/api/retail`, the continuous book under
+`/api/continuous`), the page, and runs
 the keeper when it holds the operator's key. With `SISTER_SCHEDULING_CHAIN` it also serves the
 sister chains (`backend.sister`): the scheduling chain's proxy (`/rpc/scheduling`) and their
 read API (`/api/sister`).
@@ -18,7 +19,7 @@ from typing import Any
 
 from flask import Flask
 
-from backend import frontend, market_api, retail_api, rpc_proxy, sister_api
+from backend import continuous_api, frontend, market_api, retail_api, rpc_proxy, sister_api
 from backend.config import ConfigError, load_config, read_operator_key
 from backend.entrusted import EntrustedBids
 from backend.keeper import Keeper
@@ -94,6 +95,7 @@ def create_app(
     app.register_blueprint(market_api.bp)
     app.register_blueprint(sister_api.bp)
     app.register_blueprint(retail_api.bp)
+    app.register_blueprint(continuous_api.bp)
     app.register_blueprint(frontend.bp)
     return app
 
