@@ -255,7 +255,9 @@ def parse_continuous(raw, bids: list[dict]) -> tuple[list[dict], list[dict]]:
             elif producer_of[action_id] != producer:
                 raise BookError(f"{where}.side: {action_id!r} is a {'seller' if producer_of[action_id] else 'buyer'}")
             elif set(entry) & (ACCOUNT_KEYS - {"id", "side"}):
-                raise BookError(f"{where}: {action_id!r} has an account already (deposit, green, rated_kw: new ids only)")
+                raise BookError(
+                    f"{where}: {action_id!r} has an account already (deposit, green, rated_kw: new ids only)"
+                )
         elif action_id not in producer_of:
             raise BookError(f"{where}.id: {action_id!r} has no order; a new id needs side and kwh")
         actions.append(action)
