@@ -152,3 +152,14 @@ def test_market_without_a_book_answers_that_it_has_none():
     reply = client.get("/api/continuous")
 
     assert (reply.status_code, "no continuous book" in reply.get_json()["error"]) == (503, True)
+
+
+def test_period_lists_the_trades_of_both_phases(window):
+    period = window.get(f"/api/periods/{window.delivery_period}")
+
+    assert [(t["phase"], t["quantity_wh"]) for t in period["trades"]] == [
+        ("auction", 800),
+        ("auction", 500),
+        ("continuous", 100),
+    ]
+    assert period["traded_wh"] == 1400
