@@ -150,6 +150,8 @@ class Keeper:
         self._retail_cursor: int | None = None  # the next window of a scan under way
         self._schedule: Schedule | None = None
         self._finished_periods: set[int] = set()
+        self._windows_open: set[int] = set()  # delivery periods whose continuous book was seen open
+        self._gate_lead: int | None = None  # the book's, fixed when it was deployed
         self._status_lock = threading.Lock()
         self._actions: deque[KeeperAction] = deque(maxlen=HISTORY)
         self._failures: deque[dict[str, Any]] = deque(maxlen=HISTORY)
@@ -266,16 +268,21 @@ class Keeper:
 
     def _open_window(self, now: _ChainNow) -> KeeperAction | None:
         """Match the auction held in this period and open its continuous book, between the
-        auction's close and the book's gate closure (the window of that delivery period)."""
+        auction's close and the book's gate closure (the window of that delivery period). A
+        period found open is not asked about again."""
         book = self._market.continuous_book()
         period = now.period + 1
-        if book is None or now.time < self._schedule.auction_closes(period):
+        if book is None or period in self._windows_open or now.time < self._schedule.auction_closes(period):
             return None
         with self._market.lock:
-            gate = book.functions.gateClosure(period).call(block_identifier=now.block)
+            if self._gate_lead is None:
+                self._gate_lead = book.functions.gateLead().call()
             state = book.functions.book().call(block_identifier=now.block)
             matched = self._driver.book(period, block=now.block).stage == Stage.DONE
-        if now.time >= gate or (state.deliveryPeriod == period and state.open):
+        if state.deliveryPeriod == period and state.open:
+            self._windows_open.add(period)
+            return None
+        if now.time >= self._schedule.start(period) - self._gate_lead:
             return None
         if not matched:
             return self._transact("matchBids", period, self._driver.match_call(period))
