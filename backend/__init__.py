@@ -2,9 +2,11 @@
 
 `create_app` builds it. Settings come from `P2P_*` environment variables, overridden by the dict
 passed in (see `backend.config`). The chain is the `CHAIN` setting: "embedded" starts an
-in-process chain with the market deployed; a node URL is used with the market its deployment
-file names, with the retail contracts beside it when the deployment names them. It serves the
-JSON-RPC proxy (`/rpc`), the read API (`/api`, retail under `/api/retail`), the page, and runs
+in-process chain with the market and its continuous book deployed; a node URL is used with the
+market its deployment file names (and the continuous book the market names, if any), with the
+retail contracts beside it when the deployment names them. It serves the JSON-RPC proxy
+(`/rpc`), the read API (`/api`, retail under `/api/retail`, the continuous book under
+`/api/continuous`), the page, and runs
 the keeper when it holds the operator's key. With `SISTER_SCHEDULING_CHAIN` it also serves the
 sister chains (`backend.sister`): the scheduling chain's proxy (`/rpc/scheduling`) and their
 read API (`/api/sister`).
@@ -18,7 +20,7 @@ from typing import Any
 from flask import Flask
 from web3 import Web3
 
-from backend import frontend, market_api, retail_api, rpc_proxy, sister_api
+from backend import continuous_api, frontend, market_api, retail_api, rpc_proxy, sister_api
 from backend.config import ConfigError, load_config, read_operator_key
 from backend.entrusted import EntrustedBids
 from backend.keeper import Keeper
@@ -34,6 +36,7 @@ from backend.upstreams import (
     upstream_for,
 )
 from devnet.embedded import BlockTicker, is_embedded, start_embedded_market
+from p2pkit.continuous import deploy_book
 from p2pkit.events import MarketEventLog
 from p2pkit.market import MarketHandle
 from p2pkit.retail.clock import BillingClock
@@ -69,6 +72,7 @@ def create_app(
         chain = app.config["CHAIN"]
         if chain == "embedded":
             market = start_embedded_market(app.config["PERIOD_LENGTH"], embedded_billing_clock(app.config))
+            deploy_book(market.w3, market.operator, market.contract)
         else:
             upstream = connect_upstream(chain, app.config["RPC_TIMEOUT"])
             deployment_file = Path(app.config["DEPLOYMENT"])
@@ -92,6 +96,7 @@ def create_app(
     app.register_blueprint(market_api.bp)
     app.register_blueprint(sister_api.bp)
     app.register_blueprint(retail_api.bp)
+    app.register_blueprint(continuous_api.bp)
     app.register_blueprint(frontend.bp)
     return app
 

@@ -8,7 +8,10 @@ transaction, the first of:
 1. in the reveal window, reveal a bid a prosumer entrusted to it (`revealFor`), oldest first:
    there is at most one per bidder and auction, and one from a bidder without a commitment on
    the chain is passed over without asking the chain, so no crowd of bids can delay a real one;
-2. for each delivery period, oldest first, once its auction has closed: forfeit the margin of a
+2. once the auction being held has closed, complete its matching (`matchBids`, even with no bid
+   revealed) and open its continuous book (`openBook`, in batches) before its gate closure, so
+   the continuous window opens as soon as it can, every period, when the market names a book;
+3. for each delivery period, oldest first, once its auction has closed: forfeit the margin of a
    commit that was never revealed (`forfeitUnrevealed`), then match the book (`matchBids`, in
    batches) until it is done; once its settlement is open, settle it (`settle`, in batches) as
    the meter readings arrive, or without them once no more can arrive.
@@ -47,8 +50,9 @@ from typing import Any
 from web3.contract.contract import ContractFunction
 
 from backend.entrusted import EntrustedBids, EntrustOutcome
+from p2pkit.continuous import OPEN_BATCH
 from p2pkit.events import MarketEventLog
-from p2pkit.market import MarketHandle
+from p2pkit.market import MarketHandle, Stage
 from p2pkit.period import PeriodDriver, SendEach, Transaction
 from p2pkit.retail.clock import BillingClock
 from p2pkit.schedule import Phase, Schedule
@@ -56,7 +60,9 @@ from p2pkit.transactions import ContractRefused, TransactionReverted
 
 # Refusals that mean someone (this keeper before a restart, another keeper, a prosumer) has
 # already done the work.
-WORK_ALREADY_DONE = frozenset({"MatchingComplete", "SettlementComplete", "NothingToForfeit", "AlreadyRevealed"})
+WORK_ALREADY_DONE = frozenset(
+    {"MatchingComplete", "SettlementComplete", "NothingToForfeit", "AlreadyRevealed", "BookAlreadyOpen"}
+)
 # Longest wait between attempts while the node is down or transactions keep failing.
 MAX_RETRY_DELAY = 60.0
 # How many of its last actions and failures the keeper reports.
@@ -140,6 +146,8 @@ class Keeper:
         self._retail_cursor: int | None = None  # the next window of a scan under way
         self._schedule: Schedule | None = None
         self._finished_periods: set[int] = set()
+        self._windows_open: set[int] = set()  # delivery periods whose continuous book was seen open
+        self._gate_lead: int | None = None  # the book's, fixed when it was deployed
         self._status_lock = threading.Lock()
         self._actions: deque[KeeperAction] = deque(maxlen=HISTORY)
         self._failures: deque[dict[str, Any]] = deque(maxlen=HISTORY)
@@ -188,7 +196,7 @@ class Keeper:
         now = self._look()
         with self._status_lock:
             self._last_step_at = time.time()
-        action = self._reveal_entrusted(now)
+        action = self._reveal_entrusted(now) or self._open_window(now)
         if action:
             return action
         for period in self._events.delivery_periods(now.block):
@@ -248,6 +256,29 @@ class Keeper:
                 self._entrusted.record_outcome(bid, EntrustOutcome.NOT_NEEDED, action.detail)
             return action
         return None
+
+    def _open_window(self, now: _ChainNow) -> KeeperAction | None:
+        """Match the auction held in this period and open its continuous book, between the
+        auction's close and the book's gate closure (the window of that delivery period). A
+        period found open is not asked about again."""
+        book = self._market.continuous_book()
+        period = now.period + 1
+        if book is None or period in self._windows_open or now.time < self._schedule.auction_closes(period):
+            return None
+        with self._market.lock:
+            if self._gate_lead is None:
+                self._gate_lead = book.functions.gateLead().call()
+            state = book.functions.book().call(block_identifier=now.block)
+            matched = self._driver.book(period, block=now.block).stage == Stage.DONE
+        if state.deliveryPeriod == period and state.open:
+            self._windows_open.add(period)
+            return None
+        if now.time >= self._schedule.start(period) - self._gate_lead:
+            return None
+        if not matched:
+            return self._transact("matchBids", period, self._driver.match_call(period))
+        call = book.functions.openBook(period, min(self._batch, OPEN_BATCH))
+        return self._transact("openBook", period, call)
 
     def _advance(self, period: int, now: _ChainNow) -> KeeperAction | None:
         """The next transaction delivery period `period` needs, if any is possible yet."""

@@ -7,7 +7,8 @@ energy (Wh), ids, blocks and times are plain numbers (times in Unix seconds).
 
     GET  /api/contract                the market's address, ABI, operator, grid, schedule, parameters
     GET  /api/status                  current period, phase, time left, block; the keeper's status
-    GET  /api/periods/<d>             delivery period d: stage, trades, settlements, bids once public
+    GET  /api/periods/<d>             delivery period d: stage, trades of both phases (the auction's,
+                                      then the continuous book's), settlements, bids once public
     GET  /api/periods?from=&to=       the same without bids, for up to MAX_PERIODS periods
     GET  /api/accounts                every registered account
     GET  /api/accounts/<address>      one account and every movement of its wallet
@@ -203,7 +204,8 @@ def period_json(delivery_period: int, block: BlockRef, *, bids: bool) -> dict[st
     events = market.events.events(upto=block.number, delivery_period=delivery_period)
     named = {name: [event for event in events if event.name == name] for name in {event.name for event in events}}
     matched = next((event for event in events if event.name == "MatchingCompleted"), None)
-    trades, settlements = named.get("Trade", []), named.get("Settled", [])
+    trades = named.get("Trade", []) + continuous_trades(delivery_period, block)
+    settlements = named.get("Settled", [])
     revealed = named.get("BidRevealed", [])
     traded_wh = sum(trade.args["quantityWh"] for trade in trades)
     traded_value = sum(trade.args["quantityWh"] * trade.args["price"] for trade in trades)
@@ -233,7 +235,7 @@ def period_json(delivery_period: int, block: BlockRef, *, bids: bool) -> dict[st
         "bid_count": len(revealed),
         "settled_count": len(settlements),
         "traded_wh": traded_wh,
-        # The contract's own average (tradedValue / tradedWh, rounded down) once matching is done.
+        # Over both phases, as the contract's own average (tradedValue / tradedWh, rounded down).
         "average_price_wei": str(traded_value // traded_wh) if traded_wh else None,
         # The price balancing and reward are settled at: the average, or the operator's reference
         # price when nothing traded; known once matching is done.
@@ -249,9 +251,22 @@ def period_json(delivery_period: int, block: BlockRef, *, bids: bool) -> dict[st
     return answer
 
 
+def continuous_trades(delivery_period: int, block: BlockRef) -> list[MarketEvent]:
+    """The continuous phase's trades of `delivery_period`, when the market names a book."""
+    # The continuous book's blueprint builds on this one's helpers; its reader is found lazily.
+    from backend.continuous_api import reader as continuous_reader
+
+    if not reader().events.events("ContinuousBookSet", upto=block.number):
+        return []  # no book named yet: nothing to ask the chain
+    book = continuous_reader()
+    book.events.sync(block.number)
+    return book.events.events("ContinuousTrade", upto=block.number, delivery_period=delivery_period)
+
+
 def trade_json(trade: MarketEvent, block: BlockRef) -> dict[str, Any]:
     market, args = reader(), trade.args
     return {
+        "phase": "continuous" if trade.name == "ContinuousTrade" else "auction",
         "seller": market.address_of(args["sellerId"], block),
         "buyer": market.address_of(args["buyerId"], block),
         "seller_id": args["sellerId"],

@@ -1,8 +1,9 @@
 // The trading page: connects to the market, keeps the clock running, and redraws each part of
-// the page (account, money, bid, results, retail, operator, sister chains) from the state they share (shared.js).
+// the page (account, money, bid, continuous trading, results, retail, operator, sister chains) from the state they share (shared.js).
 import { showRegistration, showSavedAccounts, wireAccount } from "./account.js";
 import { revealIfDue, showBid, wireBids } from "./bid.js";
 import { duration, PHASE_WORDS } from "./clock.js";
+import { showContinuous, showWindow, wireContinuous } from "./continuous.js";
 import { connect } from "./market.js";
 import { showMoney, wireMoney } from "./money.js";
 import { showOperator } from "./operator.js";
@@ -33,6 +34,7 @@ function showClock() {
   }
   $("phase-bar").style.setProperty("--progress", `${(100 * now.offset) / clock.length}%`);
   if (state.account && state.record) showBid(now);
+  showWindow();
 }
 
 function drawPhaseBar() {
@@ -82,8 +84,11 @@ async function readAndShow() {
       state.record.id > 0n || isOperator() ? showRetail().catch(noteIn("ranked-profile")) : null,
     ]);
   }
-  // Every refresh: a transfer's confirmations move with every block.
-  await showSister().catch(noteIn("sister-note"));
+  // Every refresh: a transfer's confirmations and the continuous book move with every block.
+  await Promise.all([
+    showSister().catch(noteIn("sister-note")),
+    state.record.id > 0n && !state.record.isGrid ? showContinuous().catch(noteIn("book-window")) : null,
+  ]);
 }
 
 // ------------------------------------------------------------------ start
@@ -93,6 +98,7 @@ async function start() {
   wireMoney();
   wireBids();
   wireSister();
+  wireContinuous();
   onRefresh(readAndShow);
   try {
     state.market = await connect();

@@ -224,9 +224,12 @@ export function showBid(now) {
   $("my-bid").hidden = !bid.onChain;
   $("reveal-now").hidden = !(now.phase === "Reveal" && bid.onChain && !bid.revealedAs && bid.kept);
   if (!bid.onChain) return;
+  // A position the market opened at a continuous order looks like a revealed bid kept nowhere here.
   const what = bid.kept
     ? `${kWh(bid.kept.quantityWh)} kWh at ${milliEtherPerKWh(bid.kept.price)}e-3 ether/kWh`
-    : "sealed in another browser, which alone can reveal it";
+    : bid.revealedAs
+      ? "placed from another browser, or opened by your continuous trading"
+      : "sealed in another browser, which alone can reveal it";
   let status;
   if (bid.revealedAs) status = `revealed as bid #${bid.revealedAs}; matching follows the reveal window.`;
   else if (bidding) status = `sealed; it is opened in the reveal window, in ${duration(now.secondsLeft)}.`;

@@ -107,3 +107,41 @@ export function lineChart(container, labels, series) {
     svg.append(element("path", { d: path, class: `${className} line` }));
   }
 }
+
+/**
+ * The book's depth: for each side a step line of the kWh that trades up to each price, bids
+ * falling to the left of the best bid, asks rising to the right of the best ask. `bids` and
+ * `asks` are [{price, quantity}] from the best price outwards (book_view.js `depthSteps`).
+ */
+export function depthChart(container, bids, asks) {
+  if (!bids.length && !asks.length) return showEmpty(container, "The book is empty.");
+  const prices = [...bids, ...asks].map((step) => step.price);
+  const low = Math.min(...prices);
+  const high = Math.max(...prices);
+  const pad = (high - low) * 0.1 || Math.abs(high) * 0.1 || 1;
+  const [xMin, xMax] = [low - pad, high + pad];
+  const { svg, y } = frame(container, [], [...bids, ...asks].map((step) => step.quantity), [
+    { name: "bids (buy)", className: "bid" },
+    { name: "asks (sell)", className: "ask" },
+  ], true);
+  const plotWidth = WIDTH - MARGIN.left - MARGIN.right;
+  const x = (price) => MARGIN.left + (plotWidth * (price - xMin)) / (xMax - xMin);
+  const side = (steps, edge, className) => {
+    if (!steps.length) return;
+    let path = `M${x(steps[0].price)},${y(0)}`;
+    let previous = 0;
+    for (const step of steps) {
+      path += `V${y(previous)}H${x(step.price)}V${y(step.quantity)}`;
+      previous = step.quantity;
+      const point = element("circle", { cx: x(step.price), cy: y(step.quantity), r: 3, class: className });
+      point.append(element("title", {}, `${step.quantity} kWh up to ${step.price}e-3 ether/kWh`));
+      svg.append(point);
+    }
+    svg.append(element("path", { d: `${path}H${x(edge)}`, class: `${className} line` }));
+  };
+  side(bids, xMin, "bid");
+  side(asks, xMax, "ask");
+  for (const price of [low, high]) {
+    svg.append(element("text", { x: x(price), y: HEIGHT - MARGIN.bottom + 16, class: "tick", "text-anchor": "middle" }, String(price)));
+  }
+}

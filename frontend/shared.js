@@ -36,6 +36,17 @@ import { explain, Refusal } from "./words.js";
  * @property {boolean} revealing       an automatic reveal is under way
  * @property {number} lastRevealTry    when an automatic reveal was last tried (Unix seconds)
  * @property {number} refreshes        refreshes since the results were last redrawn
+ * @property {ContinuousBook|null} book  the continuous book, once the server names one
+ */
+
+/**
+ * The continuous book (continuous.js) as last read from /api/continuous.
+ * @typedef {Object} ContinuousBook
+ * @property {string} address
+ * @property {object} contract   ethers Contract of the book, read-only
+ * @property {object} view       /api/continuous: period, open, gate closure, levels per side
+ * @property {object|null} order /api/continuous/orders/<address>: the account's resting order
+ * @property {object[]} trades   /api/continuous/trades/<d>: the period's continuous trades
  */
 
 /** @type {PageState} */
@@ -49,6 +60,7 @@ export const state = {
   revealing: false,
   lastRevealTry: 0,
   refreshes: 0,
+  book: null,
 };
 
 export const $ = (id) => document.getElementById(id);
@@ -77,7 +89,8 @@ export function say(text, kind = "info") {
   if (kind === "ok") messageTimer = setTimeout(() => (box.hidden = true), 15000);
 }
 
-export const sayError = (error) => say(explain(error, state.market?.contract.interface), "error");
+export const sayError = (error) =>
+  say(explain(error, [state.market?.contract.interface, state.book?.contract.interface]), "error");
 
 /** Runs a button's action, showing any refusal or failure in plain words. */
 export function action(handler) {

@@ -54,6 +54,15 @@ export const ERROR_WORDS = {
   ReadingTooLate: (a) => `Readings for period ${a[0]} are no longer accepted.`,
   ReadingAlreadyPosted: (a) => `The reading for period ${a[0]} is already posted.`,
   ReadingAboveCapacity: (a) => `The meter can measure at most ${kWh(a[1])} kWh in a period; this reading says ${kWh(a[0])} kWh.`,
+  // The continuous book's own (IContinuousBook.sol); its admission errors are the market's above.
+  OutsideWindow: (a) => `Continuous trading for delivery period ${a[0]} is not open: it opens once its auction is matched and closes at gate closure.`,
+  AuctionNotComplete: (a) => `The auction for delivery period ${a[0]} is not matched yet, so its continuous book cannot open.`,
+  BookAlreadyOpen: (a) => `The continuous book of delivery period ${a[0]} is already open.`,
+  InvalidGateLead: (a) => `A gate closure ${a[0]} s before delivery leaves no time after the reveal window.`,
+  NotOwner: (a) => `Order #${a[1]} is not yours.`,
+  NoRestingOrder: (a) => `You have no order resting in the book of delivery period ${a[0]}.`,
+  OrderAlreadyResting: () => "You already have an order resting: re-price or cancel it instead.",
+  NothingToTrade: () => "Nobody is on the other side of the book right now; a market order needs someone to trade with.",
 };
 
 /** Revert data (0x + selector + arguments) inside an ethers or JSON-RPC error, if any. */
@@ -65,12 +74,16 @@ export function revertData(error) {
   return null;
 }
 
-/** What went wrong, in words a prosumer understands; `contractInterface` decodes custom errors. */
+/**
+ * What went wrong, in words a prosumer understands; `contractInterface` (one, or a list: the
+ * market's and the continuous book's) decodes custom errors.
+ */
 export function explain(error, contractInterface) {
   if (error instanceof Refusal) return error.message;
   const data = revertData(error);
-  if (data && contractInterface) {
-    const decoded = contractInterface.parseError(data);
+  const interfaces = [contractInterface].flat().filter(Boolean);
+  if (data && interfaces.length) {
+    const decoded = interfaces.map((known) => known.parseError(data)).find(Boolean);
     if (decoded) {
       const words = ERROR_WORDS[decoded.name];
       return `Refused by the market: ${words ? words(decoded.args) : decoded.signature}`;

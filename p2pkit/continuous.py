@@ -9,9 +9,12 @@ completion of its call auction to its gate closure; its structs are decoded by n
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.contract import Contract
+from web3.contract.contract import ContractFunction
 from web3.types import TxReceipt
 
 from p2pkit.contracts import contract_at, deploy
@@ -40,13 +43,23 @@ def book_of(w3: Web3, market: Contract) -> Contract | None:
 
 
 class Trader:
-    """One prosumer's orders in the book of a delivery period; refusals raise ``ContractRefused``."""
+    """One prosumer's orders in the book of a delivery period; refusals raise ``ContractRefused``.
 
-    def __init__(self, w3: Web3, book: Contract, signer: LocalAccount) -> None:
+    Each order goes out through ``sender(call, signer)`` (default: ``p2pkit.transactions.send``),
+    so a caller may count or batch them as it does its other transactions."""
+
+    def __init__(
+        self,
+        w3: Web3,
+        book: Contract,
+        signer: LocalAccount,
+        sender: Callable[[ContractFunction, LocalAccount], TxReceipt] | None = None,
+    ) -> None:
         self.w3, self.book, self.signer = w3, book, signer
+        self._sender = sender or (lambda call, signer: send(w3, call, signer))
 
     def _send(self, call) -> TxReceipt:
-        return send(self.w3, call, self.signer)
+        return self._sender(call, self.signer)
 
     @property
     def order_id(self) -> int:
@@ -78,6 +91,21 @@ class Trader:
         prev = self.book.functions.previousOf(order_id).call()
         return self._send(self.book.functions.sendToMarket(delivery_period, order_id, prev))
 
+    def concede(self, delivery_period: int, *, producer: bool, market_wh: int | None) -> TxReceipt | None:
+        """What a simulated prosumer does in the window (the demo, the day's replay): re-price what
+        rests of its order to the best price on the other side, so that it trades at once; with
+        nothing resting, a market order of ``market_wh`` (None: nothing). Nothing is sent when the
+        other side is empty."""
+        functions = self.book.functions
+        best = functions.book().call()
+        other = best.bestBid if producer else best.bestAsk
+        if not other:
+            return None
+        own = functions.orderOf(self.order_id).call() if self.order_id else None
+        if own is not None and own.deliveryPeriod == delivery_period and own.remainingWh > 0:
+            return self.reprice(delivery_period, functions.orderOf(other).call().price)
+        return self.market(delivery_period, market_wh) if market_wh else None
+
 
 def open_book(w3: Web3, book: Contract, keeper: LocalAccount, delivery_period: int, batch: int = OPEN_BATCH) -> None:
     """Bring every leftover of the auction of ``delivery_period`` into the book (once it is matched)."""
@@ -87,12 +115,14 @@ def open_book(w3: Web3, book: Contract, keeper: LocalAccount, delivery_period: i
         state = book.functions.book().call()
 
 
-def resting_orders(book: Contract, producer: bool, page: int = 100) -> list[tuple[int, object]]:
-    """Every resting order of one side, best first, as (order id, Order)."""
+def resting_orders(
+    book: Contract, producer: bool, page: int = 100, block: int | str = "latest"
+) -> list[tuple[int, object]]:
+    """Every resting order of one side at ``block``, best first, as (order id, Order)."""
     result: list[tuple[int, object]] = []
     start = 0
     while True:
-        ids, orders = book.functions.restingOrders(producer, start, page).call()
+        ids, orders = book.functions.restingOrders(producer, start, page).call(block_identifier=block)
         result.extend(zip(ids, orders))
         if len(ids) < page or orders[-1].next == 0:
             return result

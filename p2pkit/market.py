@@ -23,6 +23,7 @@ from web3.contract import Contract
 from web3.contract.contract import ContractConstructor
 
 from p2pkit.artifacts import MARKET
+from p2pkit.continuous import book_of
 from p2pkit.contracts import constructor, contract_at
 from p2pkit.schedule import Schedule, from_struct
 from p2pkit.transactions import send
@@ -209,7 +210,7 @@ class MarketHandle:
     key made for that chain, to be handed to whoever plays the grid. ``lock`` serialises every use
     of an embedded (in-process, not thread-safe) chain; with a node it is uncontended. ``retail``
     is the retail contracts beside the market (``p2pkit.retail.contracts.Retail``), None when the
-    deployment has none.
+    deployment has none. The continuous book is found through the market (``continuous_book``).
     """
 
     w3: Web3
@@ -219,6 +220,16 @@ class MarketHandle:
     grid_key: LocalAccount | None = None
     lock: TurnLock = field(default_factory=TurnLock)
     retail: Retail | None = None
+    _continuous_book: Contract | None = field(default=None, init=False, repr=False)
+
+    def continuous_book(self) -> Contract | None:
+        """The continuous book the market names (``p2pkit.continuous``), None before its
+        operator has named one; read from the market until it names one, then kept (the
+        market names its book once)."""
+        if self._continuous_book is None:
+            with self.lock:
+                self._continuous_book = book_of(self.w3, self.contract)
+        return self._continuous_book
 
     @classmethod
     def attach(cls, w3: Web3, deployment: Deployment, operator: LocalAccount | None = None) -> MarketHandle:

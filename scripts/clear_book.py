@@ -44,6 +44,27 @@ arrive any more, and adds per revealed bid::
 ``balances`` are then the wallets after settlement; the public grid starts with
 ``GRID_DEPOSIT`` wei to pay its side. With any of these keys, every entry under ``refused`` says
 ``"what"`` was refused: ``"bid"`` (at commit or reveal) or ``"reading"``.
+
+After the call auction the book may trade in the continuous phase (the market's
+``ContinuousBook``, opened once matching is done, closing at the start of the delivery period),
+with these actions in order::
+
+    "continuous": [
+      {"id": "A", "action": "reprice", "price": 20},
+      {"id": "B", "action": "cancel"},
+      {"id": "E", "action": "market"},
+      {"id": "X", "action": "limit", "side": "buy", "kwh": 10, "price": 25, "deposit": 500},
+      {"id": "Y", "action": "market", "side": "sell", "kwh": 5, "deposit": 500}
+    ]
+
+``reprice``, ``cancel`` and ``market`` without ``kwh`` act on what rests of the id's order (a
+market action sends all of it to the market); ``limit`` and ``market`` with ``side`` and ``kwh``
+place a new order for an id with none resting. An id that is not a bid's is a new account,
+registered, authorized, metered and funded with ``deposit`` (and ``green``, ``rated_kw``) like a
+bid's, before the auction; an id's ``side`` is fixed by its first appearance. The output then
+adds ``continuous_trades`` in the order made (the fields of ``trades``); ``average_price`` is the
+period's over both phases, ``balances`` are after both (or after settlement), and a refused
+action is listed under ``refused`` with ``"what": "continuous"`` and its ``action``.
 """
 
 from __future__ import annotations
@@ -60,7 +81,9 @@ from web3.logs import DISCARD
 
 from devnet.embedded import TimeTravel, dev_accounts, start_embedded_chain
 from p2pkit.bids import SealedBid
-from p2pkit.market import MAX_UINT32, MAX_UINT64, MarketParameters, deploy_market
+from p2pkit.continuous import Trader as ContinuousTrader
+from p2pkit.continuous import deploy_book, open_book
+from p2pkit.market import MAX_UINT32, MAX_UINT40, MAX_UINT64, MarketParameters, deploy_market
 from p2pkit.period import Bid, PeriodDriver, Prosumer, Reading, Transaction
 from p2pkit.schedule import SECONDS_PER_HOUR, Schedule
 from p2pkit.transactions import ContractRefused
@@ -78,9 +101,17 @@ REFERENCE_PRICE = MarketParameters().reference_price
 GRID_DEPOSIT = 10_000 * 10**18
 BATCH = 200
 GAS_MONEY = 10**18
-BOOK_KEYS = {"margin", "bids", "price_floor", "price_cap", "readings", "period_hours"}
+BOOK_KEYS = {"margin", "bids", "price_floor", "price_cap", "readings", "period_hours", "continuous"}
 SETTLEMENT_KEYS = {"price_floor", "price_cap", "readings", "period_hours"}
 BID_KEYS = {"id", "side", "kwh", "price", "green", "deposit", "rated_kw"}
+ACCOUNT_KEYS = {"id", "side", "green", "deposit", "rated_kw"}  # what makes a new id's account
+# action -> (keys it needs, keys it may have); "market" without "kwh" acts on the resting order
+ACTION_KEYS = {
+    "reprice": ({"price"}, set()),
+    "cancel": (set(), set()),
+    "market": (set(), {"side", "kwh", "deposit", "green", "rated_kw"}),
+    "limit": ({"side", "kwh", "price"}, {"deposit", "green", "rated_kw"}),
+}
 
 
 class BookError(ValueError):
@@ -98,6 +129,13 @@ class Book:
     readings: dict[str, int] | None = None  # Wh of the bids with a reading; None: do not settle
     period_seconds: int | None = None  # the chain's period when the book uses any settlement key
     extended: bool = field(default=False)
+    continuous: list[dict] = field(default_factory=list)  # the continuous phase's actions, in order
+    accounts: list[dict] = field(default_factory=list)  # ids that only trade in the continuous phase
+
+    @property
+    def says_what(self) -> bool:
+        """Refusals say what was refused (a bid, a reading, a continuous action)."""
+        return self.extended or bool(self.continuous)
 
     @property
     def schedule(self) -> Schedule:
@@ -140,7 +178,10 @@ def parse_book(text: str) -> Book:
     if unknown:
         raise BookError(f"unknown keys: {', '.join(sorted(unknown))}")
     book = Book(exact(raw.get("margin", 0), UNIT_WEI, "margin", positive=False), parse_bids(raw["bids"]))
-    book.extended = bool(SETTLEMENT_KEYS & set(raw)) or any("rated_kw" in bid for bid in raw["bids"])
+    actions = raw.get("continuous") if isinstance(raw.get("continuous"), list) else []
+    book.extended = bool(SETTLEMENT_KEYS & set(raw)) or any(
+        isinstance(entry, dict) and "rated_kw" in entry for entry in raw["bids"] + actions
+    )
     if "price_floor" in raw:
         book.price_floor = exact(raw["price_floor"], UNIT_WEI, "price_floor", positive=True, limit=MAX_UINT64)
     if "price_cap" in raw:
@@ -160,9 +201,67 @@ def parse_book(text: str) -> Book:
                 f"period_hours: a {hours} h period holds at most {fits} bids on the embedded chain"
                 f" (one transaction a second), not {len(book.bids)}"
             )
+    if "continuous" in raw:
+        book.continuous, book.accounts = parse_continuous(raw["continuous"], book.bids)
+        if book.extended:
+            window = book.schedule.period_length - book.schedule.reveal_end
+            fits = window - 4 - 2 * (len(book.bids) // BATCH + 1)
+            if len(book.continuous) > fits:
+                raise BookError(
+                    f"continuous: the window of a {raw.get('period_hours', DEFAULT_PERIOD_HOURS)} h period holds at"
+                    f" most {max(0, fits)} actions on the embedded chain (one transaction a second),"
+                    f" not {len(book.continuous)}"
+                )
     if "readings" in raw:
-        book.readings = parse_readings(raw["readings"], {bid["id"] for bid in book.bids})
+        book.readings = parse_readings(raw["readings"], {bid["id"] for bid in book.bids + book.accounts})
     return book
+
+
+def parse_continuous(raw, bids: list[dict]) -> tuple[list[dict], list[dict]]:
+    """The continuous actions, and the accounts of the ids they name that no bid has."""
+    if not isinstance(raw, list):
+        raise BookError('continuous: must be a list of actions {"id": ..., "action": ...}')
+    producer_of = {bid["id"]: bid["producer"] for bid in bids}
+    actions, accounts = [], []
+    for i, entry in enumerate(raw):
+        where = f"continuous[{i}]"
+        if not isinstance(entry, dict):
+            raise BookError(f"{where}: must be an object")
+        kind = entry.get("action")
+        if kind not in ACTION_KEYS:
+            raise BookError(f"{where}.action: must be one of {', '.join(sorted(ACTION_KEYS))}")
+        needs, may = ACTION_KEYS[kind]
+        if kind == "market" and "kwh" in entry:
+            needs = {"side", "kwh"}
+        missing, unknown = needs - set(entry), set(entry) - needs - may - {"id", "action"}
+        if missing:
+            raise BookError(f"{where}: {kind} needs {', '.join(sorted(missing))}")
+        if unknown:
+            raise BookError(f"{where}: unknown keys for {kind}: {', '.join(sorted(unknown))}")
+        action_id = entry.get("id")
+        if not isinstance(action_id, str):
+            raise BookError(f"{where}.id: must be a string of 1 to 31 bytes")
+        action = {"id": action_id, "action": kind}
+        if "price" in entry:
+            action["price"] = exact(entry["price"], UNIT_WEI, f"{where}.price", positive=True, limit=MAX_UINT64)
+        if "kwh" in entry:
+            action["wh"] = exact(entry["kwh"], WH_PER_KWH, f"{where}.kwh", positive=True, limit=MAX_UINT40)
+        if "side" in entry:
+            account = parse_account(entry, where)
+            producer = account["producer"]
+            if action_id not in producer_of:
+                accounts.append(account)
+                producer_of[action_id] = producer
+            elif producer_of[action_id] != producer:
+                raise BookError(f"{where}.side: {action_id!r} is a {'seller' if producer_of[action_id] else 'buyer'}")
+            elif set(entry) & (ACCOUNT_KEYS - {"id", "side"}):
+                raise BookError(
+                    f"{where}: {action_id!r} has an account already (deposit, green, rated_kw: new ids only)"
+                )
+        elif action_id not in producer_of:
+            raise BookError(f"{where}.id: {action_id!r} has no order; a new id needs side and kwh")
+        actions.append(action)
+    return actions, accounts
 
 
 def parse_bids(raw_bids: list) -> list[dict]:
@@ -173,34 +272,34 @@ def parse_bids(raw_bids: list) -> list[dict]:
             raise BookError(f"{where}: must be an object")
         if set(bid) - BID_KEYS:
             raise BookError(f"{where}: unknown keys: {', '.join(sorted(set(bid) - BID_KEYS))}")
-        bid_id = bid.get("id")
-        if not isinstance(bid_id, str) or not 0 < len(bid_id.encode()) <= 31:
-            raise BookError(f"{where}.id: must be a string of 1 to 31 bytes")
-        if bid_id in seen:
-            raise BookError(f"{where}.id: {bid_id!r} appears twice")
-        seen.add(bid_id)
-        if bid.get("side") not in ("sell", "buy"):
-            raise BookError(f'{where}.side: must be "sell" or "buy"')
-        if not isinstance(bid.get("green", False), bool):
-            raise BookError(f"{where}.green: must be true or false")
-        bids.append(
-            {
-                "id": bid_id,
-                "producer": bid["side"] == "sell",
-                "green": bid.get("green", False),
-                "wh": exact(bid.get("kwh"), WH_PER_KWH, f"{where}.kwh", positive=True),
-                "price": exact(bid.get("price"), UNIT_WEI, f"{where}.price", positive=True),
-                "deposit": exact(bid.get("deposit", 0), UNIT_WEI, f"{where}.deposit", positive=False),
-                "rated_w": exact(
-                    bid.get("rated_kw", DEFAULT_RATED_KW),
-                    W_PER_KW,
-                    f"{where}.rated_kw",
-                    positive=True,
-                    limit=MAX_UINT32,
-                ),
-            }
-        )
+        account = parse_account(bid, where)
+        if account["id"] in seen:
+            raise BookError(f"{where}.id: {account['id']!r} appears twice")
+        seen.add(account["id"])
+        account["wh"] = exact(bid.get("kwh"), WH_PER_KWH, f"{where}.kwh", positive=True)
+        account["price"] = exact(bid.get("price"), UNIT_WEI, f"{where}.price", positive=True)
+        bids.append(account)
     return bids
+
+
+def parse_account(entry: dict, where: str) -> dict:
+    """Who trades: the id, its side, and its account's green flag, deposit and meter."""
+    account_id = entry.get("id")
+    if not isinstance(account_id, str) or not 0 < len(account_id.encode()) <= 31:
+        raise BookError(f"{where}.id: must be a string of 1 to 31 bytes")
+    if entry.get("side") not in ("sell", "buy"):
+        raise BookError(f'{where}.side: must be "sell" or "buy"')
+    if not isinstance(entry.get("green", False), bool):
+        raise BookError(f"{where}.green: must be true or false")
+    return {
+        "id": account_id,
+        "producer": entry["side"] == "sell",
+        "green": entry.get("green", False),
+        "deposit": exact(entry.get("deposit", 0), UNIT_WEI, f"{where}.deposit", positive=False),
+        "rated_w": exact(
+            entry.get("rated_kw", DEFAULT_RATED_KW), W_PER_KW, f"{where}.rated_kw", positive=True, limit=MAX_UINT32
+        ),
+    }
 
 
 def parse_readings(raw, ids: set[str]) -> dict[str, int]:
@@ -237,20 +336,22 @@ def clear_book(book: Book) -> dict:
         price_cap=book.price_cap,
     )
     market = deploy_market(w3, operator, grid.address, book.schedule, parameters)
+    continuous_book = deploy_book(w3, operator, market) if book.continuous else None
     driver = PeriodDriver(market, operator, wait_until=TimeTravel(w3).wait_until, batch=BATCH)
     driver.send([Transaction(grid, market.functions.deposit(), GRID_DEPOSIT)])
     refused = []
 
-    def attempt(bid: dict, what: str, step, item) -> bool:
+    def attempt(bid: dict, what: str, step, item, **detail) -> bool:
         try:
             step([item])
             return True
         except ContractRefused as refusal:
-            entry = {"id": bid["id"], "what": what} if book.extended else {"id": bid["id"]}
+            entry = {"id": bid["id"], "what": what, **detail} if book.says_what else {"id": bid["id"]}
             refused.append({**entry, "error": refusal.name, "args": [str(a) for a in refusal.arguments]})
             return False
 
-    for i, bid in enumerate(bids):
+    accounts = bids + book.accounts
+    for i, bid in enumerate(accounts):
         bid["prosumer"] = prosumer = Prosumer(
             bid["id"],
             bid["producer"],
@@ -263,9 +364,9 @@ def clear_book(book: Book) -> dict:
         )
         funder = funders[i % len(funders)]
         driver.fund(funder, [(prosumer.address, bid["deposit"] + GAS_MONEY), (prosumer.meter.address, GAS_MONEY)])
-    prosumers = [bid["prosumer"] for bid in bids]
+    prosumers = [bid["prosumer"] for bid in accounts]
     driver.enrol(prosumers)
-    ids = dict(zip(driver.account_ids(prosumers), (bid["id"] for bid in bids)))
+    ids = dict(zip(driver.account_ids(prosumers), (bid["id"] for bid in accounts)))
 
     delivery_period = driver.next_auction()
     committed = []
@@ -285,21 +386,58 @@ def clear_book(book: Book) -> dict:
         for receipt in driver.match(delivery_period)
         for log in market.events.Trade().process_receipt(receipt, errors=DISCARD)
     ]
-    trades = [
-        {
-            "seller": ids[log.args.sellerId],
-            "buyer": ids[log.args.buyerId],
-            "kwh": number(Decimal(log.args.quantityWh) / WH_PER_KWH),
-            "price": units(log.args.price),
-        }
-        for log in trade_logs
-    ]
-    result = {"trades": trades, "average_price": units(driver.book(delivery_period).averagePrice) if trades else None}
+    result = {"trades": [trade_json(log, ids) for log in trade_logs]}
+    if continuous_book is not None:
+        open_book(w3, continuous_book, operator, delivery_period)
+        by_id = {account["id"]: account for account in accounts}
+        receipts = []
+        for action in book.continuous:
+            account = by_id[action["id"]]
+            trader = ContinuousTrader(w3, continuous_book, account["prosumer"].key)
+            step = continuous_step(trader, delivery_period, action, account["producer"], receipts)
+            attempt(account, "continuous", step, None, action=action["action"])
+        result["continuous_trades"] = [
+            trade_json(log, ids)
+            for receipt in receipts
+            for log in continuous_book.events.ContinuousTrade().process_receipt(receipt, errors=DISCARD)
+        ]
+    traded = result["trades"] + result.get("continuous_trades", [])
+    result["average_price"] = units(driver.book(delivery_period).averagePrice) if traded else None
     if book.readings is not None:
-        result["settlement"] = settle(driver, delivery_period, book.readings, bids, attempt, ids)
-    result["balances"] = {bid["id"]: units(driver.account(bid["prosumer"].address).wallet) for bid in bids}
+        result["settlement"] = settle(driver, delivery_period, book.readings, accounts, attempt, ids)
+    result["balances"] = {bid["id"]: units(driver.account(bid["prosumer"].address).wallet) for bid in accounts}
     result["refused"] = refused
     return result
+
+
+def trade_json(log, ids: dict[int, str]) -> dict:
+    """A trade of either phase (``Trade``, ``ContinuousTrade``: the same fields), in the book's units."""
+    return {
+        "seller": ids[log.args.sellerId],
+        "buyer": ids[log.args.buyerId],
+        "kwh": number(Decimal(log.args.quantityWh) / WH_PER_KWH),
+        "price": units(log.args.price),
+    }
+
+
+def continuous_step(trader: ContinuousTrader, delivery_period: int, action: dict, producer: bool, receipts: list):
+    """The transaction of one continuous action, as a step ``attempt`` runs (keeping its receipt)."""
+    kind = action["action"]
+
+    def step(_) -> None:
+        if kind == "reprice":
+            receipt = trader.reprice(delivery_period, action["price"])
+        elif kind == "cancel":
+            receipt = trader.cancel(delivery_period)
+        elif kind == "limit":
+            receipt = trader.limit(delivery_period, action["wh"], action["price"], producer=producer)
+        elif "wh" in action:
+            receipt = trader.market(delivery_period, action["wh"])
+        else:
+            receipt = trader.send_to_market(delivery_period)
+        receipts.append(receipt)
+
+    return step
 
 
 def settle(driver: PeriodDriver, delivery_period: int, readings: dict[str, int], bids, attempt, ids) -> dict:

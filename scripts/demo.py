@@ -6,8 +6,10 @@ retail contracts deployed and its keeper running, creates the paper's five users
 controllable source, EV charger, ordinary load; the public grid), gives every prosumer a meter
 box of its own (a simulated DL/T 645-2007 meter on its own pseudo-terminal and a meter bridge
 daemon polling it), and lets the prosumers bid every period from their day profiles, on an
-accelerated clock. Retail runs beside the market: a retailer publishes three plans (flat, time
-of use, monthly tiers), and two bilateral contracts are signed (wind sells to the EV charger,
+accelerated clock; in each continuous window after the auction they re-price what it left of
+their bids to the other side's best price, and now and then send a small market order. Retail
+runs beside the market: a retailer publishes three plans (flat, time of use, monthly tiers), and
+two bilateral contracts are signed (wind sells to the EV charger,
 the controllable source to the ordinary load) for three billing months. Billing months are
 compressed to ``--month-length`` seconds (fixed-length months, which the billing clock allows);
 the meters freeze their registers at each month's end, the meter bridges post the monthly
@@ -37,12 +39,14 @@ from pathlib import Path
 import requests
 from eth_account import Account
 from web3 import Web3
+from web3.contract import Contract
 from web3.exceptions import Web3Exception
 
 from devnet import sister
 from devnet.nodes import stop_processes, wait_for_rpc
 from p2pkit.artifacts import artifact_path
 from p2pkit.bids import SealedBid
+from p2pkit.continuous import Trader, book_of
 from p2pkit.keyfiles import write_private_file
 from p2pkit.market import Deployment, attach
 from p2pkit.period import Bid, PeriodDriver, Prosumer
@@ -72,6 +76,11 @@ RETAILER_NUMBER = 160
 # on a busy machine.
 RETAIL_GAS = 600_000
 MILLI_ETHER = ETHER // 1000
+# In the continuous window a prosumer with nothing resting sends a market order of this many Wh
+# one period in this many.
+MARKET_ORDER_EVERY = 3
+MARKET_ORDER_WH = 50
+BOOK_LOOK_INTERVAL = 3  # seconds between a prosumer's looks at whether its window is open
 # The retailer's offer, prices in wei per kWh: flat; day and night; cheaper blocks of energy.
 DEMO_PLANS = (
     PlanTerms(PriceKind.FLAT, flat_price=600 * MILLI_ETHER // 1000, months=6, reliability=((6, 300),)),
@@ -258,13 +267,19 @@ def start_retail(
     return done
 
 
-def bid_every_period(driver: PeriodDriver, prosumer: Prosumer, quarters: list, stop: threading.Event) -> None:
-    """One simulated prosumer: commits in the commit window, reveals in the reveal window.
+def bid_every_period(
+    driver: PeriodDriver, prosumer: Prosumer, quarters: list, book: Contract | None, stop: threading.Event
+) -> None:
+    """One simulated prosumer: commits in the commit window, reveals in the reveal window, and
+    trades once in each continuous window (``Trader.concede``).
 
     Each step is tried once a period: a refusal or a lost connection is reported and the
     prosumer goes on with the next phase (a commit retried with a new salt could not be
     revealed if the first one was mined after all)."""
     sealed: dict[int, Bid | None] = {}
+    traded: set[int] = set()
+    next_look = 0.0  # when to look at the continuous book again
+    trader = Trader(driver.w3, book, prosumer.key) if book is not None else None
     while not stop.wait(0.5):
         try:
             now = driver.contract.functions.currentPhase().call()
@@ -275,6 +290,19 @@ def bid_every_period(driver: PeriodDriver, prosumer: Prosumer, quarters: list, s
             elif now.phase == Phase.REVEAL and sealed.get(now.period):
                 bid, sealed[now.period] = sealed[now.period], None
                 driver.reveal([bid], now.period + 1)
+            elif trader is not None and now.phase > Phase.REVEAL and now.period + 1 not in traded:
+                if time.monotonic() < next_look:
+                    continue
+                next_look = time.monotonic() + BOOK_LOOK_INTERVAL
+                state = book.functions.book().call()
+                if state.deliveryPeriod == now.period + 1 and state.open:
+                    traded.add(now.period + 1)
+                    # What the auction left is re-priced to the other side's best price; with
+                    # nothing left, one period in MARKET_ORDER_EVERY brings a small market order.
+                    market_turn = (now.period + prosumer.meter_number) % MARKET_ORDER_EVERY == 0
+                    trader.concede(
+                        now.period + 1, producer=prosumer.producer, market_wh=MARKET_ORDER_WH if market_turn else None
+                    )
         except (ContractRefused, TransactionReverted) as refusal:  # e.g. mined just after its window closed
             print(f"{prosumer.name}: {refusal}", file=sys.stderr)
         except (requests.RequestException, Web3Exception) as error:  # e.g. a timeout under heavy load
@@ -313,6 +341,7 @@ def main() -> int:
         retail = retail_at(w3, deployment.bilateral_contracts)
         billing = BillingClock.of(retail.contracts)
         driver = PeriodDriver(market, operator)
+        book = book_of(w3, market)
         users = []
         monthly_wh: dict[str, int] = {}
         speed = REFERENCE_PERIOD / args.period_length
@@ -354,7 +383,7 @@ def main() -> int:
             )
             users.append(prosumer)
             bidders.append(
-                threading.Thread(target=bid_every_period, args=(driver, prosumer, quarters, stop), daemon=True)
+                threading.Thread(target=bid_every_period, args=(driver, prosumer, quarters, book, stop), daemon=True)
             )
             write_private_file(folder / f"{name}.key", prosumer.key.key.to_0x_hex())
             sister.give_sister_funds(page.rstrip("/"), operator, prosumer.address, SISTER_TOKENS, GAS_MONEY)

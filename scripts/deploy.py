@@ -1,5 +1,6 @@
-"""Deploy the EnergyMarket and the retail contracts beside it (RetailPlans, BilateralContracts)
-to any network of ape-config.yaml and write the deployment file.
+"""Deploy the EnergyMarket, its continuous book (ContinuousBook, named by the market) and the
+retail contracts beside it (RetailPlans, BilateralContracts) to any network of ape-config.yaml
+and write the deployment file.
 
     ape run deploy --network ethereum:local:test
     ape run deploy --network ethereum:anvil:node --output deployment.json
@@ -11,7 +12,8 @@ The operator (who signs the deployment and runs the market) is the keystore give
 first test account (on anvil, anvil's first funded account: both use the same mnemonic). The
 grid defaults to Ape's second test account. The retail contracts bill calendar months in UTC+8
 unless ``--utc-offset`` or ``--month-length`` (fixed-length months, for demos and replays) say
-otherwise; ``--no-retail`` deploys the market alone. The deployment file (chain id, market,
+otherwise; ``--no-retail`` leaves them out, ``--no-continuous`` the book (``--gate-lead``: its
+gate closure, seconds before a delivery period starts). The deployment file (chain id, market,
 operator, grid, block, the retail contracts) is what the backend and the meter bridge read to
 find the contracts.
 """
@@ -29,6 +31,7 @@ from ape_accounts import KeyfileAccount
 from ethpm_types import ContractType
 
 from p2pkit.artifacts import ape_contract_type
+from p2pkit.continuous import BOOK
 from p2pkit.market import WEI_PER_ETHER, Deployment, MarketParameters
 from p2pkit.retail.clock import DEFAULT_GRACE, UTC_PLUS_8, BillingClock
 from p2pkit.retail.contracts import CONTRACTS, PLANS
@@ -93,6 +96,19 @@ def operator_account(keystore: Path | None, password_file: Path | None):
 )
 @click.option("--retail/--no-retail", default=True, show_default=True, help="Deploy the retail contracts too.")
 @click.option(
+    "--continuous/--no-continuous",
+    default=True,
+    show_default=True,
+    help="Deploy the continuous book (trading after the auction) and have the market name it.",
+)
+@click.option(
+    "--gate-lead",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seconds before a delivery period starts at which its continuous book closes.",
+)
+@click.option(
     "--month-length",
     default=0,
     show_default=True,
@@ -130,6 +146,8 @@ def cli(
     price_floor,
     price_cap,
     retail,
+    continuous,
+    gate_lead,
     month_length,
     utc_offset,
     reading_grace,
@@ -140,6 +158,10 @@ def cli(
     schedule = Schedule.scaled(period_length)
     parameters = MarketParameters(margin=wei(margin), price_floor=wei(price_floor), price_cap=wei(price_cap))
     market = container("EnergyMarket").deploy(grid, schedule.as_abi(), parameters.as_abi(), sender=operator)
+    if continuous:
+        book = container(BOOK).deploy(market.address, gate_lead, sender=operator)
+        market.setContinuousBook(book.address, sender=operator)
+        cli_ctx.logger.success(f"ContinuousBook at {book.address}, named by the market")
     plans = contracts = None
     if retail:
         clock = (

@@ -6,17 +6,22 @@ Deploys the market, registers the paper's users (wind, controllable source, EV c
 load; the public grid balances), binds a meter account to each prosumer, and runs every period of
 the day: each prosumer commits and reveals its bid from its profile (``sim.profiles``),
 anyone's matching and settlement calls clear the book, and each meter posts the energy actually
-metered. All transactions are signed locally and sent raw.
+metered. After each auction the continuous book opens until gate closure: each prosumer re-prices
+what the auction left of its bid to the other side's best price, and one period in
+``MARKET_ORDER_EVERY`` one with nothing left sends a small market order. All transactions are
+signed locally and sent raw.
 
 Time: on the embedded chain and on anvil the clock jumps from phase to phase, so a day of
 15-minute periods replays in minutes; on any other node (Geth) the replay waits for real block
 time, so pass a short ``--period-length`` there (e.g. 60 for a 96-minute day).
 
 Writes to ``--out`` (default ``replay-output/``): ``periods.csv`` (one row a period: per user
-declared, cleared and actual kWh, balancing and reward in ether; trades, average price,
-transactions sent, failed and retried, and mean submission-to-inclusion latency), ``trades.csv``,
-``transactions.csv`` (success per four-hour block, like the paper's table A2) and PNG charts like
-the paper's figures 3 and 4 and appendix A. Prints a summary: periods cleared, transactions,
+declared, cleared and actual kWh, balancing and reward in ether (cleared and declared count both
+phases); trades, kWh and average price of the auction and of the continuous phase, the period's
+average price over both, transactions sent, failed and retried, and mean submission-to-inclusion
+latency), ``trades.csv`` (each trade with its phase), ``transactions.csv`` (success per four-hour
+block, like the paper's table A2) and PNG charts like the paper's figures 3 and 4 and appendix A,
+and both phases' volumes and prices (``phases.png``). Prints a summary: periods cleared, transactions,
 failures, mean and p95 latency, and the money-conservation check.
 
 On a node, the account paying for the replay comes from ``REPLAY_FUNDER_KEY`` (hex) or
@@ -38,12 +43,14 @@ from pathlib import Path
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
+from web3.contract import Contract
 from web3.logs import DISCARD
 
 from devnet import chain_time
 from devnet.embedded import dev_accounts, start_embedded_chain
 from devnet.nodes import ANVIL_CHAIN_ID, ANVIL_FUNDED_KEY
 from p2pkit.bids import SealedBid
+from p2pkit.continuous import OPEN_BATCH, Trader, deploy_book
 from p2pkit.market import Stage, deploy_market
 from p2pkit.period import Bid, PeriodDriver, Prosumer, Reading, SendEach, Transaction
 from p2pkit.schedule import Schedule
@@ -59,6 +66,11 @@ BATCH = 200
 RETRIES = 3
 HOURS_PER_BLOCK = 4
 SETUP = -1  # the quarter transactions before the day are counted in
+# In the continuous window a prosumer with nothing resting sends a market order of this many Wh
+# one period in this many.
+MARKET_ORDER_EVERY = 3
+MARKET_ORDER_WH = 50
+AUCTION, CONTINUOUS = "auction", "continuous"
 
 
 class Chain:
@@ -135,11 +147,13 @@ class RecordingSender:
 STEP_FAILED = (ContractRefused, TransactionReverted, NotSent)
 
 
-def set_up(chain: Chain, schedule: Schedule, sender: RecordingSender) -> tuple[PeriodDriver, list[Prosumer]]:
-    """The market deployed and the paper's four prosumers enrolled, each with a meter."""
+def set_up(chain: Chain, schedule: Schedule, sender: RecordingSender) -> tuple[PeriodDriver, Contract, list[Prosumer]]:
+    """The market and its continuous book deployed and the paper's four prosumers enrolled, each
+    with a meter."""
     w3, funder = chain.w3, chain.funder()
     grid = Account.create()
     market = deploy_market(w3, funder, grid.address, schedule)
+    book = deploy_book(w3, funder, market)
     driver = PeriodDriver(market, funder, sender=sender, wait_until=chain.wait_until, batch=BATCH)
     prosumers = [
         Prosumer(
@@ -163,7 +177,7 @@ def set_up(chain: Chain, schedule: Schedule, sender: RecordingSender) -> tuple[P
     )
     driver.send([Transaction(grid, market.functions.deposit(), GRID_DEPOSIT)])
     driver.enrol(prosumers)
-    return driver, prosumers
+    return driver, book, prosumers
 
 
 def each(step, items) -> None:
@@ -175,9 +189,31 @@ def each(step, items) -> None:
             pass
 
 
+def trade_continuously(driver: PeriodDriver, book: Contract, prosumers: list[Prosumer], delivery_period: int):
+    """Open the book of ``delivery_period`` (the auction is matched) and let each prosumer trade
+    once in it (``Trader.concede``); returns the receipts of the trades' transactions."""
+    state = book.functions.book().call()
+    while not (state.deliveryPeriod == delivery_period and state.open):
+        driver.send([Transaction(driver.operator, book.functions.openBook(delivery_period, OPEN_BATCH))])
+        state = book.functions.book().call()
+    receipts = []
+    for p in prosumers:
+        trader = Trader(driver.w3, book, p.key, sender=lambda call, signer: driver.send([Transaction(signer, call)])[0])
+        market_turn = (delivery_period + p.meter_number) % MARKET_ORDER_EVERY == 0
+        try:
+            receipt = trader.concede(
+                delivery_period, producer=p.producer, market_wh=MARKET_ORDER_WH if market_turn else None
+            )
+        except STEP_FAILED:
+            continue
+        if receipt is not None:
+            receipts.append(receipt)
+    return receipts
+
+
 def replay(chain: Chain, schedule: Schedule, periods: int, seed: int):
     sender = RecordingSender(chain.w3)
-    driver, prosumers = set_up(chain, schedule, sender)
+    driver, book, prosumers = set_up(chain, schedule, sender)
     market, schedule = driver.contract, driver.schedule
     ids = dict(zip((p.address for p in prosumers), driver.account_ids(prosumers)))
     profiles = {p.name: day(PAPER_PROSUMERS[i], seed) for i, p in enumerate(prosumers)}
@@ -212,9 +248,18 @@ def replay(chain: Chain, schedule: Schedule, periods: int, seed: int):
             except STEP_FAILED:
                 receipts = []
             trades += [
-                (bidding, log.args)
+                (bidding, AUCTION, log.args)
                 for r in receipts
                 for log in market.events.Trade().process_receipt(r, errors=DISCARD)
+            ]
+            try:
+                receipts = trade_continuously(driver, book, prosumers, delivery(bidding))
+            except STEP_FAILED:
+                receipts = []
+            trades += [
+                (bidding, CONTINUOUS, log.args)
+                for r in receipts
+                for log in book.events.ContinuousTrade().process_receipt(r, errors=DISCARD)
             ]
         chain.wait_until(begin + schedule.settle_start)
         if settling is not None:
@@ -241,11 +286,16 @@ def write_outputs(
     sent_by_quarter: dict[int, list[Sent]] = {}
     for s in log:
         sent_by_quarter.setdefault(s.quarter, []).append(s)
-    trade_count = {q: sum(1 for tq, _ in trades if tq == q) for q, _, _ in rows}
+    phases = phase_totals(rows, trades)
     header = [
         "quarter",
         "time",
         "trades",
+        "auction_kwh",
+        "auction_average_price_milli_ether_per_kwh",
+        "continuous_trades",
+        "continuous_kwh",
+        "continuous_average_price_milli_ether_per_kwh",
         "average_price_milli_ether_per_kwh",
         "txs_sent",
         "txs_failed",
@@ -263,12 +313,17 @@ def write_outputs(
         writer.writerow(header)
         for quarter, book, settled in rows:
             sent = sent_by_quarter.get(quarter, [])
-            average = round(book.averagePrice / MILLI_ETHER, 6) if trade_count[quarter] else ""
+            auction, continuous = phases[quarter][AUCTION], phases[quarter][CONTINUOUS]
             row = [
                 quarter,
                 clock(quarter),
-                trade_count[quarter],
-                average,
+                auction.count,
+                auction.kwh,
+                auction.average_price_text,
+                continuous.count,
+                continuous.kwh,
+                continuous.average_price_text,
+                round(book.averagePrice / MILLI_ETHER, 6) if auction.count + continuous.count else "",
                 len(sent),
                 sum(not s.ok for s in sent),
                 sum(s.retries for s in sent),
@@ -290,12 +345,13 @@ def write_outputs(
             writer.writerow(row)
     with open(out / "trades.csv", "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["quarter", "time", "seller", "buyer", "kwh", "price_milli_ether_per_kwh"])
-        for quarter, t in trades:
+        writer.writerow(["quarter", "time", "phase", "seller", "buyer", "kwh", "price_milli_ether_per_kwh"])
+        for quarter, phase, t in trades:
             writer.writerow(
                 [
                     quarter,
                     clock(quarter),
+                    phase,
                     names[t.sellerId],
                     names[t.buyerId],
                     t.quantityWh / 1000,
@@ -318,10 +374,43 @@ def write_outputs(
                 ]
             )
     if charts:
-        draw_charts(out, users, ids, rows)
+        draw_charts(out, users, ids, rows, phases)
 
 
-def draw_charts(out: Path, users: list[Prosumer], ids: dict[str, int], rows) -> None:
+@dataclass
+class PhaseTotal:
+    """One phase's trades in one period: how many, kWh, and the value at their prices (wei)."""
+
+    count: int = 0
+    wh: int = 0
+    value: int = 0  # sum of Wh x price (wei per kWh), as the contract's average takes it
+
+    @property
+    def kwh(self) -> float:
+        return self.wh / 1000
+
+    @property
+    def average_price(self) -> float:
+        """Milli-ether per kWh, rounded down to the wei as the contract's average; nan without trades."""
+        return (self.value // self.wh) / MILLI_ETHER if self.wh else float("nan")
+
+    @property
+    def average_price_text(self) -> float | str:
+        return round(self.average_price, 6) if self.wh else ""
+
+
+def phase_totals(rows, trades) -> dict[int, dict[str, PhaseTotal]]:
+    totals = {quarter: {AUCTION: PhaseTotal(), CONTINUOUS: PhaseTotal()} for quarter, _, _ in rows}
+    for quarter, phase, t in trades:
+        if quarter in totals:
+            total = totals[quarter][phase]
+            total.count += 1
+            total.wh += t.quantityWh
+            total.value += t.quantityWh * t.price
+    return totals
+
+
+def draw_charts(out: Path, users: list[Prosumer], ids: dict[str, int], rows, phases) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -362,9 +451,26 @@ def draw_charts(out: Path, users: list[Prosumer], ids: dict[str, int], rows) -> 
     fig, ax = plt.subplots(figsize=(9, 3.5))
     prices = [(book.averagePrice / MILLI_ETHER if book.tradedWh else float("nan")) for _, book, _ in rows]
     ax.step(hours, prices, where="post")
-    ax.set(xlabel="hour", ylabel="1e-3 ether / kWh", title="Market average price", xlim=(0, 24))
+    ax.set(xlabel="hour", ylabel="1e-3 ether / kWh", title="Market average price (both phases)", xlim=(0, 24))
     fig.tight_layout()
     fig.savefig(out / "average_price.png", dpi=110)
+    plt.close(fig)
+
+    fig, (volume, price) = plt.subplots(2, 1, figsize=(9, 5.5), sharex=True)
+    auction = [phases[q][AUCTION] for q in quarters]
+    continuous = [phases[q][CONTINUOUS] for q in quarters]
+    volume.bar(hours, [t.kwh for t in auction], width=0.25, align="edge", label=AUCTION)
+    volume.bar(
+        hours, [t.kwh for t in continuous], width=0.25, align="edge", bottom=[t.kwh for t in auction], label=CONTINUOUS
+    )
+    volume.set(ylabel="kWh traded", title="Both phases: volume and average price")
+    volume.legend()
+    for name, totals in ((AUCTION, auction), (CONTINUOUS, continuous)):
+        price.step(hours, [t.average_price for t in totals], where="post", label=name)
+    price.set(xlabel="hour", ylabel="1e-3 ether / kWh", xlim=(0, 24))
+    price.legend()
+    fig.tight_layout()
+    fig.savefig(out / "phases.png", dpi=110)
     plt.close(fig)
 
 

@@ -22,6 +22,7 @@ from backend.keeper import Keeper
 from backend.upstreams import HttpUpstream, InProcessUpstream
 from devnet.embedded import dev_accounts, start_embedded_chain, start_embedded_market
 from devnet.nodes import ANVIL_CHAIN_ID, ANVIL_FUNDED_KEY, anvil
+from p2pkit.continuous import deploy_book
 from p2pkit.market import MarketHandle
 
 RPC_TIMEOUT = 5.0
@@ -190,3 +191,10 @@ def entrusted(market, keeper_db) -> EntrustedBids:
 @pytest.fixture
 def keeper(market, entrusted) -> Keeper:
     return Keeper(market, entrusted)
+
+
+@pytest.fixture
+def continuous_book(market):
+    """The continuous book deployed beside the market and named by its operator (gate closure at
+    the start of each delivery period)."""
+    return deploy_book(market.w3, market.operator, market.contract)

@@ -11,6 +11,8 @@ import { ERROR_WORDS, explain, Refusal } from "../../frontend/words.js";
 
 const ABI = JSON.parse(readFileSync(new URL("../../p2pkit/artifacts/EnergyMarket.json", import.meta.url))).abi;
 const market = new ethers.Interface(ABI);
+const BOOK_ABI = JSON.parse(readFileSync(new URL("../../p2pkit/artifacts/ContinuousBook.json", import.meta.url))).abi;
+const book = new ethers.Interface(BOOK_ABI);
 const ALREADY_BOUND = market.encodeErrorResult("MeterAlreadyBound", ["0x" + "11".repeat(20), 2]);
 
 test("the page's own refusal is shown as it is", () => {
@@ -48,4 +50,17 @@ test("a transaction mined but reverted is told apart from a refusal before sendi
 test("an answer of the node's that ethers cannot name is shown in the node's words", () => {
   const error = { code: "UNKNOWN_ERROR", shortMessage: "could not coalesce error", error: { code: -32005, message: "busy" } };
   assert.equal(explain(error), "The market's chain answered: busy");
+});
+
+test("every custom error the continuous book declares has words", () => {
+  const declared = BOOK_ABI.filter((entry) => entry.type === "error").map((entry) => entry.name);
+  assert.deepEqual(declared.filter((name) => !(name in ERROR_WORDS)), []);
+});
+
+test("a continuous book's custom error is decoded with the book's interface among others", () => {
+  const error = { data: book.encodeErrorResult("NoRestingOrder", [7, 3]) };
+  assert.equal(
+    explain(error, [market, book]),
+    "Refused by the market: You have no order resting in the book of delivery period 7.",
+  );
 });

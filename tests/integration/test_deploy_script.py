@@ -11,6 +11,7 @@ from eth_account import Account
 from web3 import Web3
 
 from devnet.nodes import ANVIL_FUNDED_KEY, anvil
+from p2pkit.continuous import book_of
 from p2pkit.market import Deployment, attach
 from p2pkit.retail.contracts import retail_at
 
@@ -19,7 +20,7 @@ APE = Path(sys.executable).with_name("ape")
 GRID = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 
 
-def test_deploy_script_deploys_market_and_retail_and_writes_the_deployment_file(tmp_path):
+def test_deploy_script_deploys_market_book_and_retail_and_writes_the_deployment_file(tmp_path):
     keystore, password = tmp_path / "operator.json", tmp_path / "password"
     password.write_text("operator password\n")
     keystore.write_text(json.dumps(Account.encrypt(ANVIL_FUNDED_KEY, "operator password")))
@@ -65,8 +66,9 @@ def test_deploy_script_deploys_market_and_retail_and_writes_the_deployment_file(
         assert market.functions.schedule().call().periodLength == 120
         parameters = market.functions.parameters().call()
         assert (parameters.margin, parameters.priceFloor, parameters.priceCap) == (2 * 10**15, 10**14, 2 * 10**15)
-        assert w3.eth.get_transaction_count(deployment.operator) == 3
+        assert w3.eth.get_transaction_count(deployment.operator) == 5  # market, book, naming it, retail's two
         assert deployment.block == 1
+        assert book_of(w3, market).functions.market().call() == deployment.market
         retail = retail_at(w3, deployment.bilateral_contracts)
         assert retail.plans.address == deployment.retail_plans
         assert retail.contracts.functions.market().call() == deployment.market

@@ -180,3 +180,101 @@ def test_malformed_book_exits_2_with_a_clear_message(tmp_path, book, message):
     assert result.returncode == 2
     assert message in result.stderr
     assert result.stdout == ""
+
+
+# ---------------------------------------------------------------------- the continuous phase
+
+AUCTION = [
+    {"id": "S1", "side": "sell", "kwh": 100, "price": 10},
+    {"id": "S2", "side": "sell", "kwh": 50, "price": 30},
+    {"id": "B1", "side": "buy", "kwh": 80, "price": 40, "deposit": 10000},
+    {"id": "B2", "side": "buy", "kwh": 60, "price": 20, "deposit": 10000},
+]
+
+
+def test_continuous_worked_example_of_the_spec(tmp_path):
+    result = run(
+        tmp_path,
+        {
+            "margin": 0,
+            "bids": AUCTION,
+            "continuous": [
+                {"id": "S2", "action": "reprice", "price": 18},
+                {"id": "B3", "action": "market", "side": "buy", "kwh": 15, "deposit": 10000},
+                {"id": "S2", "action": "cancel"},
+            ],
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    output = json.loads(result.stdout)
+    assert output["continuous_trades"] == [
+        {"seller": "S2", "buyer": "B2", "kwh": 40, "price": 19},  # midpoint of 18 and 20
+        {"seller": "S2", "buyer": "B3", "kwh": 10, "price": 18},  # at the resting ask's price
+    ]
+    assert output["average_price"] == 21.6  # (2000 + 300 + 760 + 180) / 150, both phases
+    assert output["balances"] == {"S1": 2300, "S2": 940, "B1": 8000, "B2": 8940, "B3": 9820}
+    # S2 has nothing left to cancel.
+    assert [(r["id"], r["what"], r["action"], r["error"]) for r in output["refused"]] == [
+        ("S2", "continuous", "cancel", "NoRestingOrder")
+    ]
+
+
+def test_continuous_limit_orders_rest_and_cross_and_a_resting_order_goes_to_market(tmp_path):
+    result = run(
+        tmp_path,
+        {
+            "margin": 0,
+            "bids": AUCTION,
+            "continuous": [
+                {"id": "X", "action": "limit", "side": "buy", "kwh": 10, "price": 25, "deposit": 500},
+                {"id": "Y", "action": "limit", "side": "sell", "kwh": 5, "price": 24},
+                {"id": "B2", "action": "market"},
+            ],
+        },
+    )
+    output = json.loads(result.stdout)
+    assert output["continuous_trades"] == [
+        {"seller": "Y", "buyer": "X", "kwh": 5, "price": 24.5},  # X rested at 25; Y crosses it
+        {"seller": "S2", "buyer": "B2", "kwh": 40, "price": 30},  # B2's 40 kWh sent to market
+    ]
+    assert output["balances"]["X"] == 500 - 122.5
+
+
+def test_continuous_settlement_counts_both_phases(tmp_path):
+    result = run(
+        tmp_path,
+        {
+            "margin": 0,
+            "period_hours": 0.25,
+            "bids": AUCTION,
+            "continuous": [{"id": "S2", "action": "reprice", "price": 18}],
+            "readings": {"S1": 100, "S2": 40, "B1": 80, "B2": 60},
+        },
+    )
+    output = json.loads(result.stdout)
+    assert output["refused"] == []
+    # Everyone delivered what it traded over both phases: no balancing, no penalty.
+    assert {name: s["balancing"] for name, s in output["settlement"].items()} == {
+        "S1": 0,
+        "S2": 0,
+        "B1": 0,
+        "B2": 0,
+    }
+
+
+@pytest.mark.parametrize(
+    "actions, message",
+    [
+        ({"id": "S2", "action": "hold"}, "continuous[0].action"),
+        ({"id": "S2", "action": "reprice"}, "reprice needs price"),
+        ({"id": "Z", "action": "cancel"}, "'Z' has no order"),
+        ({"id": "S2", "action": "limit", "side": "buy", "kwh": 1, "price": 1}, "'S2' is a seller"),
+        ({"id": "S2", "action": "market", "side": "sell", "kwh": 1, "deposit": 5}, "has an account already"),
+        ({"id": "S2", "action": "reprice", "price": -1}, "continuous[0].price"),
+        ({"id": "S2", "action": "cancel", "price": 3}, "unknown keys for cancel"),
+    ],
+)
+def test_malformed_continuous_action_is_refused(tmp_path, actions, message):
+    result = run(tmp_path, {"bids": AUCTION, "continuous": [actions]})
+
+    assert (result.returncode, message in result.stderr) == (2, True), result.stderr

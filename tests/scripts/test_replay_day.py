@@ -22,11 +22,17 @@ def test_replay_clears_every_period_and_writes_its_outputs(tmp_path):
         periods = list(csv.DictReader(f))
     assert [p["time"] for p in periods] == ["00:00", "00:15", "00:30"]
     assert all(p["txs_failed"] == "0" for p in periods)
+    # What the auctions left traded on in the continuous phase, and the period's average covers both.
+    assert sum(int(p["continuous_trades"]) for p in periods) > 0
+    assert all(p["auction_kwh"] and p["continuous_kwh"] for p in periods)
+    with open(tmp_path / "trades.csv") as f:
+        assert {t["phase"] for t in csv.DictReader(f)} == {"auction", "continuous"}
     for chart in (
         "fig3_load_cleared_vs_actual.png",
         "fig4_load_declared_vs_actual.png",
         "appendix_a_declared_cleared_actual.png",
         "average_price.png",
+        "phases.png",
     ):
         assert (tmp_path / chart).stat().st_size > 0
     with open(tmp_path / "transactions.csv") as f:
