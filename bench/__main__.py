@@ -2,12 +2,13 @@
 
     .venv/bin/python -m bench [--only PART,PART,...] [--quick]
 
-PARTS: gas, retail, continuous, reference, budget, embedded, load, caliper, memory, codec, sister,
-sister_transfer, sister_geth, stations.
+PARTS: gas, retail, continuous, gas_breakdown, reference, budget, embedded, load, caliper, memory,
+codec, sister, sister_transfer, sister_geth, stations.
 
 Each part runs in a process of its own and prints its tables: gas per function and per period
 (``bench/gas.py``), gas of the retail contracts (``bench/retail_gas.py``), of continuous trading
-(``bench/continuous_gas.py``), the off-chain
+(``bench/continuous_gas.py``), where the gas of each goes, opcode by opcode
+(``bench/gas_breakdown.py``), the off-chain
 reference clearing, the 15-minute period budget, the embedded chain, the load test (anvil, and
 Geth when installed), the market under Hyperledger Caliper (``bench/caliper/``, beside the load
 test's rows on the same chain), the resident memory of the backend and of a meter bridge daemon
@@ -37,6 +38,7 @@ PARTS = {
     "gas": ["-m", "bench.gas"],
     "retail": ["-m", "bench.retail_gas"],
     "continuous": ["-m", "bench.continuous_gas"],
+    "gas_breakdown": ["-m", "bench.gas_breakdown"],
     "reference": ["-m", "bench.reference_clearing"],
     "budget": ["-m", "bench.period_budget"],
     "embedded": ["-m", "bench.embedded"],
@@ -53,6 +55,7 @@ QUICK = {
     "gas": ["--sizes", "10,100"],
     "retail": ["--batches", "1,10"],
     "continuous": ["--crossed", "1,2"],
+    "gas_breakdown": ["--bids", "10"],
     "reference": ["--sizes", "10,100,1000"],
     "budget": [],
     "embedded": ["--sizes", "10"],

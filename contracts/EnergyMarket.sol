@@ -128,7 +128,7 @@ contract EnergyMarket is MarketAuction {
         returns (uint40 tradedWh, uint256 spendable)
     {
         uint256 traded;
-        (traded,, spendable) = _pay(deliveryPeriod, sellerId, buyerId, quantityWh, price, _parameters.margin);
+        (traded,, spendable) = _pay(deliveryPeriod, sellerId, buyerId, quantityWh, price, _admission.margin);
         tradedWh = uint40(traded);
         if (tradedWh == 0) return (0, spendable);
         _bids[deliveryPeriod][_accounts[sellerId].lastBidId].remaining -= tradedWh;

@@ -53,6 +53,16 @@ abstract contract MarketAccounts is IEnergyMarket {
         bool open; // reserved by a commit whose bid is not yet settled or forfeited
     }
 
+    /// @dev What admission reads (commit, reveal, a continuous order, a trade's cut), copied from
+    ///      `_parameters` by `_setParameters`, their only writer, so that one slot holds it: the
+    ///      Parameters struct keeps margin and the price bounds in two slots (its ABI order).
+    ///      One slot: margin 96 | priceFloor 64 | priceCap 64 = 224 bits.
+    struct Admission {
+        uint96 margin;
+        uint64 priceFloor;
+        uint64 priceCap;
+    }
+
     /// @dev Four places: bids of delivery periods d, d+1, d+2 are open together while d waits for
     ///      settlement; the fourth lets a late settlement catch up before a commit is refused.
     uint256 internal constant PROCEEDS_SLOTS = 4;
@@ -69,6 +79,7 @@ abstract contract MarketAccounts is IEnergyMarket {
     uint32 internal immutable _readingGrace;
 
     Parameters internal _parameters;
+    Admission internal _admission;
     uint32 internal _accountCount;
     /// @dev One slot: deposited 128 | withdrawn 128.
     uint128 internal _deposited;
@@ -254,6 +265,7 @@ abstract contract MarketAccounts is IEnergyMarket {
         bool boundsValid = 0 < p.priceFloor && p.priceFloor <= p.referencePrice && p.referencePrice <= p.priceCap;
         if (p.forfeitBps > MarketMath.BPS || !boundsValid) revert InvalidParameters();
         _parameters = p;
+        _admission = Admission(p.margin, p.priceFloor, p.priceCap);
         emit ParametersChanged(p);
     }
 
@@ -307,7 +319,7 @@ abstract contract MarketAccounts is IEnergyMarket {
 
     /// @dev Wallet less the margin of an open bid and less proceeds awaiting settlement.
     function _freeBalance(uint32 id, Account storage a) internal view returns (uint256) {
-        uint256 locked = (a.openBids > 0 ? _parameters.margin : 0) + _lockedProceeds(id, a);
+        uint256 locked = (a.openBids > 0 ? _admission.margin : 0) + _lockedProceeds(id, a);
         return a.wallet > locked ? a.wallet - locked : 0;
     }
 

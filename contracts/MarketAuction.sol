@@ -75,7 +75,7 @@ abstract contract MarketAuction is MarketAccounts {
         if (stage == Stage.Done) revert MatchingComplete(deliveryPeriod);
 
         Queues memory q = _loadQueues(deliveryPeriod, book.heads);
-        uint256 margin = _parameters.margin;
+        uint256 margin = _admission.margin;
         uint256 tradedWh;
         uint256 tradedValue;
         for (uint256 step; step < maxSteps && stage != Stage.Done; ++step) {
@@ -137,7 +137,7 @@ abstract contract MarketAuction is MarketAccounts {
         // Settlement needs a meter: without a reading it assumes the worst the meter could measure.
         if (a.ratedPowerW == 0) revert NoMeterBound(account);
         if (_hasExpiredCommit(id)) _forfeit(id);
-        uint256 margin = _parameters.margin;
+        uint256 margin = _admission.margin;
         if (a.wallet < margin) revert InsufficientMargin(a.wallet, margin);
         if (a.flags & FLAG_PRODUCER != 0) _reserveProceeds(id, d);
         (a.lastBidPeriod, a.lastBidId) = (d, bidId);
@@ -163,12 +163,13 @@ abstract contract MarketAuction is MarketAccounts {
     ///      wallet less the margin covers quantity x price.
     function _requireAdmissible(Account storage a, uint40 quantityWh, uint64 price) internal view {
         if (quantityWh == 0) revert InvalidBid(quantityWh, price);
-        (uint64 floor, uint64 cap) = (_parameters.priceFloor, _parameters.priceCap);
+        Admission memory admission = _admission;
+        (uint64 floor, uint64 cap) = (admission.priceFloor, admission.priceCap);
         if (price < floor || price > cap) revert PriceOutOfBounds(price, floor, cap);
         uint256 capacity = MarketMath.capacityWh(a.ratedPowerW, _periodLength);
         if (quantityWh > capacity) revert BidAboveCapacity(quantityWh, uint64(capacity));
         uint256 wallet = a.wallet;
-        uint256 margin = _parameters.margin;
+        uint256 margin = admission.margin;
         if (a.flags & FLAG_PRODUCER != 0) {
             if (wallet < margin) revert InsufficientMargin(wallet, margin);
         } else {

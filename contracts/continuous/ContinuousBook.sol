@@ -328,7 +328,7 @@ contract ContinuousBook is IContinuousBook {
         bool cut = traded < q;
         if (cut && !t.sells) {
             if (t.left == t.quantity) revert InsufficientFunds(spendable, MarketMath.cost(q, price));
-            if (traded != 0) _orders[restingId] = r;
+            if (traded != 0) _orders[restingId].remainingWh = r.remainingWh;
             return true;
         }
         if (cut) emit OrderCut(s.deliveryPeriod, restingId, spendable);
@@ -337,7 +337,8 @@ contract ContinuousBook is IContinuousBook {
             if (t.sells) s.bestBid = r.next;
             else s.bestAsk = r.next;
         }
-        _orders[restingId] = r;
+        // A trade changes only what rests: one field written, not the whole order.
+        _orders[restingId].remainingWh = r.remainingWh;
     }
 
     /// @dev Links an order into its side after `hintPrevId` (or further on, if orders were
