@@ -43,7 +43,6 @@ import logging
 import threading
 import time
 from collections import deque
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
@@ -51,7 +50,6 @@ from typing import Any
 from web3.contract.contract import ContractFunction
 
 from backend.entrusted import EntrustedBids, EntrustOutcome
-from devnet.embedded import is_embedded
 from p2pkit.continuous import OPEN_BATCH
 from p2pkit.events import MarketEventLog
 from p2pkit.market import MarketHandle, Stage
@@ -134,16 +132,11 @@ class Keeper:
         self._batch = batch
         self._events = events or MarketEventLog(market, max_log_block_range)
         self._poll_interval = poll_interval
-        # A node serves requests from several threads; holding the lock while one of the
-        # keeper's transactions is mined would stall the read API for that long, or for the
-        # whole receipt timeout if the node is down. On an embedded chain the keeper holds it for
-        # a whole step (the block ticker mines meanwhile, under the chain's own lock), so that it
-        # waits for its turn behind the proxy's batches once per step, not once per call: an
-        # entrusted bid's reveal then goes out within a step of the reveal window's start.
-        self._sending_lock: AbstractContextManager = market.lock if is_embedded(market.w3) else nullcontext()
-        self._driver = PeriodDriver(
-            market.contract, market.operator, sender=SendEach(market.w3, lock=self._sending_lock), batch=batch
-        )
+        # The market's lock is held to read, never while one of the keeper's transactions is
+        # mined: that takes up to a block interval (or the whole receipt timeout if the node is
+        # down), and would stall the read API as long. An embedded chain's provider serves the
+        # keeper's requests one at a time among the others'.
+        self._driver = PeriodDriver(market.contract, market.operator, sender=SendEach(market.w3), batch=batch)
         self._retail_batch = retail_batch
         self._retail_events = (
             MarketEventLog(market, max_log_block_range, contract=market.retail.contracts) if market.retail else None
@@ -200,19 +193,18 @@ class Keeper:
 
     def step(self) -> KeeperAction | None:
         """Send the first transaction the chain calls for; None when there is none yet."""
-        with self._sending_lock:
-            now = self._look()
-            with self._status_lock:
-                self._last_step_at = time.time()
-            action = self._reveal_entrusted(now) or self._open_window(now)
-            if action:
-                return action
-            for period in self._events.delivery_periods(now.block):
-                if period not in self._finished_periods:
-                    action = self._advance(period, now)
-                    if action:
-                        return action
-            return self._settle_retail(now)
+        now = self._look()
+        with self._status_lock:
+            self._last_step_at = time.time()
+        action = self._reveal_entrusted(now) or self._open_window(now)
+        if action:
+            return action
+        for period in self._events.delivery_periods(now.block):
+            if period not in self._finished_periods:
+                action = self._advance(period, now)
+                if action:
+                    return action
+        return self._settle_retail(now)
 
     def _look(self) -> _ChainNow:
         w3, contract = self._market.w3, self._market.contract

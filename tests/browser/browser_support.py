@@ -35,8 +35,9 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-# Long enough for a person-paced page to seal a bid in the commit window (12 s of it).
-PERIOD_LENGTH = 60
+# Long enough for a person-paced page to seal a bid in the commit window (18 s of it), and for
+# the keeper to reveal an entrusted bid in the reveal window (12 s) on a loaded machine.
+PERIOD_LENGTH = 90
 # Retail billing months of the test market, and the time their readings are accepted after.
 MONTH_LENGTH = 90
 READING_GRACE = 60

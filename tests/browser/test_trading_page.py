@@ -90,7 +90,7 @@ def test_two_prosumers_trade_through_a_whole_period(open_page, market_server):
     ev.screenshot("04-deposited")
 
     # Only a metered prosumer may bid: the operator binds each one's smart meter with its rated
-    # power. These meters are rated 120 kW: 2 kWh in one of the test market's 60-second periods.
+    # power. These meters are rated 80 kW: 2 kWh in one of the test market's 90-second periods.
     readings = {"wind": (1001, 1400), "ev": (1002, 1600)}  # meter number, actual Wh
     meters = {}
     for prosumer in (wind, ev):
@@ -100,14 +100,14 @@ def test_two_prosumers_trade_through_a_whole_period(open_page, market_server):
         operator.page.fill("#meter-prosumer", prosumer.text("#my-address"))
         operator.page.fill("#meter-address", meter.address)
         operator.page.fill("#meter-number", str(number))
-        operator.page.fill("#meter-rated-kw", "120")
+        operator.page.fill("#meter-rated-kw", "80")
         operator.act("#meter-form button", "done")
         prosumer.wait_text("#my-meter", f"Meter no. {number}.*at most 2 kWh a period")
     # A refusal only the contract knows of comes back decoded from its custom error.
     operator.page.fill("#meter-prosumer", ev.text("#my-address"))
     operator.page.fill("#meter-address", meters["wind"].address)
     operator.page.fill("#meter-number", "1003")
-    operator.page.fill("#meter-rated-kw", "120")
+    operator.page.fill("#meter-rated-kw", "80")
     operator.page.evaluate("document.getElementById('message').className = 'message'")
     operator.page.click("#meter-form button")
     operator.wait_text("#message", r"Refused by the market: That meter is already bound to prosumer #2\.")
