@@ -59,13 +59,20 @@ def start_embedded_chain() -> Web3:
 class EmbeddedProvider(EthereumTesterProvider):
     """eth-tester's provider with every request served under ``chain_lock``: eth-tester and
     py-evm are not thread-safe, and a backend's threads (requests, keeper, block ticker) share
-    one chain. Whoever reads the chain's objects directly takes the same lock."""
+    one chain. Whoever reads the chain's objects directly takes the same lock.
+
+    A call or gas estimate runs without the nonce it names, as on a node: eth-tester runs it on
+    the last mined block and would refuse the nonce of an account's second transaction while
+    its first waits in the pending block.
+    """
 
     def __init__(self, ethereum_tester: Any, api_endpoints: dict | None = None) -> None:
         super().__init__(ethereum_tester, api_endpoints)
         self.chain_lock = TurnLock()
 
     def make_request(self, method: Any, params: Any) -> Any:
+        if method in ("eth_call", "eth_estimateGas") and params and isinstance(params[0], dict):
+            params = [{k: v for k, v in params[0].items() if k != "nonce"}, *params[1:]]
         with self.chain_lock:
             return super().make_request(method, params)
 

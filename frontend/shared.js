@@ -1,6 +1,6 @@
 // What every part of the page shares: the one state object, the helpers for the page's elements
 // and the read API, the message line, and `transact`, through which every transaction is sent.
-import { explain, Refusal } from "./words.js";
+import { explain, Refusal, staleNonce } from "./words.js";
 
 /**
  * The market as `connect()` (market.js) describes it.
@@ -150,7 +150,10 @@ export async function transact(description, send, gasBalance = state.gasBalance)
   let receipt;
   try {
     say(`${description}…`);
-    const tx = await send();
+    const tx = await send().catch((error) => {
+      if (!staleNonce(error)) throw error;
+      return send(); // the keeper took the nonce first: signed again with the next one
+    });
     say(`${description}: waiting for the next block…`);
     receipt = await tx.wait();
   } finally {

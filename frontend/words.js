@@ -75,6 +75,16 @@ export function revertData(error) {
 }
 
 /**
+ * Whether the node refused a transaction for a nonce another sender of the same key took first
+ * (the operator's page and the keeper both sign with the operator's key): nothing was sent, and
+ * signing again with a fresh nonce is safe.
+ */
+export function staleNonce(error) {
+  if (error?.code === "NONCE_EXPIRED") return true;
+  return error?.code === "UNKNOWN_ERROR" && /nonce/i.test(error.error?.message ?? "");
+}
+
+/**
  * What went wrong, in words a prosumer understands; `contractInterface` (one, or a list: the
  * market's and the continuous book's) decodes custom errors.
  */

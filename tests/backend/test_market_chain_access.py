@@ -86,6 +86,15 @@ def test_one_block_seals_every_transaction_of_its_interval(market, interval_mine
     assert {(r["status"], r["blockNumber"]) for r in receipts} == {(1, w3.eth.block_number)}
 
 
+def test_a_second_transaction_is_estimated_while_the_first_waits(market, interval_mined):
+    w3, grid, contract = market.w3, market.grid_key, market.contract
+    first = w3.eth.get_transaction_count(grid.address, "pending")
+    send_ether(w3, grid, first)
+    second = contract.functions.deposit().build_transaction({"from": grid.address, "value": 1, "nonce": first + 1})
+
+    assert second["gas"] > 21_000
+
+
 def test_stopping_the_ticker_seals_what_waits_and_goes_back_to_a_block_per_transaction(market):
     w3, operator = market.w3, market.operator
     ticker = BlockTicker(w3, 3600.0, wall_clock=StoppedClock(0))

@@ -114,11 +114,11 @@ class MarketServer:
 
 @contextmanager
 def serving_embedded_market(
-    log: Path, environment: dict[str, str] | None = None, start_seconds: float = 60
+    log: Path, environment: dict[str, str] | None = None, start_seconds: float = 120
 ) -> Iterator[MarketServer]:
     """`python -m backend serve --chain embedded` on a free port, with a short period and short
     billing months (and the backend's other settings in ``environment``), once it serves within
-    ``start_seconds``."""
+    ``start_seconds`` (on a loaded machine, importing, deploying and booting take a minute)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {

@@ -7,7 +7,7 @@ import { test } from "node:test";
 
 import { ethers } from "ethers";
 
-import { ERROR_WORDS, explain, Refusal } from "../../frontend/words.js";
+import { ERROR_WORDS, explain, Refusal, staleNonce } from "../../frontend/words.js";
 
 const ABI = JSON.parse(readFileSync(new URL("../../p2pkit/artifacts/EnergyMarket.json", import.meta.url))).abi;
 const market = new ethers.Interface(ABI);
@@ -63,4 +63,12 @@ test("a continuous book's custom error is decoded with the book's interface amon
     explain(error, [market, book]),
     "Refused by the market: You have no order resting in the book of delivery period 7.",
   );
+});
+
+test("a nonce the keeper took first is told apart from other refusals", () => {
+  const taken = { code: "UNKNOWN_ERROR", error: { message: "Invalid transaction nonce: Expected 7, but got 6" } };
+  assert.equal(staleNonce(taken), true);
+  assert.equal(staleNonce({ code: "NONCE_EXPIRED" }), true);
+  assert.equal(staleNonce({ code: "UNKNOWN_ERROR", error: { message: "busy" } }), false);
+  assert.equal(staleNonce({ code: "CALL_EXCEPTION" }), false);
 });
