@@ -240,31 +240,42 @@ def start_retail(
         plan_ids.append(retail.plans.functions.planCount().call())
     done = [f"retailer City Retail ({retailer.address}) publishes plans {', '.join(map(str, plan_ids))}"]
     contracts = retail.contracts.functions
-    first_month = contracts.currentMonth().call() + 1
     for seller_name, buyer_name in DEMO_CONTRACTS:
         seller, buyer = users[seller_name], users[buyer_name]
         for party in (seller, buyer):
             send_retail(w3, contracts.deposit(), party.key, value=RETAIL_WALLET)
+        terms = sign_demo_contract(w3, retail, operator, seller, buyer, monthly_wh[buyer_name])
+        done.append(
+            f"contract {contracts.contractCount().call()}: {seller_name} sells {buyer_name} "
+            f"{terms.monthly_wh / 1000:g} kWh a month for {CONTRACT_MONTHS} months from month {terms.first_month}"
+        )
+    return done
+
+
+def sign_demo_contract(w3: Web3, retail: Retail, operator, seller: Prosumer, buyer: Prosumer, monthly_wh: int) -> Terms:
+    """A contract from next month, signed by both parties and sent by the operator. A contract
+    must start after the month its transaction is mined in: if a month ends between reading the
+    month and mining, the refused terms are drawn again for the month after."""
+    contracts = retail.contracts.functions
+    for _ in range(2):
         terms = Terms(
             buyer=buyer.address,
             seller=seller.address,
-            first_month=first_month,
+            first_month=contracts.currentMonth().call() + 1,
             months=CONTRACT_MONTHS,
-            monthly_wh=monthly_wh[buyer_name],
+            monthly_wh=monthly_wh,
             direct_price=500 * MILLI_ETHER // 1000,
             catalogue_price=700 * MILLI_ETHER // 1000,
             penalty_rate=20 * MILLI_ETHER // 1000,
             buyer_deposit=CONTRACT_DEPOSIT,
             seller_deposit=CONTRACT_DEPOSIT,
         )
-        chain_id = w3.eth.chain_id
-        signatures = [sign_terms(p.key.key, terms, 1, chain_id, retail.contracts.address) for p in (buyer, seller)]
-        send_retail(w3, contracts.signContract(terms.as_abi(), 1, *signatures), operator)
-        done.append(
-            f"contract {contracts.contractCount().call()}: {seller_name} sells {buyer_name} "
-            f"{terms.monthly_wh / 1000:g} kWh a month for {CONTRACT_MONTHS} months from month {first_month}"
-        )
-    return done
+        chain_id, address = w3.eth.chain_id, retail.contracts.address
+        signatures = [sign_terms(p.key.key, terms, 1, chain_id, address) for p in (buyer, seller)]
+        receipt = send(w3, contracts.signContract(terms.as_abi(), 1, *signatures), operator, gas=RETAIL_GAS)
+        if receipt["status"] == 1:
+            return terms
+    raise SystemExit(f"signContract failed in block {receipt['blockNumber']}")
 
 
 def bid_every_period(
