@@ -189,7 +189,20 @@ class InProcessUpstream:
             return _error_response(request_id, INVALID_INPUT, str(error) or type(error).__name__)
         if "error" in response:
             return {"jsonrpc": "2.0", "id": request_id, "error": response["error"]}
-        return {"jsonrpc": "2.0", "id": request_id, "result": _as_json_rpc_value(response["result"])}
+        result = response["result"]
+        if method == "eth_getTransactionReceipt" and result:
+            result = self._with_block_log_indexes(result)
+        return {"jsonrpc": "2.0", "id": request_id, "result": _as_json_rpc_value(result)}
+
+    def _with_block_log_indexes(self, receipt: dict[str, Any]) -> dict[str, Any]:
+        """The receipt with its logs numbered across the block, as a node and this upstream's
+        eth_getLogs number them (eth-tester numbers each transaction's logs from 0)."""
+        with self.w3.provider.chain_lock:
+            chain = self.w3.provider.ethereum_tester.backend.chain
+            block = chain.get_canonical_block_by_number(_quantity(receipt["blockNumber"]))
+            earlier = block.get_receipts(chain.chaindb)[: _quantity(receipt["transactionIndex"])]
+        offset = sum(len(earlier_receipt.logs) for earlier_receipt in earlier)
+        return {**receipt, "logs": [{**log, "logIndex": offset + i} for i, log in enumerate(receipt["logs"])]}
 
     def _revert_data_of_call(self, params: list[Any], ends: float) -> bytes | None:
         """eth-tester reports a reverted eth_call with the revert's bytes only as printed text;
@@ -277,6 +290,10 @@ def node_address(url: str) -> str:
     port = parts.port or (443 if parts.scheme == "https" else 80)
     host = f"[{parts.hostname}]" if parts.hostname and ":" in parts.hostname else parts.hostname
     return f"{host}:{port}"
+
+
+def _quantity(value: Any) -> int:
+    return int(value, 16) if isinstance(value, str) else int(value)
 
 
 def _error_response(request_id: Any, code: int, message: str, data: Any = None) -> dict[str, Any]:

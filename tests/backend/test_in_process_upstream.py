@@ -113,3 +113,17 @@ def test_log_query_over_more_blocks_than_its_time_allows_is_stopped(embedded_cha
     error = ask(upstream, "eth_getLogs", {"fromBlock": "earliest", "toBlock": "latest"})["error"]
 
     assert (error["code"], error["message"].startswith("eth_getLogs stopped")) == (-32005, True)
+
+
+def test_a_receipts_logs_are_numbered_across_the_block_as_in_log_queries(embedded_chain, upstream, probe_address):
+    tester, sender = embedded_chain.provider.ethereum_tester, embedded_chain.eth.accounts[0]
+    tester.seals_each_transaction = False  # both pings in one block, as interval mining puts them
+    nonce = embedded_chain.eth.get_transaction_count(sender)
+    hashes = [
+        embedded_chain.eth.send_transaction({"from": sender, "to": probe_address, "nonce": nonce + i}) for i in range(2)
+    ]
+    tester.mine_blocks(1)
+    logs = ask(upstream, "eth_getLogs", {"fromBlock": "latest", "toBlock": "latest", "topics": [PING_TOPIC]})["result"]
+    receipt = ask(upstream, "eth_getTransactionReceipt", "0x" + hashes[1].hex())["result"]
+
+    assert [log["logIndex"] for log in receipt["logs"]] == [logs[1]["logIndex"]] == ["0x1"]
