@@ -199,8 +199,8 @@ class InProcessUpstream:
         eth_getLogs number them (eth-tester numbers each transaction's logs from 0)."""
         with self.w3.provider.chain_lock:
             chain = self.w3.provider.ethereum_tester.backend.chain
-            block = chain.get_canonical_block_by_number(_quantity(receipt["blockNumber"]))
-            earlier = block.get_receipts(chain.chaindb)[: _quantity(receipt["transactionIndex"])]
+            block = chain.get_canonical_block_by_number(receipt["blockNumber"])
+            earlier = block.get_receipts(chain.chaindb)[: receipt["transactionIndex"]]
         offset = sum(len(earlier_receipt.logs) for earlier_receipt in earlier)
         return {**receipt, "logs": [{**log, "logIndex": offset + i} for i, log in enumerate(receipt["logs"])]}
 
@@ -290,10 +290,6 @@ def node_address(url: str) -> str:
     port = parts.port or (443 if parts.scheme == "https" else 80)
     host = f"[{parts.hostname}]" if parts.hostname and ":" in parts.hostname else parts.hostname
     return f"{host}:{port}"
-
-
-def _quantity(value: Any) -> int:
-    return int(value, 16) if isinstance(value, str) else int(value)
 
 
 def _error_response(request_id: Any, code: int, message: str, data: Any = None) -> dict[str, Any]:
