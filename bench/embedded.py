@@ -326,8 +326,7 @@ def render(runs: list[EmbeddedRun]) -> tuple[str, list[list]]:
     for r in runs:
         cells = [f"{2 * r.prosumers:,}"]
         for kind in KINDS:
-            seconds = sum(t.seconds for t in r.phases if t.kind == kind)
-            cells += [f"{seconds:.1f} of {r.windows[kind]}", f"{capacity(r, kind):,}"]
+            cells += [f"{phase_seconds(r, kind):.1f} of {r.windows[kind]}", f"{capacity(r, kind):,}"]
         cells.append(f"{min(capacity(r, kind) for kind in KINDS):,}")
         fits.append(cells)
     largest = runs[-1]
@@ -394,13 +393,17 @@ def render(runs: list[EmbeddedRun]) -> tuple[str, list[list]]:
 
 
 def fitted(r: EmbeddedRun) -> bool:
-    return all(sum(t.seconds for t in r.phases if t.kind == kind) <= r.windows[kind] for kind in KINDS)
+    return all(phase_seconds(r, kind) <= r.windows[kind] for kind in KINDS)
 
 
 def capacity(r: EmbeddedRun, kind: str) -> int:
     """Prosumers whose `kind` transactions the phase's window holds at the rate measured."""
-    seconds = sum(t.seconds for t in r.phases if t.kind == kind)
-    return int(r.windows[kind] * 2 * r.prosumers / seconds)
+    return int(r.windows[kind] * 2 * r.prosumers / phase_seconds(r, kind))
+
+
+def phase_seconds(r: EmbeddedRun, kind: str) -> float:
+    """The time both paths took to send `kind` transactions and see them mined."""
+    return sum(t.seconds for t in r.phases if t.kind == kind)
 
 
 def main(argv: list[str] | None = None) -> None:
