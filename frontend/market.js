@@ -7,6 +7,15 @@ import { MarketClock } from "./clock.js";
 export { ethers };
 
 /**
+ * A provider on one of the backend's JSON-RPC proxies. ethers shares identical requests made
+ * within 250 ms by default; that sharing is off, because a nonce read again right after a send
+ * the node refused for its nonce must be read fresh.
+ */
+export function nodeProvider(url) {
+  return new ethers.JsonRpcProvider(url, undefined, { staticNetwork: true, pollingInterval: 1000, cacheTimeout: -1 });
+}
+
+/**
  * The market as the backend describes it (address, ABI, operator) and a provider that reaches
  * the chain through the backend's /rpc proxy, where only reads and raw transactions pass.
  * @returns {Promise<Market>}
@@ -15,8 +24,7 @@ export async function connect() {
   const reply = await fetch("/api/contract");
   if (!reply.ok) throw new Error(`The server has no market to trade on (/api/contract answered ${reply.status}).`);
   const description = await reply.json();
-  const rpcUrl = new URL("/rpc", location.href).href;
-  const provider = new ethers.JsonRpcProvider(rpcUrl, undefined, { staticNetwork: true, pollingInterval: 1000 });
+  const provider = nodeProvider(new URL("/rpc", location.href).href);
   const contract = new ethers.Contract(description.address, description.abi, provider);
   const [schedule, operator, grid, network, latest] = await Promise.all([
     contract.schedule(),

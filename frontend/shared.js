@@ -1,6 +1,6 @@
 // What every part of the page shares: the one state object, the helpers for the page's elements
 // and the read API, the message line, and `transact`, through which every transaction is sent.
-import { explain, Refusal, staleNonce } from "./words.js";
+import { explain, Refusal, sendWithFreshNonce } from "./words.js";
 
 /**
  * The market as `connect()` (market.js) describes it.
@@ -150,10 +150,7 @@ export async function transact(description, send, gasBalance = state.gasBalance)
   let receipt;
   try {
     say(`${description}…`);
-    const tx = await send().catch((error) => {
-      if (!staleNonce(error)) throw error;
-      return send(); // the keeper took the nonce first: signed again with the next one
-    });
+    const tx = await sendWithFreshNonce(send);
     say(`${description}: waiting for the next block…`);
     receipt = await tx.wait();
   } finally {

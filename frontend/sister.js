@@ -5,6 +5,7 @@
 // (/api/sister).
 import { ethers } from "ethers";
 import { checkConversion, DIRECTIONS, progressText } from "./conversion.js";
+import { nodeProvider } from "./market.js";
 import { $, action, getJson, say, state, transact } from "./shared.js";
 import { ether, shortAddress } from "./units.js";
 import { Refusal } from "./words.js";
@@ -38,10 +39,7 @@ export async function loadSister() {
     const provider =
       name === "trading"
         ? state.market.provider
-        : new ethers.JsonRpcProvider(new URL(chain.rpc, location.href).href, undefined, {
-            staticNetwork: true,
-            pollingInterval: 1000,
-          });
+        : nodeProvider(new URL(chain.rpc, location.href).href);
     chains[name] = { ...chain, provider };
   }
   sister = { chains, wallet: null };

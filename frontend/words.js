@@ -84,6 +84,23 @@ export function staleNonce(error) {
   return error?.code === "UNKNOWN_ERROR" && /nonce/i.test(error.error?.message ?? "");
 }
 
+/** How often a transaction is signed again when another sender of its key took its nonce. */
+const NONCE_RETRIES = 3;
+
+/**
+ * `send()`, signed again with the next nonce while the node refuses it for a nonce taken first:
+ * the keeper signs with the operator's key too, and may send a few transactions in a row.
+ */
+export async function sendWithFreshNonce(send) {
+  for (let retry = 0; ; retry += 1) {
+    try {
+      return await send();
+    } catch (error) {
+      if (retry === NONCE_RETRIES || !staleNonce(error)) throw error;
+    }
+  }
+}
+
 /**
  * What went wrong, in words a prosumer understands; `contractInterface` (one, or a list: the
  * market's and the continuous book's) decodes custom errors.

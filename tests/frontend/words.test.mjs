@@ -7,7 +7,7 @@ import { test } from "node:test";
 
 import { ethers } from "ethers";
 
-import { ERROR_WORDS, explain, Refusal, staleNonce } from "../../frontend/words.js";
+import { ERROR_WORDS, explain, Refusal, sendWithFreshNonce, staleNonce } from "../../frontend/words.js";
 
 const ABI = JSON.parse(readFileSync(new URL("../../p2pkit/artifacts/EnergyMarket.json", import.meta.url))).abi;
 const market = new ethers.Interface(ABI);
@@ -71,4 +71,39 @@ test("a nonce the keeper took first is told apart from other refusals", () => {
   assert.equal(staleNonce({ code: "NONCE_EXPIRED" }), true);
   assert.equal(staleNonce({ code: "UNKNOWN_ERROR", error: { message: "busy" } }), false);
   assert.equal(staleNonce({ code: "CALL_EXCEPTION" }), false);
+});
+
+/** A send refused for a taken nonce `refusals` times, then sent; counts its calls. */
+function sendTakenFirst(refusals) {
+  const send = async () => {
+    send.calls += 1;
+    if (send.calls <= refusals) {
+      throw { code: "UNKNOWN_ERROR", error: { message: "Invalid transaction nonce: Expected 9, but got 8" } };
+    }
+    return "sent";
+  };
+  send.calls = 0;
+  return send;
+}
+
+test("a transaction whose nonce the keeper took is signed again until it is sent", async () => {
+  const send = sendTakenFirst(3);
+  assert.equal(await sendWithFreshNonce(send), "sent");
+  assert.equal(send.calls, 4);
+});
+
+test("a nonce taken again and again is given up after three retries", async () => {
+  const send = sendTakenFirst(4);
+  await assert.rejects(sendWithFreshNonce(send), (error) => staleNonce(error));
+  assert.equal(send.calls, 4);
+});
+
+test("a refusal other than a taken nonce is not sent again", async () => {
+  let calls = 0;
+  const refused = async () => {
+    calls += 1;
+    throw { code: "CALL_EXCEPTION" };
+  };
+  await assert.rejects(sendWithFreshNonce(refused), { code: "CALL_EXCEPTION" });
+  assert.equal(calls, 1);
 });
