@@ -21,7 +21,7 @@ from flask import Flask
 from web3 import Web3
 
 from backend import continuous_api, frontend, market_api, retail_api, rpc_proxy, sister_api
-from backend.config import ConfigError, load_config, read_operator_key
+from backend.config import ConfigError, load_config, read_keeper_key, read_operator_key
 from backend.entrusted import EntrustedBids
 from backend.keeper import Keeper
 from backend.read_model import MarketReader
@@ -55,14 +55,16 @@ def create_app(
     """Build the application.
 
     Without `upstream` and `market`, both come from the `CHAIN` setting: "embedded" starts a
-    new in-process chain with the market deployed (and a `BlockTicker` mining it on the wall clock), a URL
-    reaches that node and the market named by the `DEPLOYMENT` file, with the operator's key
-    from `P2P_OPERATOR_KEY[_FILE]`. Passing `market` alone uses it and its chain (the caller
-    then moves an embedded chain's clock); passing `upstream` alone serves `/rpc` only, the
-    read API answering that there is no market.
+    new in-process chain with the market deployed (and a `BlockTicker` mining it on the wall
+    clock), a URL reaches that node and the market named by the `DEPLOYMENT` file, with the
+    operator's key from `P2P_OPERATOR_KEY[_FILE]` and the keeper's from `P2P_KEEPER_KEY[_FILE]`.
+    Passing `market` alone uses it and its chain (the caller then moves an embedded chain's
+    clock); passing `upstream` alone serves `/rpc` only, the read API answering that there is no
+    market.
 
-    The keeper runs on a background thread when the market holds the operator's key and the
-    `KEEPER` setting is on; with the key it is built either way (`app.extensions["p2p_keeper"]`).
+    The keeper runs on a background thread when the market holds the keeper's key (or else the
+    operator's) and the `KEEPER` setting is on; with a key it is built either way
+    (`app.extensions["p2p_keeper"]`).
     """
     app = Flask(__name__)
     app.config.from_mapping(load_config(config))
@@ -77,7 +79,9 @@ def create_app(
             upstream = connect_upstream(chain, app.config["RPC_TIMEOUT"])
             deployment_file = Path(app.config["DEPLOYMENT"])
             try:
-                market = open_deployed_market(chain, deployment_file, app.config["RPC_TIMEOUT"], read_operator_key())
+                market = open_deployed_market(
+                    chain, deployment_file, app.config["RPC_TIMEOUT"], read_operator_key(), read_keeper_key()
+                )
             except MarketNotDeployed as missing:
                 app.extensions[market_api.MARKET_MISSING_EXTENSION] = str(missing)
     if upstream is None:
@@ -111,14 +115,14 @@ def embedded_billing_clock(config: dict[str, Any]) -> BillingClock:
 
 def set_up_market(app: Flask, market: MarketHandle) -> None:
     """The read API's readers (the market's, and retail's when the deployment has the retail
-    contracts) and, with the operator's key, the entrusted-bid store and keeper."""
+    contracts) and, with the keeper's or the operator's key, the entrusted-bid store and keeper."""
     events = MarketEventLog(market, app.config["MAX_LOG_BLOCK_RANGE"])
     reader = MarketReader(market, events)
     app.extensions[market_api.READER_EXTENSION] = reader
     if market.retail is not None:
         retail_events = MarketEventLog(market, app.config["MAX_LOG_BLOCK_RANGE"], contract=market.retail.contracts)
         app.extensions[retail_api.RETAIL_EXTENSION] = RetailReader(market, market.retail, reader, retail_events)
-    if market.operator is None:
+    if market.keeper is None:
         return
     db_path = keeper_db_path(app, market)
     if db_path != ":memory:":
@@ -193,12 +197,12 @@ def missing_market_reason(app: Flask) -> str:
 
 
 def keeper_of(app: Flask) -> Keeper | None:
-    """The keeper of `app`, None without the operator's key."""
+    """The keeper of `app`, None without a key for it."""
     return app.extensions.get(market_api.KEEPER_EXTENSION)
 
 
 def entrusted_of(app: Flask) -> EntrustedBids | None:
-    """The bids entrusted to `app`'s keeper, None without the operator's key."""
+    """The bids entrusted to `app`'s keeper, None without a key for it."""
     return app.extensions.get(market_api.ENTRUSTED_EXTENSION)
 
 

@@ -105,7 +105,7 @@ def announce(
     if market is None:
         print(f"no market: {missing_market_reason(app)}; only /rpc is useful", flush=True)
     else:
-        keeper = "running" if app.config["KEEPER"] and market.operator else "off"
+        keeper = "running" if app.config["KEEPER"] and market.keeper else "off"
         print(f"market {market.contract.address} (operator {market.deployment.operator}); keeper {keeper}", flush=True)
         if keys_out:
             print(f"operator and grid keys in {keys_out}/operator.key and {keys_out}/grid.key", flush=True)

@@ -130,7 +130,9 @@ SETTINGS: dict[str, tuple[Callable[[Any], Any], Any]] = {
     # Embedded sister chains only: the relayers both light clients trust (1 of n), addresses
     # separated by commas, each given ether on both chains; unset, the operator.
     "SISTER_RELAYERS": (_addresses, ()),
-    # Whether the keeper runs in the background (it needs the operator key).
+    # Whether the keeper runs in the background (it needs a key: P2P_KEEPER_KEY[_FILE], its own,
+    # so that it never takes the nonce of a transaction the operator signs at the page; unset,
+    # the operator's; an embedded chain makes and funds one).
     "KEEPER": (_switch, True),
     # Most auction steps per matchBids and most bids per settle transaction.
     "KEEPER_BATCH": (_positive(int, "a whole number above zero"), 200),
@@ -202,25 +204,39 @@ def read_secret(name: str, environ: Mapping[str, str] | None = None) -> str | No
 
 
 def read_operator_key(environ: Mapping[str, str] | None = None) -> LocalAccount | None:
-    """The operator's signing key from `P2P_OPERATOR_KEY[_FILE]`, or None when it is not set.
+    """The operator's signing key from `P2P_OPERATOR_KEY[_FILE]`, or None when it is not set
+    (`read_signing_key`)."""
+    return read_signing_key("OPERATOR", environ)
+
+
+def read_keeper_key(environ: Mapping[str, str] | None = None) -> LocalAccount | None:
+    """The keeper's signing key from `P2P_KEEPER_KEY[_FILE]`, or None when it is not set
+    (`read_signing_key`)."""
+    return read_signing_key("KEEPER", environ)
+
+
+def read_signing_key(role: str, environ: Mapping[str, str] | None = None) -> LocalAccount | None:
+    """The signing key of `role` (OPERATOR, KEEPER) from `P2P_<role>_KEY[_FILE]`, or None when
+    it is not set.
 
     The secret is either a raw hex private key or an encrypted keystore (the JSON written by
     Geth, Clef or `eth_account.Account.encrypt`), whose password then comes from
-    `P2P_OPERATOR_PASSWORD[_FILE]`.
+    `P2P_<role>_PASSWORD[_FILE]`.
     """
-    secret = read_secret("OPERATOR_KEY", environ)
+    who = role.lower()
+    secret = read_secret(f"{role}_KEY", environ)
     if secret is None:
         return None
     if secret.startswith("{"):
-        password = read_secret("OPERATOR_PASSWORD", environ)
+        password = read_secret(f"{role}_PASSWORD", environ)
         if password is None:
-            raise ConfigError("the operator key is a keystore: set P2P_OPERATOR_PASSWORD or P2P_OPERATOR_PASSWORD_FILE")
+            raise ConfigError(f"the {who} key is a keystore: set P2P_{role}_PASSWORD or P2P_{role}_PASSWORD_FILE")
         try:
             return Account.from_key(Account.decrypt(secret, password))
         except ValueError as error:  # a wrong password reads "MAC mismatch"
-            raise ConfigError(f"cannot decrypt the operator keystore: {error}") from None
+            raise ConfigError(f"cannot decrypt the {who} keystore: {error}") from None
     try:
         return Account.from_key(secret)
     except ValueError:
         # The message would repeat part of the key; say only what is wrong with it.
-        raise ConfigError("the operator key is neither a 32-byte hex private key nor a keystore JSON") from None
+        raise ConfigError(f"the {who} key is neither a 32-byte hex private key nor a keystore JSON") from None

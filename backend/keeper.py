@@ -1,7 +1,7 @@
 """The keeper: the operator's background worker that moves every period along.
 
 The market's phases follow block time and anyone may trigger matching and settlement once a
-phase allows it; the keeper is the operator's account doing so, so no period waits for a
+phase allows it; the keeper is the operator's worker doing so, so no period waits for a
 prosumer to pay the gas. Each `Keeper.step` looks at the chain and sends at most one
 transaction, the first of:
 
@@ -34,7 +34,7 @@ by its name only, never its arguments, which can carry a bid's values; the detai
 server's log.
 
 Its calls and reads of the market are the period driver's (`p2pkit.period.PeriodDriver`); it
-signs only with the operator's key.
+signs with the keeper's key (`MarketHandle.keeper`: a key of its own, else the operator's).
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ class _ChainNow:
 
 
 class Keeper:
-    """Drives the market's periods with the operator's key (see the module's description).
+    """Drives the market's periods with the keeper's key (see the module's description).
 
     `step` does one thing and returns it (None when there is nothing to do yet); `start` runs
     steps on a background thread, waiting `poll_interval` seconds when idle and retrying with a
@@ -125,8 +125,8 @@ class Keeper:
         max_log_block_range: int = 10_000,
         poll_interval: float = 1.0,
     ) -> None:
-        if market.operator is None:
-            raise ValueError("the keeper needs the operator's key")
+        if market.keeper is None:
+            raise ValueError("the keeper needs a key: its own or the operator's")
         self._market = market
         self._entrusted = entrusted
         self._batch = batch
@@ -136,7 +136,7 @@ class Keeper:
         # mined: that takes up to a block interval (or the whole receipt timeout if the node is
         # down), and would stall the read API as long. An embedded chain's provider serves the
         # keeper's requests one at a time among the others'.
-        self._driver = PeriodDriver(market.contract, market.operator, sender=SendEach(market.w3), batch=batch)
+        self._driver = PeriodDriver(market.contract, market.keeper, sender=SendEach(market.w3), batch=batch)
         self._retail_batch = retail_batch
         self._retail_events = (
             MarketEventLog(market, max_log_block_range, contract=market.retail.contracts) if market.retail else None
@@ -339,7 +339,7 @@ class Keeper:
             count = contracts.contractCount().call(block_identifier=now.block)
             call = contracts.settleBatch(first, self._retail_batch)
             next_id, settled = (
-                call.call({"from": self._market.operator.address}, block_identifier=now.block) if count else (1, 0)
+                call.call({"from": self._market.keeper.address}, block_identifier=now.block) if count else (1, 0)
             )
         if settled == 0:
             self._retail_cursor = next_id if next_id <= count else None
@@ -354,11 +354,11 @@ class Keeper:
         account: str | None = None,
         detail: str | None = None,
     ) -> KeeperAction:
-        """Send `call` signed by the operator. A refusal meaning the work is done is an action
+        """Send `call` signed by the keeper. A refusal meaning the work is done is an action
         with that outcome; other refusals are raised as `ContractRefused` for revealFor (the
         caller deals with the entrusted bid) and recorded as failures otherwise."""
         try:
-            (receipt,) = self._driver.send([Transaction(self._market.operator, call)])
+            (receipt,) = self._driver.send([Transaction(self._market.keeper, call)])
         except ContractRefused as refusal:
             if refusal.name in WORK_ALREADY_DONE:
                 return self._record(
@@ -411,7 +411,7 @@ class Keeper:
             return {
                 "enabled": True,
                 "running": self._thread is not None and self._thread.is_alive(),
-                "operator": self._market.operator.address,
+                "account": self._market.keeper.address,
                 "batch": self._batch,
                 "last_step_at": self._last_step_at,
                 "actions": [asdict(action) for action in self._actions],

@@ -140,7 +140,8 @@ def status() -> ResponseReturnValue:
         answer["keeper"] = {
             "enabled": False,
             "running": False,
-            "reason": "this server has no operator key (P2P_OPERATOR_KEY or P2P_OPERATOR_KEY_FILE)",
+            "reason": "this server has no key for the keeper: P2P_KEEPER_KEY[_FILE], or the operator's, "
+            "P2P_OPERATOR_KEY[_FILE]",
         }
     return jsonify(answer)
 

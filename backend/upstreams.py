@@ -339,9 +339,14 @@ class MarketNotDeployed(Exception):
 
 
 def open_deployed_market(
-    url: str, deployment_file: Path, rpc_timeout: float, operator: LocalAccount | None
+    url: str,
+    deployment_file: Path,
+    rpc_timeout: float,
+    operator: LocalAccount | None,
+    keeper_key: LocalAccount | None = None,
 ) -> MarketHandle:
-    """The market a deployment file names, on the node at `url`, signing with `operator`.
+    """The market a deployment file names, on the node at `url`, signing with `operator` (and
+    the keeper with `keeper_key`, else with `operator`).
 
     Nothing is asked of the node here, so the backend starts while the node is down. Raises
     `MarketNotDeployed` when the file does not exist and `ConfigError` when it is not a
@@ -358,7 +363,7 @@ def open_deployed_market(
             f"the operator key is for {operator.address}, but the market's operator is {deployment.operator}"
         )
     w3 = Web3(HTTPProvider(url, request_kwargs={"timeout": rpc_timeout}))
-    return MarketHandle.attach(w3, deployment, operator)
+    return MarketHandle.attach(w3, deployment, operator, keeper_key)
 
 
 def connect_upstream(url: str, rpc_timeout: float) -> Upstream:

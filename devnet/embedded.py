@@ -44,6 +44,7 @@ EMBEDDED_GRID_DEPOSIT = 1000 * WEI_PER_ETHER
 # Ether of the embedded operator: gas for years of keeper work, and enough to fund a demo's users.
 EMBEDDED_OPERATOR_ETHER = 10_000 * WEI_PER_ETHER
 EMBEDDED_GRID_GAS_ETHER = 10 * WEI_PER_ETHER
+EMBEDDED_KEEPER_ETHER = 1_000 * WEI_PER_ETHER
 
 
 def start_embedded_chain() -> Web3:
@@ -110,16 +111,17 @@ def start_embedded_market(period_length: int, billing_clock: BillingClock | None
     `billing_clock`, the retail contracts (retailers' plans, bilateral contracts) beside it on
     that clock.
 
-    The operator and the grid (registered as account 1 by the contract, with
+    The operator, the keeper and the grid (registered as account 1 by the contract, with
     `EMBEDDED_GRID_DEPOSIT` in its market wallet) are new random keys for this chain alone:
     eth-tester's dev accounts, whose private keys are the integers 1, 2, ... and known to
     everyone, only pay them their ether, and hold no role in the market. Phases are the
-    paper's, scaled to `period_length` seconds. The handle holds both keys.
+    paper's, scaled to `period_length` seconds. The handle holds the three keys.
     """
     w3 = start_embedded_chain()
     funder = dev_accounts(w3)[0]
-    operator, grid = Account.create(), Account.create()
+    operator, keeper, grid = Account.create(), Account.create(), Account.create()
     transfer(w3, funder, operator.address, EMBEDDED_OPERATOR_ETHER)
+    transfer(w3, funder, keeper.address, EMBEDDED_KEEPER_ETHER)
     transfer(w3, funder, grid.address, EMBEDDED_GRID_DEPOSIT + EMBEDDED_GRID_GAS_ETHER)
     contract = deploy_market(w3, operator, grid.address, Schedule.scaled(period_length))
     retail = None if billing_clock is None else deploy_retail(w3, operator, contract, billing_clock)
@@ -130,7 +132,7 @@ def start_embedded_market(period_length: int, billing_clock: BillingClock | None
         bilateral_contracts=retail.contracts.address if retail else None,
     )
     send(w3, contract.functions.deposit(), grid, value=EMBEDDED_GRID_DEPOSIT)
-    return MarketHandle(w3, contract, deployment, operator, grid_key=grid, retail=retail)
+    return MarketHandle(w3, contract, deployment, operator, grid_key=grid, retail=retail, keeper_key=keeper)
 
 
 class TimeTravel:

@@ -205,9 +205,12 @@ class TurnLock:
 class MarketHandle:
     """The deployed market as the parts of one process share it.
 
-    ``operator`` is the only key a server signs with: the keeper's and the embedded setup's
-    transactions. ``grid_key`` is only there for a market deployed on an embedded chain, under a
-    key made for that chain, to be handed to whoever plays the grid. ``lock`` serialises every use
+    ``operator`` signs the operator's own transactions (admission, parameters) and the embedded
+    setup's. ``keeper_key`` signs the keeper's chores, which anyone may send: a key of its own, so
+    that the keeper and the operator at the page never take each other's nonces; without one the
+    keeper signs with ``operator`` (``keeper``). ``grid_key`` is only there for a market deployed
+    on an embedded chain, under a key made for that chain, to be handed to whoever plays the
+    grid. ``lock`` serialises every use
     of an embedded (in-process, not thread-safe) chain; with a node it is uncontended. ``retail``
     is the retail contracts beside the market (``p2pkit.retail.contracts.Retail``), None when the
     deployment has none. The continuous book is found through the market (``continuous_book``).
@@ -218,9 +221,15 @@ class MarketHandle:
     deployment: Deployment
     operator: LocalAccount | None = None
     grid_key: LocalAccount | None = None
+    keeper_key: LocalAccount | None = None
     lock: TurnLock = field(default_factory=TurnLock)
     retail: Retail | None = None
     _continuous_book: Contract | None = field(default=None, init=False, repr=False)
+
+    @property
+    def keeper(self) -> LocalAccount | None:
+        """The key the keeper signs with: its own, else the operator's; None with neither."""
+        return self.keeper_key or self.operator
 
     def continuous_book(self) -> Contract | None:
         """The continuous book the market names (``p2pkit.continuous``), None before its
@@ -232,7 +241,13 @@ class MarketHandle:
         return self._continuous_book
 
     @classmethod
-    def attach(cls, w3: Web3, deployment: Deployment, operator: LocalAccount | None = None) -> MarketHandle:
+    def attach(
+        cls,
+        w3: Web3,
+        deployment: Deployment,
+        operator: LocalAccount | None = None,
+        keeper_key: LocalAccount | None = None,
+    ) -> MarketHandle:
         retail = None
         if deployment.bilateral_contracts is not None:
             # The retail toolkit builds on this module (the period driver's enrolment).
@@ -242,7 +257,7 @@ class MarketHandle:
                 contract_at(w3, PLANS, deployment.retail_plans),
                 contract_at(w3, CONTRACTS, deployment.bilateral_contracts),
             )
-        return cls(w3, attach(w3, deployment.market), deployment, operator, retail=retail)
+        return cls(w3, attach(w3, deployment.market), deployment, operator, retail=retail, keeper_key=keeper_key)
 
 
 def attach(w3: Web3, address: str, abi: list | None = None) -> Contract:

@@ -8,7 +8,7 @@ import json
 import pytest
 from eth_account import Account
 
-from backend.config import ConfigError, load_config, read_operator_key, read_secret
+from backend.config import ConfigError, load_config, read_keeper_key, read_operator_key, read_secret
 
 
 def test_defaults_apply_without_variables_or_overrides():
@@ -142,3 +142,20 @@ def test_malformed_operator_key_is_refused_without_repeating_it():
 
 def test_no_operator_key_means_none():
     assert read_operator_key({}) is None
+
+
+def test_keeper_key_is_read_from_its_own_variable():
+    keeper = Account.create()
+
+    assert read_keeper_key({"P2P_KEEPER_KEY": keeper.key.hex(), "P2P_OPERATOR_KEY": OPERATOR.key.hex()}).address == (
+        keeper.address
+    )
+
+
+def test_keeper_key_unset_is_none_even_with_an_operator_key():
+    assert read_keeper_key({"P2P_OPERATOR_KEY": OPERATOR.key.hex()}) is None
+
+
+def test_malformed_keeper_key_is_refused_naming_the_keeper():
+    with pytest.raises(ConfigError, match="the keeper key is neither"):
+        read_keeper_key({"P2P_KEEPER_KEY": "0xabc123"})

@@ -50,6 +50,17 @@ def test_period_runs_to_the_end_by_itself(script, prosumers, keeper):
     assert book(script, delivery_period) == (4, Stage.DONE, 4)
 
 
+def test_keeper_signs_with_its_own_key_and_leaves_the_operators_nonce(script, prosumers, market, keeper):
+    period_with_readings(script, prosumers, keeper)
+    operator_nonce = market.w3.eth.get_transaction_count(market.operator.address)
+    keeper_nonce = market.w3.eth.get_transaction_count(market.keeper_key.address)
+
+    run_keeper(keeper)
+
+    assert market.w3.eth.get_transaction_count(market.operator.address) == operator_nonce
+    assert market.w3.eth.get_transaction_count(market.keeper_key.address) > keeper_nonce
+
+
 def test_keeper_clears_the_book_by_the_green_first_rules(script, prosumers, keeper, wind, controllable, ev, load):
     delivery_period = bid_and_reveal(script, prosumers)
     script.to_auction_close(delivery_period)
@@ -414,7 +425,8 @@ def test_started_keeper_matches_a_closed_auction_on_its_own(script, prosumers, m
     keeper.start()
     try:
         script.to_auction_close(delivery_period)
-        wait_until(lambda: book(script, delivery_period)[1] == Stage.DONE, "finish matching")
+        # The keeper records its action once the receipt is back, a moment after the block.
+        wait_until(lambda: keeper.status()["actions"], "finish matching")
         sent = [(action["action"], action["delivery_period"]) for action in keeper.status()["actions"]]
     finally:
         keeper.stop()
@@ -443,3 +455,15 @@ def test_keeper_whose_node_is_down_reports_it_and_keeps_trying(tmp_path, unused_
         keeper.stop()
 
     assert (status["running"], status["failures"][-1]["error"]) == (True, "ConnectionError")
+
+
+def test_keeper_without_a_key_of_its_own_signs_as_the_operator(tmp_path, unused_node_url):
+    operator = Account.create()
+    deployment_file = tmp_path / "deployment.json"
+    Deployment(chain_id=1, market="0x" + "11" * 20, operator=operator.address, grid="0x" + "22" * 20, block=0).save(
+        deployment_file
+    )
+
+    market = open_deployed_market(unused_node_url, deployment_file, 0.5, operator)
+
+    assert Keeper(market, EntrustedBids(":memory:", market.contract.address)).status()["account"] == operator.address

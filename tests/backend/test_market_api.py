@@ -154,14 +154,14 @@ def test_status_reports_what_the_keeper_did(settled):
     )
 
 
-def test_status_without_an_operator_key_says_there_is_no_keeper(market):
+def test_status_without_a_key_for_the_keeper_says_there_is_no_keeper(market):
     client = create_app(
         APP_CONFIG, market=MarketHandle(market.w3, market.contract, market.deployment, lock=market.lock)
     ).test_client()
 
     keeper = client.get("/api/status").get_json()["keeper"]
 
-    assert (keeper["enabled"], "P2P_OPERATOR_KEY" in keeper["reason"]) == (False, True)
+    assert (keeper["enabled"], "P2P_KEEPER_KEY" in keeper["reason"]) == (False, True)
 
 
 # ---------------------------------------------------------------------- /api/periods/<d>
