@@ -57,7 +57,7 @@ def expected(reference, method, *args):
 def test_dispatch_equals_the_reference(
     station_dispatch_contract, operator, accounts, ev, load, stranger, k, stations, lines, script
 ):
-    contract = station_dispatch_contract.deploy(k, MAX_LINES, sender=operator)
+    contract = station_dispatch_contract.deploy(k, MAX_LINES, ("0x" + "00" * 20, 0, 0, 900, 300), sender=operator)
     reference = StationDispatch(k, MAX_LINES)
     users = [ev, load, stranger]
     station_accounts = accounts[12 : 12 + len(stations)]
