@@ -371,7 +371,7 @@ class StationDispatch:
         if int(account, 16) == 0 or int(meter, 16) == 0 or rated_power_w == 0:
             raise DispatchRefused("InvalidSettings", "meter")
         if meter in self.meters:
-            raise DispatchRefused("MeterAlreadyBound", meter, self.meters[meter][0])
+            raise DispatchRefused("MeterTaken", meter, self.meters[meter][0])
         if account in self.meter_of:
             raise DispatchRefused("AccountHasMeter", account, self.meter_of[account])
         self.meters[meter] = (account, rated_power_w)
@@ -393,7 +393,7 @@ class StationDispatch:
         if energy_wh > capacity_wh:
             raise DispatchRefused("ReadingAboveCapacity", energy_wh, capacity_wh)
         if (account, period, direction) in self.readings:
-            raise DispatchRefused("ReadingAlreadyPosted", account, period, direction)
+            raise DispatchRefused("ReadingPostedBefore", account, period, direction)
         self.readings[(account, period, direction)] = Reading(energy_wh, energy_wh // WH_PER_UNIT)
         self.events.append(("ReadingPosted", account, meter, period, direction, energy_wh))
 

@@ -83,7 +83,7 @@ abstract contract StationFlows is IStationFlows {
     /// @inheritdoc IStationFlows
     function bindMeter(address account, address meter, uint32 ratedPowerW) external onlyCompany {
         if (account == address(0) || meter == address(0) || ratedPowerW == 0) revert InvalidSettings("meter");
-        if (accountOfMeter[meter] != address(0)) revert MeterAlreadyBound(meter, accountOfMeter[meter]);
+        if (accountOfMeter[meter] != address(0)) revert MeterTaken(meter, accountOfMeter[meter]);
         if (meterOf[account] != address(0)) revert AccountHasMeter(account, meterOf[account]);
         (accountOfMeter[meter], meterOf[account], _ratedPowerW[meter]) = (account, meter, ratedPowerW);
         emit MeterBound(account, meter, ratedPowerW);
@@ -100,7 +100,7 @@ abstract contract StationFlows is IStationFlows {
         uint64 capacityWh = uint64((uint256(_ratedPowerW[msg.sender]) * periodLength) / 3600);
         if (energyWh > capacityWh) revert ReadingAboveCapacity(energyWh, capacityWh);
         Reading storage reading = _readings[_readingKey(account, period, direction)];
-        if (reading.posted) revert ReadingAlreadyPosted(account, period, direction);
+        if (reading.posted) revert ReadingPostedBefore(account, period, direction);
         (reading.posted, reading.energyWh, reading.unitsLeft) = (true, energyWh, energyWh / WH_PER_UNIT);
         emit ReadingPosted(account, msg.sender, period, direction, energyWh);
     }

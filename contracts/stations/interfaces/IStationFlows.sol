@@ -67,13 +67,15 @@ interface IStationFlows is ISisterValueReceiver {
     error NotLedger(address caller);
     error InvalidAmount();
     error InsufficientRights(address account, uint256 available, uint256 needed);
-    error MeterAlreadyBound(address meter, address account);
+    /// @notice The meter is bound to `account` already.
+    error MeterTaken(address meter, address account);
     error AccountHasMeter(address account, address meter);
     error MeterNotBound(address meter);
     /// @notice Readings of `period` open when it ends, at `periodEnds`.
     error ReadingTooEarly(uint32 period, uint256 periodEnds);
     error ReadingTooLate(uint32 period, uint256 deadline);
-    error ReadingAlreadyPosted(address account, uint32 period, uint8 direction);
+    /// @notice `account`'s meter posted (`period`, `direction`) before: a reading counts once.
+    error ReadingPostedBefore(address account, uint32 period, uint8 direction);
     /// @notice More energy than the meter's rated power can pass in one period.
     error ReadingAboveCapacity(uint64 energyWh, uint64 capacityWh);
     error NothingToConfirm(address user, uint32 station, uint32 period, uint8 direction);
