@@ -3,8 +3,7 @@ no unlocks here; those are tested across two chains in tests/sister) and the dis
 
 from __future__ import annotations
 
-import rlp
-from eth_utils import keccak
+from test_sister_lock_ledger import CHECKPOINT
 
 RIGHTS_SUPPLY = 10**9
 RIGHTS_RESERVE = 10**8
@@ -13,11 +12,6 @@ ABSORB_PRICE = 700
 PERIOD = 900
 GRACE = 300
 RATED_POWER_W = 100_000  # 25,000 Wh a period at most
-EMPTY_ROOT = bytes.fromhex("56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421")
-CHECKPOINT = rlp.encode(
-    [b"\x01" * 32, keccak(rlp.encode([])), bytes(20), bytes(32), EMPTY_ROOT, EMPTY_ROOT, bytes(256), 0, 100]
-    + [30_000_000, 0, 1_700_000_000, b"", bytes(32), bytes(8), 7]
-)
 
 
 def deploy_ledger(sister_light_client_contract, sister_lock_contract, company, relayer):
