@@ -6,11 +6,16 @@ then the flows (rights, readings, confirmations, settlements in time), and right
 
 from __future__ import annotations
 
+from ast import literal_eval
+
 from ape.exceptions import ContractLogicError
+from eth_utils import to_checksum_address
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from station_flows_support import RIGHTS_SUPPLY, deploy_ledger
 
+from p2pkit.artifacts import load_artifact
+from p2pkit.transactions import decode_error, revert_data
 from sim.station_dispatch import Direction, DispatchRefused, StationDispatch, Terms
 
 MAX_LINES = 4
@@ -41,8 +46,19 @@ def outcome(call, *args, sender):
     try:
         receipt = call(*args, sender=sender)
     except ContractLogicError as error:
+        if type(error) is ContractLogicError:  # left undecoded by Ape: decoded with the dispatch's ABI
+            return ("refused", *dispatch_error(error))
         return ("refused", type(error).__name__, tuple(getattr(error, "inputs", {}).values()))
     return ("done", [(log.event_name, *log.event_arguments.values()) for log in receipt.events])
+
+
+def dispatch_error(error: ContractLogicError) -> tuple[str, tuple]:
+    message = error.revert_message or ""
+    data = revert_data(error) or (
+        literal_eval(message) if message.startswith(("b'", 'b"')) else bytes.fromhex(message.removeprefix("0x"))
+    )
+    name, arguments = decode_error(data, load_artifact("StationDispatch")["abi"])
+    return name, tuple(to_checksum_address(a) if isinstance(a, str) and len(a) == 42 else a for a in arguments)
 
 
 def expected(reference, method, *args):
