@@ -205,7 +205,7 @@ def test_flows_equal_the_reference_and_conserve_rights(
     )
     users = [ev, load]
     station_accounts = accounts[12 : 12 + len(stations)]
-    meters = accounts[20:26]
+    meters = accounts[20:27]  # one per user and station, then unbound ones
     for account, (stored, headroom, supply, absorb) in zip(station_accounts, stations):
         capacity = max(stored + headroom, supply, absorb, 1)
         contract.registerStation(account, stored, capacity, supply, absorb, sender=operator)
@@ -256,7 +256,7 @@ def test_flows_equal_the_reference_and_conserve_rights(
             got = outcome(contract.transferUnit, user, sender=station)
             want = expected(reference, "transfer_unit", station.address, user.address, now)
         elif kind == "reading":
-            meter = meters[(a + b) % (len(users) + len(station_accounts))]
+            meter = meters[(a + b) % (len(users) + len(station_accounts) + 1)]
             energy = c * 250
             got = outcome(contract.submitReading, period, direction, energy, sender=meter)
             want = expected(reference, "submit_reading", meter.address, period, direction, energy, now)
