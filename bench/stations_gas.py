@@ -8,8 +8,11 @@ Runs anvil, deploys ``StationDispatch`` (k = 10) and reads gas from receipts. Fo
 lines n: a user with n lines (losses rising with the station id) asks when every station is
 available (the assignment takes the head of its list) and when the n - 1 best are offline (it
 walks past them to the last); a line set with the right hint and with a wrong one (walked from
-the head). Prints a Markdown table and writes ``bench/results/stations_gas.md`` and
-``stations_gas.csv`` (operation, lines, gas).
+the head). Then the flows, on a dispatch with a rights ledger (a ``SisterLock``): a deposit
+through ``transferAndCall``, a request holding rights, a unit claimed, each meter's reading, the
+confirmation of a connection's units, a settlement paying the station's rights back, a withdrawal.
+Prints a Markdown table and writes ``bench/results/stations_gas.md`` and ``stations_gas.csv``
+(operation, lines, gas).
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from web3 import Web3
 
 from bench.common import RESULTS, machine, markdown_table, write_csv
 from devnet.nodes import ANVIL_FUNDED_KEY, anvil
-from p2pkit.stations import Direction, DispatchClient, deploy_dispatch
+from p2pkit.sister.lock import LockTerms, deploy_light_client, deploy_lock, latest_header
+from p2pkit.stations import Direction, DispatchClient, FlowTerms, deploy_dispatch
 from p2pkit.transactions import send, transfer
 
 K = 10
@@ -97,7 +101,45 @@ class Bench:
             station.report_state(STORED, CAPACITY, True)
         walker.cancel()
         user.cancel()
-        self.rows.append(("settle", label, gas(self.owner.settle(1))))
+        self.rows.append(("settle", label, gas(self.owner.settle(lines))))  # once a period each
+
+
+def flows(bench: Bench, units: int = 5) -> None:
+    """Gas of the rights and metered confirmation: one user supplied `units` in a period."""
+    w3, company = bench.w3, bench.company
+    light_client = deploy_light_client(w3, company, latest_header(w3), [company.address], 1)
+    ledger = deploy_lock(w3, company, light_client.address, 1, LockTerms(total_supply=10**24, reserve=0))
+    period = 900
+    contract = deploy_dispatch(w3, company, K, 64, FlowTerms(ledger.address, 1000, 700, period, 300))
+    owner = DispatchClient(w3, contract, company)
+    station, user, station_meter, user_meter = (bench.client() for _ in range(4))
+    for client in (station, user, station_meter, user_meter):
+        client.contract = contract
+    owner.register_station(station.signer.address, STORED, CAPACITY, 1, 1)
+    owner.set_line(user.signer.address, 1, 50_000)
+    rows = bench.rows
+    rows.append(("bindMeter", "flows", gas(owner.bind_meter(user.signer.address, user_meter.signer.address, 100_000))))
+    owner.bind_meter(station.signer.address, station_meter.signer.address, 100_000)
+    send(w3, ledger.functions.transfer(user.signer.address, 10**9), company)
+    rows.append(("deposit: ledger transferAndCall, credited", "flows", gas(user.deposit_rights(ledger, 10**6))))
+    rows.append(("request: assignment + rights held", "flows", gas(user.request(Direction.SUPPLY, units))))
+    claims = [gas(station.transfer_unit(user.signer.address)) for _ in range(units)]
+    rows.append(("transferUnit: first unit of the period, claimed", "flows", claims[0]))
+    rows.append(("transferUnit: a later unit of the period, claimed", "flows", claims[1]))
+    number = contract.functions.periodAt(w3.eth.get_block("latest")["timestamp"]).call()
+    w3.provider.make_request("evm_increaseTime", [period])
+    w3.provider.make_request("evm_mine", [])
+    rows.append(
+        ("submitReading (user's meter)", "flows", gas(user_meter.submit_reading(number, Direction.SUPPLY, 5_000)))
+    )
+    station_reading = gas(station_meter.submit_reading(number, Direction.SUPPLY, 5_000))
+    rows.append(("submitReading (station's meter)", "flows", station_reading))
+    confirmed = gas(owner.confirm(user.signer.address, 1, number, Direction.SUPPLY))
+    rows.append((f"confirm: {units} units of a connection paid", "flows", confirmed))
+    rows.append(("settle: station pays its rights back", "flows", gas(owner.settle(1))))
+    rows.append(("withdrawRights", "flows", gas(owner.withdraw_rights(1000 * units))))
+    per_unit = claims[1] + (2 * station_reading + confirmed) / units
+    rows.append((f"a unit with its readings and confirmation, {units} units a period", "flows", round(per_unit)))
 
 
 def main() -> None:
@@ -109,6 +151,7 @@ def main() -> None:
         bench = Bench(url, max(sizes))
         for lines in sizes:
             bench.run(lines)
+        flows(bench)
     table = markdown_table(["operation", "lines of the user", "gas"], [(o, n, f"{g:,}") for o, n, g in bench.rows], 2)
     text = "\n".join(
         [
@@ -120,7 +163,9 @@ def main() -> None:
             "",
             "An assignment costs a fixed part plus about one storage read pair (line, station) per",
             "unavailable station it walks past on the user's list; dropping a station's",
-            "connections is one epoch bump, whatever their number.",
+            "connections is one epoch bump, whatever their number. A unit is paid only once both",
+            "meters confirm it: per unit, its claim plus its share of two readings and one",
+            "confirmation of its (user, station, period) (last row, for 5 units a period).",
             "",
         ]
     )

@@ -1,5 +1,6 @@
-"""The storage stations' dispatch contract (``StationDispatch.sol``) from Python: deployment, and
-a client for each role that sends its calls and reads the station list (structs by name)."""
+"""The storage stations' dispatch contract (``StationDispatch.sol``) from Python: deployment with
+its flow terms (rights ledger, prices, metering periods), and a client for each role that sends
+its calls and reads the station list (structs by name)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ NAME = "StationDispatch"
 DEFAULT_UNITS_PER_CONNECTION = 10
 DEFAULT_MAX_LINES_PER_USER = 32
 LOSS_SCALE = 1_000_000
+WH_PER_UNIT = 1000
+ZERO_ADDRESS = "0x" + "00" * 20
 
 
 class Direction(IntEnum):
@@ -25,14 +28,32 @@ class Direction(IntEnum):
     ABSORB = 1
 
 
+@dataclass(frozen=True)
+class FlowTerms:
+    """What the flows are deployed with: the scheduling chain's rights ledger (a ``SisterLock``;
+    none: no rights move, both prices 0), rights per unit supplied (paid by the user) and per
+    unit absorbed (paid by the company), and the metering periods (seconds from deployment;
+    readings are taken in the ``reading_grace`` seconds after a period ends)."""
+
+    ledger: str = ZERO_ADDRESS
+    supply_price: int = 0
+    absorb_price: int = 0
+    period_length: int = 900
+    reading_grace: int = 300
+
+    def as_tuple(self) -> tuple:
+        return (self.ledger, self.supply_price, self.absorb_price, self.period_length, self.reading_grace)
+
+
 def deploy_dispatch(
     w3: Web3,
     company: LocalAccount,
     units_per_connection: int = DEFAULT_UNITS_PER_CONNECTION,
     max_lines_per_user: int = DEFAULT_MAX_LINES_PER_USER,
+    terms: FlowTerms = FlowTerms(),
 ) -> Contract:
     """A new station list and dispatch, the company's (refusals raise ``ContractRefused``)."""
-    return deploy(w3, company, NAME, units_per_connection, max_lines_per_user)
+    return deploy(w3, company, NAME, units_per_connection, max_lines_per_user, terms.as_tuple())
 
 
 def dispatch_at(w3: Web3, address: str) -> Contract:
@@ -74,6 +95,27 @@ class DispatchClient:
 
     def settle(self, station: int):
         return self._send(self.contract.functions.settle(station))
+
+    def bind_meter(self, account: str, meter: str, rated_power_w: int):
+        return self._send(self.contract.functions.bindMeter(account, meter, rated_power_w))
+
+    # anyone with rights on the ledger: the user paying for supply, the company topping up
+    def deposit_rights(self, ledger: Contract, amount: int):
+        """Move ``amount`` of the signer's rights on ``ledger`` into the dispatch, credited to it."""
+        return self._send(ledger.functions.transferAndCall(self.contract.address, amount))
+
+    def withdraw_rights(self, amount: int):
+        return self._send(self.contract.functions.withdrawRights(amount))
+
+    def rights(self) -> int:
+        return self.contract.functions.rightsOf(self.signer.address).call()
+
+    # a meter (its own key), and anyone for the confirmation
+    def submit_reading(self, period: int, direction: Direction, energy_wh: int):
+        return self._send(self.contract.functions.submitReading(period, int(direction), energy_wh))
+
+    def confirm(self, user: str, station: int, period: int, direction: Direction):
+        return self._send(self.contract.functions.confirm(user, station, period, int(direction)))
 
     # a station
     def report_state(self, stored: int, capacity: int, online: bool):

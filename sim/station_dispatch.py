@@ -9,6 +9,15 @@ unavailable in a direction voids every connection of that direction at once (its
 on), and those users are assigned again by ``reassign``. Refusals raise ``DispatchRefused``
 named like the contract's custom errors and change nothing; every change appends the event the
 contract emits, with the same arguments, to ``events``.
+
+The flows (``StationFlows.sol``): rights deposited by the ledger are kept per account; a request
+holds ``units x price`` of its payer's rights (the user's for a supply, the company's for an
+acquisition); every unit a station says it moved is a claim of (user, station, period,
+direction); ``confirm`` pays the least of the claim, what the user's meter and what the station's
+meter still confirm for that period (whole units of 1,000 Wh, rounded down), once both readings
+are in or the reading deadline passed (a missing reading confirms nothing); the rest returns to
+the payer. A station's earned rights go to the company when it is settled, once a period. Calls
+that depend on time take ``now`` (seconds, the block's timestamp).
 """
 
 from __future__ import annotations
@@ -21,6 +30,23 @@ MAX_ENERGY = 10**12
 MAX_REQUEST_UNITS = 10**6
 MAX_LINES_CEILING = 256
 DEFAULT_UNITS_PER_CONNECTION = 10
+WH_PER_UNIT = 1000
+
+
+@dataclass(frozen=True)
+class Terms:
+    """The flows' terms, as ``IStationFlows.FlowTerms`` (prices in rights per unit)."""
+
+    supply_price: int = 0
+    absorb_price: int = 0
+    period_length: int = 900
+    reading_grace: int = 300
+
+
+@dataclass
+class Reading:
+    energy_wh: int
+    units_left: int
 
 
 class Direction(IntEnum):
@@ -73,7 +99,14 @@ class Request:
 class StationDispatch:
     """The station list and dispatch; ``stations`` are numbered from 1 as on chain."""
 
-    def __init__(self, units_per_connection: int = DEFAULT_UNITS_PER_CONNECTION, max_lines_per_user: int = 32):
+    def __init__(
+        self,
+        units_per_connection: int = DEFAULT_UNITS_PER_CONNECTION,
+        max_lines_per_user: int = 32,
+        terms: Terms = Terms(),
+        company: str = "0x" + "00" * 20,
+        genesis: int = 0,
+    ):
         if not 0 < units_per_connection <= MAX_REQUEST_UNITS:
             raise DispatchRefused("InvalidSettings", "unitsPerConnection")
         if not 0 < max_lines_per_user <= MAX_LINES_CEILING:
@@ -85,6 +118,15 @@ class StationDispatch:
         self.lines: dict[str, dict[int, int]] = {}  # user -> station -> loss ppm
         self.requests: dict[str, Request] = {}
         self.events: list[tuple] = []
+        self.terms, self.company, self.genesis = terms, company, genesis
+        self.rights: dict[str, int] = {}  # free rights of an account
+        self.held: dict[str, int] = {}  # of a payer, for open requests and unconfirmed claims
+        self.earned: dict[int, int] = {}  # of a station since its last settlement
+        self.meters: dict[str, tuple[str, int]] = {}  # meter -> (account, rated power W)
+        self.meter_of: dict[str, str] = {}
+        self.readings: dict[tuple[str, int, int], Reading] = {}  # (account, period, direction)
+        self.claims: dict[tuple[str, int, int, int], int] = {}  # (user, station, period, direction)
+        self.settled_through: dict[int, int] = {}
 
     # ---------------------------------------------------------------- company
 
@@ -134,8 +176,15 @@ class StationDispatch:
         del self.lines[user][station]
         self.events.append(("LineRemoved", user, station))
 
-    def settle(self, number: int) -> None:
+    def settle(self, number: int, now: int = 0) -> None:
         station = self._station(number)
+        period = self.period_at(now)
+        if self.settled_through.get(number, 0) > period:
+            raise DispatchRefused("AlreadySettled", number, period)
+        self.settled_through[number] = period + 1
+        paid_back = self.earned.pop(number, 0)
+        self._credit(self.company, paid_back)
+        self.events.append(("StationPaidBack", number, period, paid_back))
         station.settlements += 1
         self.events.append(
             ("StationSettled", number, station.settlements, station.supplied, station.absorbed, station.loss_ppm_units)
@@ -152,7 +201,7 @@ class StationDispatch:
             raise DispatchRefused("InvalidThresholds", station.supply_threshold, station.absorb_threshold, capacity)
         self._set_state(number, stored, capacity, online, report=True)
 
-    def transfer_unit(self, account: str, user: str) -> None:
+    def transfer_unit(self, account: str, user: str, now: int = 0) -> None:
         number = self._caller_station(account)
         station = self.stations[number]
         request = self.requests.get(user)
@@ -168,6 +217,8 @@ class StationDispatch:
             stored = station.stored + 1
         request.remaining -= 1
         request.units_on_connection += 1
+        claim = (user, number, self.period_at(now), int(direction))
+        self.claims[claim] = self.claims.get(claim, 0) + 1
         self.events.append(("UnitTransferred", user, number, int(direction), request.loss_ppm, request.remaining))
         self._set_state(number, stored, station.capacity, station.online, report=False)
         if request.remaining == 0:
@@ -190,8 +241,15 @@ class StationDispatch:
         number, loss = self.best_station(user, direction)
         if number == 0:
             raise DispatchRefused("NoStationAvailable", user, int(direction), len(self.lines.get(user, {})))
+        payer, price = self._payer(user, direction)
+        if units * price > self.rights.get(payer, 0):
+            raise DispatchRefused("InsufficientRights", payer, self.rights.get(payer, 0), units * price)
         self.requests[user] = Request(Direction(direction), units)
         self.events.append(("RequestOpened", user, int(direction), units))
+        if units * price:
+            self.rights[payer] -= units * price
+            self.held[payer] = self.held.get(payer, 0) + units * price
+            self.events.append(("RightsHeld", user, payer, units * price))
         self._connect(user, number, loss)
 
     def cancel(self, user: str) -> None:
@@ -281,7 +339,98 @@ class StationDispatch:
         if self.in_force(user):
             self._end_connection(request)
         self.events.append(("RequestClosed", user, int(request.direction), request.remaining))
+        payer, price = self._payer(user, request.direction)
+        if request.remaining * price:
+            self.held[payer] -= request.remaining * price
+            self._credit(payer, request.remaining * price)
+            self.events.append(("RightsReleased", user, payer, request.remaining * price))
         del self.requests[user]
+
+    # ---------------------------------------------------------------- the flows
+
+    def period_at(self, now: int) -> int:
+        return max(now - self.genesis, 0) // self.terms.period_length
+
+    def period_end(self, period: int) -> int:
+        return self.genesis + (period + 1) * self.terms.period_length
+
+    def deposit(self, account: str, amount: int) -> None:
+        """The ledger moved ``amount`` of ``account``'s rights here (``transferAndCall``)."""
+        self._credit(account, amount)
+        self.events.append(("RightsDeposited", account, amount))
+
+    def withdraw(self, account: str, amount: int) -> None:
+        if amount == 0:
+            raise DispatchRefused("InvalidAmount")
+        if amount > self.rights.get(account, 0):
+            raise DispatchRefused("InsufficientRights", account, self.rights.get(account, 0), amount)
+        self.rights[account] -= amount
+        self.events.append(("RightsWithdrawn", account, amount))
+
+    def bind_meter(self, account: str, meter: str, rated_power_w: int) -> None:
+        if int(account, 16) == 0 or int(meter, 16) == 0 or rated_power_w == 0:
+            raise DispatchRefused("InvalidSettings", "meter")
+        if meter in self.meters:
+            raise DispatchRefused("MeterTaken", meter, self.meters[meter][0])
+        if account in self.meter_of:
+            raise DispatchRefused("AccountHasMeter", account, self.meter_of[account])
+        self.meters[meter] = (account, rated_power_w)
+        self.meter_of[account] = meter
+        self.events.append(("MeterBound", account, meter, rated_power_w))
+
+    def submit_reading(self, meter: str, period: int, direction: int, energy_wh: int, now: int) -> None:
+        if meter not in self.meters:
+            raise DispatchRefused("MeterNotBound", meter)
+        if direction > 1:
+            raise DispatchRefused("InvalidSettings", "direction")
+        ends = self.period_end(period)
+        if now < ends:
+            raise DispatchRefused("ReadingTooEarly", period, ends)
+        if now > ends + self.terms.reading_grace:
+            raise DispatchRefused("ReadingTooLate", period, ends + self.terms.reading_grace)
+        account, rated_power_w = self.meters[meter]
+        capacity_wh = rated_power_w * self.terms.period_length // 3600
+        if energy_wh > capacity_wh:
+            raise DispatchRefused("ReadingAboveCapacity", energy_wh, capacity_wh)
+        if (account, period, direction) in self.readings:
+            raise DispatchRefused("ReadingPostedBefore", account, period, direction)
+        self.readings[(account, period, direction)] = Reading(energy_wh, energy_wh // WH_PER_UNIT)
+        self.events.append(("ReadingPosted", account, meter, period, direction, energy_wh))
+
+    def confirm(self, user: str, number: int, period: int, direction: int, now: int) -> None:
+        claimed = self.claims.get((user, number, period, direction), 0)
+        if claimed == 0:
+            raise DispatchRefused("NothingToConfirm", user, number, period, direction)
+        at_user = self.readings.get((user, period, direction))
+        at_station = self.readings.get((self.stations[number].account, period, direction))
+        deadline = self.period_end(period) + self.terms.reading_grace
+        if now <= deadline and (at_user is None or at_station is None):
+            raise DispatchRefused("ReadingsPending", user, number, period, deadline)
+        paid = min(claimed, at_user.units_left if at_user else 0, at_station.units_left if at_station else 0)
+        del self.claims[(user, number, period, direction)]
+        for reading in (at_user, at_station):
+            if reading is not None:
+                reading.units_left -= paid
+        payer, price = self._payer(user, Direction(direction))
+        self.held[payer] -= claimed * price
+        if direction == Direction.SUPPLY:
+            self.earned[number] = self.earned.get(number, 0) + paid * price
+        else:
+            self._credit(user, paid * price)
+        self._credit(payer, (claimed - paid) * price)
+        self.events.append(("UnitsConfirmed", user, number, period, direction, claimed, paid, paid * price))
+
+    def rights_here(self) -> int:
+        """All rights the contract holds: what the ledger's balance of the contract must be."""
+        return sum(self.rights.values()) + sum(self.held.values()) + sum(self.earned.values())
+
+    def _payer(self, user: str, direction: Direction) -> tuple[str, int]:
+        if direction == Direction.SUPPLY:
+            return user, self.terms.supply_price
+        return self.company, self.terms.absorb_price
+
+    def _credit(self, account: str, amount: int) -> None:
+        self.rights[account] = self.rights.get(account, 0) + amount
 
     def _caller_station(self, account: str) -> int:
         if account not in self.station_of_account:

@@ -3,6 +3,7 @@ pragma solidity 0.8.28;
 
 import {ISisterLightClient} from "./interfaces/ISisterLightClient.sol";
 import {ISisterLock} from "./interfaces/ISisterLock.sol";
+import {ISisterValueReceiver} from "./interfaces/ISisterValueReceiver.sol";
 import {BlockHeader} from "./libraries/BlockHeader.sol";
 import {ExchangeRate} from "./libraries/ExchangeRate.sol";
 import {MerklePatriciaProof} from "./libraries/MerklePatriciaProof.sol";
@@ -83,6 +84,19 @@ contract SisterLock is ISisterLock {
         _debit(msg.sender, amount);
         balanceOf[to] += amount;
         emit Transfer(msg.sender, to, amount);
+        return true;
+    }
+
+    /// @inheritdoc ISisterLock
+    function transferAndCall(address to, uint256 amount) external returns (bool) {
+        if (to.code.length == 0) revert NotAReceiver(to);
+        _debit(msg.sender, amount);
+        balanceOf[to] += amount;
+        emit Transfer(msg.sender, to, amount);
+        // The ledger's state is final before the call: a receiver re-entering sees it settled.
+        if (ISisterValueReceiver(to).onValueReceived(msg.sender, amount) != ISisterValueReceiver.onValueReceived.selector) {
+            revert NotAReceiver(to);
+        }
         return true;
     }
 

@@ -2,6 +2,7 @@
 pragma solidity 0.8.28;
 
 import {IStationDispatch} from "./interfaces/IStationDispatch.sol";
+import {StationFlows} from "./StationFlows.sol";
 import {SortedLines} from "./libraries/SortedLines.sol";
 
 /// @title The station list and its dispatch by line loss, on the scheduling chain
@@ -14,7 +15,7 @@ import {SortedLines} from "./libraries/SortedLines.sol";
 ///      `transferUnit` when a connection ends) walks the user's lines from the least loss, past
 ///      the unavailable stations, so at most `maxLinesPerUser` steps. Nothing here grows with
 ///      the number of stations or users.
-contract StationDispatch is IStationDispatch {
+contract StationDispatch is IStationDispatch, StationFlows {
     using SortedLines for SortedLines.List;
 
     /// @notice Loss rates are in parts per million of the energy moved.
@@ -26,8 +27,6 @@ contract StationDispatch is IStationDispatch {
     /// @notice Upper bound of `maxLinesPerUser`, so that an assignment's walk stays bounded.
     uint32 public constant MAX_LINES_CEILING = 256;
 
-    /// @notice The energy company: registers stations and lines, settles periods.
-    address public immutable company;
     /// @notice Units a connection lasts before the user is assigned again (k; 10 by default).
     uint32 public immutable unitsPerConnection;
     /// @notice Lines one user may have: the bound on an assignment's walk.
@@ -50,17 +49,12 @@ contract StationDispatch is IStationDispatch {
 
     /// @param connectionUnits k, 1..MAX_REQUEST_UNITS
     /// @param linesPerUser the most lines one user may have, 1..MAX_LINES_CEILING
-    constructor(uint32 connectionUnits, uint32 linesPerUser) {
+    /// @param terms the rights ledger, the prices and the metering periods (`IStationFlows`)
+    constructor(uint32 connectionUnits, uint32 linesPerUser, FlowTerms memory terms) StationFlows(terms) {
         if (connectionUnits == 0 || connectionUnits > MAX_REQUEST_UNITS) revert InvalidSettings("unitsPerConnection");
         if (linesPerUser == 0 || linesPerUser > MAX_LINES_CEILING) revert InvalidSettings("maxLinesPerUser");
-        company = msg.sender;
         unitsPerConnection = connectionUnits;
         maxLinesPerUser = linesPerUser;
-    }
-
-    modifier onlyCompany() {
-        if (msg.sender != company) revert NotCompany(msg.sender);
-        _;
     }
 
     // ------------------------------------------------------------------ company
@@ -111,6 +105,7 @@ contract StationDispatch is IStationDispatch {
     /// @inheritdoc IStationDispatch
     function settle(uint32 station) external onlyCompany {
         _station(station);
+        _payBack(station);
         Ledger storage ledger = _ledgers[station];
         uint32 settlement = ++settlementCount[station];
         emit StationSettled(station, settlement, ledger.supplied, ledger.absorbed, ledger.lossPpmUnits);
@@ -150,6 +145,7 @@ contract StationDispatch is IStationDispatch {
         }
         uint64 remaining = --req.remaining;
         uint32 units = ++req.unitsOnConnection;
+        _claim(user, id, uint8(direction));
         emit UnitTransferred(user, id, direction, loss, remaining);
         _setState(id, station, stored, station.capacity, station.online, false);
         if (remaining == 0) {
@@ -174,6 +170,7 @@ contract StationDispatch is IStationDispatch {
         if (station == 0) revert NoStationAvailable(msg.sender, uint8(direction), _lines[msg.sender].size);
         _requests[msg.sender] = Request(true, direction, 0, 0, 0, 0, units);
         emit RequestOpened(msg.sender, direction, units);
+        _hold(msg.sender, uint8(direction), units);
         _connect(msg.sender, req, station, loss);
     }
 
@@ -298,6 +295,7 @@ contract StationDispatch is IStationDispatch {
     function _close(address user, Request storage req) private {
         _endConnection(req);
         emit RequestClosed(user, req.direction, req.remaining);
+        _release(user, uint8(req.direction), req.remaining);
         delete _requests[user];
     }
 
@@ -323,6 +321,10 @@ contract StationDispatch is IStationDispatch {
 
     function _epoch(Station storage station, Direction direction) private view returns (uint32) {
         return direction == Direction.Supply ? station.supplyEpoch : station.absorbEpoch;
+    }
+
+    function _stationAccount(uint32 id) internal view override returns (address) {
+        return _stations[id].account;
     }
 
     function _callerStation() private view returns (uint32 id) {

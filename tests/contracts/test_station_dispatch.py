@@ -13,11 +13,14 @@ import pytest
 K = 10
 MAX_LINES = 4
 SUPPLY, ABSORB = 0, 1
+PERIOD = 900
+# No rights ledger, both prices 0: the dispatch alone (the flows are tested in test_station_flows.py).
+NO_RIGHTS = ("0x" + "00" * 20, 0, 0, PERIOD, 300)
 
 
 @pytest.fixture
 def dispatch(station_dispatch_contract, operator):
-    return station_dispatch_contract.deploy(K, MAX_LINES, sender=operator)
+    return station_dispatch_contract.deploy(K, MAX_LINES, NO_RIGHTS, sender=operator)
 
 
 @pytest.fixture(scope="session")
@@ -63,9 +66,9 @@ def snapshot(dispatch, users):
 
 def test_deployment_refuses_unusable_settings(station_dispatch_contract, operator):
     with refused(station_dispatch_contract.InvalidSettings, setting="unitsPerConnection"):
-        station_dispatch_contract.deploy(0, MAX_LINES, sender=operator)
+        station_dispatch_contract.deploy(0, MAX_LINES, NO_RIGHTS, sender=operator)
     with refused(station_dispatch_contract.InvalidSettings, setting="maxLinesPerUser"):
-        station_dispatch_contract.deploy(K, 257, sender=operator)
+        station_dispatch_contract.deploy(K, 257, NO_RIGHTS, sender=operator)
 
 
 def test_registration_records_the_station_and_its_availability(dispatch, operator, station_p):
@@ -304,13 +307,23 @@ def test_reports_refusals_change_nothing(two_stations, station_p, stranger, user
     assert snapshot(dispatch, [user]) == before
 
 
-def test_settlement_reports_the_period_and_starts_afresh(two_stations, operator, stranger, station_q, user):
+def test_settlement_reports_the_period_and_starts_afresh(two_stations, chain, operator, stranger, station_q, user):
     dispatch = two_stations
     dispatch.request(SUPPLY, 3, sender=user)
     for _ in range(3):
         dispatch.transferUnit(user, sender=station_q)
-    assert dispatch.settle(2, sender=operator).events == [dispatch.StationSettled(2, 1, 3, 0, 3 * 70_000)]
-    assert dispatch.settle(2, sender=operator).events == [dispatch.StationSettled(2, 2, 0, 0, 0)]
+    period = dispatch.periodAt(chain.pending_timestamp)
+    assert dispatch.settle(2, sender=operator).events == [
+        dispatch.StationPaidBack(2, period, 0),
+        dispatch.StationSettled(2, 1, 3, 0, 3 * 70_000),
+    ]
+    with refused(dispatch.AlreadySettled, station=2, period=period):
+        dispatch.settle(2, sender=operator)
+    chain.pending_timestamp = dispatch.genesis() + (period + 1) * PERIOD
+    assert dispatch.settle(2, sender=operator).events == [
+        dispatch.StationPaidBack(2, period + 1, 0),
+        dispatch.StationSettled(2, 2, 0, 0, 0),
+    ]
     with refused(dispatch.NotCompany, caller=stranger.address):
         dispatch.settle(2, sender=stranger)
     with refused(dispatch.UnknownStation, station=9):

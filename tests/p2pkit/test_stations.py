@@ -1,13 +1,15 @@
 """p2pkit.stations on an embedded chain: deployment, each role's calls, the line hint read before
-sending, refusals decoded by name, and loss rates converted to parts per million."""
+sending, refusals decoded by name, loss rates converted to parts per million, and the rights'
+flow through the clients."""
 
 from __future__ import annotations
 
 import pytest
 
-from devnet.embedded import dev_accounts, start_embedded_chain
-from p2pkit.stations import Direction, DispatchClient, deploy_dispatch, dispatch_at, loss_ppm
-from p2pkit.transactions import ContractRefused
+from devnet.embedded import TimeTravel, dev_accounts, start_embedded_chain
+from p2pkit.sister.lock import LockTerms, deploy_light_client, deploy_lock, latest_header
+from p2pkit.stations import Direction, DispatchClient, FlowTerms, deploy_dispatch, dispatch_at, loss_ppm
+from p2pkit.transactions import ContractRefused, send
 
 
 @pytest.fixture(scope="module")
@@ -59,3 +61,34 @@ def test_loss_rates_in_parts_per_million(rate, ppm):
 def test_a_loss_rate_outside_0_to_1_is_refused(rate):
     with pytest.raises(ValueError, match="not in"):
         loss_ppm(rate)
+
+
+def test_rights_flow_through_the_clients_and_pay_only_confirmed_units():
+    """Supply with rights: deposit through the ledger, request, two units claimed, both meters
+    read one unit, so one unit is paid to the station and one unit's rights go back to the user."""
+    w3 = start_embedded_chain()
+    company, station, user, user_meter, station_meter = dev_accounts(w3)[:5]
+    light_client = deploy_light_client(w3, company, latest_header(w3), [company.address], 1)
+    ledger = deploy_lock(w3, company, light_client.address, 1, LockTerms(total_supply=10**9, reserve=0))
+    contract = deploy_dispatch(w3, company, terms=FlowTerms(ledger.address, supply_price=1_000, period_length=900))
+    owner, at_station, buyer = (DispatchClient(w3, contract, key) for key in (company, station, user))
+    owner.register_station(station.address, 40, 100, 1, 1)
+    owner.set_line(user.address, 1, loss_ppm(0.05))
+    owner.bind_meter(user.address, user_meter.address, 100_000)
+    owner.bind_meter(station.address, station_meter.address, 100_000)
+    send(w3, ledger.functions.transfer(user.address, 10_000), company)
+    buyer.deposit_rights(ledger, 2_000)
+    buyer.request(Direction.SUPPLY, 2)
+    at_station.transfer_unit(user.address)
+    at_station.transfer_unit(user.address)
+    period = contract.functions.periodAt(TimeTravel(w3).now()).call()
+    TimeTravel(w3).next_block_at(contract.functions.genesis().call() + (period + 1) * 900)
+    for meter in (user_meter, station_meter):
+        DispatchClient(w3, contract, meter).submit_reading(period, Direction.SUPPLY, 1_500)
+    owner.confirm(user.address, 1, period, Direction.SUPPLY)
+    assert (contract.functions.earnedOf(1).call(), buyer.rights()) == (1_000, 1_000)
+    buyer.withdraw_rights(1_000)
+    assert ledger.functions.balanceOf(user.address).call() == 9_000
+    with pytest.raises(ContractRefused) as refusal:
+        buyer.confirm(user.address, 1, period, Direction.SUPPLY)
+    assert refusal.value.name == "NothingToConfirm"

@@ -45,6 +45,8 @@ interface ISisterLock is ISisterProofErrors {
     /// @notice A rate needs a non-zero numerator and denominator.
     error InvalidRate(uint256 numerator, uint256 denominator);
     error ZeroAmount();
+    /// @notice `to` of a `transferAndCall` has no code, or did not accept the value.
+    error NotAReceiver(address to);
     error ZeroAddress();
     error InsufficientBalance(address account, uint256 balance, uint256 needed);
     error InsufficientReserve(uint256 reserve, uint256 needed);
@@ -66,6 +68,12 @@ interface ISisterLock is ISisterProofErrors {
 
     /// @notice Send `amount` of this chain's value to `to`.
     function transfer(address to, uint256 amount) external returns (bool);
+
+    /// @notice Send `amount` to the contract `to` and tell it so in the same transaction: after
+    ///         the ledger is updated it calls `to.onValueReceived(sender, amount)`, which must
+    ///         return its selector (else the whole transfer reverts). How a contract learns
+    ///         who paid it without an allowance: the value moves first, the call follows.
+    function transferAndCall(address to, uint256 amount) external returns (bool);
 
     /// @notice Take `amount` of the caller's value out of circulation into the reserve, for
     ///         `recipient` on the other chain, who receives amount x that chain's rate there.

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
+import {IStationFlows} from "./IStationFlows.sol";
+
 /// @title Storage stations and their dispatch by line loss, on the scheduling chain
 /// @notice The energy company registers stations and the lines between users and stations,
 ///         each with its loss rate (no line: the pair cannot be assigned). A station reports its
@@ -14,7 +16,7 @@ pragma solidity 0.8.28;
 ///         is an event.
 /// @dev Work per call is bounded by `maxLinesPerUser` (the length of one user's sorted line
 ///      list), never by the number of stations or users.
-interface IStationDispatch {
+interface IStationDispatch is IStationFlows {
     /// @notice Energy from the station to the user, or from the user into the station.
     enum Direction {
         Supply,
@@ -83,12 +85,10 @@ interface IStationDispatch {
     /// @notice End-of-period settlement of a station: what it moved since the last one.
     event StationSettled(uint32 indexed station, uint32 settlement, uint64 supplied, uint64 absorbed, uint64 lossPpmUnits);
 
-    error NotCompany(address caller);
     error UnknownStation(uint32 station);
     /// @notice The caller is not a registered station's account.
     error NotAStation(address caller);
     error StationAccountTaken(address account, uint32 station);
-    error InvalidSettings(string setting);
     /// @notice A state with stored > capacity, capacity 0, or capacity above MAX_ENERGY.
     error InvalidStationState(uint64 stored, uint64 capacity);
     /// @notice Thresholds must be at least 1 and at most the capacity.
@@ -132,7 +132,9 @@ interface IStationDispatch {
     ///         unavailable in a direction drops every connection of that direction.
     function reportState(uint64 stored, uint64 capacity, bool online) external;
 
-    /// @notice The calling station confirms one metered unit moved on `user`'s connection.
+    /// @notice The calling station says it moved one unit on `user`'s connection: the dispatch
+    ///         counts it at once (stored energy, k-unit connections), the payment waits for the
+    ///         meters (`confirm`): a unit is paid only when both readings confirm it.
     ///         After the unit: the request closes when it is complete; otherwise the user is
     ///         assigned again when the connection reached `unitsPerConnection` units or was
     ///         dropped (waiting if no station is available).
@@ -140,17 +142,20 @@ interface IStationDispatch {
 
     /// @notice Open the caller's request for `units` in `direction` and assign it a station.
     ///         Refused with `NoStationAvailable` (nothing recorded) when none is available.
+    ///         Holds `units x supplyPrice` of the caller's rights for a supply, `units x
+    ///         absorbPrice` of the company's for an acquisition (`InsufficientRights` if short).
     function request(Direction direction, uint64 units) external;
 
-    /// @notice Close the caller's open request; units not moved are given up.
+    /// @notice Close the caller's open request; units not moved are given up (their rights return).
     function cancel() external;
 
     /// @notice Assign `user`'s waiting or dropped request again (anyone). Refused with
     ///         `ConnectionInForce` while its connection holds, `NoStationAvailable` if none is.
     function reassign(address user) external;
 
-    /// @notice Settle `station`'s period (company): emit what it moved since the last settlement
-    ///         and start counting afresh.
+    /// @notice Settle `station`'s period (company), once per metering period: emit what it moved
+    ///         since the last settlement, start counting afresh, and pay the rights it earned
+    ///         from confirmed units back to the company (`AlreadySettled` the second time).
     function settle(uint32 station) external;
 
     /// @notice The available station with the least loss to `user` for `direction` (0: none).

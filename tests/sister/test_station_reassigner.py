@@ -1,0 +1,81 @@
+"""The scheduling chain's re-assignment chore on an embedded chain: a station going offline drops
+its users, the reassigner assigns each again (a bounded batch a step), a user no station can
+serve waits until one reports being available, and a restarted reassigner does nothing twice."""
+
+from __future__ import annotations
+
+import pytest
+
+from devnet.embedded import dev_accounts, start_embedded_chain
+from p2pkit.stations import Direction, DispatchClient, deploy_dispatch, loss_ppm
+from relayer.reassigner import Reassigner
+
+
+@pytest.fixture
+def grid():
+    """Stations P (1) and Q (2); users A and B with 3 % loss to P and 8 % to Q, each supplied by P."""
+    w3 = start_embedded_chain()
+    company, keeper, p, q, a, b = dev_accounts(w3)[:6]
+    contract = deploy_dispatch(w3, company)
+    clients = {
+        name: DispatchClient(w3, contract, key)
+        for name, key in {"company": company, "p": p, "q": q, "a": a, "b": b}.items()
+    }
+    for station in ("p", "q"):
+        clients["company"].register_station(clients[station].signer.address, 40, 100, 1, 1)
+    for user in ("a", "b"):
+        clients["company"].set_line(clients[user].signer.address, 1, loss_ppm(0.03))
+        clients["company"].set_line(clients[user].signer.address, 2, loss_ppm(0.08))
+        clients[user].request(Direction.SUPPLY, 5)
+    return w3, contract, keeper, clients
+
+
+def station_of(contract, client) -> int:
+    return contract.functions.requestOf(client.signer.address).call()[2]
+
+
+def test_users_dropped_by_a_station_are_assigned_again_a_batch_a_step(grid):
+    w3, contract, keeper, clients = grid
+    reassigner = Reassigner(w3, contract, keeper, batch=1)
+    assert reassigner.step() == []
+    clients["p"].report_state(40, 100, False)
+    first = reassigner.step()
+    assert [o.outcome for o in first] == ["sent"]
+    assert len(reassigner.due) == 1
+    second = reassigner.step()
+    assert [o.outcome for o in second] == ["sent"]
+    assert {o.user for o in first + second} == {clients["a"].signer.address, clients["b"].signer.address}
+    assert (station_of(contract, clients["a"]), station_of(contract, clients["b"])) == (2, 2)
+    assert reassigner.step() == []
+
+
+def test_a_user_no_station_can_serve_waits_for_one_to_come_back(grid):
+    w3, contract, keeper, clients = grid
+    clients["a"].cancel()
+    reassigner = Reassigner(w3, contract, keeper)
+    clients["q"].report_state(40, 100, False)
+    clients["p"].report_state(40, 100, False)
+    assert [o.outcome for o in reassigner.step()] == ["waiting"]
+    assert reassigner.step() == []  # nothing is tried again until a station reports
+    clients["q"].report_state(40, 100, True)
+    assert [o.outcome for o in reassigner.step()] == ["sent"]
+    assert station_of(contract, clients["b"]) == 2
+
+
+def test_a_restarted_reassigner_does_nothing_twice(grid):
+    w3, contract, keeper, clients = grid
+    clients["p"].report_state(40, 100, False)
+    assert [o.outcome for o in Reassigner(w3, contract, keeper).step()] == ["sent", "sent"]
+    block = w3.eth.block_number
+    assert Reassigner(w3, contract, keeper).step() == []
+    assert w3.eth.block_number == block
+
+
+def test_a_user_reassigned_by_someone_else_costs_no_transaction(grid):
+    w3, contract, keeper, clients = grid
+    reassigner = Reassigner(w3, contract, keeper)
+    clients["p"].report_state(40, 100, False)
+    clients["a"].reassign(clients["a"].signer.address)
+    block = w3.eth.block_number
+    assert [(o.user, o.outcome) for o in reassigner.step()] == [(clients["b"].signer.address, "sent")]
+    assert w3.eth.block_number == block + 1
