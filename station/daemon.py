@@ -22,6 +22,7 @@ Each ``StationDaemon.step(seconds)``:
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -36,7 +37,6 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import TimeExhausted, TransactionNotFound
 
-from p2pkit.keyfiles import write_private_file
 from p2pkit.stations import Direction, DispatchClient
 from p2pkit.transactions import ContractRefused, build
 from station.errors import NotThisStation
@@ -191,8 +191,8 @@ class StationDaemon:
             for user in users:
                 self.state.users[user] += moved[direction] * power[user] / asked_kw[direction]
         self.state.battery_kwh = self.equipment.stored_kwh
-        self.state.meter_forward_kwh += max(terminal, 0.0)
-        self.state.meter_reverse_kwh += max(-terminal, 0.0)
+        self.state.meter_exported_kwh += max(terminal, 0.0)
+        self.state.meter_imported_kwh += max(-terminal, 0.0)
         self._save()
         self._write_meter()
         return set_point, terminal
@@ -327,14 +327,14 @@ class StationDaemon:
         self._file.save(self.state)
 
     def _write_meter(self) -> None:
-        """The station meter's registers, for the simulated meter on the meter bridge to follow."""
+        """The station meter's registers (imported: absorbed from users; exported: supplied to
+        them), for the simulated meter on the meter bridge to follow (``follow=FILE``)."""
         if self.meter_file is None:
             return
-        write_private_file(
-            self.meter_file.with_name(self.meter_file.name + ".new"),
-            f'{{"forward_kwh": {self.state.meter_forward_kwh:.6f}, "reverse_kwh": {self.state.meter_reverse_kwh:.6f}}}',
-        )
-        self.meter_file.with_name(self.meter_file.name + ".new").replace(self.meter_file)
+        registers = {"imported_kwh": self.state.meter_imported_kwh, "exported_kwh": self.state.meter_exported_kwh}
+        written = self.meter_file.with_name(self.meter_file.name + ".new")
+        written.write_text(json.dumps(registers))
+        written.replace(self.meter_file)  # the meter reads the old registers or the new, never half
 
 
 def availability(stored: int, capacity: int, online: bool, supply_threshold: int, absorb_threshold: int):

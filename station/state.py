@@ -7,8 +7,8 @@
   its hash, its raw bytes and nonce. It is written before the transaction is sent, so after a
   crash the daemon finds it, looks for its receipt and sends the same bytes again if it has
   none: the same nonce cannot be mined twice, so no unit is confirmed twice, and none is lost;
-- ``battery`` and ``meter``: the simulated battery's stored energy and the station meter's
-  registers (kWh delivered and taken in at the terminals), so a restart carries on from them.
+- ``battery_kwh`` and ``meter_*``: the simulated battery's stored energy and the station meter's
+  registers (kWh taken in and delivered at the terminals), so a restart carries on from them.
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ class StationState:
     users: dict[str, float] = field(default_factory=dict)
     pending: PendingUnit | None = None
     battery_kwh: float | None = None
-    meter_forward_kwh: float = 0.0
-    meter_reverse_kwh: float = 0.0
+    meter_imported_kwh: float = 0.0  # taken in from users, at the terminals
+    meter_exported_kwh: float = 0.0  # delivered to users
 
 
 class StateFile:
