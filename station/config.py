@@ -19,11 +19,10 @@ from p2pkit.settings import (
     LOG_LEVEL,
     contract_address,
     http_url,
+    load_tables,
     optional_text,
-    read_toml,
     seconds,
     setting,
-    settings_table,
     text,
     whole_number,
 )
@@ -104,17 +103,11 @@ REQUIRED = (("chain", ("rpc_url", "dispatch")), ("station", ("keystore",)), ("da
 
 
 def load_config(path: str | None, environ: Mapping[str, str] = os.environ) -> Config:
-    document: dict[str, Any] = read_toml(path, tuple(TABLES)) if path else {}
-    config = Config(
-        **{table: settings_table(kind, table, document, environ, ENV_PREFIX) for table, kind in TABLES.items()}
-    )
-    missing = [
-        f"{table}.{name}" for table, names in REQUIRED for name in names if not getattr(getattr(config, table), name)
-    ]
+    config = load_tables(Config, TABLES, REQUIRED, path, environ, ENV_PREFIX)
     if not config.station.password_file and PASSWORD_VARIABLE not in environ:
-        missing.append(f"station.password_file (or {PASSWORD_VARIABLE})")
-    if missing:
-        raise ConfigError(f"not set (file or {ENV_PREFIX}<TABLE>_<KEY>): {', '.join(missing)}")
+        raise ConfigError(
+            f"not set (file or {ENV_PREFIX}<TABLE>_<KEY>): station.password_file (or {PASSWORD_VARIABLE})"
+        )
     if config.battery.stored_kwh > config.battery.capacity_kwh:
         battery = config.battery
         raise ConfigError(f"battery.stored_kwh {battery.stored_kwh} > battery.capacity_kwh {battery.capacity_kwh}")

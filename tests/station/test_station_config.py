@@ -33,8 +33,14 @@ def test_a_variable_overrides_the_file(tmp_path):
 
 
 def test_missing_settings_are_named():
-    with pytest.raises(ConfigError, match=r"chain\.dispatch.*station\.password_file \(or STATION_STATION_PASSWORD\)"):
+    with pytest.raises(ConfigError, match=r"chain\.dispatch, daemon\.state_file"):
         load_config(None, {"STATION_CHAIN_RPC_URL": "http://127.0.0.1:9545", "STATION_STATION_KEYSTORE": "k"})
+
+
+def test_a_key_without_its_password_is_refused():
+    settings = {name: value for name, value in REQUIRED.items() if name != "STATION_STATION_PASSWORD_FILE"}
+    with pytest.raises(ConfigError, match=r"station\.password_file \(or STATION_STATION_PASSWORD\)"):
+        load_config(None, settings)
 
 
 @pytest.mark.parametrize(
