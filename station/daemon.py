@@ -46,7 +46,7 @@ log = logging.getLogger("station")
 
 EPSILON_KWH = 1e-9
 MAX_RETRY_DELAY = 60.0
-RECEIPT_WAIT = 120.0
+RECEIPT_WAIT = 120.0  # seconds a unit's transaction is waited for before the next step looks again
 
 
 class Equipment(Protocol):
@@ -97,6 +97,7 @@ class StationDaemon:
         log_block_range: int = 2000,
         meter_file: str | Path | None = None,
         broadcast: Callable[[Web3, bytes], HexBytes] = send_raw,
+        receipt_wait: float = RECEIPT_WAIT,
     ) -> None:
         self.w3 = w3
         self.dispatch = dispatch
@@ -112,6 +113,7 @@ class StationDaemon:
         self.log_block_range = log_block_range
         self.meter_file = Path(meter_file) if meter_file else None
         self.broadcast = broadcast
+        self.receipt_wait = receipt_wait
         self.online = True
         self._file = state_file
         self.state: StationState = state_file.load()
@@ -198,8 +200,11 @@ class StationDaemon:
         return set_point, terminal
 
     def confirm_units(self, connection: Connection) -> list[str]:
-        """A ``transferUnit`` for each whole unit the connection has moved, while it holds."""
+        """A ``transferUnit`` for each whole unit the connection has moved, while it holds; none
+        while an earlier one is still in flight (one unit in flight at a time, on record)."""
         sent = []
+        if self.state.pending is not None:
+            return sent
         remaining = connection.remaining
         while remaining > 0 and self.state.users.get(connection.user, 0.0) >= self.unit_kwh - EPSILON_KWH:
             if not self.send_unit(connection.user):
@@ -229,7 +234,7 @@ class StationDaemon:
         )
         self._save()
         self.broadcast(self.w3, signed.raw_transaction)
-        return self._finish_pending(self.w3.eth.wait_for_transaction_receipt(signed.hash, timeout=RECEIPT_WAIT))
+        return self._finish_pending(self.w3.eth.wait_for_transaction_receipt(signed.hash, timeout=self.receipt_wait))
 
     def settle_pending(self) -> None:
         """The unit a crash left in flight: mined, or its same bytes sent again (its nonce
@@ -247,7 +252,7 @@ class StationDaemon:
             except ValueError as error:  # the node holds it already
                 log.info("unit for %s in flight already: %s", pending.user, error)
             try:
-                receipt = self.w3.eth.wait_for_transaction_receipt(pending.tx_hash, timeout=RECEIPT_WAIT)
+                receipt = self.w3.eth.wait_for_transaction_receipt(pending.tx_hash, timeout=self.receipt_wait)
             except TimeExhausted:
                 return  # still in flight: looked at again next step
         if receipt is None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import CAPACITY, STORED, battery, units_transferred
+from web3.exceptions import TimeExhausted
 
 from p2pkit.stations import Direction
 from station.daemon import StationDaemon
@@ -158,3 +159,20 @@ def test_going_offline_drops_the_stations_connections(grid, make_daemon):
 def test_a_key_that_is_no_station_is_refused(grid, tmp_path):
     with pytest.raises(NotThisStation):
         StationDaemon(grid.w3, grid.dispatch, grid.user.signer, battery(), StateFile(tmp_path / "state.json"))
+
+
+def test_no_unit_is_sent_while_one_is_still_in_flight(grid, make_daemon):
+    grid.user.request(Direction.SUPPLY, 3)
+    held = []
+
+    def hold(w3, raw):  # the node takes the transaction but does not mine it
+        held.append(bytes(raw))
+
+    daemon = make_daemon(broadcast=hold, receipt_wait=0.1)
+    with pytest.raises(TimeExhausted):
+        daemon.step(ONE_UNIT)
+
+    again = daemon.step(2 * ONE_UNIT)  # two more units' energy, while the first is in flight
+
+    assert (again.units, set(held) == {held[0]}, daemon.state.pending is not None) == ([], True, True)
+    assert units_transferred(grid, grid.user.signer.address) == 0
