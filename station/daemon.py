@@ -126,11 +126,13 @@ class StationDaemon:
         result = StepResult()
         self.settle_pending()
         self.read_assignments()
-        connections = self.connections()
+        station = self.dispatch.functions.stationOf(self.station_id).call()
+        connections = self.connections(station)
         result.set_point_kw, result.terminal_kwh = self.drive(connections, seconds)
         for connection in connections:
             result.units += self.confirm_units(connection)
-        result.reported = self.report_if_needed()
+        # A unit changes the chain's count of the stored energy: read it again then.
+        result.reported = self.report_if_needed(None if result.units else station)
         return result
 
     def read_assignments(self) -> None:
@@ -147,14 +149,20 @@ class StationDaemon:
             self.state.cursor = last + 1
             self._save()
 
-    def connections(self) -> list[Connection]:
-        """The connections in force to this station now, as the chain holds them; users whose
-        connection ended (request closed or moved, connection dropped) are forgotten, with the
-        part of a unit they had moved."""
+    def connections(self, station) -> list[Connection]:
+        """The connections in force to this station (``stationOf``, just read) now, as the chain
+        holds them: open, assigned here, in the station's current epoch of their direction (as
+        ``connected``). Users whose connection ended (request closed or moved, connection
+        dropped) are forgotten, with the part of a unit they had moved."""
         found = []
+        epochs = {Direction.SUPPLY: station.supplyEpoch, Direction.ABSORB: station.absorbEpoch}
         for user in list(self.state.users):
             request = self.dispatch.functions.requestOf(user).call()
-            if request.open and request.station == self.station_id and self.dispatch.functions.connected(user).call():
+            if (
+                request.open
+                and request.station == self.station_id
+                and request.epoch == epochs[Direction(request.direction)]
+            ):
                 found.append(Connection(user, Direction(request.direction), request.remaining))
                 continue
             moved = self.state.users.pop(user)
@@ -280,10 +288,11 @@ class StationDaemon:
 
     # ------------------------------------------------------------------ passive update
 
-    def report_if_needed(self) -> tuple[int, int, bool] | None:
-        """``reportState`` when the equipment's state differs from the chain's in what
-        dispatch looks at (see the module's description); the state reported, or None."""
-        chain = self.dispatch.functions.stationOf(self.station_id).call()
+    def report_if_needed(self, chain=None) -> tuple[int, int, bool] | None:
+        """``reportState`` when the equipment's state differs from the chain's (``stationOf``,
+        read here unless given) in what dispatch looks at (see the module's description); the
+        state reported, or None."""
+        chain = chain or self.dispatch.functions.stationOf(self.station_id).call()
         stored, capacity = self.equipment.whole_units()
         now = availability(stored, capacity, self.online, chain.supplyThreshold, chain.absorbThreshold)
         held = availability(chain.stored, chain.capacity, chain.online, chain.supplyThreshold, chain.absorbThreshold)
