@@ -8,10 +8,12 @@ stations for energy now and then. What `make demo` runs.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +29,9 @@ from p2pkit.transactions import ContractRefused, TransactionReverted, transfer
 STATION_PASSWORD = "development station"
 STATION_ETHER = 10 * 10**18
 THRESHOLD_UNITS = 5  # available to supply (absorb) while holding (having room for) this much
-STATION_TICK = 2.0  # seconds between a station daemon's steps
+# Seconds between a station daemon's steps: each is a handful of calls on the embedded chain,
+# which answers one request at a time among the prosumers', meter boxes', keeper's and relayer's.
+STATION_TICK = 5.0
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,14 @@ class RunningStation:
     address: str
     meter_port: str
     log: Path
+
+    @property
+    def meter_address(self) -> str:
+        return f"{900 + self.station_id:012d}"
+
+    @property
+    def meter_log(self) -> Path:
+        return self.log.with_suffix(".meter.log")
 
 
 def start_stations(
@@ -70,10 +82,11 @@ def start_stations(
             account.address, plan.stored_kwh, plan.capacity_kwh, THRESHOLD_UNITS, THRESHOLD_UNITS
         )
         for number, user in enumerate(users):
-            # 3 % to 11 %: each station is the nearer one for about half of the users.
-            company.set_line(user, station_id, loss_ppm(0.03 + 0.02 * ((number + 2 * index) % 5)))
+            # 3 % to 11 %: the wind turbine (user 0) is nearest the first station, the EV
+            # charger (user 2) the second, and each station is the nearer one for half the users.
+            company.set_line(user, station_id, loss_ppm(0.03 + 0.02 * ((number + 3 * index) % 5)))
         meter_file = folder / f"station-{plan.name}.meter.json"
-        meter, port = start_station_meter(900 + station_id, meter_file)
+        meter, port = start_station_meter(900 + station_id, meter_file)  # RunningStation.meter_address
         log = folder / f"station-{plan.name}.log"
         environment = {
             **os.environ,
@@ -118,6 +131,38 @@ def start_station_meter(number: int, meter_file: Path) -> tuple[subprocess.Popen
         text=True,
     )
     return simulator, simulator.stdout.readline().strip()
+
+
+# DL/T 645 identifiers of the active energy a station meter reads: taken in, supplied.
+STATION_REGISTERS = {"imported_kwh": "00010000", "exported_kwh": "00020000"}
+
+
+def log_station_meters(running: list[RunningStation], stop: threading.Event, every: float) -> None:
+    """Read each station's meter over its serial line every ``every`` seconds, as a field
+    engineer would (``python -m meter_bridge read``), one JSON line a reading in
+    ``station-<name>.meter.log``: what the station metered, beside the units it confirmed."""
+    while not stop.wait(every):
+        for station in running:
+            reading = {"at": round(time.time())}
+            for register, di in STATION_REGISTERS.items():
+                command = [
+                    "-m",
+                    "meter_bridge",
+                    "read",
+                    "--port",
+                    station.meter_port,
+                    "--address",
+                    station.meter_address,
+                ]
+                try:
+                    result = subprocess.run(
+                        [sys.executable, *command, "--di", di], capture_output=True, text=True, timeout=60
+                    )
+                    reading[register] = json.loads(result.stdout)["value"] if result.returncode == 0 else None
+                except (subprocess.TimeoutExpired, ValueError, KeyError):  # a meter that does not answer
+                    reading[register] = None
+            with open(station.meter_log, "a") as log:
+                log.write(json.dumps(reading) + "\n")
 
 
 def ask_now_and_then(

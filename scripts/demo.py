@@ -88,6 +88,7 @@ MARKET_ORDER_WH = 50
 # Who asks the storage stations for what (name, direction, units), whenever it has no request open.
 STATION_ASKS = (("EV charger", Direction.SUPPLY, 8), ("wind", Direction.ABSORB, 6))
 STATION_ASK_EVERY = 15  # seconds
+STATION_METER_READ_EVERY = 90  # seconds between reads of each station's meter
 BOOK_LOOK_INTERVAL = 3  # seconds between a prosumer's looks at whether its window is open
 # The retailer's offer, prices in wei per kWh: flat; day and night; cheaper blocks of energy.
 DEMO_PLANS = (
@@ -420,13 +421,16 @@ def main() -> int:
         asks = [(by_name[name].key, direction, units) for name, direction, units in STATION_ASKS]
         scheduling_w3 = Web3(Web3.HTTPProvider(page + "rpc/scheduling"))
         dispatch_address = requests.get(page + "api/stations", timeout=30).json()["dispatch"]
-        bidders.append(
+        bidders += [
             threading.Thread(
                 target=stations.ask_now_and_then,
                 args=(scheduling_w3, dispatch_address, asks, stop, STATION_ASK_EVERY),
                 daemon=True,
-            )
-        )
+            ),
+            threading.Thread(
+                target=stations.log_station_meters, args=(running_stations, stop, STATION_METER_READ_EVERY), daemon=True
+            ),
+        ]
         for bidder in bidders:
             bidder.start()
         print(f"\nThe market is live at {page}")
