@@ -5,32 +5,13 @@ state file in the test's folder, and a sender of raw transactions passed in."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
-from eth_account.signers.local import LocalAccount
-from web3 import Web3
-from web3.contract import Contract
+from station_support import CAPACITY, STORED, Grid, battery
 
 from devnet.embedded import dev_accounts, start_embedded_chain
 from p2pkit.stations import DispatchClient, deploy_dispatch, loss_ppm
-from sim.battery import SimulatedBattery
 from station.daemon import StationDaemon, send_raw
 from station.state import StateFile
-
-STORED = 40
-CAPACITY = 100
-
-
-@dataclass
-class Grid:
-    w3: Web3
-    dispatch: Contract
-    company: DispatchClient
-    stations: dict[str, LocalAccount]
-    ids: dict[str, int]
-    user: DispatchClient
-    other_user: DispatchClient
 
 
 @pytest.fixture
@@ -57,17 +38,6 @@ def grid() -> Grid:
     )
 
 
-def battery(**overrides) -> SimulatedBattery:
-    settings = {
-        "capacity_kwh": CAPACITY,
-        "stored_kwh": STORED,
-        "max_discharge_kw": 50,
-        "max_charge_kw": 50,
-        "efficiency": 0.95,
-    }
-    return SimulatedBattery(**{**settings, **overrides})
-
-
 @pytest.fixture
 def make_daemon(grid, tmp_path):
     """A daemon for station ``name`` (default one) on ``equipment`` (default a battery like the
@@ -87,7 +57,3 @@ def make_daemon(grid, tmp_path):
         )
 
     return make
-
-
-def units_transferred(grid: Grid, user: str) -> int:
-    return len(grid.dispatch.events.UnitTransferred.get_logs(from_block=0, argument_filters={"user": user}))

@@ -6,7 +6,7 @@ event read again, a crash around a unit's transaction."""
 from __future__ import annotations
 
 import pytest
-from conftest import CAPACITY, STORED, battery, units_transferred
+from station_support import CAPACITY, STORED, battery, units_transferred
 from web3.exceptions import TimeExhausted
 
 from p2pkit.stations import Direction

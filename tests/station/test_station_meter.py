@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import battery
+from station_support import battery
 
 from meter_bridge.simulator import FollowedRegisters
 from p2pkit.stations import Direction
