@@ -9,7 +9,8 @@ retail contracts beside it when the deployment names them. It serves the JSON-RP
 `/api/continuous`), the page, and runs
 the keeper when it holds the operator's key. With `SISTER_SCHEDULING_CHAIN` it also serves the
 sister chains (`backend.sister`): the scheduling chain's proxy (`/rpc/scheduling`) and their
-read API (`/api/sister`).
+read API (`/api/sister`); with `STATIONS_DISPATCH`, the storage stations' list on the scheduling
+chain (`/api/stations`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 from flask import Flask
 from web3 import Web3
 
-from backend import continuous_api, frontend, market_api, retail_api, rpc_proxy, sister_api
+from backend import continuous_api, frontend, market_api, retail_api, rpc_proxy, sister_api, stations_api
 from backend.config import ConfigError, load_config, read_keeper_key, read_operator_key
 from backend.entrusted import EntrustedBids
 from backend.keeper import Keeper
@@ -93,12 +94,16 @@ def create_app(
     app.extensions[sister_api.SISTER_EXTENSION] = None
     if app.config["SISTER_SCHEDULING_CHAIN"] is not None:
         set_up_sister(app, market, upstream)
+    app.extensions[stations_api.STATIONS_EXTENSION] = None
+    if app.config["STATIONS_DISPATCH"] is not None:
+        stations_api.set_up_stations(app)
     if chain_started_here:
         # Started last, so that deploying and funding seal a block per transaction at once.
         start_block_ticker(app, market.w3, BLOCK_TICKER_EXTENSION)
     app.register_blueprint(rpc_proxy.bp)
     app.register_blueprint(market_api.bp)
     app.register_blueprint(sister_api.bp)
+    app.register_blueprint(stations_api.bp)
     app.register_blueprint(retail_api.bp)
     app.register_blueprint(continuous_api.bp)
     app.register_blueprint(frontend.bp)

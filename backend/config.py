@@ -130,6 +130,10 @@ SETTINGS: dict[str, tuple[Callable[[Any], Any], Any]] = {
     # Embedded sister chains only: the relayers both light clients trust (1 of n), addresses
     # separated by commas, each given ether on both chains; unset, the operator.
     "SISTER_RELAYERS": (_addresses, ()),
+    # The storage stations' dispatch contract on the scheduling chain (`backend.stations_api`):
+    # unset, none; "embedded" (embedded sister chains) deploys one with the operator as the
+    # energy company; else the contract's address. Served at /api/stations.
+    "STATIONS_DISPATCH": (_text, None),
     # Whether the keeper runs in the background (it needs a key: P2P_KEEPER_KEY[_FILE], its own,
     # so that it never takes the nonce of a transaction the operator signs at the page; unset,
     # the operator's; an embedded chain makes and funds one).

@@ -1,5 +1,5 @@
 // The trading page: connects to the market, keeps the clock running, and redraws each part of
-// the page (account, money, bid, continuous trading, results, retail, operator, sister chains) from the state they share (shared.js).
+// the page (account, money, bid, continuous trading, results, retail, operator, sister chains, storage stations) from the state they share (shared.js).
 import { showRegistration, showSavedAccounts, wireAccount } from "./account.js";
 import { revealIfDue, showBid, wireBids } from "./bid.js";
 import { duration, PHASE_WORDS } from "./clock.js";
@@ -11,6 +11,7 @@ import { showResults } from "./results.js";
 import { showRetail } from "./retail.js";
 import { $, isOperator, noteIn, onRefresh, refresh, say, state } from "./shared.js";
 import { loadSister, showSister, wireSister } from "./sister.js";
+import { loadStations, showStations, wireStations } from "./stations.js";
 import { explain } from "./words.js";
 
 const REFRESH_SECONDS = 2;
@@ -87,6 +88,7 @@ async function readAndShow() {
   // Every refresh: a transfer's confirmations and the continuous book move with every block.
   await Promise.all([
     showSister().catch(noteIn("sister-note")),
+    showStations().catch(noteIn("stations-note")),
     state.record.id > 0n && !state.record.isGrid ? showContinuous().catch(noteIn("book-window")) : null,
   ]);
 }
@@ -98,6 +100,7 @@ async function start() {
   wireMoney();
   wireBids();
   wireSister();
+  wireStations();
   wireContinuous();
   onRefresh(readAndShow);
   try {
@@ -106,7 +109,7 @@ async function start() {
     say(explain(error), "error");
     return;
   }
-  await loadSister();
+  await Promise.all([loadSister(), loadStations()]);
   drawPhaseBar();
   showSavedAccounts();
   showClock();

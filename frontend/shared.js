@@ -37,6 +37,17 @@ import { explain, Refusal, sendWithFreshNonce } from "./words.js";
  * @property {number} lastRevealTry    when an automatic reveal was last tried (Unix seconds)
  * @property {number} refreshes        refreshes since the results were last redrawn
  * @property {ContinuousBook|null} book  the continuous book, once the server names one
+ * @property {Stations|null} stations  the storage stations, when the server serves a dispatch contract
+ */
+
+/**
+ * The storage stations (stations.js) on the scheduling chain.
+ * @typedef {Object} Stations
+ * @property {string} address    the StationDispatch contract
+ * @property {object} contract   ethers Contract of it, read-only, on /rpc/scheduling
+ * @property {object} provider   ethers JsonRpcProvider on /rpc/scheduling
+ * @property {object} view       /api/stations: k and every station's state
+ * @property {object|null} user  /api/stations/users/<address>: the account's lines, request and gas there
  */
 
 /**
@@ -61,6 +72,7 @@ export const state = {
   lastRevealTry: 0,
   refreshes: 0,
   book: null,
+  stations: null,
 };
 
 export const $ = (id) => document.getElementById(id);
@@ -90,7 +102,10 @@ export function say(text, kind = "info") {
 }
 
 export const sayError = (error) =>
-  say(explain(error, [state.market?.contract.interface, state.book?.contract.interface]), "error");
+  say(
+    explain(error, [state.market?.contract.interface, state.book?.contract.interface, state.stations?.contract.interface]),
+    "error",
+  );
 
 /** Runs a button's action, showing any refusal or failure in plain words. */
 export function action(handler) {

@@ -62,6 +62,28 @@ export const ERROR_WORDS = {
   NotOwner: (a) => `Order #${a[1]} is not yours.`,
   NoRestingOrder: (a) => `You have no order resting in the book of delivery period ${a[0]}.`,
   OrderAlreadyResting: () => "You already have an order resting: re-price or cancel it instead.",
+  // The storage stations' dispatch (IStationDispatch.sol), as a user meets them.
+  NoStationAvailable: (a) =>
+    Number(a[2]) === 0
+      ? "You have no line to any station yet: the energy company sets them."
+      : `None of the ${a[2]} stations you have a line to can ${Number(a[1]) === 0 ? "supply" : "take in"} energy now; try again later.`,
+  RequestAlreadyOpen: () => "You already have a request open: cancel it first, or wait until it is complete.",
+  NoOpenRequest: () => "You have no open request to cancel.",
+  InvalidUnits: (a) => `A request is for 1 to 1000000 units; ${a[0]} is not.`,
+  InvalidUser: () => "A station's own account cannot ask a station for energy.",
+  // ... and as the energy company and the stations meet them.
+  NotCompany: () => "Only the energy company may do this.",
+  UnknownStation: (a) => `There is no station #${a[0]}.`,
+  NotAStation: () => "This account is not a registered station.",
+  StationAccountTaken: (a) => `That account is already station #${a[1]}.`,
+  InvalidSettings: (a) => `The dispatch setting "${a[0]}" is not valid.`,
+  InvalidStationState: (a) => `A station cannot store ${a[0]} kWh with a capacity of ${a[1]} kWh.`,
+  InvalidThresholds: (a) => `Thresholds ${a[0]} and ${a[1]} kWh must be from 1 to the capacity, ${a[2]} kWh.`,
+  InvalidLossRate: (a) => `A loss rate must be below 100 %; ${a[0]} parts per million is not.`,
+  NoLine: (a) => `There is no line between ${a[0]} and station #${a[1]}.`,
+  TooManyLines: (a) => `That user has the most lines allowed already (${a[1]}).`,
+  NotConnected: (a) => `That user is not connected to station #${a[1]} now.`,
+  ConnectionInForce: (a) => `That user's connection to station #${a[1]} still holds; it is assigned again after it.`,
   NothingToTrade: () => "Nobody is on the other side of the book right now; a market order needs someone to trade with.",
 };
 

@@ -37,7 +37,7 @@ from meter_bridge.config import BYTE_SIZE, PARITY, STOP_BITS, Config, ConfigErro
 from meter_bridge.data_items import FORWARD_ACTIVE_ENERGY, DataValue, decode_value
 from meter_bridge.errors import Dlt645Error, OutboxUnavailable
 from meter_bridge.poller import Poller
-from meter_bridge.simulator import Fault, PowerProfile, PseudoTerminal, SimulatedBus, VirtualMeter
+from meter_bridge.simulator import Fault, FollowedRegisters, PowerProfile, PseudoTerminal, SimulatedBus, VirtualMeter
 from meter_bridge.transport import SerialSettings, SerialTransport
 from p2pkit.retail.clock import UTC_PLUS_8, BillingClock
 from p2pkit.settings import Parser
@@ -84,8 +84,9 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         required=True,
         metavar="SPEC",
-        help="ADDRESS[,forward=KWH][,reverse=KWH][,power=KW/KW/...][,step=SECONDS][,number=DIGITS]; "
-        "power > 0 is imported, < 0 exported; repeat for several meters on the bus",
+        help="ADDRESS[,forward=KWH][,reverse=KWH][,power=KW/KW/...|follow=FILE][,step=SECONDS][,number=DIGITS]; "
+        "power > 0 is imported, < 0 exported; follow: the energy a station daemon writes to FILE; "
+        "repeat for several meters on the bus",
     )
     simulate.add_argument("--speed", type=float, default=1.0, help="clock speed-up of the power profile")
     simulate.add_argument(
@@ -319,15 +320,19 @@ def _meter_from_spec(
 ) -> VirtualMeter:
     address, *options = spec.split(",")
     settings = dict(option.split("=", 1) for option in options if "=" in option)
-    unknown = set(settings) - {"forward", "reverse", "power", "step", "number"}
-    if unknown or not address.isdigit() or len(address) != 12:
+    unknown = set(settings) - {"forward", "reverse", "power", "step", "number", "follow"}
+    if unknown or not address.isdigit() or len(address) != 12 or ("follow" in settings and "power" in settings):
         raise ValueError(
-            f"bad meter spec {spec!r}: ADDRESS (12 digits)[,forward=..][,reverse=..][,power=..][,step=..][,number=..]"
+            f"bad meter spec {spec!r}: ADDRESS (12 digits)[,forward=..][,reverse=..][,power=..|follow=FILE]"
+            "[,step=..][,number=..]"
         )
-    profile = PowerProfile(
-        tuple(float(kw) for kw in settings.get("power", "1").split("/")),
-        float(settings.get("step", 3600)),
-    )
+    if "follow" in settings:
+        profile = FollowedRegisters(settings["follow"])
+    else:
+        profile = PowerProfile(
+            tuple(float(kw) for kw in settings.get("power", "1").split("/")),
+            float(settings.get("step", 3600)),
+        )
     return VirtualMeter(
         address,
         forward_kwh=_kwh(settings.get("forward", "0"), "forward"),

@@ -10,7 +10,8 @@ the frames addressed to it:
 - anything unknown: abnormal reply "no requested data".
 
 The energy registers grow with a power profile over a clock (wall time, or an accelerated or
-test-controlled clock). Given a settlement calendar (the billing clock's month boundaries), a
+test-controlled clock), or follow the energy another program writes to a file (a storage
+station's battery, ``FollowedRegisters``). Given a settlement calendar (the billing clock's month boundaries), a
 meter freezes its energy registers at each boundary, as a real meter does on its monthly
 settlement day, and answers the last twelve (identifiers with DI0 01..0C); the values frozen
 are those of the boundary's instant, even when nobody asked at that moment. Faults can be
@@ -22,7 +23,9 @@ follow-ups are read; and the bus can echo every request as a two-wire adapter do
 from __future__ import annotations
 
 import enum
+import json
 import logging
+import math
 import os
 import random
 import select
@@ -92,6 +95,29 @@ class PowerProfile:
         return imported, exported
 
 
+@dataclass(frozen=True)
+class FollowedRegisters:
+    """Energy read from a file another program keeps, instead of a power profile: a storage
+    station's daemon writes there what its equipment metered at its terminals, as JSON
+    ``{"imported_kwh": .., "exported_kwh": ..}`` (replaced whole on every change). A file not
+    written yet, or not readable, reads as no energy; the power reads 0."""
+
+    path: str
+    steps_kw: tuple[float, ...] = (0.0,)
+    step_seconds: float = 3600.0
+
+    def energy_kwh(self, elapsed: float) -> tuple[float, float]:
+        try:
+            with open(self.path) as file:
+                document = json.load(file)
+            imported, exported = float(document["imported_kwh"]), float(document["exported_kwh"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return 0.0, 0.0
+        if not (math.isfinite(imported) and math.isfinite(exported)) or imported < 0 or exported < 0:
+            return 0.0, 0.0
+        return imported, exported
+
+
 class SettlementCalendar(Protocol):
     """Month boundaries, as ``p2pkit.retail.clock.BillingClock`` gives them."""
 
@@ -107,7 +133,7 @@ class VirtualMeter:
     address: str
     forward_kwh: Decimal = Decimal("0")
     reverse_kwh: Decimal = Decimal("0")
-    profile: PowerProfile = field(default_factory=PowerProfile)
+    profile: PowerProfile | FollowedRegisters = field(default_factory=PowerProfile)
     clock: Callable[[], float] = time.monotonic
     meter_number: str = ""
     voltage: Decimal = Decimal("230.0")

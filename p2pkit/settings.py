@@ -170,3 +170,24 @@ def parsed(spec: Field, value: Any, setting_name: str, source: str) -> Any:
         return spec.metadata["parse"](value)
     except ValueError as error:
         raise SettingsError(f"{setting_name} {error}, not {value!r}{source}") from None
+
+
+def load_tables(
+    config: type,
+    tables: Mapping[str, type],
+    required: tuple[tuple[str, tuple[str, ...]], ...],
+    path: str | None,
+    environ: Mapping[str, str],
+    prefix: str,
+) -> Any:
+    """The dataclass ``config`` of one settings table per field (``tables``: name -> kind), from
+    the TOML file ``path`` (optional) and the ``<prefix><TABLE>_<KEY>`` variables; refuses it
+    when a setting of ``required`` (table, names) is empty, naming them all."""
+    document: dict[str, Any] = read_toml(path, tuple(tables)) if path else {}
+    loaded = config(**{table: settings_table(kind, table, document, environ, prefix) for table, kind in tables.items()})
+    missing = [
+        f"{table}.{name}" for table, names in required for name in names if not getattr(getattr(loaded, table), name)
+    ]
+    if missing:
+        raise SettingsError(f"not set (file or {prefix}<TABLE>_<KEY>): {', '.join(missing)}")
+    return loaded

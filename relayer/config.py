@@ -11,17 +11,15 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from p2pkit.settings import (
     LOG_LEVEL,
     SettingsError,
     contract_address,
     http_url,
-    read_toml,
+    load_tables,
     seconds,
     setting,
-    settings_table,
     text,
     whole_number,
 )
@@ -68,13 +66,4 @@ REQUIRED = (
 
 
 def load_config(path: str | None, environ: Mapping[str, str] = os.environ) -> Config:
-    document: dict[str, Any] = read_toml(path, tuple(TABLES)) if path else {}
-    config = Config(
-        **{table: settings_table(kind, table, document, environ, ENV_PREFIX) for table, kind in TABLES.items()}
-    )
-    missing = [
-        f"{table}.{name}" for table, names in REQUIRED for name in names if not getattr(getattr(config, table), name)
-    ]
-    if missing:
-        raise ConfigError(f"not set (file or {ENV_PREFIX}<TABLE>_<KEY>): {', '.join(missing)}")
-    return config
+    return load_tables(Config, TABLES, REQUIRED, path, environ, ENV_PREFIX)

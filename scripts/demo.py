@@ -16,7 +16,11 @@ the meters freeze their registers at each month's end, the meter bridges post th
 readings and the keeper settles each month. The market's chain is also the sister chains'
 trading chain: a scheduling chain runs beside it in the backend, the relayer daemon (``python -m
 relayer run``) between the two through the backend's proxies, and every prosumer gets tokens to
-convert to energy rights and back from the page. The page shows all of it live; import one of
+convert to energy rights and back from the page. Two storage stations stand on the scheduling
+chain, each a station daemon (``python -m station run``) driving a simulated battery, with its
+own simulated meter; every prosumer has a line to both, and the EV charger buys energy from
+them while the wind turbine sells its surplus to them, dispatched by least line loss. The page
+shows all of it live; import one of
 the printed keys (or create an account) to trade alongside them. Every key is new for this run,
 the operator's and the grid's included, and the backend listens on 127.0.0.1 only: the embedded
 chain is for this machine. Ctrl-C stops everything.
@@ -42,7 +46,7 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import Web3Exception
 
-from devnet import sister
+from devnet import sister, stations
 from devnet.nodes import stop_processes, wait_for_rpc
 from p2pkit.artifacts import artifact_path
 from p2pkit.bids import SealedBid
@@ -55,6 +59,7 @@ from p2pkit.retail.contracts import Party, Retail, enrol, retail_at
 from p2pkit.retail.plans import PlanTerms, PriceKind
 from p2pkit.retail.terms import Terms, sign_terms
 from p2pkit.schedule import Phase
+from p2pkit.stations import Direction
 from p2pkit.transactions import ContractRefused, TransactionReverted, send
 from sim.profiles import PAPER_PROSUMERS, PERIODS_PER_DAY, day, rated_power_for_period
 
@@ -80,6 +85,10 @@ MILLI_ETHER = ETHER // 1000
 # one period in this many.
 MARKET_ORDER_EVERY = 3
 MARKET_ORDER_WH = 50
+# Who asks the storage stations for what (name, direction, units), whenever it has no request open.
+STATION_ASKS = (("EV charger", Direction.SUPPLY, 8), ("wind", Direction.ABSORB, 6))
+STATION_ASK_EVERY = 15  # seconds
+STATION_METER_READ_EVERY = 90  # seconds between reads of each station's meter
 BOOK_LOOK_INTERVAL = 3  # seconds between a prosumer's looks at whether its window is open
 # The retailer's offer, prices in wei per kWh: flat; day and night; cheaper blocks of energy.
 DEMO_PLANS = (
@@ -204,6 +213,7 @@ def start_backend(
                 # reading settled by the integrity rule within the demo.
                 "P2P_RETAIL_READING_GRACE": str(max(120, 2 * period_length)),
                 **sister.backend_environment(relayer),
+                **stations.BACKEND_ENVIRONMENT,
             },
             cwd=ROOT,
             stdout=log,
@@ -340,6 +350,7 @@ def main() -> int:
     processes = [start_backend(folder, args.host, args.port, args.period_length, month_length, relayer)]
     stop = threading.Event()
     bidders: list[threading.Thread] = []
+    station_processes: list[subprocess.Popen] = []
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         page = f"http://{args.host}:{args.port}/"
@@ -403,6 +414,23 @@ def main() -> int:
             sister.start_relayer(page.rstrip("/"), relayer_keystore, relayer_password, folder / "relayer.log")
         )
         retail_done = start_retail(w3, market, retail, operator, {user.name: user for user in users}, monthly_wh)
+        station_processes, running_stations = stations.start_stations(
+            page.rstrip("/"), operator, folder, [user.address for user in users], speed
+        )
+        by_name = {user.name: user for user in users}
+        asks = [(by_name[name].key, direction, units) for name, direction, units in STATION_ASKS]
+        scheduling_w3 = Web3(Web3.HTTPProvider(page + "rpc/scheduling"))
+        dispatch_address = requests.get(page + "api/stations", timeout=30).json()["dispatch"]
+        bidders += [
+            threading.Thread(
+                target=stations.ask_now_and_then,
+                args=(scheduling_w3, dispatch_address, asks, stop, STATION_ASK_EVERY),
+                daemon=True,
+            ),
+            threading.Thread(
+                target=stations.log_station_meters, args=(running_stations, stop, STATION_METER_READ_EVERY), daemon=True
+            ),
+        ]
         for bidder in bidders:
             bidder.start()
         print(f"\nThe market is live at {page}")
@@ -417,6 +445,13 @@ def main() -> int:
             f"prosumers ({', '.join(user.name.split()[0].lower() for user in users)}), "
             f"{folder}/operator.key for the operator view, {folder}/grid.key for the grid"
         )
+        print(
+            "Storage stations: "
+            + "; ".join(
+                f"{s.name} (#{s.station_id}, meter on {s.meter_port}, log {s.log.name})" for s in running_stations
+            )
+            + f"; {STATION_ASKS[0][0]} buys energy from them, {STATION_ASKS[1][0]} sells its surplus to them."
+        )
         print(f"The backend listens on {args.host}; an embedded chain is meant for this machine alone.")
         print("Ctrl-C stops everything.\n", flush=True)
         while not stop.wait(1):
@@ -428,6 +463,7 @@ def main() -> int:
         for bidder in bidders:  # a bid in flight still needs the backend
             if bidder.ident is not None:
                 bidder.join(timeout=30)
+        stop_processes(station_processes)  # each reports its station offline through the backend first
         stop_processes(processes)
         for process in processes:
             if process.stdout:

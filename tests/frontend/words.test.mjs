@@ -107,3 +107,20 @@ test("a refusal other than a taken nonce is not sent again", async () => {
   await assert.rejects(sendWithFreshNonce(refused), { code: "CALL_EXCEPTION" });
   assert.equal(calls, 1);
 });
+
+test("every custom error the storage stations' dispatch declares has words", () => {
+  const abi = JSON.parse(readFileSync(new URL("../../p2pkit/artifacts/StationDispatch.json", import.meta.url))).abi;
+  const declared = abi.filter((entry) => entry.type === "error").map((entry) => entry.name);
+  assert.deepEqual(declared.filter((name) => !(name in ERROR_WORDS)), []);
+});
+
+test("no station available is said with the direction and the lines the user has", () => {
+  const dispatch = new ethers.Interface(
+    JSON.parse(readFileSync(new URL("../../p2pkit/artifacts/StationDispatch.json", import.meta.url))).abi,
+  );
+  const data = dispatch.encodeErrorResult("NoStationAvailable", ["0x" + "22".repeat(20), 1, 2]);
+  assert.equal(
+    explain({ data }, [market, dispatch]),
+    "Refused by the market: None of the 2 stations you have a line to can take in energy now; try again later.",
+  );
+});

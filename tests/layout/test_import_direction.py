@@ -1,4 +1,4 @@
-"""Imports run one way: contracts <- p2pkit <- {backend, meter_bridge, relayer}; devnet and sim
+"""Imports run one way: contracts <- p2pkit <- {backend, meter_bridge, relayer, station}; devnet and sim
 use p2pkit; scripts, bench and tests sit on top (docs/layout.md).
 
 Every import statement of every module is read with `ast`, those inside functions too, so a
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-OURS = {"p2pkit", "backend", "meter_bridge", "relayer", "devnet", "sim", "scripts", "bench", "tests"}
+OURS = {"p2pkit", "backend", "meter_bridge", "relayer", "station", "devnet", "sim", "scripts", "bench", "tests"}
 TEST_CHAIN = {"eth_tester", "eth"}  # eth-tester and py-evm
 SERVER = {"flask", "werkzeug", "gunicorn"}
 TOOLS = {"ape", "ape_accounts", "ethpm_types", "solcx", "pytest", "hypothesis", "matplotlib", "playwright"}
@@ -26,6 +26,8 @@ FORBIDDEN = {
     "p2pkit": OURS - {"p2pkit"} | TEST_CHAIN | SERVER | TOOLS,
     "meter_bridge": OURS - {"p2pkit", "meter_bridge"} | TEST_CHAIN | SERVER | TOOLS,
     "relayer": OURS - {"p2pkit", "relayer"} | SERVER | TOOLS,
+    # A station's daemon drives the simulated battery of sim/ (the demo's and the tests' equipment).
+    "station": OURS - {"p2pkit", "sim", "station"} | TEST_CHAIN | SERVER | TOOLS,
     "backend": OURS - {"p2pkit", "backend", "devnet"} | TOOLS,
     "devnet": OURS - {"p2pkit", "devnet"} | SERVER | TOOLS,
     "sim": OURS - {"p2pkit", "sim"} | TEST_CHAIN | SERVER | TOOLS,
@@ -101,6 +103,10 @@ def test_meter_bridge_daemon_loads_neither_the_server_nor_the_test_chain():
 
 def test_relayer_loads_neither_the_server_nor_the_test_chain():
     assert loaded_by("import relayer.cli") & (SERVER | TEST_CHAIN | {"backend", "devnet"}) == set()
+
+
+def test_station_daemon_loads_neither_the_server_nor_the_test_chain():
+    assert loaded_by("import station.cli") & (SERVER | TEST_CHAIN | {"backend", "devnet"}) == set()
 
 
 def test_toolkit_loads_neither_the_server_nor_the_test_chain():

@@ -1,5 +1,6 @@
 """make demo's script: the platform comes up on its own, under keys of its own, and trades, with
-meters reporting, and converts tokens to energy rights through the sister chains' relayer."""
+meters reporting, converts tokens to energy rights through the sister chains' relayer, and runs
+two storage stations that supply and take in the prosumers' energy."""
 
 import json
 import re
@@ -26,7 +27,7 @@ PERIOD = 30
 MONTH = 60  # the retail contracts' billing month
 # The demo waits for each prosumer's bid in flight (up to 30 s each), then stops its processes.
 STOP_SECONDS = 180
-BANNER_LINES = 10  # what the demo prints before it says Ctrl-C stops it
+BANNER_LINES = 12  # what the demo prints before it says Ctrl-C stops it
 
 
 def get(url: str):
@@ -122,7 +123,7 @@ def test_demo_converts_a_prosumers_tokens_to_rights_through_the_relayer(demo):
 
 def test_demo_settles_a_bilateral_month_from_both_meters_monthly_readings(demo):
     assert re.search(r"publishes plans 1, 2, 3; contract 1: wind sells EV charger", demo.banner), demo.banner
-    assert len(get(f"http://127.0.0.1:{demo.port}/api/retail/plans")["plans"]) == 3
+    poll(f"http://127.0.0.1:{demo.port}/api/retail/plans", lambda answer: len(answer["plans"]) == 3, 60)
 
     def metered_month(answer) -> bool:
         return any(m["buyer_metered"] and m["seller_metered"] for c in answer["contracts"] for m in c["settled"])
@@ -140,6 +141,23 @@ def test_demo_prosumers_trade_in_the_continuous_phase(demo):
         lambda answer: any(t["phase"] == "continuous" for p in answer["periods"] for t in p["trades"]),
         8 * PERIOD,
     )
+
+
+def test_demo_runs_two_storage_stations_that_move_energy_for_the_prosumers(demo):
+    assert re.search(r"Storage stations: north \(#1, .*south \(#2, ", demo.banner), demo.banner
+
+    def moved(answer) -> bool:
+        return len(answer["stations"]) == 2 and any(s["supplied"] + s["absorbed"] for s in answer["stations"])
+
+    answer = poll(f"http://127.0.0.1:{demo.port}/api/stations", moved, 8 * PERIOD)
+    assert [(s["id"], s["online"], s["capacity"]) for s in answer["stations"]] == [(1, True, 100), (2, True, 80)]
+    # The station's own meter is read over its serial line, and its readings logged.
+    [folder] = re.findall(r"(\S+/)operator\.key", demo.banner)
+    meter_log = Path(folder, "station-north.meter.log")
+    deadline = time.monotonic() + 6 * PERIOD
+    while time.monotonic() < deadline and not (meter_log.exists() and '"exported_kwh": "' in meter_log.read_text()):
+        time.sleep(2)
+    assert '"exported_kwh": "' in meter_log.read_text()
 
 
 def test_demo_trades_and_settles_with_meter_readings_and_stops_on_ctrl_c(demo):

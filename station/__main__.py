@@ -1,0 +1,7 @@
+"""Entry point of ``python -m station``."""
+
+import sys
+
+from station.cli import main
+
+sys.exit(main())
