@@ -84,6 +84,20 @@ export const ERROR_WORDS = {
   TooManyLines: (a) => `That user has the most lines allowed already (${a[1]}).`,
   NotConnected: (a) => `That user is not connected to station #${a[1]} now.`,
   ConnectionInForce: (a) => `That user's connection to station #${a[1]} still holds; it is assigned again after it.`,
+  // ... and in the flows: rights held and paid, meters, readings, confirmation, settlement.
+  InsufficientRights: (a) =>
+    `Your rights at the dispatch are ${ether(a[1])}, and this request needs ${ether(a[2])}: deposit rights first.`,
+  InvalidAmount: () => "An amount of rights must be above zero.",
+  NotLedger: () => "Rights reach the dispatch only through the scheduling chain's ledger.",
+  MeterTaken: (a) => `Meter ${a[0]} is already bound to ${a[1]}.`,
+  AccountHasMeter: (a) => `That account already has meter ${a[1]}.`,
+  ReadingPostedBefore: (a) =>
+    `This meter's ${Number(a[2]) === 0 ? "supply" : "take-in"} reading of period ${a[1]} is already in.`,
+  NothingToConfirm: (a) =>
+    `Nothing is left to confirm for that user at station #${a[1]} in period ${a[2]}.`,
+  ReadingsPending: (a) =>
+    `Period ${a[2]} at station #${a[1]} waits for both meters' readings (until block time ${a[3]}).`,
+  AlreadySettled: (a) => `Station #${a[0]} has already paid back for period ${a[1]}.`,
   NothingToTrade: () => "Nobody is on the other side of the book right now; a market order needs someone to trade with.",
 };
 
