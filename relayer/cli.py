@@ -14,9 +14,13 @@ import signal
 import sys
 import threading
 
+from eth_account.signers.local import LocalAccount
+
 from p2pkit.keyfiles import KeyFileError, create_keystore, load_account
-from p2pkit.sister.lock import SCHEDULING, TRADING, attach
-from relayer.config import ConfigError, load_config
+from p2pkit.sister.lock import SCHEDULING, TRADING, SisterChain, attach
+from p2pkit.stations import dispatch_at
+from relayer.config import Config, ConfigError, load_config
+from relayer.reassigner import Reassigner
 from relayer.relayer import Relayer, connect
 
 BAD_INPUT = 2
@@ -55,6 +59,7 @@ def _run(args: argparse.Namespace) -> int:
         unlock_batch=config.relayer.unlock_batch,
         log_block_range=config.relayer.log_block_range,
         poll_interval=config.relayer.poll_interval,
+        chores=_chores(config, chains, account),
     )
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -62,6 +67,23 @@ def _run(args: argparse.Namespace) -> int:
     logging.getLogger("relayer").info("relaying as %s between %s and %s", account.address, *(c.name for c in chains))
     relayer.run(stop)
     return 0
+
+
+def _chores(config: Config, chains: tuple[SisterChain, SisterChain], account: LocalAccount) -> list:
+    """The steps run beside the relaying: the stations' re-assignment when a dispatch is named."""
+    if not config.stations.dispatch:
+        return []
+    scheduling = chains[1].w3
+    reassigner = Reassigner(
+        scheduling,
+        dispatch_at(scheduling, config.stations.dispatch),
+        account,
+        from_block=config.stations.from_block,
+        batch=config.stations.reassign_batch,
+        max_blocks=config.relayer.log_block_range,
+    )
+    logging.getLogger("relayer").info("re-assigning the users of dispatch %s", config.stations.dispatch)
+    return [reassigner.step]
 
 
 def _new_key(args: argparse.Namespace) -> int:

@@ -51,13 +51,29 @@ class RelayerSettings:
 
 
 @dataclass(frozen=True)
+class StationsSettings:
+    """The scheduling chain's re-assignment chore (`relayer.reassigner`), run when ``dispatch``
+    names the storage stations' dispatch contract."""
+
+    dispatch: str = setting(contract_address, "")
+    reassign_batch: int = setting(whole_number(1), 16)  # users re-assigned per step
+    from_block: int = setting(whole_number(0), 0)  # where its events are first read: the dispatch's block
+
+
+@dataclass(frozen=True)
 class Config:
     relayer: RelayerSettings
     trading: ChainSettings
     scheduling: ChainSettings
+    stations: StationsSettings
 
 
-TABLES = {"relayer": RelayerSettings, "trading": ChainSettings, "scheduling": ChainSettings}
+TABLES = {
+    "relayer": RelayerSettings,
+    "trading": ChainSettings,
+    "scheduling": ChainSettings,
+    "stations": StationsSettings,
+}
 REQUIRED = (
     ("relayer", ("keystore", "password_file")),
     ("trading", ("rpc_url", "lock")),

@@ -23,6 +23,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -77,7 +78,9 @@ class Relayer:
     """Relays between ``chains`` (the two sides) with ``account``'s key (see the module's
     description). ``step`` does one round and returns what it sent; ``run`` repeats it until
     stopped, waiting ``poll_interval`` when there was nothing to send and longer after
-    failures (node down, transaction reverted)."""
+    failures (node down, transaction reverted). ``chores`` are further steps run after the
+    relaying (the stations' re-assignment, `relayer.reassigner`): each returns what it did, an
+    outcome ``"sent"`` counting as work done."""
 
     def __init__(
         self,
@@ -88,8 +91,10 @@ class Relayer:
         unlock_batch: int = 8,
         log_block_range: int = 2000,
         poll_interval: float = 2.0,
+        chores: Sequence[Callable[[], list]] = (),
     ) -> None:
         self._chains = chains
+        self._chores = tuple(chores)
         self._account = account
         self._header_batch = header_batch
         self._unlock_batch = unlock_batch
@@ -106,9 +111,9 @@ class Relayer:
     # ------------------------------------------------------------------ one step
 
     def step(self) -> list[RelayAction]:
-        """Headers in both directions, then the unlocks that are due in both directions. A
-        direction whose node fails does not hold up the other: the step does the rest of its
-        work, then raises the first failure."""
+        """Headers in both directions, then the unlocks that are due in both directions, then
+        each of the chores. A direction whose node fails does not hold up the other, nor a chore:
+        the step does the rest of its work, then raises the first failure."""
         actions: list[RelayAction] = []
         failures: list[Exception] = []
         for work in (self.relay_headers, self.relay_unlocks):
@@ -119,6 +124,11 @@ class Relayer:
                     failures.append(error)
                     continue
                 actions += [done] if isinstance(done, RelayAction) else done or []
+        for chore in self._chores:
+            try:
+                actions += chore()
+            except Exception as error:  # its chain's node down; relaying goes on
+                failures.append(error)
         if failures:
             raise failures[0]
         return actions

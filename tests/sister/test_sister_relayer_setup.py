@@ -42,6 +42,15 @@ def test_settings_come_from_the_environment_alone():
     assert config.relayer.header_batch == 16
 
 
+def test_without_a_dispatch_the_relayer_re_assigns_nobody():
+    assert load_config(None, COMPLETE).stations.dispatch == ""
+
+
+def test_a_named_dispatch_turns_the_re_assignment_on():
+    config = load_config(None, {**COMPLETE, "RELAYER_STATIONS_DISPATCH": LOCK_A, "RELAYER_STATIONS_FROM_BLOCK": "7"})
+    assert (config.stations.dispatch, config.stations.from_block, config.stations.reassign_batch) == (LOCK_A, 7, 16)
+
+
 def test_the_environment_overrides_the_file(tmp_path):
     path = tmp_path / "relayer.toml"
     path.write_text('[relayer]\nheader_batch = 8\npoll_interval = 5.0\n[trading]\nrpc_url = "http://file"\n')
@@ -85,6 +94,7 @@ def test_an_unusable_file_is_refused(tmp_path, text, message):
         ),
         ("RELAYER_SCHEDULING_RPC_URL", "file:///etc/passwd", r"scheduling\.rpc_url must be an http"),
         ("RELAYER_RELAYER_LOG_LEVEL", "LOUD", r"relayer\.log_level must be one of DEBUG"),
+        ("RELAYER_STATIONS_DISPATCH", "station", r"stations\.dispatch must be 0x and 40 hex digits"),
     ],
 )
 def test_an_unusable_variable_is_refused_and_named(variable, value, message):

@@ -5,10 +5,12 @@ serve waits until one reports being available, and a restarted reassigner does n
 from __future__ import annotations
 
 import pytest
+from sister_support import TRADING_CHAIN_ID, deploy_test_pair, mine
 
-from devnet.embedded import dev_accounts, start_embedded_chain
+from devnet.embedded import dev_accounts, embedded_chain, start_embedded_chain
 from p2pkit.stations import Direction, DispatchClient, deploy_dispatch, loss_ppm
 from relayer.reassigner import Reassigner
+from relayer.relayer import Relayer
 
 
 @pytest.fixture
@@ -79,3 +81,38 @@ def test_a_user_reassigned_by_someone_else_costs_no_transaction(grid):
     block = w3.eth.block_number
     assert [(o.user, o.outcome) for o in reassigner.step()] == [(clients["b"].signer.address, "sent")]
     assert w3.eth.block_number == block + 1
+
+
+def test_the_relayer_re_assigns_dropped_users_after_its_relaying(grid):
+    w3, contract, keeper, clients = grid
+    trading_w3 = embedded_chain(TRADING_CHAIN_ID)
+    operator = dev_accounts(trading_w3)[0]
+    pair = deploy_test_pair(trading_w3, w3, operator, [keeper.address])
+    relayer = Relayer(
+        (pair.trading, pair.scheduling), keeper, poll_interval=0, chores=[Reassigner(w3, contract, keeper).step]
+    )
+    clients["p"].report_state(40, 100, False)
+
+    actions = relayer.step()
+
+    assert sorted(a.user for a in actions if getattr(a, "user", None) and a.outcome == "sent") == sorted(
+        (clients["a"].signer.address, clients["b"].signer.address)
+    )
+    assert (station_of(contract, clients["a"]), station_of(contract, clients["b"])) == (2, 2)
+
+
+def test_a_failing_chore_does_not_hold_up_the_relaying(grid):
+    w3, _, keeper, _ = grid
+    trading_w3 = embedded_chain(TRADING_CHAIN_ID)
+    pair = deploy_test_pair(trading_w3, w3, dev_accounts(trading_w3)[0], [keeper.address])
+
+    def node_down() -> list:
+        raise ConnectionError("scheduling node down")
+
+    relayer = Relayer((pair.trading, pair.scheduling), keeper, poll_interval=0, chores=[node_down])
+    mine(pair.trading, 3)
+    (_, best_before, _) = pair.scheduling.light_client.functions.bestHeader().call()
+
+    with pytest.raises(ConnectionError):
+        relayer.step()
+    assert pair.scheduling.light_client.functions.bestHeader().call()[1] > best_before
