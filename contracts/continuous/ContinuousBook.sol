@@ -149,10 +149,10 @@ contract ContinuousBook is IContinuousBook {
     function cancel(uint32 deliveryPeriod, uint32 orderId, uint32 prevId) external {
         Top memory s = _requireWindow(deliveryPeriod);
         Order memory o = _requireOwnResting(deliveryPeriod, orderId);
-        _unlink(s, orderId, o, prevId);
+        bool wasBest = _unlink(s, orderId, o, prevId);
         _orders[orderId].remainingWh = 0;
         emit OrderCancelled(deliveryPeriod, orderId, o.remainingWh);
-        _book = s;
+        if (wasBest) _book = s; // behind another order, the book's slot is unchanged
     }
 
     /// @inheritdoc IContinuousBook
@@ -407,11 +407,12 @@ contract ContinuousBook is IContinuousBook {
 
     /// @dev Takes a resting order out of its side; `prevId` names the order before it (0 when
     ///      it is the best), or one at most MAX_WALK orders before that.
-    function _unlink(Top memory s, uint32 id, Order memory o, uint32 prevId) private {
+    /// @return wasBest the order was its side's best (the book's slot in `s` changed)
+    function _unlink(Top memory s, uint32 id, Order memory o, uint32 prevId) private returns (bool wasBest) {
         uint32 head = o.producer ? s.bestAsk : s.bestBid;
         if (head == id) {
             _setBest(s, o.producer, o.next, _priceOf(o.next));
-            return;
+            return true;
         }
         Order memory prev = _orders[prevId];
         if (prevId == 0 || !_isResting(prev, s.deliveryPeriod) || prev.producer != o.producer) revert InvalidHint(prevId);
