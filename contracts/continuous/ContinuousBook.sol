@@ -33,6 +33,19 @@ contract ContinuousBook is IContinuousBook {
         uint32 count;
     }
 
+    /// @dev The book's state with the price of each side's best order beside its id, so that a
+    ///      limit order that crosses nothing, or rests at the head, reads no other order. One
+    ///      slot: deliveryPeriod 32 | bestAsk 32 | bestBid 32 | open 8 | bestAskPrice 64 |
+    ///      bestBidPrice 64 = 232 bits; a price is 0 when its side is empty.
+    struct Top {
+        uint32 deliveryPeriod;
+        uint32 bestAsk;
+        uint32 bestBid;
+        bool open;
+        uint64 bestAskPrice;
+        uint64 bestBidPrice;
+    }
+
     /// @dev An arriving order while it trades.
     struct Taker {
         uint32 id;
@@ -48,7 +61,7 @@ contract ContinuousBook is IContinuousBook {
     /// @inheritdoc IContinuousBook
     uint32 public immutable gateLead;
 
-    BookState internal _book;
+    Top internal _book;
     Import internal _import;
     mapping(uint32 => Order) internal _orders; // by owner's account id, reused period after period
     mapping(address => uint32) internal _ids; // the market's account ids, copied at an account's first order
@@ -69,13 +82,13 @@ contract ContinuousBook is IContinuousBook {
         if (maxOrders == 0) revert InvalidBatchSize();
         uint256 closes = gateClosure(deliveryPeriod);
         if (block.timestamp >= closes) revert OutsideWindow(deliveryPeriod, closes);
-        BookState memory s = _book;
+        Top memory s = _book;
         Import memory im = _import;
         if (s.deliveryPeriod != deliveryPeriod) {
             if (_market.bookOf(deliveryPeriod).stage != IEnergyMarket.Stage.Done) {
                 revert AuctionNotComplete(deliveryPeriod);
             }
-            s = BookState(deliveryPeriod, 0, 0, false);
+            s = Top(deliveryPeriod, 0, 0, false, 0, 0);
             im = Import(_market.queueHeads(deliveryPeriod), 0, 0, 0);
         } else if (s.open) {
             revert BookAlreadyOpen(deliveryPeriod);
@@ -98,18 +111,21 @@ contract ContinuousBook is IContinuousBook {
         external
         returns (uint32 id)
     {
-        BookState memory s = _requireWindow(deliveryPeriod);
+        Top memory s = _requireWindow(deliveryPeriod);
         bool producer;
         (id, producer) = _market.admitContinuous(msg.sender, deliveryPeriod, quantityWh, price, quantityWh);
-        if (_isResting(_orders[id], deliveryPeriod)) revert OrderAlreadyResting(deliveryPeriod, id);
-        if (_ids[msg.sender] == 0) _ids[msg.sender] = id;
+        Order memory own = _orders[id];
+        if (_isResting(own, deliveryPeriod)) revert OrderAlreadyResting(deliveryPeriod, id);
+        // The book learns an account's id with its first order: a record that was ever written
+        // (by an import or a resting order, both of which set the id) has a delivery period.
+        if (own.deliveryPeriod == 0) _ids[msg.sender] = id;
         _arrive(s, id, producer, price, quantityWh, hintPrevId);
         _book = s;
     }
 
     /// @inheritdoc IContinuousBook
     function placeMarket(uint32 deliveryPeriod, uint40 quantityWh) external returns (uint32 id) {
-        BookState memory s = _requireWindow(deliveryPeriod);
+        Top memory s = _requireWindow(deliveryPeriod);
         if (quantityWh == 0) revert InvalidBid(0, 0);
         bool producer;
         (id, producer) = _market.admitContinuous(msg.sender, deliveryPeriod, quantityWh, 0, 0);
@@ -120,7 +136,7 @@ contract ContinuousBook is IContinuousBook {
 
     /// @inheritdoc IContinuousBook
     function reprice(uint32 deliveryPeriod, uint32 orderId, uint64 price, uint32 prevId, uint32 hintPrevId) external {
-        BookState memory s = _requireWindow(deliveryPeriod);
+        Top memory s = _requireWindow(deliveryPeriod);
         Order memory o = _requireOwnResting(deliveryPeriod, orderId);
         _market.admitContinuous(msg.sender, deliveryPeriod, 0, price, o.remainingWh);
         _unlink(s, orderId, o, prevId);
@@ -131,17 +147,17 @@ contract ContinuousBook is IContinuousBook {
 
     /// @inheritdoc IContinuousBook
     function cancel(uint32 deliveryPeriod, uint32 orderId, uint32 prevId) external {
-        BookState memory s = _requireWindow(deliveryPeriod);
+        Top memory s = _requireWindow(deliveryPeriod);
         Order memory o = _requireOwnResting(deliveryPeriod, orderId);
-        _unlink(s, orderId, o, prevId);
+        bool wasBest = _unlink(s, orderId, o, prevId);
         _orders[orderId].remainingWh = 0;
         emit OrderCancelled(deliveryPeriod, orderId, o.remainingWh);
-        _book = s;
+        if (wasBest) _book = s; // behind another order, the book's slot is unchanged
     }
 
     /// @inheritdoc IContinuousBook
     function sendToMarket(uint32 deliveryPeriod, uint32 orderId, uint32 prevId) external {
-        BookState memory s = _requireWindow(deliveryPeriod);
+        Top memory s = _requireWindow(deliveryPeriod);
         Order memory o = _requireOwnResting(deliveryPeriod, orderId);
         _market.admitContinuous(msg.sender, deliveryPeriod, 0, 0, 0);
         _unlink(s, orderId, o, prevId);
@@ -165,7 +181,8 @@ contract ContinuousBook is IContinuousBook {
 
     /// @inheritdoc IContinuousBook
     function book() external view returns (BookState memory) {
-        return _book;
+        Top memory s = _book;
+        return BookState(s.deliveryPeriod, s.bestAsk, s.bestBid, s.open);
     }
 
     /// @inheritdoc IContinuousBook
@@ -213,7 +230,7 @@ contract ContinuousBook is IContinuousBook {
 
     // ------------------------------------------------------------------ internal
 
-    function _requireWindow(uint32 d) private view returns (BookState memory s) {
+    function _requireWindow(uint32 d) private view returns (Top memory s) {
         s = _book;
         uint256 closes = gateClosure(d);
         if (s.deliveryPeriod != d || !s.open || block.timestamp >= closes) revert OutsideWindow(d, closes);
@@ -230,17 +247,16 @@ contract ContinuousBook is IContinuousBook {
     }
 
     /// @dev Appends the best leftover of one side of the auction (asks first) to that side.
-    function _importNext(BookState memory s, Import memory im) private {
+    function _importNext(Top memory s, Import memory im) private {
         bool producer = PriceQueues.headOf(im.heads, GREEN_ASKS) != 0 || PriceQueues.headOf(im.heads, OTHER_ASKS) != 0;
         IEnergyMarket.Bid memory bid = _betterHead(s.deliveryPeriod, im.heads, producer ? GREEN_ASKS : GREEN_BIDS, producer);
         im.heads = PriceQueues.withHead(im.heads, bid.queue, bid.next);
         if (bid.remaining == 0) return;
         uint32 id = bid.owner;
-        _orders[id] = Order(bid.price, bid.remaining, 0, s.deliveryPeriod, producer);
+        _writeOrder(id, Order(bid.price, bid.remaining, 0, s.deliveryPeriod, producer));
         uint32 last = producer ? im.lastAsk : im.lastBid;
         if (last != 0) _orders[last].next = id;
-        else if (producer) s.bestAsk = id;
-        else s.bestBid = id;
+        else _setBest(s, producer, id, bid.price);
         if (producer) im.lastAsk = id;
         else im.lastBid = id;
         im.count += 1;
@@ -267,7 +283,7 @@ contract ContinuousBook is IContinuousBook {
 
     /// @dev A limit order (new or re-priced) arrives: trades, then rests what is left unless it
     ///      still crosses after MAX_WALK trades.
-    function _arrive(BookState memory s, uint32 id, bool producer, uint64 price, uint40 quantityWh, uint32 hintPrevId)
+    function _arrive(Top memory s, uint32 id, bool producer, uint64 price, uint40 quantityWh, uint32 hintPrevId)
         private
     {
         (uint40 left, bool stopped) = _take(s, id, producer, price, quantityWh);
@@ -281,7 +297,7 @@ contract ContinuousBook is IContinuousBook {
         }
     }
 
-    function _sendMarket(BookState memory s, uint32 id, bool producer, uint40 quantityWh) private {
+    function _sendMarket(Top memory s, uint32 id, bool producer, uint40 quantityWh) private {
         if ((producer ? s.bestBid : s.bestAsk) == 0) revert NothingToTrade(s.deliveryPeriod);
         (uint40 left,) = _take(s, id, producer, 0, quantityWh);
         if (left != 0) emit Unfilled(s.deliveryPeriod, id, left);
@@ -293,7 +309,7 @@ contract ContinuousBook is IContinuousBook {
     /// @return left what did not trade
     /// @return stopped true when `left` may not rest: the walk limit was reached while the book
     ///         still crosses, or the taker, a buyer, could pay no more
-    function _take(BookState memory s, uint32 takerId, bool takerSells, uint64 limit, uint40 wh)
+    function _take(Top memory s, uint32 takerId, bool takerSells, uint64 limit, uint40 wh)
         private
         returns (uint40 left, bool stopped)
     {
@@ -301,10 +317,10 @@ contract ContinuousBook is IContinuousBook {
         for (uint256 n; t.left != 0; ++n) {
             uint32 restingId = takerSells ? s.bestBid : s.bestAsk;
             if (restingId == 0) break;
-            Order memory r = _orders[restingId];
-            if (limit != 0 && (takerSells ? r.price < limit : r.price > limit)) break;
+            uint64 best = takerSells ? s.bestBidPrice : s.bestAskPrice;
+            if (limit != 0 && (takerSells ? best < limit : best > limit)) break;
             if (n == MAX_WALK) return (t.left, true);
-            if (_tradeWith(s, t, restingId, r)) return (t.left, true);
+            if (_tradeWith(s, t, restingId, _orders[restingId])) return (t.left, true);
         }
         return (t.left, false);
     }
@@ -312,7 +328,7 @@ contract ContinuousBook is IContinuousBook {
     /// @dev One trade of the taker with the best resting order `r`; the market cuts it to what
     ///      the buyer can pay. A cut resting bid leaves the book; a cut taker stops.
     /// @return takerCut the taker, a buyer, can pay no more
-    function _tradeWith(BookState memory s, Taker memory t, uint32 restingId, Order memory r)
+    function _tradeWith(Top memory s, Taker memory t, uint32 restingId, Order memory r)
         private
         returns (bool takerCut)
     {
@@ -334,8 +350,7 @@ contract ContinuousBook is IContinuousBook {
         if (cut) emit OrderCut(s.deliveryPeriod, restingId, spendable);
         if (r.remainingWh == 0 || cut) {
             r.remainingWh = 0;
-            if (t.sells) s.bestBid = r.next;
-            else s.bestAsk = r.next;
+            _setBest(s, r.producer, r.next, _priceOf(r.next));
         }
         // A trade changes only what rests: one field written, not the whole order.
         _orders[restingId].remainingWh = r.remainingWh;
@@ -343,7 +358,7 @@ contract ContinuousBook is IContinuousBook {
 
     /// @dev Links an order into its side after `hintPrevId` (or further on, if orders were
     ///      inserted since the hint was read).
-    function _rest(BookState memory s, uint32 id, bool producer, uint64 price, uint40 wh, uint32 hintPrevId) private {
+    function _rest(Top memory s, uint32 id, bool producer, uint64 price, uint40 wh, uint32 hintPrevId) private {
         uint32 prev = hintPrevId;
         uint32 next;
         if (prev == 0) {
@@ -357,25 +372,47 @@ contract ContinuousBook is IContinuousBook {
             next = hint.next;
         }
         while (next != 0) {
-            Order memory candidate = _orders[next];
-            if (!PriceQueues.ranksBefore(candidate.price, price, producer)) break;
-            (prev, next) = (next, candidate.next);
+            // The head's price is in the book's slot; any other order's is read.
+            uint64 candidatePrice = prev == 0 ? (producer ? s.bestAskPrice : s.bestBidPrice) : _orders[next].price;
+            if (!PriceQueues.ranksBefore(candidatePrice, price, producer)) break;
+            (prev, next) = (next, _orders[next].next);
         }
-        _orders[id] = Order(price, wh, next, s.deliveryPeriod, producer);
+        _writeOrder(id, Order(price, wh, next, s.deliveryPeriod, producer));
         if (prev != 0) _orders[prev].next = id;
-        else if (producer) s.bestAsk = id;
-        else s.bestBid = id;
+        else _setBest(s, producer, id, price);
         emit OrderRested(s.deliveryPeriod, id, producer, wh, price);
+    }
+
+    /// @dev Writes a whole order with one SSTORE, in the layout the compiler gives `Order` (first
+    ///      member in the lowest bits; see `IContinuousBook.Order`): the compiler would write it
+    ///      member by member, reading and rewriting the slot four more times.
+    function _writeOrder(uint32 id, Order memory o) private {
+        uint256 word = uint256(o.price) | (uint256(o.remainingWh) << 64) | (uint256(o.next) << 104)
+            | (uint256(o.deliveryPeriod) << 136) | (o.producer ? uint256(1) << 168 : 0);
+        Order storage slot = _orders[id];
+        assembly ("memory-safe") {
+            sstore(slot.slot, word)
+        }
+    }
+
+    /// @dev Makes `id` (0: none) at `price` the best order of one side.
+    function _setBest(Top memory s, bool producer, uint32 id, uint64 price) private pure {
+        if (producer) (s.bestAsk, s.bestAskPrice) = (id, price);
+        else (s.bestBid, s.bestBidPrice) = (id, price);
+    }
+
+    function _priceOf(uint32 id) private view returns (uint64) {
+        return id == 0 ? 0 : _orders[id].price;
     }
 
     /// @dev Takes a resting order out of its side; `prevId` names the order before it (0 when
     ///      it is the best), or one at most MAX_WALK orders before that.
-    function _unlink(BookState memory s, uint32 id, Order memory o, uint32 prevId) private {
+    /// @return wasBest the order was its side's best (the book's slot in `s` changed)
+    function _unlink(Top memory s, uint32 id, Order memory o, uint32 prevId) private returns (bool wasBest) {
         uint32 head = o.producer ? s.bestAsk : s.bestBid;
         if (head == id) {
-            if (o.producer) s.bestAsk = o.next;
-            else s.bestBid = o.next;
-            return;
+            _setBest(s, o.producer, o.next, _priceOf(o.next));
+            return true;
         }
         Order memory prev = _orders[prevId];
         if (prevId == 0 || !_isResting(prev, s.deliveryPeriod) || prev.producer != o.producer) revert InvalidHint(prevId);
