@@ -93,7 +93,8 @@ RETAILERS = 5
 PRODUCER_SHARE = 0.3
 SILENT_METER = 0.01
 FIRST_REGISTER_WH = 100_000_000
-INCLUSION_TIMEOUT = 600.0
+INCLUSION_TIMEOUT = 600.0  # seconds without any of a step's transactions in a block before it gives up
+IN_FLIGHT = 1000  # sent and not yet in a block, at most: anvil's pool slows down as it fills (bench/senders.py)
 RPC_BATCH = 100  # requests per JSON-RPC batch
 RESEND_AFTER = 30.0  # seconds without a new transaction in a block, while some wait, before sending again
 RETAILER_WALLET = 10**18  # a million units: a retailer never runs short in the replay
@@ -210,12 +211,19 @@ class Pipeline:
     def wait(self) -> list[Sent]:
         """Send the step, wait until every transaction sent is in a block; the step's successful
         transactions (their events: ``events``)."""
-        step = self._send_planned()
-        deadline = time.monotonic() + INCLUSION_TIMEOUT
+        step, unsent = self._sign_planned()
         seen, progress = len(self._seen), time.monotonic()
-        while (missing := [r for h, r in self._waiting.items() if h not in self._seen]) and time.monotonic() < deadline:
+        last_included = progress
+        while True:
+            missing = [r for h, r in self._waiting.items() if h not in self._seen]
+            while unsent and len(missing) < IN_FLIGHT:
+                missing += self._send_signed(unsent[:RPC_BATCH], step)
+                unsent = unsent[RPC_BATCH:]
+            if not missing or time.monotonic() - last_included > INCLUSION_TIMEOUT:
+                break
             if len(self._seen) > seen:
                 seen, progress = len(self._seen), time.monotonic()
+                last_included = progress
             elif time.monotonic() - progress > RESEND_AFTER:
                 # No block took any for a while: a node may have lost some from its pool (anvil
                 # did under load, leaving a nonce gap that holds the sender's later ones).
@@ -281,7 +289,8 @@ class Pipeline:
             results.append(decoded[0] if len(decoded) == 1 else decoded)
         return results
 
-    def _send_planned(self) -> list[Sent]:
+    def _sign_planned(self) -> tuple[list[Sent], list[tuple[Planned, bytes]]]:
+        """The step's refused transactions (as records) and its others, signed, in order."""
         planned, self._planned = self._planned, []
         for signer in {p.signer.address for p in planned} - self.nonces.keys():
             self.nonces[signer] = self.w3.eth.get_transaction_count(signer, "pending")
@@ -306,17 +315,21 @@ class Pipeline:
             self.nonces[plan.signer.address] = nonce + 1
             raw = sign_legacy(plan.signer, {**tx, "gas": estimate, "nonce": nonce})
             signed.append((plan, raw))
-        for chunk in chunks(signed, RPC_BATCH):
-            submitted = time.monotonic()
-            hashes = self._send_raw([raw for _, raw in chunk])
-            for (plan, raw), tx_hash in zip(chunk, hashes):
-                record = Sent(plan.row, plan.what, tx_hash, submitted, raw=raw)
-                self.sent.append(record)
-                step.append(record)
-                self._waiting[tx_hash] = record
-                if self._watcher is None:  # eth-tester mined it while sending
-                    self._seen[tx_hash] = time.monotonic()
-        return step
+        return step, signed
+
+    def _send_signed(self, chunk: list[tuple[Planned, bytes]], step: list[Sent]) -> list[Sent]:
+        """Send one batch of signed transactions; their records, now waiting for a block."""
+        submitted = time.monotonic()
+        records = []
+        for (plan, raw), tx_hash in zip(chunk, self._send_raw([raw for _, raw in chunk])):
+            record = Sent(plan.row, plan.what, tx_hash, submitted, raw=raw)
+            records.append(record)
+            self._waiting[tx_hash] = record
+            if self._watcher is None:  # eth-tester mined it while sending
+                self._seen[tx_hash] = time.monotonic()
+        self.sent += records
+        step += records
+        return [record for record in records if record.tx_hash not in self._seen]
 
     def _estimates(self, planned: list[Planned], transactions: list[dict]) -> list[int | str]:
         """Gas for each transaction (with the margin), or the reason it is refused. Estimated
