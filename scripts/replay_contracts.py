@@ -167,14 +167,16 @@ class Pipeline:
     function's ABI, gas estimated for every transaction against the latest block, so against the
     chain as the previous step left it (a step never depends on a transaction of its own), then
     each transaction signed once and sent. On a node the estimates, sends, receipts and reads go
-    as plain JSON-RPC batches of ``RPC_BATCH`` requests, so that the replay measures the chain
+    as plain JSON-RPC batches of ``batch`` requests, at most ``in_flight`` of them sent and not yet
+    in a block, so that the replay measures the chain
     rather than the round trips or web3's formatting; an estimate the node refuses is recorded by
     the contract's error name, and the rest of its batch goes on. A thread watches new blocks (on
     a node) and notes when each transaction is first seen in one.
     """
 
-    def __init__(self, node: Node):
+    def __init__(self, node: Node, in_flight: int = IN_FLIGHT, batch: int = RPC_BATCH):
         self.node = node
+        self.in_flight, self.batch = in_flight, batch
         self.w3 = node.w3
         self.nonces: dict[str, int] = {}
         self.sent: list[Sent] = []
@@ -216,9 +218,9 @@ class Pipeline:
         last_included = progress
         while True:
             missing = [r for h, r in self._waiting.items() if h not in self._seen]
-            while unsent and len(missing) < IN_FLIGHT:
-                missing += self._send_signed(unsent[:RPC_BATCH], step)
-                unsent = unsent[RPC_BATCH:]
+            while unsent and len(missing) < self.in_flight:
+                missing += self._send_signed(unsent[: self.batch], step)
+                unsent = unsent[self.batch :]
             if not missing or time.monotonic() - last_included > INCLUSION_TIMEOUT:
                 break
             if len(self._seen) > seen:
@@ -366,7 +368,7 @@ class Pipeline:
     def _resend(self, missing: list[Sent]) -> None:
         """Send the very same signed transactions again; a node that still has one says so."""
         print(f"  {len(missing)} transactions not in a block after {RESEND_AFTER:g} s: sent again", file=sys.stderr)
-        for chunk in chunks(missing, RPC_BATCH):
+        for chunk in chunks(missing, self.batch):
             self._send_raw([record.raw for record in chunk], known=True)
             for record in chunk:
                 record.resent += 1
@@ -403,7 +405,7 @@ class Pipeline:
         a request (web3's batches refuse eth_sendRawTransaction and format every reply slowly);
         ``strict``: an error raises."""
         replies: list[dict] = []
-        for chunk in chunks(calls, RPC_BATCH):
+        for chunk in chunks(calls, self.batch):
             body = []
             for method, params in chunk:
                 self._next_id += 1

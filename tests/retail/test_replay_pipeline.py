@@ -77,3 +77,18 @@ def test_a_transaction_is_signed_to_the_same_bytes_as_eth_account(data):
     signer, to = Account.create(), Account.create().address
     tx = {"to": to, "value": 12345, "gas": 90_000, "gasPrice": 10**10, "nonce": 7, "chainId": 20645, "data": data}
     assert replay_contracts.sign_legacy(signer, tx) == bytes(signer.sign_transaction(tx).raw_transaction)
+
+
+def test_a_step_larger_than_the_pool_window_is_sent_as_blocks_take_it_and_none_is_lost(node, market):
+    _, funder = market
+    narrow = replay_contracts.Pipeline(node, in_flight=2, batch=1)
+    try:
+        accounts = [Account.create() for _ in range(7)]
+        for account in accounts:
+            narrow.send("setup", "transfer", funder, to=account.address, value=1)
+        succeeded = narrow.wait()
+    finally:
+        narrow.close()
+    assert len(succeeded) == len(narrow.sent) == 7
+    assert len({s.block for s in succeeded}) >= 3  # two at a time, a block each at least
+    assert all(node.w3.eth.get_balance(a.address) == 1 for a in accounts)
