@@ -101,6 +101,8 @@ RETAILER_WALLET = 10**18  # a million units: a retailer never runs short in the 
 # A retailer's month of feed-in, at most: a meter's register counts under 10^9 Wh between two
 # readings (RetailReadings.REGISTER_WRAP_WH); still far above any contract's 20 MWh a month.
 RETAILER_FEED_CAP_WH = 900_000_000
+RETAILER_RATING_W = 10**9
+ESTIMATE_ATTEMPTS = 3  # an estimate the node fails without the contract's refusal is asked again
 
 
 # ---------------------------------------------------------------- the chain
@@ -354,15 +356,25 @@ class Pipeline:
                         raise
                     gas[i] = reason
             return gas
-        requests_ = [
-            ("eth_estimateGas", [{**estimate, "value": hex(estimate["value"])}, "latest"]) for _, estimate in calls
-        ]
-        for (i, _), reply in zip(calls, self._batch(requests_)):
-            if "error" in reply:
+        for attempt in range(1, ESTIMATE_ATTEMPTS + 1):
+            requests_ = [
+                ("eth_estimateGas", [{**estimate, "value": hex(estimate["value"])}, "latest"]) for _, estimate in calls
+            ]
+            again = []
+            for (i, estimate), reply in zip(calls, self._batch(requests_)):
+                if "result" in reply:
+                    gas[i] = int(int(reply["result"], 16) * GAS_MARGIN)
+                    continue
                 error = reply["error"]
                 gas[i] = refusal_text(ContractLogicError(error.get("message"), data=error.get("data")), planned[i].call)
-            else:
-                gas[i] = int(int(reply["result"], 16) * GAS_MARGIN)
+                if not error.get("data") and attempt < ESTIMATE_ATTEMPTS:
+                    # No revert data: not the contract's refusal but the node's trouble (a loaded
+                    # Geth answered "request timed out"): asked again, after the others.
+                    again.append((i, estimate))
+            if not again:
+                break
+            calls = again
+            time.sleep(1.0)
         return gas
 
     def _resend(self, missing: list[Sent]) -> None:
@@ -599,7 +611,9 @@ class Replay:
         retail = deploy_retail(self.w3, self.funder, self.market, clock)
         self.plans, self.bilateral = retail.plans, retail.contracts
         self.billing = BillingClock.of(self.bilateral)
-        self.retailers = [Party(Account.create(), Account.create(), 10**9 + i, 10**9) for i in range(RETAILERS)]
+        self.retailers = [
+            Party(Account.create(), Account.create(), 10**9 + i, RETAILER_RATING_W) for i in range(RETAILERS)
+        ]
         self.enrol("setup", [(retailer, True, RETAILER_WALLET) for retailer in self.retailers])
         for retailer in self.retailers:
             self.pipe.send(
@@ -720,7 +734,7 @@ class Replay:
             r.account.address: r for r in self.retailers
         }
         for retailer in self.retailers:
-            posted[retailer.account.address] = min(retail_feed // RETAILERS, RETAILER_FEED_CAP_WH)
+            posted[retailer.account.address] = self.retailer_month(retail_feed)
         for address, energy in posted.items():
             party = parties[address]
             opening = party.register_wh
@@ -729,7 +743,14 @@ class Replay:
                 call = call_of(self.bilateral, "submitMonthlyReading", month, party.number, opening, party.register_wh)
                 self.pipe.send(row, "submitMonthlyReading", party.meter, call)
         self.pipe.wait()
-        self.retailer_feed = min(retail_feed // RETAILERS, RETAILER_FEED_CAP_WH)
+        self.retailer_feed = self.retailer_month(retail_feed)
+
+    def retailer_month(self, retail_feed: int) -> int:
+        """A retailer's month of feed-in: its share of what its customers contracted, inside what
+        its meter can count (its register, and nine tenths of its rating over a billing month,
+        which short months on a node make the tighter)."""
+        rating_wh = RETAILER_RATING_W * self.args.month_seconds // 3600 * 9 // 10
+        return min(retail_feed // RETAILERS, RETAILER_FEED_CAP_WH, rating_wh)
 
     def settle_reference(self, case: Case, month: int, result, capacity: int) -> None:
         if case.expected is None:
