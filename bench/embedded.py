@@ -48,7 +48,7 @@ from bench.market_txs import (
     sign_readings,
     sign_reveals,
 )
-from bench.senders import PresignedSender, send_signed
+from bench.senders import PresignedSender, send_signed, wait_for_receipts
 from devnet.embedded import BlockTicker, TimeTravel, start_embedded_market
 from p2pkit.bids import SealedBid
 from p2pkit.period import PeriodDriver
@@ -102,19 +102,9 @@ class Timed:
 
 def await_mined(rpc: UpstreamRpc, txs: list[SignedTx], sent_at: list[float]) -> tuple[list[float], float]:
     """Each transaction's latency (send to first seen mined) and when the last was seen."""
-    latencies: list[float | None] = [None] * len(txs)
-    deadline = time.perf_counter() + RECEIPT_TIMEOUT
-    while None in latencies:
-        waiting = [i for i, latency in enumerate(latencies) if latency is None]
-        receipts = rpc.batch([("eth_getTransactionReceipt", [txs[i].hash]) for i in waiting])
-        now = time.perf_counter()
-        for i, receipt in zip(waiting, receipts):
-            if receipt is not None:
-                latencies[i] = now - sent_at[i]
-        if now > deadline:
-            raise TimeoutError(f"{latencies.count(None)} of {len(txs)} transactions not mined in {RECEIPT_TIMEOUT:g} s")
-        time.sleep(RECEIPT_LOOK_SECONDS)
-    return latencies, time.perf_counter()
+    seen: list[float | None] = [None] * len(txs)
+    wait_for_receipts(rpc, [tx.hash for tx in txs], RECEIPT_TIMEOUT, RECEIPT_LOOK_SECONDS, first_seen=seen)
+    return [at - sent for at, sent in zip(seen, sent_at)], max(seen)
 
 
 def send_in_process(rpc: UpstreamRpc, txs: list[SignedTx]) -> Timed:

@@ -178,13 +178,29 @@ def send_signed(rpc: Rpc, raw_transactions: Sequence[str], hashes: Sequence[str]
     return receipts
 
 
-def wait_for_receipts(rpc: Rpc, hashes: list[str], timeout: float) -> list[dict]:
-    deadline = time.monotonic() + timeout
+def wait_for_receipts(
+    rpc: Rpc,
+    hashes: list[str],
+    timeout: float,
+    look_every: float = 0.5,
+    first_seen: list[float | None] | None = None,
+) -> list[dict]:
+    """The receipts of ``hashes``, asked for every ``look_every`` seconds (only those still
+    missing) until all are there; `TimeoutError` after ``timeout``. ``first_seen``, when given,
+    gets for each transaction the ``time.perf_counter()`` of the look that first found it."""
+    receipts: list[dict | None] = [None] * len(hashes)
+    deadline = time.perf_counter() + timeout
     while True:
-        receipts = rpc.batch([("eth_getTransactionReceipt", [tx_hash]) for tx_hash in hashes])
+        waiting = [i for i, receipt in enumerate(receipts) if receipt is None]
+        answers = rpc.batch([("eth_getTransactionReceipt", [hashes[i]]) for i in waiting])
+        now = time.perf_counter()
+        for i, receipt in zip(waiting, answers):
+            receipts[i] = receipt
+            if receipt is not None and first_seen is not None:
+                first_seen[i] = now
         if all(receipts):
             return receipts
-        if time.monotonic() > deadline:
-            missing = sum(1 for receipt in receipts if receipt is None)
+        if now > deadline:
+            missing = receipts.count(None)
             raise TimeoutError(f"{missing} of {len(hashes)} transactions not included within {timeout:.0f} s")
-        time.sleep(0.5)
+        time.sleep(look_every)
