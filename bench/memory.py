@@ -40,6 +40,7 @@ from bench.load import send_paced
 from bench.market_txs import Signer, deploy
 from bench.senders import ImpersonatedSender
 from devnet.nodes import ANVIL_CHAIN_ID, ANVIL_FUNDED_KEY, anvil, free_port, stop_processes, wait_for_rpc
+from meter_bridge.simulator import launch
 from p2pkit.keyfiles import write_private_file
 from p2pkit.market import Deployment, attach
 from p2pkit.schedule import Schedule
@@ -176,22 +177,7 @@ def meter_bridge(folder: Path, base_url: str) -> Iterator[subprocess.Popen]:
     write_private_file(folder / "meter.password", "bench\n")
     keystore = folder / "meter.json"
     write_private_file(keystore, json.dumps(Account.encrypt(meter.key, "bench")))
-    simulator = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "meter_bridge",
-            "simulate",
-            "--create-pty",
-            "--echo",
-            "--meter",
-            f"{METER_ADDRESS},power=-50",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    port = simulator.stdout.readline().strip()
+    simulator, port = launch("--echo", "--meter", f"{METER_ADDRESS},power=-50")
     config = folder / "bridge.toml"
     config.write_text(
         f"""

@@ -29,6 +29,8 @@ import math
 import os
 import random
 import select
+import subprocess
+import sys
 import threading
 import time
 import tty
@@ -370,3 +372,16 @@ class BusThread:
         self._stop.set()
         self._thread.join()
         self.pty.close()
+
+
+def launch(*arguments: str, stderr: int | None = subprocess.DEVNULL) -> tuple[subprocess.Popen, str]:
+    """``python -m meter_bridge simulate --create-pty ARGUMENTS`` as a process of its own (for
+    the demo, the benchmarks and the tests), and the path of the pty it made, which it prints
+    first. The caller stops the process."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "meter_bridge", "simulate", "--create-pty", *arguments],
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
+    )
+    return process, process.stdout.readline().strip()

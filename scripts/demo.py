@@ -48,6 +48,7 @@ from web3.exceptions import Web3Exception
 
 from devnet import sister, stations
 from devnet.nodes import stop_processes, wait_for_rpc
+from meter_bridge.simulator import launch
 from p2pkit.artifacts import artifact_path
 from p2pkit.bids import SealedBid
 from p2pkit.continuous import Trader, book_of
@@ -140,24 +141,15 @@ def start_meter_box(
     # The register follows the prosumer's metered day: one power step per quarter hour.
     power = "/".join(f"{(-1 if producer else 1) * kwh * 4:.3f}" for kwh in quarter_kwh)
     register = "reverse" if producer else "forward"
-    simulator = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "meter_bridge",
-            "simulate",
-            "--create-pty",
-            "--meter",
-            f"{address},{register}=1000,power={power},step={REFERENCE_PERIOD}",
-            "--speed",
-            str(speed),
-            "--months",
-            months,
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
+    simulator, pty = launch(
+        "--meter",
+        f"{address},{register}=1000,power={power},step={REFERENCE_PERIOD}",
+        "--speed",
+        str(speed),
+        "--months",
+        months,
+        stderr=None,
     )
-    pty = simulator.stdout.readline().strip()
     keystore = folder / f"{name}.json"
     write_private_file(keystore, Web3.to_json(Account.encrypt(key.key, METER_PASSWORD)))
     write_private_file(folder / f"{name}.password", METER_PASSWORD)

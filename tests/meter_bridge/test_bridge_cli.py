@@ -6,6 +6,8 @@ import sys
 
 import pytest
 
+from meter_bridge.simulator import launch
+
 READ_FORWARD_ENERGY = "68610100000000681104333334331416"
 FORWARD_ENERGY_REPLY = "FEFEFEFE 68 61 01 00 00 00 00 68 91 08 33 33 34 33 9A 78 56 34 34 16"
 
@@ -53,23 +55,9 @@ def test_decode_of_non_hex_input_exits_2():
 @pytest.fixture
 def simulated_meter_port():
     """``simulate --create-pty`` in its own process; yields the pty path it prints."""
-    simulator = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "meter_bridge",
-            "simulate",
-            "--create-pty",
-            "--echo",
-            "--meter",
-            "000000000161,forward=42.5,power=0",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    simulator, port = launch("--echo", "--meter", "000000000161,forward=42.5,power=0")
     try:
-        yield simulator.stdout.readline().strip()
+        yield port
     finally:
         simulator.terminate()
         simulator.wait(timeout=10)

@@ -2,11 +2,11 @@
 its settlement calendar, ``read`` and ``decode`` show the new items."""
 
 import json
-import subprocess
-import sys
 import time
 
 from test_bridge_cli import bridge_cli
+
+from meter_bridge.simulator import launch
 
 COMBINED_REACTIVE_1_NEGATIVE = "68 61 01 00 00 00 00 68 91 08 33 33 36 33 67 45 33 B3 2C 16"
 
@@ -17,24 +17,8 @@ def test_decode_shows_a_signed_reactive_energy_in_kvarh():
 
 
 def test_simulated_meter_freezes_its_register_at_each_month_of_its_calendar():
-    simulator = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "meter_bridge",
-            "simulate",
-            "--create-pty",
-            "--months",
-            "1",
-            "--meter",
-            "000000000161,forward=42.5,power=0",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    simulator, port = launch("--months", "1", "--meter", "000000000161,forward=42.5,power=0")
     try:
-        port = simulator.stdout.readline().strip()
         time.sleep(1.5)  # a one-second month has ended
         result = bridge_cli("read", "--port", port, "--address", "000000000161", "--di", "00010001")
         assert (json.loads(result.stdout)["item"], json.loads(result.stdout)["value"]) == (

@@ -11,7 +11,7 @@ import sys
 import pytest
 from station_support import battery
 
-from meter_bridge.simulator import FollowedRegisters
+from meter_bridge.simulator import FollowedRegisters, launch
 from p2pkit.stations import Direction
 
 STATION_METER = "000000000901"
@@ -22,22 +22,9 @@ FORWARD, REVERSE = "00010000", "00020000"  # imported, exported active energy
 def station_meter(tmp_path):
     """The meter file the daemon writes, and the pty of a simulated meter following it."""
     meter_file = tmp_path / "station-meter.json"
-    simulator = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "meter_bridge",
-            "simulate",
-            "--create-pty",
-            "--meter",
-            f"{STATION_METER},follow={meter_file}",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    simulator, port = launch("--meter", f"{STATION_METER},follow={meter_file}")
     try:
-        yield meter_file, simulator.stdout.readline().strip()
+        yield meter_file, port
     finally:
         simulator.terminate()
         simulator.wait(timeout=10)
