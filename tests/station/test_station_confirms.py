@@ -35,7 +35,7 @@ def test_a_claim_is_confirmed_once_both_readings_are_in(grid, make_daemon):
     grid.user.request(Direction.SUPPLY, 2)
     daemon = make_daemon(equipment=battery())
     daemon.step(2 * ONE_UNIT)
-    [[user, period, direction]] = daemon.state.claims
+    [[user, period, _]] = daemon.state.claims
     TimeTravel(grid.w3).wait_until(period_end(grid, period))
     user_meter.submit_reading(period, Direction.SUPPLY, 2_000)
     station_meter.submit_reading(period, Direction.SUPPLY, 2_100)
