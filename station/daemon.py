@@ -339,7 +339,9 @@ class StationDaemon:
 
     def _readings_in(self, user: str, period: int, direction: int) -> bool:
         read = self.dispatch.functions.readingOf
-        return read(user, period, direction).call().posted and read(self.account.address, period, direction).call().posted
+        return (
+            read(user, period, direction).call().posted and read(self.account.address, period, direction).call().posted
+        )
 
     # ------------------------------------------------------------------ passive update
 
