@@ -43,7 +43,7 @@ from web3.exceptions import TimeExhausted, TransactionNotFound
 from web3.logs import DISCARD
 
 from p2pkit.stations import Direction, DispatchClient
-from p2pkit.transactions import ContractRefused, build
+from p2pkit.transactions import ContractRefused, TransactionReverted, build
 from station.errors import NotThisStation
 from station.state import PendingUnit, StateFile, StationState
 
@@ -327,11 +327,14 @@ class StationDaemon:
             try:
                 self.client.confirm(user, self.station_id, period, Direction(direction))
                 log.info("claim of %s for period %s (%s) confirmed", user, period, Direction(direction).name)
+            except TransactionReverted as error:  # the chain changed since the estimate: next step
+                log.warning("confirmation of %s for period %s reverted: %s", user, period, error)
+                continue
             except ContractRefused as refusal:
                 if refusal.name == "ReadingsPending":
                     continue  # a block mined at the deadline itself: the next step
-                if refusal.name != "NothingToConfirm":
-                    raise
+                if refusal.name != "NothingToConfirm":  # never confirmable here: not asked again
+                    log.error("claim of %s for period %s refused (%s): dropped", user, period, refusal)
             self.state.claims.remove([user, period, direction])
             self._save()
             done.append((user, period, direction))
