@@ -6,12 +6,11 @@ dispatch refuses is kept as failed; the claim the readings confirm is paid."""
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 
 import pytest
-from eth_account import Account
 from meter_bridge_fakes import InjectedCrash
+from test_bridge_end_to_end import new_meter_key
 
 from devnet.embedded import TimeTravel, dev_accounts
 from meter_bridge.chain import DispatchChain, MarketChain
@@ -19,14 +18,12 @@ from meter_bridge.daemon import BridgedMeter, Daemon
 from meter_bridge.data_items import FORWARD_ACTIVE_ENERGY
 from meter_bridge.outbox import DONE, FAILED, Outbox
 from meter_bridge.poller import Poller
-from meter_bridge.signing import MeterKey, read_password
 from meter_bridge.simulator import BusThread, PowerProfile, SimulatedBus, VirtualMeter
 from meter_bridge.transport import SerialSettings, SerialTransport
 from p2pkit.artifacts import load_artifact
 from p2pkit.market import deploy_market
 from p2pkit.schedule import Schedule
 from p2pkit.stations import Direction, DispatchClient, FlowTerms, deploy_dispatch, loss_ppm
-from p2pkit.transactions import transfer
 
 PERIOD_SECONDS = 60
 GRACE_SECONDS = 30
@@ -34,7 +31,6 @@ STATION_ADDRESS, USER_ADDRESS, STRAY_ADDRESS = "000000000301", "000000000302", "
 STATION_KW = 120.0  # exported: 2,000 Wh a period, 2 units
 USER_KW = 90.0  # imported: 1,500 Wh a period, 1 unit
 RATED_POWER_W = 200_000  # 3,333 Wh a period
-PASSWORD = "meter keystore password"
 
 
 class Energy:
@@ -54,16 +50,6 @@ class CrashAfterSend(DispatchChain):
         raise InjectedCrash("killed between sending and marking done")
 
 
-def meter_key(chain, operator, tmp_path, name: str) -> MeterKey:
-    account = Account.create()
-    transfer(chain, operator, account.address, 10**18)
-    keystore = tmp_path / f"{name}.json"
-    keystore.write_text(json.dumps(Account.encrypt(account.key, PASSWORD, kdf="pbkdf2", iterations=2)))
-    password = tmp_path / f"{name}.password"
-    password.write_text(PASSWORD + "\n")
-    return MeterKey.from_keystore(str(keystore), read_password(password_file=str(password)))
-
-
 @pytest.fixture
 def stations(chain, operator, tmp_path):
     """The dispatch with one station and one user on a line to it, both meters bound (and a
@@ -75,7 +61,7 @@ def stations(chain, operator, tmp_path):
     company = DispatchClient(chain, dispatch, operator)
     station_id = company.register_station(station.address, 40, 100, 1, 1)
     company.set_line(user.address, station_id, loss_ppm(0.05))
-    keys = {name: meter_key(chain, operator, tmp_path, name) for name in ("station", "user", "stray")}
+    keys = {name: new_meter_key(chain, operator, tmp_path, name) for name in ("station", "user", "stray")}
     company.bind_meter(station.address, keys["station"].address, RATED_POWER_W)
     company.bind_meter(user.address, keys["user"].address, RATED_POWER_W)
     meters = [

@@ -48,7 +48,8 @@ def test_a_claim_is_confirmed_once_both_readings_are_in(grid, make_daemon):
     assert make_daemon().state.claims == []
 
 
-def test_no_claim_is_confirmed_while_a_reading_may_still_come(grid, make_daemon):
+def one_unit_with_the_users_reading_only(grid, make_daemon):
+    """A daemon that claimed one unit, after the period in which only the user's meter posted."""
     user_meter, _ = bind_meters(grid)
     grid.user.request(Direction.SUPPLY, 1)
     daemon = make_daemon(equipment=battery())
@@ -56,19 +57,18 @@ def test_no_claim_is_confirmed_while_a_reading_may_still_come(grid, make_daemon)
     [[_, period, _]] = daemon.state.claims
     TimeTravel(grid.w3).wait_until(period_end(grid, period))
     user_meter.submit_reading(period, Direction.SUPPLY, 1_000)
+    return daemon, period
+
+
+def test_no_claim_is_confirmed_while_a_reading_may_still_come(grid, make_daemon):
+    daemon, _ = one_unit_with_the_users_reading_only(grid, make_daemon)
 
     assert daemon.step(0).confirmed == []
     assert confirmations(grid) == []
 
 
 def test_after_the_deadline_a_missing_reading_confirms_nothing_paid(grid, make_daemon):
-    user_meter, _ = bind_meters(grid)
-    grid.user.request(Direction.SUPPLY, 1)
-    daemon = make_daemon(equipment=battery())
-    daemon.step(ONE_UNIT)
-    [[_, period, _]] = daemon.state.claims
-    TimeTravel(grid.w3).wait_until(period_end(grid, period))
-    user_meter.submit_reading(period, Direction.SUPPLY, 1_000)
+    daemon, period = one_unit_with_the_users_reading_only(grid, make_daemon)
     TimeTravel(grid.w3).wait_until(period_end(grid, period) + grid.dispatch.functions.readingGrace().call())
 
     assert len(daemon.step(0).confirmed) == 1
