@@ -1,5 +1,5 @@
-"""The market contract, and the bilateral contracts' monthly readings, as the meter bridge sees
-them over any JSON-RPC endpoint.
+"""The market contract, the bilateral contracts' monthly readings and the storage stations'
+dispatch, as the meter bridge sees them over any JSON-RPC endpoint.
 
 Only methods that the platform backend's ``/rpc`` proxy lets through are used: eth_call,
 eth_estimateGas, eth_gasPrice, eth_chainId, eth_getTransactionCount, eth_sendRawTransaction and
@@ -9,7 +9,8 @@ Transactions arrive here already signed (see ``signing``).
 A call the contract refuses raises ``p2pkit.transactions.ContractRefused`` with the custom error
 decoded by name (MeterNotBound, MeterNumberMismatch, ReadingAboveCapacity, ReadingTooEarly,
 ReadingTooLate, ReadingAlreadyPosted; for monthly readings also RegisterDiscontinuity and
-RegisterOutOfRange), whether web3 talks to a node or to an embedded eth-tester chain.
+RegisterOutOfRange; the dispatch's MeterNotBound, ReadingTooEarly, ReadingTooLate,
+ReadingAboveCapacity, ReadingPostedBefore), whether web3 talks to a node or to an embedded eth-tester chain.
 A chain that cannot be reached raises one of ``CHAIN_UNREACHABLE``; a node that answers with
 an error, a ``Web3RPCError`` (both together: ``CHAIN_UNAVAILABLE``).
 """
@@ -28,6 +29,7 @@ from web3.exceptions import (
     Web3RPCError,
 )
 
+from p2pkit.contracts import contract_at
 from p2pkit.market import attach
 from p2pkit.retail.clock import BillingClock
 from p2pkit.schedule import Schedule, from_struct
@@ -51,7 +53,26 @@ class MeterBinding:
     rated_power_w: int
 
 
-class MarketChain:
+class Node:
+    """Nonces, sends and receipts of the chain ``w3`` talks to."""
+
+    w3: Web3
+
+    def next_nonce(self, account: str, block: str = "pending") -> int:
+        return self.w3.eth.get_transaction_count(account, block)
+
+    def send_raw(self, raw: bytes) -> None:
+        self.w3.eth.send_raw_transaction(raw)
+
+    def receipt_status(self, tx_hash: str) -> int | None:
+        """1 mined and succeeded, 0 mined and reverted, None not mined (or unknown)."""
+        try:
+            return self.w3.eth.get_transaction_receipt(tx_hash)["status"]
+        except TransactionNotFound:
+            return None
+
+
+class MarketChain(Node):
     """Reading-related calls of the market contract at ``market_address``, through ``w3``."""
 
     def __init__(self, w3: Web3, market_address: str, abi: list):
@@ -80,18 +101,50 @@ class MarketChain:
         call = self.market.functions.submitReading(period, meter_number, energy_wh)
         return unsigned_transaction(self.w3, call, meter, nonce, self._abi)
 
-    def next_nonce(self, account: str, block: str = "pending") -> int:
-        return self.w3.eth.get_transaction_count(account, block)
 
-    def send_raw(self, raw: bytes) -> None:
-        self.w3.eth.send_raw_transaction(raw)
+@dataclass(frozen=True)
+class MeteringClock:
+    """The dispatch's metering periods: period p runs from ``genesis + p * period_length``;
+    its readings are taken until ``reading_grace`` seconds after it ends."""
 
-    def receipt_status(self, tx_hash: str) -> int | None:
-        """1 mined and succeeded, 0 mined and reverted, None not mined (or unknown)."""
-        try:
-            return self.w3.eth.get_transaction_receipt(tx_hash)["status"]
-        except TransactionNotFound:
+    genesis: int
+    period_length: int
+    reading_grace: int
+
+    def period_at(self, timestamp: float) -> int:
+        return max(0, int(timestamp - self.genesis) // self.period_length)
+
+    def start(self, period: int) -> int:
+        return self.genesis + period * self.period_length
+
+
+class DispatchChain(Node):
+    """Reading-related calls of the stations' dispatch at ``dispatch_address``, through ``w3``
+    (the scheduling chain's endpoint)."""
+
+    def __init__(self, w3: Web3, dispatch_address: str, abi: list):
+        self.w3 = w3
+        self._abi = abi
+        self.dispatch = contract_at(w3, "StationDispatch", dispatch_address, abi)
+
+    def metering_clock(self) -> MeteringClock:
+        functions = self.dispatch.functions
+        return MeteringClock(
+            functions.genesis().call(), functions.periodLength().call(), functions.readingGrace().call()
+        )
+
+    def reading_of(self, meter: str, period: int, direction: int) -> int | None:
+        """The energy (Wh) the dispatch holds from the account ``meter`` is bound to, None when none."""
+        account = self.dispatch.functions.accountOfMeter(meter).call()
+        if int(account, 16) == 0:
             return None
+        reading = self.dispatch.functions.readingOf(account, period, direction).call()
+        return reading.energyWh if reading.posted else None
+
+    def submission(self, meter: str, period: int, direction: int, energy_wh: int, nonce: int) -> dict:
+        """The unsigned ``submitReading`` transaction; raises ContractRefused if it would revert."""
+        call = self.dispatch.functions.submitReading(period, direction, energy_wh)
+        return unsigned_transaction(self.w3, call, meter, nonce, self._abi)
 
 
 class RetailChain:

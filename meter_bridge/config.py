@@ -43,6 +43,7 @@ from p2pkit.settings import (
 ENV_PREFIX = "METER_BRIDGE_"
 REGISTERS = {"forward": FORWARD_ACTIVE_ENERGY, "reverse": REVERSE_ACTIVE_ENERGY}
 TABLES = ("bus", "chain", "daemon", "meters")
+DISPATCH_ROLES = {"station": "a storage station's meter", "user": "a user's meter", "": "none: a market meter"}
 
 # The configuration cannot be used; the message names the setting.
 ConfigError = SettingsError
@@ -89,6 +90,9 @@ class ChainConfig:
     # BilateralContracts, for monthly readings (its ABI beside the artifact); empty: none taken
     retail_address: str = setting(optional_contract_address, "")
     rpc_timeout: float = setting(seconds(zero_allowed=False), 10.0)
+    # The storage stations' dispatch, for the readings of meters with a dispatch_role; empty: none
+    dispatch_address: str = setting(optional_contract_address, "")
+    dispatch_rpc_url: str = setting(optional_text, "")  # the scheduling chain's; empty: rpc_url
 
 
 @dataclass(frozen=True)
@@ -104,11 +108,14 @@ class DaemonConfig:
 class MeterConfig:
     name: str = setting(text)
     address: str = setting(meter_address)
-    meter_number: int = setting(whole_number(1))
     keystore: str = setting(text)
+    meter_number: int = setting(whole_number(0), 0)  # the market's number; none for a dispatch meter
     register: str = setting(word_of({"forward": "energy used", "reverse": "energy produced"}), "forward")
     password_file: str = setting(optional_text, "")
     password_env: str = setting(optional_text, "")
+    # A meter bound in the stations' dispatch (a station's or a user's): both registers are read
+    # each metering period and posted to the dispatch only. Empty: a market meter.
+    dispatch_role: str = setting(word_of(DISPATCH_ROLES), "")
 
     @property
     def register_di(self) -> int:
@@ -138,6 +145,11 @@ def load_config(path: str, environ: Mapping[str, str] = os.environ) -> Config:
         raise ConfigError("chain.market_address is not set (file or METER_BRIDGE_CHAIN_MARKET_ADDRESS)")
     if not config.meters:
         raise ConfigError(f"{path} lists no [[meters]]")
+    for meter in config.meters:
+        if meter.dispatch_role and not config.chain.dispatch_address:
+            raise ConfigError(f"meter {meter.name!r}: dispatch_role is set but chain.dispatch_address is not")
+        if not meter.dispatch_role and meter.meter_number == 0:
+            raise ConfigError(f"meter {meter.name!r}: meter_number not set (a market meter needs its number)")
     names = [meter.name for meter in config.meters]
     if len(set(names)) != len(names):
         raise ConfigError(f"meter names must be unique: {names}")

@@ -20,6 +20,12 @@ Each step does two things:
    measure in that month (its rated power times the month's length: the contract's
    ``capacityOf``) is kept in the outbox as failed with the reason, never posted, and counted
    in ``Daemon.above_capacity``: the contract settles the month as one without a reading.
+   With the stations' dispatch configured, each meter with a ``dispatch_role`` is a dispatch
+   meter instead: at the start of every metering period of the dispatch (its own clock) both its
+   energy registers are read, each register's difference is the energy of the period that ended
+   in one direction, queued as a ``supply`` or ``absorb`` reading. Supply is out of a station
+   and into a user: a station's exported (reverse) register and a user's imported (forward) one;
+   absorb the other way. A dispatch meter posts nothing to the market.
 2. Submit. Every waiting reading is posted with ``submitReading``, signed by its meter's key.
    Monthly readings go the same way to ``submitMonthlyReading`` of the bilateral contracts;
    both kinds share the meter account's nonces. Before anything is (re)sent, the contract is
@@ -28,6 +34,8 @@ Each step does two things:
    is marked failed with the error's name and does not hold back the others; nor does one the
    node answers with an error (a meter account without gas money), which waits. When the chain
    cannot be reached at all, everything waits for the next step.
+   A dispatch meter's readings go the same way to the dispatch's
+   ``submitReading(period, direction, energyWh)``, through the dispatch's chain.
 
 One log line is written per poll and per submission.
 """
@@ -47,11 +55,24 @@ from typing import TypeVar
 from web3 import Web3
 from web3.exceptions import Web3RPCError
 
-from meter_bridge.chain import CHAIN_UNAVAILABLE, CHAIN_UNREACHABLE, MarketChain, RetailChain
+from meter_bridge.chain import (
+    CHAIN_UNAVAILABLE,
+    CHAIN_UNREACHABLE,
+    DispatchChain,
+    MarketChain,
+    MeteringClock,
+    Node,
+    RetailChain,
+)
 from meter_bridge.config import Config
-from meter_bridge.data_items import ENERGY_REGISTER_LIMIT, frozen_at_settlement_day
+from meter_bridge.data_items import (
+    ENERGY_REGISTER_LIMIT,
+    FORWARD_ACTIVE_ENERGY,
+    REVERSE_ACTIVE_ENERGY,
+    frozen_at_settlement_day,
+)
 from meter_bridge.errors import Dlt645Error
-from meter_bridge.outbox import MONTHLY, SIGNED, Outbox, QueuedReading
+from meter_bridge.outbox import ABSORB, DISPATCH_DIRECTIONS, MONTHLY, SIGNED, SUPPLY, Outbox, QueuedReading
 from meter_bridge.period_energy import WH_PER_KWH, RegisterReading, energy_between
 from meter_bridge.poller import Poller
 from meter_bridge.signing import MeterKey, read_password
@@ -67,6 +88,13 @@ Clock = TypeVar("Clock", Schedule, BillingClock)
 # A refusal that only means "not yet": the reading stays queued and is tried again.
 NOT_YET = "ReadingTooEarly"
 
+# The direction each register of a dispatch meter measures, by role: supply is out of a station
+# and into a user (forward: imported, reverse: exported).
+DISPATCH_REGISTERS = {
+    "station": {"reverse": (REVERSE_ACTIVE_ENERGY, SUPPLY), "forward": (FORWARD_ACTIVE_ENERGY, ABSORB)},
+    "user": {"forward": (FORWARD_ACTIVE_ENERGY, SUPPLY), "reverse": (REVERSE_ACTIVE_ENERGY, ABSORB)},
+}
+
 
 @dataclass(frozen=True)
 class BridgedMeter:
@@ -77,6 +105,7 @@ class BridgedMeter:
     meter_number: int
     register_di: int  # forward active energy for consumers, reverse for producers
     key: MeterKey
+    dispatch_role: str = ""  # "station" or "user": a meter of the stations' dispatch
 
 
 class Result(str, Enum):
@@ -120,6 +149,7 @@ class Daemon:
         clock: Callable[[], float] = time.time,
         retail: RetailChain | None = None,
         monthly_read_delay: float = 300.0,
+        dispatch: DispatchChain | None = None,
     ):
         self.meters = {meter.name: meter for meter in meters}
         self.poller = poller
@@ -133,6 +163,8 @@ class Daemon:
         self.retail = retail
         self.monthly_read_delay = monthly_read_delay
         self._billing_clock: BillingClock | None = None
+        self.dispatch = dispatch
+        self._metering_clock: MeteringClock | None = None
 
     def run(self, stop: threading.Event, tick: float = 2.0) -> None:
         """Step every ``tick`` seconds until ``stop`` is set, or until the outbox fails
@@ -145,6 +177,8 @@ class Daemon:
         self.poll(now)
         if self.retail is not None:
             self.poll_monthly(now)
+        if self.dispatch is not None:
+            self.poll_dispatch(now)
         return self.submit()
 
     # ---------------------------------------------------------------- polling
@@ -168,10 +202,13 @@ class Daemon:
         since_start = now - schedule.start(period)
         if not 0 <= since_start <= self.max_reading_delay:  # before the market opens, or too late
             return
-        for meter in self.meters.values():
+        for meter in self._market_meters():
             last = self.outbox.last_register(meter.name)
             if last is None or last.period < period:
                 self._poll_meter(meter, last, period, schedule)
+
+    def _market_meters(self) -> list[BridgedMeter]:
+        return [meter for meter in self.meters.values() if not meter.dispatch_role]
 
     def _rated_power_w(self, meter: BridgedMeter) -> int | None:
         """The rated power the meter is bound with (the last one known while the chain cannot be
@@ -269,7 +306,7 @@ class Daemon:
         month = billing.month_at(now) - 1
         if month < 0 or not billing.month_end(month) + self.monthly_read_delay <= now < billing.reading_deadline(month):
             return
-        for meter in self.meters.values():
+        for meter in self._market_meters():
             if self.outbox.monthly(meter.name, month) is None:
                 self._poll_monthly_meter(meter, month, billing)
 
@@ -318,6 +355,59 @@ class Daemon:
             energy_wh,
         )
 
+    # ---------------------------------------------------------------- the stations' dispatch
+
+    def poll_dispatch(self, now: float) -> None:
+        """Read each register of each dispatch meter not yet read at the start of the current
+        metering period (the dispatch's clock, asked once: it is fixed at deployment)."""
+        if self._metering_clock is None:
+            try:
+                self._metering_clock = self.dispatch.metering_clock()
+            except CHAIN_UNAVAILABLE as error:
+                log.warning("dispatch clock unknown, chain unavailable: %s", error)
+                return
+        clock = self._metering_clock
+        period = clock.period_at(now)
+        if not 0 <= now - clock.start(period) <= self.max_reading_delay:
+            return
+        for meter in self.meters.values():
+            for register, (di, kind) in DISPATCH_REGISTERS.get(meter.dispatch_role, {}).items():
+                key = f"{meter.name}/{register}"
+                last = self.outbox.last_register(key)
+                if last is None or last.period < period:
+                    self._poll_dispatch_register(meter, key, di, kind, last, period)
+
+    def _poll_dispatch_register(
+        self, meter: BridgedMeter, key: str, di: int, kind: str, last: RegisterReading | None, period: int
+    ) -> None:
+        try:
+            kwh = self.poller.read_energy(meter.address, di)
+        except (Dlt645Error, OSError) as error:
+            log.warning("poll %s at start of metering period %d: failed: %s", key, period, error)
+            return
+        energy = energy_between(last, RegisterReading(meter.address, period, kwh))
+        self.outbox.record(
+            meter.name,
+            RegisterReading(meter.address, period, kwh),
+            energy.energy_wh,
+            energy.period,
+            kind=kind,
+            register_key=key,
+        )
+        result = (
+            energy.note
+            if energy.energy_wh is None
+            else f"{kind} {energy.energy_wh} Wh queued for period {energy.period}"
+        )
+        log.info(
+            "poll %s (meter %s) at start of metering period %d: register %s kWh, %s",
+            key,
+            meter.address,
+            period,
+            kwh,
+            result,
+        )
+
     # ---------------------------------------------------------------- submitting
 
     def submit(self) -> list[Submission]:
@@ -356,6 +446,9 @@ class Daemon:
         if queued.kind == MONTHLY and self.retail is None:
             self.outbox.mark_failed(queued.id, "no bilateral contracts configured")
             return self._outcome(queued, Result.REFUSED, "no bilateral contracts configured")
+        if queued.kind in DISPATCH_DIRECTIONS and self.dispatch is None:
+            self.outbox.mark_failed(queued.id, "no dispatch configured")
+            return self._outcome(queued, Result.REFUSED, "no dispatch configured")
         if self._contract_holds(account, queued):
             self.outbox.mark_done(queued.id, "contract holds this reading")
             return self._outcome(queued, Result.DONE, "contract holds this reading")
@@ -365,7 +458,7 @@ class Daemon:
                 return resent
         # Transactions signed but not yet seen by the node still hold their nonces.
         highest_signed = self.outbox.highest_nonce(meter.name)
-        nonce = max(self.chain.next_nonce(account), 0 if highest_signed is None else highest_signed + 1)
+        nonce = max(self._node(queued).next_nonce(account), 0 if highest_signed is None else highest_signed + 1)
         try:
             transaction = self._transaction(account, meter.meter_number, queued, nonce)
         except ContractRefused as refusal:
@@ -377,7 +470,14 @@ class Daemon:
         self.outbox.mark_signed(queued.id, signed.nonce, signed.raw, signed.tx_hash)
         return self._send(queued, signed.raw, signed.tx_hash)
 
+    def _node(self, queued: QueuedReading) -> Node:
+        """The chain a reading goes to: the dispatch's for supply and absorb, else the market's."""
+        return self.dispatch if queued.kind in DISPATCH_DIRECTIONS else self.chain
+
     def _contract_holds(self, account: str, queued: QueuedReading) -> bool:
+        if queued.kind in DISPATCH_DIRECTIONS:
+            held = self.dispatch.reading_of(account, queued.period, DISPATCH_DIRECTIONS[queued.kind])
+            return held == queued.energy_wh
         prosumer_id = self.chain.meter_of(account).prosumer_id
         if not prosumer_id:
             return False
@@ -387,6 +487,9 @@ class Daemon:
         return self.chain.reading_of(prosumer_id, queued.period) == queued.energy_wh
 
     def _transaction(self, account: str, meter_number: int, queued: QueuedReading, nonce: int) -> dict:
+        if queued.kind in DISPATCH_DIRECTIONS:
+            direction = DISPATCH_DIRECTIONS[queued.kind]
+            return self.dispatch.submission(account, queued.period, direction, queued.energy_wh, nonce)
         if queued.kind == MONTHLY:
             opening, closing = queued.opening_wh, queued.closing_wh
             return self.retail.submission(account, queued.period, meter_number, opening, closing, nonce)
@@ -394,23 +497,25 @@ class Daemon:
 
     def _resend(self, queued: QueuedReading, account: str) -> Submission | None:
         """Settle or resend a transaction signed earlier; None when it must be signed afresh."""
-        status = self.chain.receipt_status(queued.tx_hash)
+        node = self._node(queued)
+        status = node.receipt_status(queued.tx_hash)
         if status == 1:
             self.outbox.mark_done(queued.id)
             return self._outcome(queued, Result.DONE, f"mined {queued.tx_hash}")
-        if status is None and queued.nonce >= self.chain.next_nonce(account, "latest"):
+        if status is None and queued.nonce >= node.next_nonce(account, "latest"):
             return self._send(queued, queued.raw_tx, queued.tx_hash)
         reason = "reverted" if status == 0 else f"nonce {queued.nonce} used by another transaction"
         self.outbox.mark_unsigned(queued.id, reason)
         return None
 
     def _send(self, queued: QueuedReading, raw_tx: bytes, tx_hash: str) -> Submission:
+        node = self._node(queued)
         try:
-            self.chain.send_raw(raw_tx)
+            node.send_raw(raw_tx)
         except Web3RPCError as error:
             # "already known", "nonce too low": the next step settles it from receipt and nonce
             return self._outcome(queued, Result.SENT, f"{tx_hash}: node says {error}")
-        status = self.chain.receipt_status(tx_hash)
+        status = node.receipt_status(tx_hash)
         if status == 1:
             self.outbox.mark_done(queued.id)
             return self._outcome(queued, Result.DONE, f"mined {tx_hash}")
@@ -436,6 +541,7 @@ def build_daemon(config: Config) -> Daemon:
             meter.meter_number,
             meter.register_di,
             MeterKey.from_keystore(meter.keystore, read_password(meter.password_file, meter.password_env)),
+            meter.dispatch_role,
         )
         for meter in config.meters
     ]
@@ -453,6 +559,12 @@ def build_daemon(config: Config) -> Daemon:
         directory = artifact.parent if artifact else None
         retail_abi = load_artifact("BilateralContracts", directory)["abi"]
         retail = RetailChain(w3, config.chain.retail_address, retail_abi)
+    dispatch = None
+    if config.chain.dispatch_address:
+        dispatch_url = config.chain.dispatch_rpc_url or config.chain.rpc_url
+        dispatch_w3 = Web3(Web3.HTTPProvider(dispatch_url, request_kwargs={"timeout": config.chain.rpc_timeout}))
+        dispatch_abi = load_artifact("StationDispatch", artifact.parent if artifact else None)["abi"]
+        dispatch = DispatchChain(dispatch_w3, config.chain.dispatch_address, dispatch_abi)
     return Daemon(
         meters,
         poller,
@@ -461,9 +573,12 @@ def build_daemon(config: Config) -> Daemon:
         max_reading_delay=config.daemon.max_reading_delay,
         retail=retail,
         monthly_read_delay=config.daemon.monthly_read_delay,
+        dispatch=dispatch,
     )
 
 
 def _when(queued: QueuedReading) -> str:
     """What a queued reading is for, in the log: a delivery period or a billing month."""
+    if queued.kind in DISPATCH_DIRECTIONS:
+        return f"{queued.kind} period {queued.period}"
     return f"month {queued.period}" if queued.kind == MONTHLY else f"period {queued.period}"

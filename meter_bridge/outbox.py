@@ -1,8 +1,10 @@
 """The durable outbox (SQLite): readings wait here until the chain has them.
 
-Two kinds of reading share it: a ``period`` reading (a market period's energy, for the
-EnergyMarket) and a ``monthly`` reading (the registers a meter froze at a billing month's start
-and end, for the bilateral contracts). Either goes through these states::
+Three kinds of reading share it: a ``period`` reading (a market period's energy, for the
+EnergyMarket), a ``monthly`` reading (the registers a meter froze at a billing month's start
+and end, for the bilateral contracts), and a ``supply`` or ``absorb`` reading (a metering
+period's energy in one direction, for the storage stations' dispatch; its meter's two registers
+are kept as ``<meter>/forward`` and ``<meter>/reverse``). Either goes through these states::
 
     pending ──sign──► signed ──mined, status 1──► done
        │                 │
@@ -45,6 +47,9 @@ FAILED = "failed"
 
 PERIOD = "period"
 MONTHLY = "monthly"
+SUPPLY = "supply"
+ABSORB = "absorb"
+DISPATCH_DIRECTIONS = {SUPPLY: 0, ABSORB: 1}  # the dispatch's Direction, by kind
 
 SCHEMA_VERSION = 1
 # ``period`` is the market period of a period reading and the billing month of a monthly one;
@@ -255,20 +260,30 @@ class Outbox:
         return RegisterReading(row[0], row[1], Decimal(row[2])) if row else None
 
     @_writes
-    def record(self, meter: str, register: RegisterReading, energy_wh: int | None, period: int) -> None:
-        """Keep ``register`` as the meter's last value and, if known, queue the period's energy."""
+    def record(
+        self,
+        meter: str,
+        register: RegisterReading,
+        energy_wh: int | None,
+        period: int,
+        *,
+        kind: str = PERIOD,
+        register_key: str | None = None,
+    ) -> None:
+        """Keep ``register`` as the last value of the meter's register (``register_key``, the
+        meter's name by default) and, if known, queue the period's energy as a ``kind`` reading."""
         with self._transaction():
             self._db.execute(
                 "INSERT INTO registers (meter, address, period, kwh) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (meter) DO UPDATE SET address = excluded.address, period = excluded.period, "
                 "kwh = excluded.kwh",
-                (meter, register.address, register.period, str(register.kwh)),
+                (register_key or meter, register.address, register.period, str(register.kwh)),
             )
             if energy_wh is not None:
                 self._db.execute(
-                    "INSERT OR IGNORE INTO readings (meter, period, energy_wh, state, updated_at)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (meter, period, energy_wh, PENDING, time.time()),
+                    "INSERT OR IGNORE INTO readings (kind, meter, period, energy_wh, state, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (kind, meter, period, energy_wh, PENDING, time.time()),
                 )
 
     @_writes

@@ -83,6 +83,7 @@ def _run(args: argparse.Namespace) -> int:
             report_step=config.daemon.report_step,
             log_block_range=config.daemon.log_block_range,
             meter_file=config.daemon.meter_file or None,
+            confirm_batch=config.daemon.confirm_batch,
         )
     except (ConfigError, KeyFileError, BatteryError, StationError) as error:
         print(f"station: {error}", file=sys.stderr)

@@ -87,6 +87,7 @@ class DaemonSettings:
     speed: float = setting(amount(zero_allowed=False), 1.0)  # simulated seconds per second
     log_block_range: int = setting(whole_number(1), 2000)  # blocks per eth_getLogs request
     meter_file: str = setting(optional_text, "")  # where the station's meter registers are written
+    confirm_batch: int = setting(whole_number(1), 8)  # claims confirmed with the meters per step
     log_level: str = setting(LOG_LEVEL, "INFO")
 
 

@@ -17,7 +17,11 @@ Each ``StationDaemon.step(seconds)``:
 5. reports the station's state (``reportState``) only when it matters to dispatch: its
    availability to supply or absorb, its capacity or its online switch differ from what the
    chain holds, or the stored energy has drifted ``report_step`` units from it (the chain counts
-   a unit at the terminals, the store also loses what the efficiency takes).
+   a unit at the terminals, the store also loses what the efficiency takes);
+6. asks the meters to confirm its claims (``confirm``): each unit mined is a claim of
+   (user, metering period, direction), confirmed once the period's two readings are posted or
+   its reading deadline has passed (then a missing reading pays nothing), at most
+   ``confirm_batch`` per step, the oldest first.
 """
 
 from __future__ import annotations
@@ -36,9 +40,10 @@ from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import TimeExhausted, TransactionNotFound
+from web3.logs import DISCARD
 
 from p2pkit.stations import Direction, DispatchClient
-from p2pkit.transactions import ContractRefused, build
+from p2pkit.transactions import ContractRefused, TransactionReverted, build
 from station.errors import NotThisStation
 from station.state import PendingUnit, StateFile, StationState
 
@@ -80,6 +85,7 @@ class StepResult:
     terminal_kwh: float = 0.0  # + delivered, - taken in, at the terminals
     units: list[str] = field(default_factory=list)  # the users a unit was confirmed for
     reported: tuple[int, int, bool] | None = None
+    confirmed: list[tuple[str, int, int]] = field(default_factory=list)  # (user, period, direction)
 
 
 class StationDaemon:
@@ -98,6 +104,7 @@ class StationDaemon:
         meter_file: str | Path | None = None,
         broadcast: Callable[[Web3, bytes], HexBytes] = send_raw,
         receipt_wait: float = RECEIPT_WAIT,
+        confirm_batch: int = 8,
     ) -> None:
         self.w3 = w3
         self.dispatch = dispatch
@@ -114,6 +121,9 @@ class StationDaemon:
         self.meter_file = Path(meter_file) if meter_file else None
         self.broadcast = broadcast
         self.receipt_wait = receipt_wait
+        self.confirm_batch = confirm_batch
+        functions = dispatch.functions
+        self._metering = (functions.genesis().call(), functions.periodLength().call(), functions.readingGrace().call())
         self.online = True
         self._file = state_file
         self.state: StationState = state_file.load()
@@ -133,6 +143,7 @@ class StationDaemon:
             result.units += self.confirm_units(connection)
         # A unit changes the chain's count of the stored energy: read it again then.
         result.reported = self.report_if_needed(None if result.units else station)
+        result.confirmed = self.confirm_claims()
         return result
 
     def read_assignments(self) -> None:
@@ -274,6 +285,7 @@ class StationDaemon:
         self.state.pending = None
         if receipt["status"] == 1:
             log.info("unit confirmed for %s in block %s", pending.user, receipt["blockNumber"])
+            self._record_claim(receipt)
             self._save()
             return True
         log.warning("unit for %s reverted in block %s", pending.user, receipt["blockNumber"])
@@ -285,6 +297,54 @@ class StationDaemon:
         if pending.user in self.state.users:
             self.state.users[pending.user] += pending.kwh
         self._save()
+
+    # ------------------------------------------------------------------ metered confirmation
+
+    def _record_claim(self, receipt) -> None:
+        """Note the (user, metering period, direction) the mined unit claimed."""
+        for event in self.dispatch.events.UnitTransferred().process_receipt(receipt, errors=DISCARD):
+            timestamp = self.w3.eth.get_block(receipt["blockNumber"])["timestamp"]
+            genesis, period_length, _ = self._metering
+            claim = [event["args"]["user"], (timestamp - genesis) // period_length, int(event["args"]["direction"])]
+            if claim not in self.state.claims:
+                self.state.claims.append(claim)
+
+    def confirm_claims(self) -> list[tuple[str, int, int]]:
+        """``confirm`` the claims whose readings are in or whose deadline has passed, at most
+        ``confirm_batch``; those confirmed (or found confirmed before)."""
+        done = []
+        now = self.w3.eth.get_block("latest")["timestamp"]
+        genesis, period_length, grace = self._metering
+        for user, period, direction in list(self.state.claims):
+            if len(done) == self.confirm_batch:
+                break
+            period_end = genesis + (period + 1) * period_length
+            if now < period_end:
+                continue
+            # The next block, later than the latest, judges the deadline.
+            if now < period_end + grace and not self._readings_in(user, period, direction):
+                continue
+            try:
+                self.client.confirm(user, self.station_id, period, Direction(direction))
+                log.info("claim of %s for period %s (%s) confirmed", user, period, Direction(direction).name)
+            except TransactionReverted as error:  # the chain changed since the estimate: next step
+                log.warning("confirmation of %s for period %s reverted: %s", user, period, error)
+                continue
+            except ContractRefused as refusal:
+                if refusal.name == "ReadingsPending":
+                    continue  # a block mined at the deadline itself: the next step
+                if refusal.name != "NothingToConfirm":  # never confirmable here: not asked again
+                    log.error("claim of %s for period %s refused (%s): dropped", user, period, refusal)
+            self.state.claims.remove([user, period, direction])
+            self._save()
+            done.append((user, period, direction))
+        return done
+
+    def _readings_in(self, user: str, period: int, direction: int) -> bool:
+        read = self.dispatch.functions.readingOf
+        return (
+            read(user, period, direction).call().posted and read(self.account.address, period, direction).call().posted
+        )
 
     # ------------------------------------------------------------------ passive update
 

@@ -7,6 +7,9 @@
   its hash, its raw bytes and nonce. It is written before the transaction is sent, so after a
   crash the daemon finds it, looks for its receipt and sends the same bytes again if it has
   none: the same nonce cannot be mined twice, so no unit is confirmed twice, and none is lost;
+- ``claims``: the (user, metering period, direction) of every unit mined and not yet confirmed
+  by the meters (``confirm``); one is dropped once its confirmation is mined or refused as done
+  (``NothingToConfirm``: confirmed before a crash let the daemon record it);
 - ``battery_kwh`` and ``meter_*``: the simulated battery's stored energy and the station meter's
   registers (kWh taken in and delivered at the terminals), so a restart carries on from them.
 """
@@ -38,6 +41,7 @@ class StationState:
     battery_kwh: float | None = None
     meter_imported_kwh: float = 0.0  # taken in from users, at the terminals
     meter_exported_kwh: float = 0.0  # delivered to users
+    claims: list[list] = field(default_factory=list)  # [user, period, direction], each once
 
 
 class StateFile:

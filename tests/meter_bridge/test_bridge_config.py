@@ -135,7 +135,7 @@ def test_rpc_url_must_be_http(tmp_path):
 
 
 def test_meter_number_true_is_refused(tmp_path):
-    with pytest.raises(ConfigError, match="meter 'wind': meter_number must be a whole number, 1 or more"):
+    with pytest.raises(ConfigError, match="meter 'wind': meter_number must be a whole number, 0 or more"):
         load_config(config_file(tmp_path, MINIMAL.replace("meter_number = 161", "meter_number = true")), environ={})
 
 
@@ -152,3 +152,30 @@ def test_misspelt_table_is_named(tmp_path):
 @pytest.mark.parametrize("table", [BusConfig, ChainConfig, DaemonConfig, MeterConfig])
 def test_every_setting_has_a_parser(table):
     assert [spec.name for spec in fields(table) if "parse" not in spec.metadata] == []
+
+
+DISPATCH_METER = MINIMAL.replace("meter_number = 161\n", 'dispatch_role = "station"\n')
+
+
+def test_a_dispatch_meter_needs_no_market_number(tmp_path):
+    text = DISPATCH_METER.replace(
+        "[chain]\n", '[chain]\ndispatch_address = "0x00000000000000000000000000000000000000bb"\n'
+    )
+    config = load_config(config_file(tmp_path, text), environ={})
+    assert (config.meters[0].dispatch_role, config.meters[0].meter_number) == ("station", 0)
+    assert config.chain.dispatch_address.lower().endswith("bb")
+
+
+def test_a_dispatch_meter_without_the_dispatch_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match=r"dispatch_role is set but chain\.dispatch_address is not"):
+        load_config(config_file(tmp_path, DISPATCH_METER), environ={})
+
+
+def test_a_market_meter_without_its_number_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="meter 'wind': meter_number not set"):
+        load_config(config_file(tmp_path, MINIMAL.replace("meter_number = 161\n", "")), environ={})
+
+
+def test_an_unknown_dispatch_role_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="dispatch_role must be one of station"):
+        load_config(config_file(tmp_path, DISPATCH_METER.replace('"station"', '"grid"')), environ={})
