@@ -439,13 +439,24 @@ def unused_node_url() -> str:
     return f"http://127.0.0.1:{free_port()}"
 
 
-def test_keeper_whose_node_is_down_reports_it_and_keeps_trying(tmp_path, unused_node_url):
-    operator = Account.create()
+@pytest.fixture
+def operator_of_a_node_that_is_down():
+    return Account.create()
+
+
+@pytest.fixture
+def market_on_a_node_that_is_down(tmp_path, unused_node_url, operator_of_a_node_that_is_down):
+    """A market named by a deployment file on a node nobody runs, with the operator's key only."""
+    operator = operator_of_a_node_that_is_down
     deployment_file = tmp_path / "deployment.json"
     Deployment(chain_id=1, market="0x" + "11" * 20, operator=operator.address, grid="0x" + "22" * 20, block=0).save(
         deployment_file
     )
-    market = open_deployed_market(unused_node_url, deployment_file, 0.5, operator)
+    return open_deployed_market(unused_node_url, deployment_file, 0.5, operator)
+
+
+def test_keeper_whose_node_is_down_reports_it_and_keeps_trying(market_on_a_node_that_is_down):
+    market = market_on_a_node_that_is_down
     keeper = Keeper(market, EntrustedBids(":memory:", market.contract.address), poll_interval=0.05)
     keeper.start()
     try:
@@ -457,13 +468,11 @@ def test_keeper_whose_node_is_down_reports_it_and_keeps_trying(tmp_path, unused_
     assert (status["running"], status["failures"][-1]["error"]) == (True, "ConnectionError")
 
 
-def test_keeper_without_a_key_of_its_own_signs_as_the_operator(tmp_path, unused_node_url):
-    operator = Account.create()
-    deployment_file = tmp_path / "deployment.json"
-    Deployment(chain_id=1, market="0x" + "11" * 20, operator=operator.address, grid="0x" + "22" * 20, block=0).save(
-        deployment_file
-    )
+def test_keeper_without_a_key_of_its_own_signs_as_the_operator(
+    market_on_a_node_that_is_down, operator_of_a_node_that_is_down
+):
+    market = market_on_a_node_that_is_down
 
-    market = open_deployed_market(unused_node_url, deployment_file, 0.5, operator)
+    keeper = Keeper(market, EntrustedBids(":memory:", market.contract.address))
 
-    assert Keeper(market, EntrustedBids(":memory:", market.contract.address)).status()["account"] == operator.address
+    assert keeper.status()["account"] == operator_of_a_node_that_is_down.address
