@@ -112,8 +112,8 @@ export function revertData(error) {
 
 /**
  * Whether the node refused a transaction for a nonce another sender of the same key took first
- * (the operator's page and the keeper both sign with the operator's key): nothing was sent, and
- * signing again with a fresh nonce is safe.
+ * (a keeper without a key of its own signs with the operator's, as the operator's page does):
+ * nothing was sent, and signing again with a fresh nonce is safe.
  */
 export function staleNonce(error) {
   if (error?.code === "NONCE_EXPIRED") return true;
@@ -125,7 +125,7 @@ const NONCE_RETRIES = 3;
 
 /**
  * `send()`, signed again with the next nonce while the node refuses it for a nonce taken first:
- * the keeper signs with the operator's key too, and may send a few transactions in a row.
+ * another sender of the key (a keeper signing with the operator's) may send a few in a row.
  */
 export async function sendWithFreshNonce(send) {
   for (let retry = 0; ; retry += 1) {
